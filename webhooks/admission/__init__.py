@@ -1,0 +1,1 @@
+"""Admission: the AdmissionReview model, its truthgate context, and the pure decision."""

@@ -1,0 +1,1 @@
+"""Behaviour baselines: the pure statistical judge and the Prometheus collector."""

@@ -1,0 +1,1 @@
+"""Cross-layer checks: pure functions over one Evidence document, each returning findings."""

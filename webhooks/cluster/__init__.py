@@ -1,0 +1,1 @@
+"""Kubernetes access: the only place that imports the kubernetes client."""

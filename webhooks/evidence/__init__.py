@@ -1,0 +1,1 @@
+"""Typed shapes of the documents that connect the parts: intents, Evidence, Verdict."""

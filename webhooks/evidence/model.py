@@ -1,0 +1,115 @@
+"""The versioned JSON contracts between truthgate's parts.
+
+Kubernetes objects stay raw dicts (as the API returns them); these TypedDicts only name the
+shapes truthgate itself defines. Keep them stable once shipped; bump ``apiVersion`` to change.
+See docs/architecture.md for the field-by-field description.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, NotRequired, TypedDict
+
+JSON = Any
+KubeObject = dict[str, Any]
+
+ActorClass = Literal["argocd", "human", "controller", "unknown"]
+Operation = Literal["CREATE", "UPDATE", "DELETE", "CONNECT"]
+VerdictValue = Literal["Healthy", "Progressing", "Degraded", "Unknown"]
+Layer = Literal["declared", "controller", "runtime", "behaviour"]
+Severity = Literal["info", "warning", "critical"]
+Direction = Literal["increase-is-bad", "decrease-is-bad", "either"]
+
+
+class GroupVersionKind(TypedDict):
+    group: str
+    version: str
+    kind: str
+
+
+# ``class`` is a Python keyword, so this shape uses TypedDict's functional form.
+ActorRecord = TypedDict(
+    "ActorRecord", {"username": str, "groups": list[str], "class": ActorClass}
+)
+
+
+class IntentDecision(TypedDict):
+    allowed: bool
+    denials: list[str]
+    warnings: list[str]
+
+
+class IntentRecord(TypedDict):
+    """One admitted or denied request on a GitOps-managed object (``uid`` = admission uid)."""
+
+    uid: str
+    time: str  # RFC 3339, UTC
+    app: str | None
+    kind: GroupVersionKind
+    namespace: str | None
+    name: str | None
+    operation: Operation
+    actor: ActorRecord
+    patch: list[dict[str, Any]]  # RFC 6902, Secret values redacted
+    decision: IntentDecision
+    dryRun: bool
+    breakGlass: NotRequired[str | None]
+    prevHash: str
+    hash: str
+
+
+class Probe(TypedDict):
+    name: str
+    url: str
+    ok: bool
+    status: int | None
+    latencyMs: float | None
+    at: str
+    error: str | None
+
+
+class MetricSeries(TypedDict):
+    name: str
+    direction: Direction
+    changeAt: str
+    series: list[list[float]]  # [[unix_seconds, value], ...]
+    query: NotRequired[str]
+    kind: NotRequired[Literal["gauge", "counter", "rate"]]
+    critical: NotRequired[bool]
+    tolerance: NotRequired[dict[str, float]]
+    # Extra windows (history = same window one or more periods earlier), same point shape.
+    history: NotRequired[list[list[list[float]]]]
+
+
+class Evidence(TypedDict, total=False):
+    apiVersion: str
+    kind: Literal["Evidence"]
+    collectedAt: str
+    application: KubeObject
+    truthCheck: KubeObject
+    intents: list[IntentRecord]
+    objects: list[KubeObject]
+    probes: list[Probe]
+    metrics: list[MetricSeries]
+
+
+class ResourceRef(TypedDict):
+    kind: str
+    namespace: str | None
+    name: str
+
+
+class Finding(TypedDict):
+    layer: Layer
+    check: str
+    resource: ResourceRef | None
+    message: str
+    severity: Severity
+
+
+class Verdict(TypedDict):
+    apiVersion: str
+    kind: Literal["Verdict"]
+    verdict: VerdictValue
+    revision: str | None
+    summary: str
+    findings: list[Finding]

@@ -1,0 +1,1 @@
+"""The durable, tamper-evident ledger of intents and verification records."""

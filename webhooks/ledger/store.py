@@ -1,0 +1,60 @@
+"""The one interface every ledger backend implements (SQLite default, PostgreSQL for HA).
+
+``append`` returns only after the record is durable (committed and synced): the webhook answers
+a review only after that, so an acknowledged change is never lost. Records are chained by hash
+(``prevHash`` → ``hash``) in append order; ``verify`` walks the chain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from webhooks.evidence.model import IntentRecord
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    ok: bool
+    records: int
+    first_bad: str | None = None  # uid of the first record that does not verify
+    reason: str | None = None
+
+
+class IntentStore(Protocol):
+    def append(self, draft: dict[str, Any]) -> IntentRecord:
+        """Chain ``draft`` (an IntentRecord without prevHash/hash) and persist it durably."""
+        ...
+
+    def intents(
+        self,
+        *,
+        app: str | None = None,
+        namespace: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> Iterator[IntentRecord]:
+        """Records in append order, filtered."""
+        ...
+
+    def append_verification(self, record: dict[str, Any]) -> None:
+        """Persist one post-sync verification record (verdict summary per app/revision)."""
+        ...
+
+    def verifications(self, *, app: str | None = None) -> Iterator[dict[str, Any]]: ...
+
+    def verify(self) -> ChainReport:
+        """Walk the hash chain from the first record; report the first break."""
+        ...
+
+    def prune(self, older_than: datetime) -> int:
+        """Retention: drop records older than the cut, keeping the chain verifiable."""
+        ...
+
+    def ping(self) -> None:
+        """Raise LedgerError unless the backend answers now (used by /readyz)."""
+        ...
+
+    def close(self) -> None: ...

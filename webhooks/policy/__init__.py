@@ -1,0 +1,1 @@
+"""Rego policy engines behind one small interface (embedded regorus, or an OPA server)."""

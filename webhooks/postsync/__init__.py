@@ -1,0 +1,1 @@
+"""Post-sync verification: collect (I/O) -> judge (pure) -> publish (I/O)."""

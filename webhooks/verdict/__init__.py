@@ -1,0 +1,1 @@
+"""The verdict: pure Evidence -> Verdict (checks, baseline judge, Rego verdict policy)."""
