@@ -67,17 +67,33 @@ class Probe(TypedDict):
     error: str | None
 
 
+class Tolerance(TypedDict, total=False):
+    relative: float  # e.g. 0.2 = a 20% change is tolerated
+    absolute: float  # e.g. 0.001 = changes smaller than this are noise whatever the ratio
+
+
+class HistoryWindow(TypedDict):
+    """The same span as ``series`` one period earlier (timestamps as recorded, not shifted)."""
+
+    offsetSeconds: float  # e.g. 86400 (a day) or 604800 (a week)
+    series: list[list[float]]
+
+
 class MetricSeries(TypedDict):
+    """One behaviour metric around a change: points before ``changeAt`` are the baseline,
+    points after it the observation."""
+
     name: str
     direction: Direction
-    changeAt: str
-    series: list[list[float]]  # [[unix_seconds, value], ...]
+    changeAt: str  # RFC 3339
+    series: list[list[float]]  # [[unix_seconds, value], ...] as Prometheus returns them
     query: NotRequired[str]
-    kind: NotRequired[Literal["gauge", "counter", "rate"]]
+    kind: NotRequired[Literal["gauge", "counter"]]  # counters are judged on their rate
     critical: NotRequired[bool]
-    tolerance: NotRequired[dict[str, float]]
-    # Extra windows (history = same window one or more periods earlier), same point shape.
-    history: NotRequired[list[list[list[float]]]]
+    tolerance: NotRequired[Tolerance]
+    history: NotRequired[list[HistoryWindow]]
+    driftBudgetSeconds: NotRequired[float]  # how long a divergence may last before it counts
+    error: NotRequired[str]  # why the collector could not fetch it (the judge says NoData)
 
 
 class Evidence(TypedDict, total=False):
