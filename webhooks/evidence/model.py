@@ -36,6 +36,8 @@ class IntentDecision(TypedDict):
     allowed: bool
     denials: list[str]
     warnings: list[str]
+    dryrun: NotRequired[list[str]]  # what dry-run policies would have denied (not shown)
+    error: NotRequired[str]  # a policy evaluation error and the failure mode applied
 
 
 class IntentRecord(TypedDict):
