@@ -1,0 +1,261 @@
+"""The only door to the Kubernetes API: read objects as raw dicts, write TruthCheck status.
+
+Everything above this module sees two small protocols — ``ClusterReader`` and ``StatusWriter`` —
+and raw dicts exactly as the API server returns them (camelCase, ``apiVersion``/``kind`` kept),
+so an Evidence document is the cluster's own words. The adapter goes through the official
+client's ``ApiClient`` with ``_request_timeout`` on every call and decodes the JSON itself:
+the generated model classes would rename fields and drop unknown ones (custom resources).
+
+Failures become ``ClusterError`` (``ConflictError`` on 409, ``ForbiddenError`` on 403), chained
+and cut short; a missing object is ``None``, a resource type the server does not serve lists
+as empty (an old cluster without EndpointSlices is not an error).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import os
+from typing import Any, Protocol
+
+import urllib3
+from kubernetes import client as k8s_client
+from kubernetes import config as k8s_config
+from kubernetes.client.exceptions import ApiException
+from kubernetes.config.config_exception import ConfigException
+
+from webhooks.cluster.errors import ForbiddenError
+from webhooks.cluster.redact import secret_metadata_only
+from webhooks.cluster.resources import SECRET, ResourceType
+from webhooks.errors import ClusterError, ConflictError, short
+from webhooks.evidence.model import KubeObject
+
+log = logging.getLogger(__name__)
+
+_JSON = "application/json"
+_MERGE_PATCH = "application/merge-patch+json"
+# Ask for metadata only where values must never travel (Secrets); plain JSON as the fallback.
+_METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1," + _JSON
+_PAGE = 500
+
+
+class ClusterReader(Protocol):
+    def get_object(
+        self, rtype: ResourceType, namespace: str | None, name: str
+    ) -> KubeObject | None:
+        """One object, or None when it does not exist."""
+        ...
+
+    def list_objects(self, rtype: ResourceType, namespace: str | None) -> list[KubeObject]:
+        """Every object of a type in a namespace (Secrets: metadata only)."""
+        ...
+
+    def secret_value(self, namespace: str, name: str, key: str) -> str | None:
+        """A credential for truthgate's own use (e.g. a Prometheus token); never for Evidence."""
+        ...
+
+
+class StatusWriter(Protocol):
+    def patch_status(
+        self,
+        rtype: ResourceType,
+        namespace: str,
+        name: str,
+        status: dict[str, Any],
+        resource_version: str | None,
+    ) -> KubeObject:
+        """Merge-patch ``/status``; given a resourceVersion, a stale write gets 409."""
+        ...
+
+
+class KubeClient:
+    """ClusterReader and StatusWriter over the official kubernetes client."""
+
+    def __init__(
+        self, api: k8s_client.ApiClient, *, timeout: float = 10.0, max_items: int = 5000
+    ) -> None:
+        self._api = api
+        self._timeout = timeout
+        self._max_items = max_items  # per type and namespace: Evidence stays bounded
+
+    @property
+    def host(self) -> str:
+        return str(self._api.configuration.host)
+
+    def close(self) -> None:
+        self._api.close()  # type: ignore[no-untyped-call]
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def get_object(
+        self, rtype: ResourceType, namespace: str | None, name: str
+    ) -> KubeObject | None:
+        status, body = self._call("GET", rtype.path(namespace, name), "get", rtype, namespace)
+        if status == 404:
+            return None
+        obj = _object(body, rtype)
+        return secret_metadata_only(obj) if rtype == SECRET else obj
+
+    def list_objects(self, rtype: ResourceType, namespace: str | None) -> list[KubeObject]:
+        items: list[KubeObject] = []
+        accept = _METADATA_ONLY if rtype == SECRET else _JSON
+        cont: str | None = None
+        while True:
+            query: list[tuple[str, Any]] = [("limit", _PAGE)]
+            if cont:
+                query.append(("continue", cont))
+            status, body = self._call(
+                "GET", rtype.path(namespace), "list", rtype, namespace, query=query, accept=accept
+            )
+            if status == 404:  # the server does not serve this type: nothing to list
+                return items
+            for raw in body.get("items") or []:
+                # List items carry no apiVersion/kind (metadata-only ones carry the meta kind).
+                obj = dict(raw)
+                obj["apiVersion"] = rtype.api_version
+                obj["kind"] = rtype.kind
+                items.append(secret_metadata_only(obj) if rtype == SECRET else obj)
+            cont = (body.get("metadata") or {}).get("continue") or None
+            if not cont:
+                return items
+            if len(items) >= self._max_items:
+                log.warning(
+                    "listed %d %s in %s: stopping there to keep evidence bounded",
+                    len(items), rtype.qualified, namespace,
+                )
+                return items
+
+    def secret_value(self, namespace: str, name: str, key: str) -> str | None:
+        status, body = self._call("GET", SECRET.path(namespace, name), "get", SECRET, namespace)
+        if status == 404:
+            return None
+        encoded = (body.get("data") or {}).get(key)
+        if not isinstance(encoded, str):
+            return None
+        try:
+            return base64.b64decode(encoded, validate=True).decode("utf-8").strip()
+        except (binascii.Error, UnicodeDecodeError) as e:
+            raise ClusterError(f"secret {namespace}/{name} key {key!r} is not base64 text") from e
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def patch_status(
+        self,
+        rtype: ResourceType,
+        namespace: str,
+        name: str,
+        status: dict[str, Any],
+        resource_version: str | None,
+    ) -> KubeObject:
+        body: dict[str, Any] = {"status": status}
+        if resource_version is not None:
+            # With metadata.resourceVersion in a merge patch the API server checks it first.
+            body["metadata"] = {"resourceVersion": resource_version}
+        code, reply = self._call(
+            "PATCH", rtype.path(namespace, name, "status"), "patch", rtype, namespace,
+            body=body, content_type=_MERGE_PATCH, subresource="status",
+        )
+        if code == 404:
+            raise ClusterError(f"{rtype.kind} {namespace}/{name} not found (was it deleted?)")
+        return _object(reply, rtype)
+
+    # -- transport -------------------------------------------------------------------------
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        verb: str,
+        rtype: ResourceType,
+        namespace: str | None,
+        *,
+        query: list[tuple[str, Any]] | None = None,
+        body: dict[str, Any] | None = None,
+        accept: str = _JSON,
+        content_type: str | None = None,
+        subresource: str | None = None,
+    ) -> tuple[int, dict[str, Any]]:
+        """One request; returns (status, decoded body) for 2xx and 404, raises otherwise."""
+        headers = {"Accept": accept}
+        if content_type:
+            headers["Content-Type"] = content_type
+        what = rtype.qualified + (f"/{subresource}" if subresource else "")
+        try:
+            request = self._api.param_serialize(
+                method, path, query_params=query, header_params=headers, body=body,
+                auth_settings=["BearerToken"],
+            )
+            response = self._api.call_api(*request, _request_timeout=self._timeout)
+            response.read()  # type: ignore[no-untyped-call]
+        except (urllib3.exceptions.HTTPError, OSError, ApiException) as e:
+            raise ClusterError(
+                f"cannot reach the Kubernetes API at {self.host} ({verb} {what}): {short(e, 200)}"
+            ) from e
+        code = int(response.status)
+        data = response.data or b""
+        if 200 <= code < 300 or code == 404:
+            if code == 404:
+                return code, {}
+            try:
+                decoded = json.loads(data)
+            except ValueError as e:
+                raise ClusterError(f"{verb} {what}: the API answered with non-JSON") from e
+            if not isinstance(decoded, dict):
+                raise ClusterError(f"{verb} {what}: the API answered with a non-object")
+            return code, decoded
+        message = _status_message(data)
+        if code == 403:
+            raise ForbiddenError(verb, what, namespace, message)
+        if code == 409:
+            raise ConflictError(f"{verb} {what} in {namespace}: conflict: {message}")
+        if code == 401:
+            raise ClusterError(f"unauthorized at {self.host}: check the credentials ({message})")
+        raise ClusterError(f"{verb} {what} in {namespace}: HTTP {code}: {message}")
+
+
+def _object(body: dict[str, Any], rtype: ResourceType) -> KubeObject:
+    body.setdefault("apiVersion", rtype.api_version)
+    body.setdefault("kind", rtype.kind)
+    return body
+
+
+def _status_message(data: bytes) -> str:
+    """The ``message`` of a Kubernetes Status body, else the raw text, always short."""
+    try:
+        decoded = json.loads(data)
+    except ValueError:
+        return short(data.decode("utf-8", "replace"), 200)
+    if isinstance(decoded, dict) and isinstance(decoded.get("message"), str):
+        return short(decoded["message"], 200)
+    return short(decoded, 200)
+
+
+def connect(
+    *,
+    kubeconfig: str | None = None,
+    context: str | None = None,
+    in_cluster: bool = False,
+    server: str | None = None,
+    timeout: float = 10.0,
+) -> KubeClient:
+    """A KubeClient from an explicit server URL, in-cluster credentials or a kubeconfig.
+
+    With none given: in-cluster when running in a Pod (KUBERNETES_SERVICE_HOST), else the
+    default kubeconfig, as kubectl would.
+    """
+    cfg = k8s_client.Configuration()
+    try:
+        if server:
+            cfg.host = server.rstrip("/")
+        elif in_cluster or (kubeconfig is None and os.environ.get("KUBERNETES_SERVICE_HOST")):
+            k8s_config.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
+        else:
+            k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
+                config_file=kubeconfig, context=context, client_configuration=cfg
+            )
+    except (ConfigException, OSError) as e:
+        raise ClusterError(f"no usable Kubernetes configuration: {short(e, 200)}") from e
+    cfg.retries = 2  # connection-level retries only; every request also has a timeout
+    return KubeClient(k8s_client.ApiClient(cfg), timeout=timeout)
