@@ -21,6 +21,8 @@ class ChainReport:
     records: int
     first_bad: str | None = None  # uid of the first record that does not verify
     reason: str | None = None
+    head: str | None = None  # hash of the last record when ok (note it to detect a rewrite)
+    pruned: int = 0  # records dropped by retention before the first verified one
 
 
 class IntentStore(Protocol):

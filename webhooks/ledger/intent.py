@@ -1,0 +1,218 @@
+"""The intent record's hash chain: canonical JSON, chaining and verification.
+
+Pure (no I/O) so both backends, the CLI and tests share one definition of what a valid chain is.
+
+A record's ``hash`` is ``sha256(prevHash + canonical)`` where ``canonical`` is the record without
+its ``hash`` key as JSON with sorted keys, compact separators and UTF-8 (not ``\\u`` escapes).
+``prevHash`` is itself part of the canonical body, so a record cannot be moved to another place
+in the chain without its hash changing. The first record chains to ``GENESIS`` (64 zeros); after
+retention pruned the oldest records it chains to the stored :class:`Anchor`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, NewType, TypedDict, cast
+
+from webhooks.errors import BadRequestError
+from webhooks.evidence.model import IntentRecord
+from webhooks.ledger.store import ChainReport
+
+ChainHash = NewType("ChainHash", str)  # 64 lowercase hex digits
+
+GENESIS = ChainHash("0" * 64)
+
+# Only the fields the ledger itself needs are required of a draft; the rest of the shape is the
+# webhook's business, and refusing an oddly shaped draft would lose the record of a review.
+_REQUIRED = ("uid", "time")
+_CHAIN_KEYS = ("prevHash", "hash")
+
+
+class IndexColumns(TypedDict):
+    """What the stores copy out of a record into indexed columns (for filters)."""
+
+    uid: str
+    app: str | None
+    namespace: str | None
+    ts: int  # microseconds since the epoch, UTC
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """Where the retained chain starts: genesis, or the last record retention pruned."""
+
+    prev_hash: ChainHash = GENESIS
+    pruned: int = 0  # how many records were pruned before it
+
+
+@dataclass(frozen=True)
+class Head:
+    """The chain head as the store last wrote it (updated in the same transaction as a record)."""
+
+    hash: ChainHash
+    uid: str | None
+    appended: int  # records ever appended, pruned ones included
+
+
+@dataclass(frozen=True)
+class StoredRecord:
+    """One row as read back: the JSON text exactly as stored plus its indexed columns."""
+
+    doc: str
+    columns: IndexColumns
+
+
+def canonical(record: Mapping[str, Any]) -> bytes:
+    """The bytes that are hashed: the record without ``hash``, sorted keys, compact, UTF-8."""
+    body = {k: v for k, v in record.items() if k != "hash"}
+    return json.dumps(
+        body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+
+
+def record_hash(record: Mapping[str, Any]) -> ChainHash:
+    prev = record.get("prevHash")
+    if not isinstance(prev, str):
+        raise BadRequestError("record has no prevHash")
+    return ChainHash(hashlib.sha256(prev.encode("utf-8") + canonical(record)).hexdigest())
+
+
+def parse_time(value: object) -> datetime:
+    """RFC 3339 text → aware UTC datetime; a clear error for anything else."""
+    if not isinstance(value, str):
+        raise BadRequestError(f"time must be an RFC 3339 string, got {type(value).__name__}")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as e:
+        raise BadRequestError(f"time is not RFC 3339: {value[:64]!r}") from e
+    if parsed.tzinfo is None:
+        raise BadRequestError(f"time has no timezone: {value[:64]!r}")
+    return parsed.astimezone(UTC)
+
+
+def to_micros(moment: datetime) -> int:
+    """Aware datetime → integer microseconds since the epoch (naive datetimes are taken as UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def index_columns(record: Mapping[str, Any]) -> IndexColumns:
+    uid = record.get("uid")
+    if not isinstance(uid, str) or not uid:
+        raise BadRequestError("record uid must be a non-empty string")
+    app, namespace = record.get("app"), record.get("namespace")
+    for field, value in (("app", app), ("namespace", namespace)):
+        if value is not None and not isinstance(value, str):
+            raise BadRequestError(f"record {field} must be a string or null")
+    return IndexColumns(
+        uid=uid, app=app, namespace=namespace, ts=to_micros(parse_time(record.get("time")))
+    )
+
+
+def chain(draft: Mapping[str, Any], prev_hash: str) -> IntentRecord:
+    """Link ``draft`` after ``prev_hash``: a new record with ``prevHash`` and ``hash`` set.
+
+    Any ``prevHash``/``hash`` in the draft is ignored: only the store decides the position.
+    """
+    missing = [k for k in _REQUIRED if k not in draft]
+    if missing:
+        raise BadRequestError(f"intent draft lacks {', '.join(missing)}")
+    record: dict[str, Any] = {k: v for k, v in draft.items() if k not in _CHAIN_KEYS}
+    index_columns(record)  # validates uid, time, app, namespace
+    record["prevHash"] = prev_hash
+    try:
+        record["hash"] = record_hash(record)
+    except (TypeError, ValueError) as e:
+        raise BadRequestError(f"intent draft is not plain JSON: {e}") from e
+    return cast(IntentRecord, record)
+
+
+def encode(record: Mapping[str, Any]) -> str:
+    """The text a store keeps: the canonical form with ``hash`` included."""
+    return json.dumps(
+        record, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+
+
+def decode(doc: str) -> IntentRecord:
+    return cast(IntentRecord, json.loads(doc))
+
+
+def verify_chain(
+    rows: Iterable[StoredRecord], anchor: Anchor = Anchor(), head: Head | None = None
+) -> ChainReport:
+    """Walk ``rows`` (in append order) from ``anchor``; name the first record that breaks.
+
+    * edited — its content no longer hashes to its ``hash`` (or its indexed columns disagree
+      with its content, which would hide it from filtered queries);
+    * reordered — it is chained after a record that now comes later;
+    * removed — it is chained after a record that is no longer there (or was rewritten
+      together with its hash), or records after the last one are missing per the head.
+    """
+    expected = anchor.prev_hash
+    count = 0
+    last_uid: str | None = None
+    it: Iterator[StoredRecord] = iter(rows)
+    for row in it:
+        uid = row.columns["uid"]
+        broken = _check_content(row)
+        if broken:
+            return ChainReport(False, count, uid, broken, pruned=anchor.pruned)
+        record = json.loads(row.doc)
+        if record["prevHash"] != expected:
+            later = _find_later(it, record["prevHash"])
+            reason = (
+                f"reordered: it was chained after {later}, which now comes after it"
+                if later is not None
+                else "removed: the record it was chained after is missing (or was rewritten)"
+            )
+            return ChainReport(False, count, uid, reason, pruned=anchor.pruned)
+        expected = ChainHash(record["hash"])
+        count += 1
+        last_uid = uid
+    if head is not None and head.hash != expected:
+        kept = anchor.pruned + count
+        if head.appended > kept:
+            reason = (
+                f"removed: {head.appended - kept} record(s) after {last_uid or 'the anchor'} "
+                "are missing"
+            )
+        else:
+            reason = "the chain head does not match the last record"
+        return ChainReport(False, count, head.uid, reason, pruned=anchor.pruned)
+    return ChainReport(True, count, head=expected, pruned=anchor.pruned)
+
+
+def _check_content(row: StoredRecord) -> str | None:
+    try:
+        record = json.loads(row.doc)
+    except ValueError:
+        return "edited: its stored content is not valid JSON"
+    if not isinstance(record, dict) or not isinstance(record.get("hash"), str):
+        return "edited: its stored content is not an intent record"
+    try:
+        if record_hash(record) != record["hash"]:
+            return "edited: its content no longer matches its hash"
+        columns = index_columns(record)
+    except (BadRequestError, TypeError, ValueError):
+        return "edited: its stored content is not an intent record"
+    if columns != row.columns:
+        return "edited: its indexed columns (uid, app, namespace, time) differ from its content"
+    return None
+
+
+def _find_later(rows: Iterator[StoredRecord], wanted: str) -> str | None:
+    """The uid of a later row whose hash is ``wanted`` (tells reordered from removed)."""
+    for row in rows:
+        try:
+            if json.loads(row.doc).get("hash") == wanted:
+                return row.columns["uid"]
+        except (ValueError, AttributeError):
+            continue
+    return None

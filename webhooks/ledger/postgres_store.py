@@ -1,0 +1,195 @@
+"""The ledger for several webhook replicas: one PostgreSQL database they all append to.
+
+Decisions:
+
+* Appends lock the single ``chain_head`` row (``SELECT … FOR UPDATE``) in the same transaction
+  that inserts the record and moves the head, so replicas append one at a time and the chain
+  never forks. ``synchronous_commit=on`` is set for the session: the commit returns only after
+  the WAL is flushed (and, with synchronous replicas configured, replicated).
+* Nothing may hang a review: ``connect_timeout``, TCP keepalives and ``tcp_user_timeout``
+  bound a dead network; ``statement_timeout``, ``lock_timeout`` and
+  ``idle_in_transaction_session_timeout`` bound a slow or contended server. Values in the DSN
+  win over these defaults.
+* One connection per thread (re-opened after a fork). A broken connection (server restart,
+  failover) is dropped and the operation retried once on a fresh one; retrying an append is safe
+  because appends are idempotent per uid.
+* Every message that leaves this module goes through ``LedgerURL.scrub``: no DSN password in
+  logs, errors or reprs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+from psycopg import conninfo
+
+from webhooks.errors import BadRequestError, LedgerError, short
+from webhooks.ledger.intent import GENESIS
+from webhooks.ledger.sqlcore import SCHEMA_VERSION, Cursor, SqlLedger, T
+from webhooks.ledger.url import LedgerURL
+
+log = logging.getLogger("truthgate.ledger")
+
+# Defaults for the libpq connection (strings, as libpq takes them); the DSN may override each.
+CONNECT_DEFAULTS = {
+    "connect_timeout": "3",
+    "keepalives": "1",
+    "keepalives_idle": "5",
+    "keepalives_interval": "2",
+    "keepalives_count": "2",
+    "tcp_user_timeout": "5000",
+    "application_name": "truthgate",
+}
+# Session settings (ms). SET after connecting rather than the ``options`` startup parameter,
+# which some connection poolers reject.
+SESSION_SETTINGS = {
+    "statement_timeout": "5000",
+    "lock_timeout": "3000",
+    "idle_in_transaction_session_timeout": "10000",
+    "synchronous_commit": "on",
+}
+_SCHEMA_LOCK_KEY = 0x7472_7574_6867  # pg_advisory_xact_lock key serializing schema creation
+
+_SCHEMA = [
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS chain_head (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        head_hash TEXT NOT NULL, head_uid TEXT, appended BIGINT NOT NULL,
+        anchor_hash TEXT NOT NULL, anchor_uid TEXT, pruned BIGINT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS intents (
+        seq BIGINT PRIMARY KEY, uid TEXT NOT NULL UNIQUE, app TEXT, namespace TEXT,
+        ts BIGINT NOT NULL, hash TEXT NOT NULL, doc TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS intents_app_ts ON intents (app, ts)",
+    "CREATE INDEX IF NOT EXISTS intents_namespace_ts ON intents (namespace, ts)",
+    "CREATE INDEX IF NOT EXISTS intents_ts ON intents (ts)",
+    """CREATE TABLE IF NOT EXISTS verifications (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        app TEXT NOT NULL, ts BIGINT NOT NULL, doc TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS verifications_app_ts ON verifications (app, ts)",
+    "CREATE INDEX IF NOT EXISTS verifications_ts ON verifications (ts)",
+    f"""INSERT INTO meta (key, value) VALUES ('schema_version', '{SCHEMA_VERSION}')
+        ON CONFLICT (key) DO NOTHING""",  # noqa: S608 - constants only
+    f"""INSERT INTO chain_head
+        (id, head_hash, head_uid, appended, anchor_hash, anchor_uid, pruned)
+        VALUES (1, '{GENESIS}', NULL, 0, '{GENESIS}', NULL, 0)
+        ON CONFLICT (id) DO NOTHING""",  # noqa: S608 - constants only
+]
+
+
+class PostgresStore(SqlLedger):
+    lock_head_suffix = " FOR UPDATE"
+
+    def __init__(
+        self, url: LedgerURL, *, retention_days: int | None = None, create: bool = True
+    ) -> None:
+        super().__init__(retention_days)
+        self.url = url
+        try:
+            params = conninfo.conninfo_to_dict(url.target)
+        except psycopg.Error:
+            # Not chained: libpq's parse errors can quote the DSN, password included.
+            raise BadRequestError(f"malformed PostgreSQL URL {url.display}") from None
+        self._params: dict[str, Any] = {**CONNECT_DEFAULTS, **params}
+        self._local = threading.local()
+        self._all: list[psycopg.Connection[Any]] = []
+        self._all_lock = threading.Lock()
+        self._closed = False
+        self._init_schema(create)
+        self._maybe_prune()
+
+    def __repr__(self) -> str:
+        return f"PostgresStore({self.url.display!r})"
+
+    def _error(self, what: str, e: BaseException) -> LedgerError:
+        return LedgerError(self.url.scrub(f"{what} {self.url.display}: {short(e)}"))
+
+    # -- connections --------------------------------------------------------------------------
+
+    def _conn(self) -> psycopg.Connection[Any]:
+        if self._closed:
+            raise LedgerError("ledger store is closed")
+        pid, conn = getattr(self._local, "conn", (None, None))
+        if conn is not None and pid == os.getpid() and not conn.closed:
+            return conn  # type: ignore[no-any-return]
+        try:
+            conn = psycopg.connect(**self._params, autocommit=True)
+            with conn.cursor() as cur:
+                for name, value in SESSION_SETTINGS.items():
+                    cur.execute("SELECT set_config(%s, %s, false)", (name, value))
+        except psycopg.Error as e:
+            raise self._error("cannot reach ledger", e) from e
+        self._local.conn = (os.getpid(), conn)
+        with self._all_lock:
+            self._all.append(conn)
+        return conn
+
+    def _drop(self, conn: psycopg.Connection[Any]) -> None:
+        self._local.conn = (None, None)
+        with self._all_lock:
+            if conn in self._all:
+                self._all.remove(conn)
+        try:
+            conn.close()
+        except psycopg.Error as e:
+            log.debug("closing a broken ledger connection: %s", self.url.scrub(str(e)))
+
+    def _init_schema(self, create: bool) -> None:
+        def op(cur: Cursor) -> str | None:
+            if create:
+                cur.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK_KEY,))
+                for statement in _SCHEMA:
+                    cur.execute(statement)
+            elif cur.execute("SELECT to_regclass('meta')").fetchone()[0] is None:
+                return None
+            row = cur.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            return None if row is None else str(row[0])
+
+        version = self._run(op, write=True)
+        if version is None:
+            raise LedgerError(f"{self.url.display} holds no truthgate ledger")
+        if int(version) != SCHEMA_VERSION:
+            raise LedgerError(
+                f"ledger {self.url.display} has schema version {version}; this truthgate reads "
+                f"version {SCHEMA_VERSION}"
+            )
+
+    # -- SqlLedger ----------------------------------------------------------------------------
+
+    def _q(self, sql: str) -> str:
+        return sql.replace("?", "%s")
+
+    def _run(self, op: Callable[[Cursor], T], *, write: bool) -> T:
+        # ``write`` needs nothing extra here: appends serialize on the head row lock.
+        for attempt in (1, 2):
+            conn = self._conn()
+            try:
+                with conn.transaction(), conn.cursor() as cur:
+                    return op(cur)
+            except psycopg.OperationalError as e:
+                if conn.broken and attempt == 1:
+                    log.warning(
+                        "ledger connection lost (%s); reconnecting", self.url.scrub(short(e, 120))
+                    )
+                    self._drop(conn)
+                    continue
+                if isinstance(e, psycopg.errors.LockNotAvailable | psycopg.errors.QueryCanceled):
+                    raise self._error("ledger busy (timed out waiting)", e) from e
+                raise self._error("ledger failed", e) from e
+            except psycopg.Error as e:
+                raise self._error("ledger failed", e) from e
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def close(self) -> None:
+        self._closed = True
+        with self._all_lock:
+            conns, self._all = self._all, []
+        for conn in conns:
+            try:
+                conn.close()
+            except psycopg.Error as e:
+                log.debug("closing ledger connection: %s", self.url.scrub(str(e)))

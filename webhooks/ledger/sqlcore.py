@@ -1,0 +1,281 @@
+"""The ledger's SQL logic, shared by the SQLite and PostgreSQL stores.
+
+Both backends keep the same four tables and run the same statements; a backend only supplies
+connections, transactions (``_run``) and how the chain-head row is locked. Keeping one copy of
+append/query/verify/prune means the two backends cannot drift apart in what they guarantee.
+
+Tables (schema version ``SCHEMA_VERSION``):
+
+* ``meta(key, value)`` — ``schema_version``.
+* ``chain_head`` — one row: the last record's hash and uid, how many records were ever appended,
+  and the retention anchor (hash/uid of the last pruned record and how many were pruned).
+  Every append updates it in the same transaction, so removing the newest records is detected.
+* ``intents(seq, uid UNIQUE, ts, app, namespace, hash, doc)`` — ``doc`` is the record's JSON
+  text exactly as hashed; the other columns are copies for indexes and filters.
+* ``verifications(id, app, ts, doc)`` — post-sync verification records (not chained, see
+  docs/ledger.md: they are derived data, re-computable with ``truthgate replay``).
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol, TypeVar
+
+from webhooks.errors import BadRequestError, LedgerError
+from webhooks.evidence.model import IntentRecord
+from webhooks.ledger.intent import (
+    Anchor,
+    ChainHash,
+    Head,
+    IndexColumns,
+    StoredRecord,
+    chain,
+    decode,
+    encode,
+    index_columns,
+    parse_time,
+    to_micros,
+    verify_chain,
+)
+from webhooks.ledger.store import ChainReport
+
+log = logging.getLogger("truthgate.ledger")
+
+SCHEMA_VERSION = 1
+PAGE = 500  # rows per read statement: keeps every statement short and memory flat
+PRUNE_EVERY_S = 3600.0  # automatic retention runs at most this often per store
+
+T = TypeVar("T")
+
+
+class Cursor(Protocol):
+    """The DB-API subset both drivers share."""
+
+    def execute(self, query: Any, params: Sequence[Any] = ..., /) -> Any: ...
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+
+
+class SqlLedger(abc.ABC):
+    """``IntentStore`` over a DB-API connection; subclasses own connections and transactions."""
+
+    lock_head_suffix = ""  # PostgreSQL: " FOR UPDATE" (SQLite's BEGIN IMMEDIATE already locks)
+
+    def __init__(self, retention_days: int | None) -> None:
+        if retention_days is not None and retention_days <= 0:
+            raise BadRequestError("retention_days must be a positive number of days")
+        self.retention_days = retention_days
+        self._next_prune = 0.0
+        self._prune_lock = threading.Lock()
+
+    # -- what a backend provides ------------------------------------------------------------
+
+    @abc.abstractmethod
+    def _run(self, op: Callable[[Cursor], T], *, write: bool) -> T:
+        """Run ``op`` in one transaction (``write``: serialized with every other writer)."""
+
+    def _q(self, sql: str) -> str:
+        """Statements are written with ``?`` placeholders; PostgreSQL overrides this."""
+        return sql
+
+    # -- IntentStore --------------------------------------------------------------------------
+
+    def append(self, draft: dict[str, Any]) -> IntentRecord:
+        uid = draft.get("uid")
+        if not isinstance(uid, str) or not uid:
+            raise BadRequestError("intent draft lacks a uid")
+
+        def op(cur: Cursor) -> IntentRecord:
+            cur.execute(self._q("SELECT doc FROM intents WHERE uid = ?"), (uid,))
+            existing = cur.fetchone()
+            if existing is not None:
+                # The API server resent the same review: the first record stands.
+                log.info("intent %s already recorded; returning the stored record", uid)
+                return decode(existing[0])
+            head = self._head(cur, lock=True)
+            record = chain(draft, head.hash)
+            cols = index_columns(record)
+            seq = head.appended + 1
+            cur.execute(
+                self._q(
+                    "INSERT INTO intents (seq, uid, app, namespace, ts, hash, doc)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+                ),
+                (seq, uid, cols["app"], cols["namespace"], cols["ts"], record["hash"],
+                 encode(record)),
+            )
+            cur.execute(
+                self._q("UPDATE chain_head SET head_hash = ?, head_uid = ?, appended = ?"
+                        " WHERE id = 1"),
+                (record["hash"], uid, seq),
+            )
+            return record
+
+        record = self._run(op, write=True)
+        self._maybe_prune()
+        return record
+
+    def intents(
+        self,
+        *,
+        app: str | None = None,
+        namespace: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> Iterator[IntentRecord]:
+        where, params = [], []
+        for clause, value in (
+            ("app = ?", app),
+            ("namespace = ?", namespace),
+            ("ts >= ?", None if since is None else to_micros(since)),
+            ("ts <= ?", None if until is None else to_micros(until)),
+        ):
+            if value is not None:
+                where.append(clause)
+                params.append(value)
+        for _, _, doc in self._pages("seq", "intents", "doc", where, params):
+            yield decode(doc)
+
+    def append_verification(self, record: dict[str, Any]) -> None:
+        app = record.get("app")
+        if not isinstance(app, str) or not app:
+            raise BadRequestError("verification record lacks an app")
+        doc = dict(record)
+        doc.setdefault("time", datetime.now(UTC).isoformat().replace("+00:00", "Z"))
+        ts = to_micros(parse_time(doc["time"]))
+        try:
+            text = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                              allow_nan=False)
+        except (TypeError, ValueError) as e:
+            raise BadRequestError(f"verification record is not plain JSON: {e}") from e
+
+        def op(cur: Cursor) -> None:
+            cur.execute(
+                self._q("INSERT INTO verifications (app, ts, doc) VALUES (?, ?, ?)"),
+                (app, ts, text),
+            )
+
+        self._run(op, write=True)
+
+    def verifications(self, *, app: str | None = None) -> Iterator[dict[str, Any]]:
+        where, params = (["app = ?"], [app]) if app is not None else ([], [])
+        for _, _, doc in self._pages("id", "verifications", "doc", where, params):
+            value: dict[str, Any] = json.loads(doc)
+            yield value
+
+    def verify(self) -> ChainReport:
+        anchor, head = self._run(self._anchor_and_head, write=False)
+        rows = (
+            StoredRecord(doc, IndexColumns(uid=uid, app=app, namespace=ns, ts=int(ts)))
+            for _, (uid, app, ns, ts), doc in self._pages(
+                "seq", "intents", "uid, app, namespace, ts, doc", [], []
+            )
+        )
+        return verify_chain(rows, anchor, head)
+
+    def prune(self, older_than: datetime) -> int:
+        """Drop the oldest records with a time before ``older_than``.
+
+        Only a prefix of the chain is ever dropped (up to the first record at or after the cut,
+        even if a later record carries an older time from a skewed clock), and the last dropped
+        record's hash becomes the anchor ``verify`` starts from.
+        """
+        cut = to_micros(older_than)
+
+        def op(cur: Cursor) -> int:
+            anchor, head = self._anchor_and_head(cur, lock=True)
+            cur.execute(self._q("SELECT MIN(seq) FROM intents WHERE ts >= ?"), (cut,))
+            first_kept = cur.fetchone()[0]
+            stop = head.appended + 1 if first_kept is None else int(first_kept)
+            cur.execute(
+                self._q("SELECT seq, uid, hash FROM intents WHERE seq < ? ORDER BY seq DESC"
+                        " LIMIT 1"),
+                (stop,),
+            )
+            last = cur.fetchone()
+            dropped = 0
+            if last is not None:
+                cur.execute(self._q("SELECT COUNT(*) FROM intents WHERE seq < ?"), (stop,))
+                dropped = int(cur.fetchone()[0])
+                cur.execute(self._q("DELETE FROM intents WHERE seq < ?"), (stop,))
+                cur.execute(
+                    self._q("UPDATE chain_head SET anchor_hash = ?, anchor_uid = ?, pruned = ?"
+                            " WHERE id = 1"),
+                    (last[2], last[1], anchor.pruned + dropped),
+                )
+            cur.execute(self._q("DELETE FROM verifications WHERE ts < ?"), (cut,))
+            return dropped
+
+        dropped = self._run(op, write=True)
+        if dropped:
+            log.info("retention pruned %d intent record(s) older than %s", dropped, older_than)
+        return dropped
+
+    def ping(self) -> None:
+        self._run(lambda cur: cur.execute("SELECT 1").fetchone(), write=False)
+
+    # -- shared helpers -----------------------------------------------------------------------
+
+    def _head(self, cur: Cursor, *, lock: bool = False) -> Head:
+        return self._anchor_and_head(cur, lock=lock)[1]
+
+    def _anchor_and_head(self, cur: Cursor, *, lock: bool = False) -> tuple[Anchor, Head]:
+        suffix = self.lock_head_suffix if lock else ""
+        sql = "SELECT head_hash, head_uid, appended, anchor_hash, pruned FROM chain_head"
+        cur.execute(f"{sql} WHERE id = 1{suffix}")  # noqa: S608 - a constant suffix
+        row = cur.fetchone()
+        if row is None:
+            raise LedgerError("ledger has no chain head row: not initialised or damaged")
+        head_hash, head_uid, appended, anchor_hash, pruned = row
+        return (
+            Anchor(ChainHash(anchor_hash), int(pruned)),
+            Head(ChainHash(head_hash), head_uid, int(appended)),
+        )
+
+    def _pages(
+        self, key: str, table: str, cols: str, where: list[str], params: list[Any]
+    ) -> Iterator[tuple[int, Any, Any]]:
+        """Rows in ``key`` order, a page per short statement (keyset pagination).
+
+        Yields ``(key, other columns but the last, last column)``. No transaction stays open
+        between pages, so a slow consumer never holds a lock or a snapshot.
+        """
+        last = -1
+        while True:
+            clauses = " AND ".join([f"{key} > ?", *where])
+            sql = self._q(
+                f"SELECT {key}, {cols} FROM {table} WHERE {clauses}"  # noqa: S608 - fixed names
+                f" ORDER BY {key} LIMIT {PAGE}"
+            )
+
+            def page(cur: Cursor, sql: str = sql, bound: int = last) -> list[Any]:
+                cur.execute(sql, (bound, *params))
+                return list(cur.fetchall())
+
+            rows = self._run(page, write=False)
+            for row in rows:
+                values = tuple(row)
+                yield int(values[0]), values[1:-1], values[-1]
+            if len(rows) < PAGE:
+                return
+            last = int(rows[-1][0])
+
+    def _maybe_prune(self) -> None:
+        """Apply ``retention_days`` at most once per ``PRUNE_EVERY_S``; never fail an append."""
+        if self.retention_days is None or time.monotonic() < self._next_prune:
+            return
+        if not self._prune_lock.acquire(blocking=False):
+            return
+        try:
+            self._next_prune = time.monotonic() + PRUNE_EVERY_S
+            self.prune(datetime.now(UTC) - timedelta(days=self.retention_days))
+        except LedgerError as e:
+            log.warning("retention prune failed (will retry later): %s", e)
+        finally:
+            self._prune_lock.release()

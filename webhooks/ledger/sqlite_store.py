@@ -1,0 +1,174 @@
+"""The default ledger: one SQLite file shared by every gunicorn worker on the node.
+
+Decisions:
+
+* WAL journal, so readers (``truthgate intents``, /readyz) never block the appending workers.
+* ``synchronous=FULL``: in WAL mode SQLite then fsyncs the WAL on every commit, so a record is
+  on stable storage before ``append`` returns and the webhook answers the review. ``NORMAL``
+  syncs only at checkpoints: it survives a crashed process but can lose the last commits on
+  power loss or a kernel panic — an admitted change with no record, which is exactly the gap
+  the ledger exists to close. The cost is one fsync per append (see benchmarks/ledger_bench.py).
+* Appends run in ``BEGIN IMMEDIATE``: the write lock is taken before the head is read, so two
+  workers (processes) can never chain onto the same head and fork the chain.
+* ``busy_timeout`` bounds how long a writer waits for that lock; past it the append fails with
+  LedgerError instead of hanging the review.
+* One connection per thread (gunicorn ``gthread`` workers), re-opened after a fork.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Literal
+
+from webhooks.errors import LedgerError, short
+from webhooks.ledger.intent import GENESIS
+from webhooks.ledger.sqlcore import SCHEMA_VERSION, Cursor, SqlLedger, T
+
+log = logging.getLogger("truthgate.ledger")
+
+Synchronous = Literal["FULL", "NORMAL"]
+BUSY_TIMEOUT_S = 5.0
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS chain_head (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    head_hash TEXT NOT NULL, head_uid TEXT, appended INTEGER NOT NULL,
+    anchor_hash TEXT NOT NULL, anchor_uid TEXT, pruned INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS intents (
+    seq INTEGER PRIMARY KEY, uid TEXT NOT NULL UNIQUE, app TEXT, namespace TEXT,
+    ts INTEGER NOT NULL, hash TEXT NOT NULL, doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS intents_app_ts ON intents (app, ts);
+CREATE INDEX IF NOT EXISTS intents_namespace_ts ON intents (namespace, ts);
+CREATE INDEX IF NOT EXISTS intents_ts ON intents (ts);
+CREATE TABLE IF NOT EXISTS verifications (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    app TEXT NOT NULL, ts INTEGER NOT NULL, doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS verifications_app_ts ON verifications (app, ts);
+CREATE INDEX IF NOT EXISTS verifications_ts ON verifications (ts);
+INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '{SCHEMA_VERSION}');
+INSERT OR IGNORE INTO chain_head
+    (id, head_hash, head_uid, appended, anchor_hash, anchor_uid, pruned)
+    VALUES (1, '{GENESIS}', NULL, 0, '{GENESIS}', NULL, 0);
+"""  # noqa: S608 - constants only
+
+
+class SqliteStore(SqlLedger):
+    def __init__(
+        self,
+        path: str,
+        *,
+        retention_days: int | None = None,
+        create: bool = True,
+        synchronous: Synchronous = "FULL",
+        busy_timeout_s: float = BUSY_TIMEOUT_S,
+    ) -> None:
+        super().__init__(retention_days)
+        self.path = str(Path(path).expanduser())
+        self._create = create
+        self._synchronous = synchronous
+        self._busy_timeout_s = busy_timeout_s
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._all_lock = threading.Lock()
+        self._closed = False
+        if not create and not Path(self.path).is_file():
+            raise LedgerError(f"no ledger at {self.path} (check --ledger / TRUTHGATE_LEDGER)")
+        if create and not Path(self.path).parent.is_dir():
+            raise LedgerError(f"ledger directory {Path(self.path).parent} does not exist")
+        self._init_schema()
+        self._maybe_prune()
+
+    def __repr__(self) -> str:
+        return f"SqliteStore({self.path!r}, synchronous={self._synchronous})"
+
+    # -- connections --------------------------------------------------------------------------
+
+    def _conn(self) -> sqlite3.Connection:
+        if self._closed:
+            raise LedgerError("ledger store is closed")
+        pid, conn = getattr(self._local, "conn", (None, None))
+        if conn is not None and pid == os.getpid():
+            return conn  # type: ignore[no-any-return]
+        try:
+            if self._create:
+                conn = sqlite3.connect(
+                    self.path, timeout=self._busy_timeout_s, isolation_level=None,
+                    check_same_thread=False,
+                )
+            else:
+                # mode=rw: reading never creates an empty ledger where the user mistyped a path.
+                conn = sqlite3.connect(
+                    Path(self.path).resolve().as_uri() + "?mode=rw", uri=True,
+                    timeout=self._busy_timeout_s, isolation_level=None, check_same_thread=False,
+                )
+            conn.execute(f"PRAGMA synchronous={self._synchronous}")
+            conn.execute(f"PRAGMA busy_timeout={int(self._busy_timeout_s * 1000)}")
+        except sqlite3.Error as e:
+            raise LedgerError(f"cannot open ledger {self.path}: {short(e)}") from e
+        # check_same_thread=False only so close() may close every thread's connection; each
+        # connection is still used by the one thread that opened it.
+        self._local.conn = (os.getpid(), conn)
+        with self._all_lock:
+            self._all.append(conn)
+        return conn
+
+    def _init_schema(self) -> None:
+        conn = self._conn()
+        try:
+            if self._create:
+                mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+                if str(mode).lower() != "wal":
+                    log.warning("ledger %s: journal_mode is %s, not WAL", self.path, mode)
+                # One script, one write transaction: workers starting together create it once.
+                conn.executescript(f"BEGIN IMMEDIATE;{_SCHEMA}COMMIT;")
+            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        except sqlite3.DatabaseError as e:
+            raise LedgerError(f"{self.path} is not a truthgate ledger: {short(e)}") from e
+        version = int(row[0]) if row else 0
+        if version != SCHEMA_VERSION:
+            raise LedgerError(
+                f"ledger {self.path} has schema version {version}; this truthgate reads "
+                f"version {SCHEMA_VERSION}"
+            )
+
+    # -- SqlLedger ----------------------------------------------------------------------------
+
+    def _run(self, op: Callable[[Cursor], T], *, write: bool) -> T:
+        conn = self._conn()
+        try:
+            conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            try:
+                result = op(conn.cursor())
+                conn.execute("COMMIT")
+            finally:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+            return result
+        except sqlite3.OperationalError as e:
+            if "locked" in str(e) or "busy" in str(e):
+                raise LedgerError(
+                    f"ledger {self.path} is busy (write lock held longer than "
+                    f"{self._busy_timeout_s:g}s)"
+                ) from e
+            raise LedgerError(f"ledger {self.path}: {short(e)}") from e
+        except sqlite3.Error as e:
+            raise LedgerError(f"ledger {self.path}: {short(e)}") from e
+
+    def close(self) -> None:
+        self._closed = True
+        with self._all_lock:
+            conns, self._all = self._all, []
+        for conn in conns:
+            try:
+                conn.close()
+            except sqlite3.Error as e:  # closing must not raise on shutdown
+                log.debug("closing ledger connection: %s", e)
