@@ -228,7 +228,7 @@ class SqlLedger(abc.ABC):
     def _anchor_and_head(self, cur: Cursor, *, lock: bool = False) -> tuple[Anchor, Head]:
         suffix = self.lock_head_suffix if lock else ""
         sql = "SELECT head_hash, head_uid, appended, anchor_hash, pruned FROM chain_head"
-        cur.execute(f"{sql} WHERE id = 1{suffix}")  # noqa: S608 - a constant suffix
+        cur.execute(f"{sql} WHERE id = 1{suffix}")
         row = cur.fetchone()
         if row is None:
             raise LedgerError("ledger has no chain head row: not initialised or damaged")
