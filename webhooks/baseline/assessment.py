@@ -1,0 +1,51 @@
+"""What the baseline judge concluded about one metric, and why (shared by judge and messages)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from webhooks.baseline.stats import Estimate
+from webhooks.evidence.model import Direction, Severity
+
+Classification = Literal["Pass", "High", "Low", "NoData"]
+
+#: Two-sided confidence of every interval (Kayenta's default); one-sided tests run at half
+#: of ``1 - CONFIDENCE`` so "flagged" means "the interval lies beyond the tolerance".
+CONFIDENCE = 0.98
+
+
+@dataclass(frozen=True)
+class Windows:
+    """What was compared with what, in seconds (for messages and docs)."""
+
+    baseline_seconds: float
+    observation_seconds: float
+    baseline_points: int
+    observation_points: int
+    history_offsets: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """The judge's full reasoning about one metric (findings are a summary of this)."""
+
+    name: str
+    direction: Direction
+    classification: Classification
+    regression: bool  # the classification is in the metric's bad direction and significant
+    severity: Severity | None  # None: nothing to report
+    message: str
+    reasons: tuple[str, ...] = ()
+    windows: Windows | None = None
+    baseline_level: float | None = None
+    observed_level: float | None = None
+    ratio: float | None = None  # mean(observation) / mean(baseline), Kayenta's effect size
+    shift: Estimate | None = None  # seasonally adjusted HL shift, in the metric's units
+    seasonal_shift: float | None = None  # the part of the raw shift that history explains
+    rise: Estimate | None = None  # trend rise over the observation beyond the history's
+    tolerance: float | None = None
+    p_value: float | None = None  # bad-direction p (before cross-metric control)
+    confidence: float = CONFIDENCE
+    divergent_seconds: float | None = None
+    drift_budget_seconds: float = 0.0

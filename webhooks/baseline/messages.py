@@ -1,0 +1,89 @@
+"""Plain-language messages for baseline assessments.
+
+A finding is read by a person on call in the Argo CD UI: it names the metric, which way it
+moved, by how much (ratio, levels, the Hodges-Lehmann shift and its interval) and what it was
+compared with, so it can be checked without opening a notebook.
+"""
+
+from __future__ import annotations
+
+import math
+
+from webhooks.baseline.assessment import Assessment
+
+
+def duration(seconds: float) -> str:
+    """``5400`` → ``1h30m``; whole units only, the largest two."""
+    s = round(max(seconds, 0.0))
+    if s < 60:
+        return f"{s}s"
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if s >= size:
+            parts.append(f"{s // size}{unit}")
+            s %= size
+    return "".join(parts[:2])
+
+
+def number(x: float) -> str:
+    """Three significant digits, no scientific notation for everyday magnitudes."""
+    if not math.isfinite(x):
+        return "∞" if x > 0 else "-∞"
+    if x == 0:
+        return "0"
+    if 1e-3 <= abs(x) < 1e6:
+        return f"{x:.3g}"
+    return f"{x:.2e}"
+
+
+def signed(x: float) -> str:
+    return ("+" if x >= 0 else "") + number(x)
+
+
+def compared_with(a: Assessment) -> str:
+    """"vs 30m before the change and the same windows 1d earlier"."""
+    if a.windows is None:
+        return ""
+    text = f"vs {duration(a.windows.baseline_seconds)} before the change"
+    if a.windows.history_offsets:
+        offsets = " and ".join(duration(o) for o in a.windows.history_offsets)
+        text += f" and the same windows {offsets} earlier"
+    else:
+        text += " (no history: daily rhythm not accounted for)"
+    return text
+
+
+def describe(a: Assessment, *, trend: bool) -> str:
+    """One sentence for the assessment; ``trend`` says the slope test carried the decision."""
+    if a.windows is None or a.shift is None or a.baseline_level is None:
+        return f"{a.name}: {'; '.join(a.reasons)}"
+    w = a.windows
+    went = {"High": "up", "Low": "down"}.get(a.classification, "unchanged")
+    ratio = f" {a.ratio:.2g}x" if a.ratio is not None and a.classification != "Pass" else ""
+    level = (
+        f"{number(a.baseline_level)} → {number(a.observed_level or 0.0)}"
+        if a.observed_level is not None
+        else number(a.baseline_level)
+    )
+    pct = round(100 * a.confidence)
+    shift = a.shift
+    adjusted = "seasonally adjusted " if a.seasonal_shift is not None else ""
+    effect = (
+        f"{adjusted}HL shift {signed(shift.value)}, {pct}% CI "
+        f"[{number(shift.lo)}, {number(shift.hi)}]"
+    )
+    text = f"{a.name} {went}{ratio} ({level}, {effect}"
+    if trend and a.rise is not None:
+        text += (
+            f"; steady trend {signed(a.rise.value)} over the {duration(w.observation_seconds)}"
+            f" observed, {pct}% CI [{number(a.rise.lo)}, {number(a.rise.hi)}]"
+        )
+    text += f", tolerance ±{number(a.tolerance or 0.0)}) {compared_with(a)}"
+    text += f"; observed {duration(w.observation_seconds)} after the change"
+    if a.regression and a.divergent_seconds is not None:
+        budget = duration(a.drift_budget_seconds)
+        if a.divergent_seconds > 0:
+            text += f"; divergent for {duration(a.divergent_seconds)} (drift budget {budget})"
+    if a.reasons:
+        text += f" — {'; '.join(a.reasons)}"
+    return text

@@ -1,0 +1,140 @@
+"""The statistical pieces of the baseline judge, each a small pure function over numpy arrays.
+
+Telemetry is autocorrelated: a sample of 120 one-minute points carries far less than 120
+independent observations, so textbook Mann-Whitney p-values on it are much too small. Every
+interval here is widened by the AR(1) variance inflation factor ``(1 + rho) / (1 - rho)``
+(rho = lag-1 autocorrelation of the demeaned or detrended points), i.e. computed for the
+*effective* sample size ``n (1 - rho) / (1 + rho)``. Long windows are thinned to a fixed
+number of evenly spaced points first (cheap, and harmless: thinning by ``s`` leaves
+``rho ** s`` and so about the same effective size).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+from webhooks.baseline.series import FloatArray
+
+#: Above this many points a window is thinned before pairwise statistics (n*m differences).
+MAX_POINTS = 128
+#: rho is clamped here: beyond it the series is a random walk and no window length helps.
+MAX_RHO = 0.95
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A point estimate with a two-sided interval; ``lo``/``hi`` may be infinite (too little
+    information for the requested confidence)."""
+
+    value: float
+    lo: float
+    hi: float
+    z: float  # the normal quantile the interval was built with
+
+    def p_above(self, threshold: float) -> float:
+        """One-sided p-value for "the true value exceeds ``threshold``" (normal approximation,
+        using the lower half-width of the interval as its scale)."""
+        return _p_beyond(self.value - threshold, self.value - self.lo, self.z)
+
+    def p_below(self, threshold: float) -> float:
+        """One-sided p-value for "the true value is below ``threshold``"."""
+        return _p_beyond(threshold - self.value, self.hi - self.value, self.z)
+
+    def minus(self, other: Estimate) -> Estimate:
+        """The difference of two independent estimates (half-widths add in quadrature)."""
+        z = self.z
+        lo_w = math.hypot(self.value - self.lo, (other.hi - other.value) * z / other.z)
+        hi_w = math.hypot(self.hi - self.value, (other.value - other.lo) * z / other.z)
+        value = self.value - other.value
+        return Estimate(value, value - lo_w, value + hi_w, z)
+
+    def scaled(self, factor: float) -> Estimate:
+        """The estimate multiplied by a positive constant."""
+        return Estimate(self.value * factor, self.lo * factor, self.hi * factor, self.z)
+
+
+def _p_beyond(margin: float, half_width: float, z: float) -> float:
+    if not math.isfinite(half_width):
+        return 1.0
+    if half_width <= 0.0:
+        # A zero-width interval (constant data): certain either way.
+        return 0.0 if margin > 0.0 else 1.0
+    return float(stats.norm.sf(margin / (half_width / z)))
+
+
+def thin(x: FloatArray, limit: int = MAX_POINTS) -> tuple[FloatArray, int]:
+    """Every ``s``-th point so that at most ``limit`` remain; returns the points and ``s``."""
+    stride = max(1, math.ceil(x.size / limit))
+    return (x[::stride] if stride > 1 else x), stride
+
+
+def lag1(*residuals: FloatArray) -> float:
+    """Pooled lag-1 autocorrelation of already-centred residual series, clamped to
+    ``[0, MAX_RHO]`` (negative autocorrelation would *narrow* intervals: we never do that)."""
+    num = 0.0
+    den = 0.0
+    for r in residuals:
+        if r.size < 3:
+            continue
+        num += float(np.dot(r[1:], r[:-1]))
+        den += float(np.dot(r, r))
+    if den <= 0.0:
+        return 0.0
+    return min(max(num / den, 0.0), MAX_RHO)
+
+
+def inflation(rho: float) -> float:
+    """AR(1) variance inflation factor: how many raw points make one independent one."""
+    return (1.0 + rho) / (1.0 - rho)
+
+
+def hodges_lehmann(
+    after: FloatArray, before: FloatArray, confidence: float, rho: float
+) -> Estimate:
+    """Hodges-Lehmann shift (median of all pairwise ``after - before`` differences) with the
+    distribution-free interval obtained by inverting the Mann-Whitney test, widened for
+    autocorrelation ``rho`` (both samples are assumed to share it).
+
+    The interval's ends are order statistics of the pairwise differences at the ranks where
+    the (normal-approximation) U statistic crosses its critical value.
+    """
+    a, sa = thin(after)
+    b, sb = thin(before)
+    n, m = a.size, b.size
+    diffs = (a[:, None] - b[None, :]).ravel()
+    total = diffs.size
+    z = float(stats.norm.isf((1.0 - confidence) / 2.0))
+    # Thinning by s leaves about rho**s between kept points.
+    infl = math.sqrt(inflation(rho ** sa) * inflation(rho ** sb))
+    half = z * math.sqrt(infl * n * m * (n + m + 1) / 12.0)
+    k = math.floor(n * m / 2.0 - half)
+    mid = (total - 1) // 2, total // 2
+    if k < 1:
+        part = np.partition(diffs, mid)
+        value = 0.5 * (float(part[mid[0]]) + float(part[mid[1]]))
+        return Estimate(value, -math.inf, math.inf, z)
+    lo_i, hi_i = k - 1, total - k
+    part = np.partition(diffs, sorted({lo_i, mid[0], mid[1], hi_i}))
+    value = 0.5 * (float(part[mid[0]]) + float(part[mid[1]]))
+    return Estimate(value, float(part[lo_i]), float(part[hi_i]), z)
+
+
+def theil_sen(t: FloatArray, v: FloatArray, confidence: float) -> tuple[Estimate, float]:
+    """Theil-Sen slope (per second, interval widened for the autocorrelation of the residuals
+    around the line) and the line's intercept at ``t = 0``."""
+    tt, s = thin(t)
+    vv = v[::s] if s > 1 else v
+    z = float(stats.norm.isf((1.0 - confidence) / 2.0))
+    if tt.size < 3:
+        return Estimate(0.0, -math.inf, math.inf, z), float(np.median(v))
+    res = stats.theilslopes(vv, tt, alpha=confidence)
+    slope, intercept = float(res.slope), float(res.intercept)
+    lo, hi = float(res.low_slope), float(res.high_slope)
+    resid = vv - (intercept + slope * tt)
+    widen = math.sqrt(inflation(lag1(resid - float(np.median(resid)))))
+    est = Estimate(slope, slope - (slope - lo) * widen, slope + (hi - slope) * widen, z)
+    return est, intercept
