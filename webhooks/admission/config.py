@@ -1,0 +1,164 @@
+"""What admission does with policy outcomes, kept out of Rego so it changes without editing it.
+
+Each policy package gets an enforcement action (``deny`` rejects, ``warn`` turns its denials
+into warnings, ``dryrun`` records them in the intent only); unlisted packages get the default.
+``failureMode`` says what a policy *error* does (``fail-closed`` denies, ``fail-open`` admits
+with a warning). ``argocdUsernames`` says which requesters are Argo CD itself.
+
+Sources, later ones winning: built-in defaults, a YAML file (``policies/admission/
+enforcement.yaml`` ships with the defaults; ``truthgate serve --enforcement FILE``), then
+``TRUTHGATE_*`` environment variables (see ``ENV_*`` below and docs/policies.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from webhooks.errors import BadRequestError, short
+from webhooks.policy.engine import EnforcementAction
+
+FailureMode = Literal["fail-open", "fail-closed"]
+FAILURE_MODES: tuple[FailureMode, ...] = ("fail-open", "fail-closed")
+
+ARGOCD_CONTROLLER = "system:serviceaccount:argocd:argocd-application-controller"
+
+CONFIG_API_VERSION = "truthgate.dev/v1alpha1"
+CONFIG_KIND = "AdmissionConfig"
+
+ENV_DEFAULT_ACTION = "TRUTHGATE_DEFAULT_ACTION"  # deny | warn | dryrun
+ENV_FAILURE_MODE = "TRUTHGATE_FAILURE_MODE"  # fail-open | fail-closed
+ENV_ARGOCD_USERNAMES = "TRUTHGATE_ARGOCD_USERNAMES"  # comma-separated, replaces the list
+ENV_POLICY_ACTIONS = "TRUTHGATE_POLICY_ACTIONS"  # "pkg=warn,pkg2=dryrun", merged over the file
+
+_KEYS = frozenset(
+    {"apiVersion", "kind", "defaultAction", "failureMode", "argocdUsernames", "policies"}
+)
+
+
+@dataclass(frozen=True)
+class AdmissionConfig:
+    """Enforcement actions per policy package, failure mode, and who Argo CD is."""
+
+    actions: Mapping[str, EnforcementAction] = field(default_factory=dict)
+    default_action: EnforcementAction = EnforcementAction.DENY
+    # A policy that errors is a policy that did not say "allowed": deny unless told otherwise.
+    failure_mode: FailureMode = "fail-closed"
+    argocd_usernames: frozenset[str] = frozenset({ARGOCD_CONTROLLER})
+
+    def action_for(self, package: str) -> EnforcementAction:
+        return self.actions.get(package, self.default_action)
+
+
+def _action(value: object, where: str) -> EnforcementAction:
+    try:
+        return EnforcementAction(str(value).strip().lower())
+    except ValueError:
+        raise BadRequestError(
+            f"{where}: enforcement action must be deny, warn or dryrun, got {short(value, 40)!r}"
+        ) from None
+
+
+def _failure_mode(value: object, where: str) -> FailureMode:
+    text = str(value).strip().lower()
+    if text == "fail-open":
+        return "fail-open"
+    if text == "fail-closed":
+        return "fail-closed"
+    raise BadRequestError(
+        f"{where}: failureMode must be fail-open or fail-closed, got {short(value, 40)!r}"
+    )
+
+
+def config_from_mapping(data: Mapping[str, Any], source: str = "config") -> AdmissionConfig:
+    """Build a config from the YAML document shape; unknown keys are errors (typos bite)."""
+    unknown = sorted(set(data) - _KEYS)
+    if unknown:
+        raise BadRequestError(
+            f"{source}: unknown key(s) {', '.join(unknown)}; expected some of "
+            f"{', '.join(sorted(_KEYS))}"
+        )
+    if "apiVersion" in data and data["apiVersion"] != CONFIG_API_VERSION:
+        raise BadRequestError(
+            f"{source}: apiVersion must be {CONFIG_API_VERSION}, "
+            f"got {short(data['apiVersion'], 60)!r}"
+        )
+    if "kind" in data and data["kind"] != CONFIG_KIND:
+        raise BadRequestError(
+            f"{source}: kind must be {CONFIG_KIND}, got {short(data['kind'], 60)!r}"
+        )
+    config = AdmissionConfig()
+    if "defaultAction" in data:
+        config = replace(config, default_action=_action(data["defaultAction"], source))
+    if "failureMode" in data:
+        config = replace(config, failure_mode=_failure_mode(data["failureMode"], source))
+    if "argocdUsernames" in data:
+        names = data["argocdUsernames"]
+        if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+            raise BadRequestError(f"{source}: argocdUsernames must be a list of usernames")
+        config = replace(config, argocd_usernames=frozenset(names))
+    policies = data.get("policies") or {}
+    if not isinstance(policies, dict):
+        raise BadRequestError(f"{source}: policies must map package names to deny|warn|dryrun")
+    actions: dict[str, EnforcementAction] = {}
+    for package, action in policies.items():
+        if not isinstance(package, str) or not package:
+            raise BadRequestError(f"{source}: policies keys must be package names")
+        actions[package.removeprefix("data.")] = _action(action, f"{source}: policies.{package}")
+    return replace(config, actions=actions)
+
+
+def config_from_env(base: AdmissionConfig, env: Mapping[str, str]) -> AdmissionConfig:
+    """Overlay ``TRUTHGATE_*`` variables on ``base``."""
+    config = base
+    if env.get(ENV_DEFAULT_ACTION):
+        action = _action(env[ENV_DEFAULT_ACTION], ENV_DEFAULT_ACTION)
+        config = replace(config, default_action=action)
+    if env.get(ENV_FAILURE_MODE):
+        config = replace(
+            config, failure_mode=_failure_mode(env[ENV_FAILURE_MODE], ENV_FAILURE_MODE)
+        )
+    if env.get(ENV_ARGOCD_USERNAMES):
+        names = frozenset(n.strip() for n in env[ENV_ARGOCD_USERNAMES].split(",") if n.strip())
+        if not names:
+            raise BadRequestError(f"{ENV_ARGOCD_USERNAMES}: no username given")
+        config = replace(config, argocd_usernames=names)
+    if env.get(ENV_POLICY_ACTIONS):
+        actions = dict(config.actions)
+        for item in env[ENV_POLICY_ACTIONS].split(","):
+            if not item.strip():
+                continue
+            package, sep, wanted = item.partition("=")
+            if not sep or not package.strip():
+                raise BadRequestError(
+                    f"{ENV_POLICY_ACTIONS}: expected package=action pairs, got {short(item, 60)!r}"
+                )
+            actions[package.strip().removeprefix("data.")] = _action(wanted, ENV_POLICY_ACTIONS)
+        config = replace(config, actions=actions)
+    return config
+
+
+def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) -> AdmissionConfig:
+    """Defaults, then the YAML file at ``path`` (if any), then ``env`` (if given)."""
+    config = AdmissionConfig()
+    if path is not None:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as e:
+            raise BadRequestError(f"cannot read enforcement config {path}: {e.strerror}") from e
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as e:
+            raise BadRequestError(f"{path}: not valid YAML: {short(e, 200)}") from e
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise BadRequestError(f"{path}: must be a YAML mapping")
+        config = config_from_mapping(data, str(path))
+    if env is not None:
+        config = config_from_env(config, env)
+    return config

@@ -1,0 +1,201 @@
+"""The admission decision: one AdmissionReview request in, one answer and one intent out.
+
+Pure: no I/O of its own. The policy engine is injected (it is the only thing that may fail,
+and a ``PolicyError`` becomes a decision under the configured failure mode, never an exception
+to the caller), the clock is an argument, and the result says everything the server needs:
+the v1 response fields, the per-policy outcomes for logs/metrics, and the intent draft to
+append to the ledger (None for dry-run requests and objects no Argo CD application manages).
+
+How outcomes combine, per the enforcement action configured for each policy package:
+
+- ``deny``: its deny messages reject the request; its warn messages are warnings.
+- ``warn``: its deny and warn messages are warnings; the request is admitted.
+- ``dryrun``: nothing reaches the requester; the messages are recorded in the intent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, NotRequired, TypedDict, cast
+
+from webhooks.admission.config import AdmissionConfig, FailureMode
+from webhooks.admission.context import TruthgateContext, build_input
+from webhooks.admission.review import (
+    AdmissionRequest,
+    AdmissionReviewResponse,
+    bound_warnings,
+    clip,
+    request_object,
+    response_review,
+)
+from webhooks.errors import PolicyError, short
+from webhooks.evidence.model import (
+    ActorRecord,
+    GroupVersionKind,
+    IntentDecision,
+    Operation,
+)
+from webhooks.policy.engine import EnforcementAction, PolicyEngine
+
+MAX_MESSAGE_CHARS = 256  # one policy message, as stored and shown
+
+
+class IntentDraft(TypedDict):
+    """An IntentRecord before the ledger chains it (no prevHash/hash yet)."""
+
+    uid: str
+    time: str
+    app: str | None
+    kind: GroupVersionKind
+    namespace: str | None
+    name: str | None
+    operation: Operation
+    actor: ActorRecord
+    patch: list[dict[str, Any]]
+    decision: IntentDecision
+    dryRun: bool
+    breakGlass: NotRequired[str | None]
+
+
+@dataclass(frozen=True)
+class AppliedOutcome:
+    """One policy's outcome and the enforcement action applied to it."""
+
+    package: str
+    action: EnforcementAction
+    denials: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Decision:
+    uid: str
+    allowed: bool
+    message: str | None  # status.message: the denials, or the policy error when fail-closed
+    code: int | None  # status.code when denied: 403 for policy denials, 500 for errors
+    denials: tuple[str, ...]
+    warnings: tuple[str, ...]  # shown to the requester (kubectl / Argo CD)
+    dryrun: tuple[str, ...]  # recorded, never shown
+    outcomes: tuple[AppliedOutcome, ...]
+    policy_error: str | None = None
+    failure_mode: FailureMode | None = None  # the mode applied, set only with policy_error
+    intent: IntentDraft | None = None
+    context: TruthgateContext | None = None
+
+    def review(self) -> AdmissionReviewResponse:
+        """The v1 AdmissionReview to send back."""
+        return response_review(
+            self.uid, self.allowed, message=self.message, code=self.code, warnings=self.warnings
+        )
+
+
+def rfc3339(now: datetime) -> str:
+    """UTC, millisecond precision, ``Z`` suffix (naive datetimes are taken as UTC)."""
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
+    return now.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _apply(
+    outcome_pkg: str, denials: Sequence[str], warnings: Sequence[str], config: AdmissionConfig
+) -> AppliedOutcome:
+    return AppliedOutcome(
+        package=outcome_pkg,
+        action=config.action_for(outcome_pkg),
+        denials=tuple(clip(d, MAX_MESSAGE_CHARS) for d in denials),
+        warnings=tuple(clip(w, MAX_MESSAGE_CHARS) for w in warnings),
+    )
+
+
+def decide(
+    request: AdmissionRequest, engine: PolicyEngine, config: AdmissionConfig, now: datetime
+) -> Decision:
+    """Evaluate the policies targeting the request's kind and combine their outcomes."""
+    policy_input = build_input(request, config)
+    context = policy_input["truthgate"]
+    kind = request["kind"]["kind"]
+
+    outcomes: tuple[AppliedOutcome, ...] = ()
+    error: str | None = None
+    try:
+        raw = engine.evaluate(kind, cast(dict[str, Any], policy_input))
+        outcomes = tuple(
+            _apply(o.package, o.denials, o.warnings, config)
+            for o in sorted(raw, key=lambda o: o.package)
+        )
+    except PolicyError as e:
+        error = short(e, 200)
+
+    denials: list[str] = []
+    warnings: list[str] = []
+    dryrun: list[str] = []
+    for o in outcomes:
+        if o.action is EnforcementAction.DENY:
+            denials.extend(o.denials)
+            warnings.extend(o.warnings)
+        elif o.action is EnforcementAction.WARN:
+            warnings.extend(o.denials)
+            warnings.extend(o.warnings)
+        else:
+            dryrun.extend(o.denials)
+            dryrun.extend(o.warnings)
+
+    failure_mode: FailureMode | None = None
+    code: int | None = None
+    message: str | None = None
+    if error is not None:
+        failure_mode = config.failure_mode
+        if failure_mode == "fail-open":
+            warnings.append(f"truthgate: policy evaluation failed, admitted (fail-open): {error}")
+        else:
+            denials.append(f"truthgate: policy evaluation failed, denied (fail-closed): {error}")
+            code = 500
+    allowed = not denials
+    if not allowed:
+        message = "; ".join(denials)
+        code = code or 403
+    shown = bound_warnings(warnings)
+
+    intent: IntentDraft | None = None
+    if context["managed"] and not request.get("dryRun", False):
+        decision: IntentDecision = {"allowed": allowed, "denials": denials, "warnings": shown}
+        if dryrun:
+            decision["dryrun"] = dryrun
+        if error is not None:
+            decision["error"] = f"{error} ({failure_mode})"
+        obj_meta = request_object(request).get("metadata") or {}
+        intent = {
+            "uid": request["uid"],
+            "time": rfc3339(now),
+            "app": context["app"],
+            "kind": {
+                "group": request["kind"]["group"],
+                "version": request["kind"]["version"],
+                "kind": kind,
+            },
+            "namespace": request.get("namespace") or obj_meta.get("namespace") or None,
+            "name": request.get("name") or obj_meta.get("name") or None,
+            "operation": request["operation"],
+            "actor": context["actor"],
+            "patch": context["patch"],
+            "decision": decision,
+            "dryRun": bool(request.get("dryRun", False)),
+            "breakGlass": context["breakGlass"],
+        }
+
+    return Decision(
+        uid=request["uid"],
+        allowed=allowed,
+        message=message,
+        code=code,
+        denials=tuple(denials),
+        warnings=tuple(shown),
+        dryrun=tuple(dryrun),
+        outcomes=outcomes,
+        policy_error=error,
+        failure_mode=failure_mode,
+        intent=intent,
+        context=context,
+    )

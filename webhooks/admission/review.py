@@ -1,0 +1,299 @@
+"""The AdmissionReview ``admission.k8s.io/v1`` wire format: typed shapes, parsing, response.
+
+The kube-apiserver sends one AdmissionReview per request and expects one back with the same
+``uid``. Everything that comes in is checked here, once, so the rest of the admission code can
+trust the shapes: a malformed review becomes a ``BadRequestError`` whose message says what was
+wrong (the server answers it with HTTP 400). Only ``v1`` is served: ``v1beta1`` was removed from
+Kubernetes in 1.22 and a webhook configuration should list ``admissionReviewVersions: ["v1"]``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal, NotRequired, TypedDict, cast
+
+from webhooks.errors import BadRequestError, short
+from webhooks.evidence.model import GroupVersionKind, KubeObject, Operation
+
+API_VERSION = "admission.k8s.io/v1"
+KIND = "AdmissionReview"
+
+MAX_DEPTH = 100  # deeper JSON is rejected before anything walks it recursively
+MAX_WARNING_CHARS = 120  # Kubernetes asks warnings to stay within 120 characters
+MAX_WARNINGS = 16
+MAX_WARNINGS_TOTAL_CHARS = 2048  # well inside the apiserver's 4 KiB budget for warning headers
+
+OPERATIONS: frozenset[str] = frozenset({"CREATE", "UPDATE", "DELETE", "CONNECT"})
+
+
+class GroupVersionResource(TypedDict):
+    group: str
+    version: str
+    resource: str
+
+
+class UserInfo(TypedDict, total=False):
+    username: str
+    uid: str
+    groups: list[str]
+    extra: dict[str, list[str]]
+
+
+class AdmissionRequest(TypedDict):
+    """``request`` of an AdmissionReview as the apiserver sends it (optional keys may be absent)."""
+
+    uid: str
+    kind: GroupVersionKind
+    resource: GroupVersionResource
+    operation: Operation
+    userInfo: UserInfo
+    subResource: NotRequired[str]
+    requestKind: NotRequired[GroupVersionKind]
+    requestResource: NotRequired[GroupVersionResource]
+    requestSubResource: NotRequired[str]
+    name: NotRequired[str]
+    namespace: NotRequired[str]
+    object: NotRequired[KubeObject | None]
+    oldObject: NotRequired[KubeObject | None]
+    dryRun: NotRequired[bool]
+    options: NotRequired[dict[str, Any] | None]
+
+
+class ResponseStatus(TypedDict, total=False):
+    code: int
+    message: str
+    reason: str
+
+
+class AdmissionResponse(TypedDict):
+    uid: str
+    allowed: bool
+    status: NotRequired[ResponseStatus]
+    warnings: NotRequired[list[str]]
+
+
+class AdmissionReviewResponse(TypedDict):
+    apiVersion: Literal["admission.k8s.io/v1"]
+    kind: Literal["AdmissionReview"]
+    response: AdmissionResponse
+
+
+# ---------------------------------------------------------------------------------------------
+# Input
+
+
+def check_depth(doc: object, limit: int = MAX_DEPTH) -> None:
+    """Reject JSON nested deeper than ``limit`` levels (iteratively: no recursion to exhaust)."""
+    stack: list[tuple[object, int]] = [(doc, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children: Iterable[object] = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        if depth > limit:
+            raise BadRequestError(
+                f"AdmissionReview is nested deeper than {limit} levels: refusing to evaluate it"
+            )
+        stack.extend((child, depth + 1) for child in children)
+
+
+def load_review(body: bytes | str, max_depth: int = MAX_DEPTH) -> AdmissionRequest:
+    """Decode a request body (JSON), guard its depth, and parse it: the server's one call."""
+    try:
+        doc = json.loads(body)
+    except RecursionError as e:
+        raise BadRequestError(
+            f"AdmissionReview is nested deeper than {max_depth} levels: refusing to evaluate it"
+        ) from e
+    except (ValueError, UnicodeDecodeError) as e:
+        raise BadRequestError(f"request body is not JSON: {short(e, 120)}") from e
+    check_depth(doc, max_depth)
+    return parse_review(doc)
+
+
+def _type_name(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def _expect(value: object, kind: type, where: str, wanted: str) -> None:
+    if not isinstance(value, kind):
+        raise BadRequestError(f"{where} must be {wanted}, got {_type_name(value)}")
+
+
+def _gvk(value: object, where: str) -> None:
+    _expect(value, dict, where, "an object {group, version, kind}")
+    assert isinstance(value, dict)
+    for key in ("group", "version", "kind"):
+        _expect(value.get(key), str, f"{where}.{key}", "a string")
+
+
+def _gvr(value: object, where: str) -> None:
+    _expect(value, dict, where, "an object {group, version, resource}")
+    assert isinstance(value, dict)
+    for key in ("group", "version", "resource"):
+        _expect(value.get(key), str, f"{where}.{key}", "a string")
+
+
+def _user_info(value: object) -> None:
+    _expect(value, dict, "request.userInfo", "an object")
+    assert isinstance(value, dict)
+    for key in ("username", "uid"):
+        if key in value:
+            _expect(value[key], str, f"request.userInfo.{key}", "a string")
+    if "groups" in value and value["groups"] is not None:
+        _expect(value["groups"], list, "request.userInfo.groups", "an array of strings")
+        for i, group in enumerate(value["groups"]):
+            _expect(group, str, f"request.userInfo.groups[{i}]", "a string")
+    if "extra" in value and value["extra"] is not None:
+        _expect(value["extra"], dict, "request.userInfo.extra", "an object")
+
+
+def parse_review(doc: object) -> AdmissionRequest:
+    """Check an AdmissionReview document and return its ``request``.
+
+    Raises BadRequestError naming the first thing that is wrong. Optional fields the apiserver
+    may leave out (``name`` on generateName creates, ``namespace`` for cluster-scoped kinds,
+    ``object`` on DELETE, ``oldObject`` on CREATE) may be absent or null.
+    """
+    if not isinstance(doc, dict):
+        raise BadRequestError(f"AdmissionReview must be a JSON object, got {_type_name(doc)}")
+    api_version = doc.get("apiVersion")
+    if api_version != API_VERSION:
+        sent = "no apiVersion" if api_version is None else f"apiVersion {short(api_version, 60)!r}"
+        raise BadRequestError(
+            f"{sent} sent; only {API_VERSION} is served "
+            f'(set admissionReviewVersions: ["v1"] in the webhook configuration)'
+        )
+    if doc.get("kind") != KIND:
+        raise BadRequestError(f"kind must be {KIND}, got {short(doc.get('kind'), 60)!r}")
+    if "request" not in doc or doc["request"] is None:
+        raise BadRequestError("AdmissionReview has no request")
+    request = doc["request"]
+    _expect(request, dict, "request", "an object")
+    assert isinstance(request, dict)
+    uid = request.get("uid")
+    if uid is None or uid == "":
+        raise BadRequestError("request.uid is missing")
+    _expect(uid, str, "request.uid", "a string")
+
+    if "kind" not in request:
+        raise BadRequestError("request.kind is missing")
+    _gvk(request["kind"], "request.kind")
+    if "resource" not in request:
+        raise BadRequestError("request.resource is missing")
+    _gvr(request["resource"], "request.resource")
+    if request.get("requestKind") is not None:
+        _gvk(request["requestKind"], "request.requestKind")
+    if request.get("requestResource") is not None:
+        _gvr(request["requestResource"], "request.requestResource")
+
+    operation = request.get("operation")
+    if operation not in OPERATIONS:
+        raise BadRequestError(
+            f"request.operation must be one of CREATE, UPDATE, DELETE, CONNECT, "
+            f"got {short(operation, 40)!r}"
+        )
+    if "userInfo" not in request:
+        raise BadRequestError("request.userInfo is missing")
+    _user_info(request["userInfo"])
+
+    for key in ("name", "namespace", "subResource", "requestSubResource"):
+        if request.get(key) is not None:
+            _expect(request[key], str, f"request.{key}", "a string")
+    for key in ("object", "oldObject", "options"):
+        if request.get(key) is not None:
+            _expect(request[key], dict, f"request.{key}", "an object or null")
+    if request.get("dryRun") is not None:
+        _expect(request["dryRun"], bool, "request.dryRun", "a boolean")
+    if operation in ("CREATE", "UPDATE") and not isinstance(request.get("object"), dict):
+        raise BadRequestError(f"request.object is missing for a {operation} request")
+    if operation == "DELETE" and not isinstance(request.get("oldObject"), dict):
+        # The apiserver sends oldObject on DELETE since Kubernetes 1.15; without it there is
+        # nothing to attribute or record.
+        raise BadRequestError("request.oldObject is missing for a DELETE request")
+    return cast(AdmissionRequest, request)
+
+
+# ---------------------------------------------------------------------------------------------
+# Output
+
+
+def _printable(text: str) -> str:
+    return "".join(ch if ch.isprintable() else " " for ch in text)
+
+
+def clip(text: str, limit: int = MAX_WARNING_CHARS) -> str:
+    """Printable, at most ``limit`` characters (ASCII ellipsis: warnings travel in HTTP headers)."""
+    text = " ".join(_printable(text).split())
+    return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
+
+
+def bound_warnings(warnings: Iterable[str]) -> list[str]:
+    """Each warning printable, ≤120 chars; at most MAX_WARNINGS, total bounded; cuts are said."""
+    items = [clip(w) for w in warnings if w and w.strip()]
+    out: list[str] = []
+    total = 0
+    for i, warning in enumerate(items):
+        room_for_note = i < len(items) - 1
+        if len(out) >= MAX_WARNINGS - (1 if room_for_note else 0) or (
+            total + len(warning) > MAX_WARNINGS_TOTAL_CHARS - (60 if room_for_note else 0)
+        ):
+            out.append(f"... and {len(items) - i} more warning(s) not shown")
+            break
+        out.append(warning)
+        total += len(warning)
+    return out
+
+
+def response_review(
+    uid: str,
+    allowed: bool,
+    *,
+    message: str | None = None,
+    code: int | None = None,
+    warnings: Iterable[str] = (),
+    reason: str | None = None,
+) -> AdmissionReviewResponse:
+    """The v1 AdmissionReview answering request ``uid``.
+
+    A denial without a code gets 403 (what the apiserver would use). The message is made
+    printable and bounded (the apiserver shows it verbatim to kubectl and Argo CD).
+    """
+    response: AdmissionResponse = {"uid": uid, "allowed": allowed}
+    if message is not None or code is not None or reason is not None or not allowed:
+        status: ResponseStatus = {}
+        if code is not None or not allowed:
+            status["code"] = code if code is not None else 403
+        if message is not None:
+            status["message"] = clip(message, 4096)
+        if reason is not None:
+            status["reason"] = reason
+        response["status"] = status
+    bounded = bound_warnings(warnings)
+    if bounded:
+        response["warnings"] = bounded
+    return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": response}
+
+
+def request_object(request: Mapping[str, Any]) -> KubeObject:
+    """The object the request is about: ``object``, or ``oldObject`` on DELETE; ``{}`` if none."""
+    obj = request.get("object")
+    if not isinstance(obj, dict):
+        obj = request.get("oldObject")
+    return obj if isinstance(obj, dict) else {}

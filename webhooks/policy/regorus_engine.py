@@ -1,0 +1,208 @@
+"""The embedded Rego engine: regorus (Rust) in process, policies parsed once per load.
+
+A regorus ``Engine`` is *unsendable*: pyo3 panics if it is touched from any thread but the one
+that created it (``clone()`` from another thread included). gunicorn runs requests on several
+threads, so every thread builds its own engine from the policy sources of the current
+generation, lazily, and rebuilds only after a ``reload()`` changed the generation. Parsing the
+shipped policies takes about a millisecond, so the first request of a thread pays that once.
+
+``reload()`` validates the new set in full (read, parse, METADATA) before swapping it in; on
+any error the old set keeps serving and PolicyError says which file is wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import regorus
+
+from webhooks.errors import PolicyError, short
+from webhooks.policy.engine import PolicyMeta, PolicyOutcome
+from webhooks.policy.loader import PolicySource, load_sources, policy_metas, targets
+
+RULES = ("deny", "warn")
+
+
+def clean_error(error: BaseException) -> str:
+    """regorus messages carry a Rust backtrace when RUST_BACKTRACE is set: keep the message."""
+    text = str(error)
+    for marker in ("\nStack backtrace:", "\n\nStack backtrace:"):
+        text = text.split(marker, 1)[0]
+    return " ".join(line.strip() for line in text.strip().splitlines() if line.strip())
+
+
+def _is_fatal(error: BaseException) -> bool:
+    return isinstance(error, KeyboardInterrupt | SystemExit | GeneratorExit)
+
+
+def new_engine(sources: Sequence[PolicySource], coverage: bool = False) -> Any:
+    """A v1-syntax regorus engine with ``sources`` added; PolicyError names a file that fails."""
+    engine = regorus.Engine()
+    engine.set_rego_v0(False)
+    if coverage:
+        engine.set_enable_coverage(True)
+    for src in sources:
+        try:
+            engine.add_policy(src.relpath, src.text)
+        except BaseException as e:  # pyo3 panics are BaseException
+            if _is_fatal(e):
+                raise
+            raise PolicyError(f"{src.relpath}: {short(clean_error(e), 400)}") from e
+    return engine
+
+
+def rule_names(engine: Any) -> dict[str, frozenset[str]]:
+    """Package → names of the rules it defines, from regorus' AST."""
+    out: dict[str, set[str]] = {}
+    for module in json.loads(engine.get_ast_as_json()):
+        ast = module.get("ast", {})
+        package = _ref_path(ast.get("package", {}).get("refr"))
+        if package is None:
+            continue
+        names = out.setdefault(package, set())
+        for rule in ast.get("rules", []):
+            spec = rule.get("Spec") if isinstance(rule, dict) else None
+            if not isinstance(spec, dict):
+                continue
+            head = spec.get("head") or {}
+            for variant, body in head.items():
+                if variant == "Func":
+                    continue  # functions cannot be queried as documents
+                name = _ref_root(body.get("refr") if isinstance(body, dict) else None)
+                if name:
+                    names.add(name)
+    return {p: frozenset(n) for p, n in out.items()}
+
+
+def _ref_root(refr: Any) -> str | None:
+    """Leftmost variable of a reference (``deny`` of ``deny contains …``)."""
+    while isinstance(refr, dict):
+        if "Var" in refr:
+            value = refr["Var"].get("value")
+            return value if isinstance(value, str) else None
+        inner = refr.get("RefDot") or refr.get("RefBrack")
+        refr = inner.get("refr") if isinstance(inner, dict) else None
+    return None
+
+
+def _ref_path(refr: Any) -> str | None:
+    """Dotted path of a package reference (``x.y`` of ``package x.y``)."""
+    parts: list[str] = []
+    while isinstance(refr, dict):
+        if "Var" in refr:
+            parts.append(str(refr["Var"].get("value")))
+            return ".".join(reversed(parts))
+        dot = refr.get("RefDot")
+        if isinstance(dot, dict):
+            field = dot.get("field")
+            if isinstance(field, list) and len(field) == 2:
+                parts.append(str(field[1]))
+            refr = dot.get("refr")
+            continue
+        brack = refr.get("RefBrack")
+        if isinstance(brack, dict):
+            index = brack.get("index", {})
+            value = index.get("String") if isinstance(index, dict) else None
+            parts.append(str(value.get("value") if isinstance(value, dict) else value))
+            refr = brack.get("refr")
+            continue
+        return None
+    return None
+
+
+def messages(value: object) -> tuple[str, ...]:
+    """A deny/warn set as sorted strings (objects with ``msg`` are read Gatekeeper-style)."""
+    if value is None:
+        return ()
+    items = value if isinstance(value, set | list | tuple | frozenset) else [value]
+    out: list[str] = []
+    for item in items:
+        if isinstance(item, str):
+            out.append(item)
+        elif isinstance(item, dict) and isinstance(item.get("msg"), str):
+            out.append(item["msg"])
+        else:
+            out.append(json.dumps(item, sort_keys=True, default=str))
+    return tuple(sorted(out))
+
+
+@dataclass(frozen=True)
+class _PolicySet:
+    generation: int
+    sources: tuple[PolicySource, ...]
+    metas: tuple[PolicyMeta, ...]
+    rules: Mapping[str, frozenset[str]]  # package → which of deny/warn it defines
+
+
+class RegorusEngine:
+    """PolicyEngine over every non-test ``.rego`` under ``policy_dir``, evaluated in process."""
+
+    def __init__(self, policy_dir: Path, *, include_tests: bool = False) -> None:
+        self._dir = Path(policy_dir)
+        self._include_tests = include_tests
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self._generation = 0
+        self._set = self._load()
+
+    @property
+    def policy_dir(self) -> Path:
+        return self._dir
+
+    def _load(self) -> _PolicySet:
+        sources = tuple(load_sources(self._dir, include_tests=self._include_tests))
+        metas = tuple(policy_metas(sources))
+        engine = new_engine(sources)  # parses everything: a broken file fails here
+        names = rule_names(engine)
+        rules = {m.package: names.get(m.package, frozenset()) & frozenset(RULES) for m in metas}
+        self._generation += 1
+        return _PolicySet(self._generation, sources, metas, rules)
+
+    def policies(self) -> Sequence[PolicyMeta]:
+        return self._set.metas
+
+    def reload(self) -> None:
+        with self._lock:
+            new = self._load()  # raises before the swap: the old set keeps serving
+            self._set = new
+
+    def _thread_engine(self, policy_set: _PolicySet) -> Any:
+        local = self._local
+        if getattr(local, "generation", None) != policy_set.generation:
+            local.engine = new_engine(policy_set.sources)
+            local.generation = policy_set.generation
+        return local.engine
+
+    def evaluate(self, kind: str, input_doc: Mapping[str, Any]) -> list[PolicyOutcome]:
+        policy_set = self._set  # one consistent set for the whole evaluation
+        selected = [m for m in policy_set.metas if targets(m, kind)]
+        if not selected:
+            return []
+        engine = self._thread_engine(policy_set)
+        try:
+            engine.set_input_json(json.dumps(input_doc))
+        except BaseException as e:
+            if _is_fatal(e):
+                raise
+            raise PolicyError(f"policy input rejected: {short(clean_error(e), 300)}") from e
+        outcomes: list[PolicyOutcome] = []
+        for meta in selected:
+            found: dict[str, tuple[str, ...]] = {}
+            for rule in RULES:
+                if rule not in policy_set.rules.get(meta.package, frozenset()):
+                    continue
+                try:
+                    found[rule] = messages(engine.eval_rule(f"data.{meta.package}.{rule}"))
+                except BaseException as e:
+                    if _is_fatal(e):
+                        raise
+                    raise PolicyError(f"{meta.package}.{rule}: {short(clean_error(e), 300)}") from e
+            outcomes.append(
+                PolicyOutcome(meta.package, found.get("deny", ()), found.get("warn", ()))
+            )
+        return outcomes
