@@ -1,0 +1,1 @@
+"""Real servers and helpers shared by the test folders (PostgreSQL, Prometheus, …)."""
