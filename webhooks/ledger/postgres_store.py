@@ -106,7 +106,8 @@ class PostgresStore(SqlLedger):
         return f"PostgresStore({self.url.display!r})"
 
     def _error(self, what: str, e: BaseException) -> LedgerError:
-        return LedgerError(self.url.scrub(f"{what} {self.url.display}: {short(e)}"))
+        detail = short(" ".join(str(e).split()))  # libpq messages span several lines
+        return LedgerError(self.url.scrub(f"{what} {self.url.display}: {detail}"))
 
     # -- connections --------------------------------------------------------------------------
 
