@@ -1,6 +1,7 @@
 """The only door to the Kubernetes API: read objects as raw dicts, write TruthCheck status.
 
-Everything above this module sees two small protocols — ``ClusterReader`` and ``StatusWriter`` —
+Everything above this module sees two small protocols — ``ClusterReader`` and ``StatusWriter``
+in ``webhooks.cluster.api`` —
 and raw dicts exactly as the API server returns them (camelCase, ``apiVersion``/``kind`` kept),
 so an Evidence document is the cluster's own words. The adapter goes through the official
 client's ``ApiClient`` with ``_request_timeout`` on every call and decodes the JSON itself:
@@ -18,7 +19,7 @@ import binascii
 import json
 import logging
 import os
-from typing import Any, Protocol
+from typing import Any
 
 import urllib3
 from kubernetes import client as k8s_client
@@ -41,37 +42,8 @@ _METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=
 _PAGE = 500
 
 
-class ClusterReader(Protocol):
-    def get_object(
-        self, rtype: ResourceType, namespace: str | None, name: str
-    ) -> KubeObject | None:
-        """One object, or None when it does not exist."""
-        ...
-
-    def list_objects(self, rtype: ResourceType, namespace: str | None) -> list[KubeObject]:
-        """Every object of a type in a namespace (Secrets: metadata only)."""
-        ...
-
-    def secret_value(self, namespace: str, name: str, key: str) -> str | None:
-        """A credential for truthgate's own use (e.g. a Prometheus token); never for Evidence."""
-        ...
-
-
-class StatusWriter(Protocol):
-    def patch_status(
-        self,
-        rtype: ResourceType,
-        namespace: str,
-        name: str,
-        status: dict[str, Any],
-        resource_version: str | None,
-    ) -> KubeObject:
-        """Merge-patch ``/status``; given a resourceVersion, a stale write gets 409."""
-        ...
-
-
 class KubeClient:
-    """ClusterReader and StatusWriter over the official kubernetes client."""
+    """ClusterReader and StatusWriter (webhooks.cluster.api) over the official kubernetes client."""
 
     def __init__(
         self, api: k8s_client.ApiClient, *, timeout: float = 10.0, max_items: int = 5000

@@ -1,0 +1,182 @@
+"""Collect: all the I/O of one verification, into ONE Evidence document.
+
+The judge reads nothing but this document, so whatever truthgate knew when it judged is in it:
+the Application (declared + controller-reported), the TruthCheck (what to check and how),
+intents the admission webhook recorded since this sync started, the live objects of the
+application (see ``scope``), truthgate's own probes and the Prometheus metric windows. A saved
+Evidence document replays to the same verdict offline.
+
+Sections are optional by design: no ledger configured means no ``intents``; a TruthCheck without
+``probes`` or ``baseline`` means no ``probes`` or ``metrics``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from webhooks.cluster.api import ClusterReader
+from webhooks.cluster.resources import APP_OBJECT_TYPES, APPLICATION, TRUTHCHECK
+from webhooks.errors import ClusterError
+from webhooks.evidence.model import Evidence, IntentRecord, KubeObject, MetricSeries, Probe
+from webhooks.ledger.store import IntentStore
+from webhooks.postsync.appinfo import (
+    AppRef,
+    destination_namespaces,
+    format_time,
+    managed_keys,
+    parse_time,
+    sync_ref,
+)
+from webhooks.postsync.probes import ProbeSpec, parse_probes, run_probes
+from webhooks.postsync.scope import select_app_objects
+
+log = logging.getLogger(__name__)
+
+EVIDENCE_API_VERSION = "truthgate.dev/v1alpha1"
+MAX_NAMESPACES = 20
+MAX_INTENTS = 5000
+INTENTS_LOOKBACK = timedelta(hours=24)  # when the Application names no sync start
+
+ProbeRunner = Callable[[Sequence[ProbeSpec]], list[Probe]]
+# (TruthCheck, change time, now) -> one MetricSeries per spec.baseline metric
+MetricsSource = Callable[[KubeObject, datetime, datetime], list[MetricSeries]]
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """Aware UTC now."""
+        ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(max(0.0, seconds))
+
+
+@dataclass(frozen=True)
+class Target:
+    """What one verification is about."""
+
+    app: AppRef  # namespace always set here
+    truthcheck_namespace: str
+    truthcheck_name: str
+    exclude_uids: frozenset[str] = frozenset()  # the verifying Job and Pod
+
+
+def prometheus_source(reader: ClusterReader) -> MetricsSource:
+    """The baseline collector, with Secret references resolved through the cluster reader."""
+
+    def fetch(truthcheck: KubeObject, change_at: datetime, now: datetime) -> list[MetricSeries]:
+        from webhooks.baseline.prometheus import collect_metrics
+        from webhooks.baseline.spec import SecretKeyRef, parse_baseline
+
+        config = parse_baseline(truthcheck.get("spec") or {})
+        if config is None:
+            return []
+        namespace = str(truthcheck["metadata"]["namespace"])
+
+        def secret(ref: SecretKeyRef | None, what: str) -> str | None:
+            if ref is None:
+                return None
+            value = reader.secret_value(namespace, ref.name, ref.key)
+            if value is None:
+                raise ClusterError(
+                    f"spec.baseline.prometheus.{what}: Secret {namespace}/{ref.name} has no key "
+                    f"{ref.key!r} (or does not exist)"
+                )
+            return value
+
+        token = secret(config.prometheus.bearer_token_secret_ref, "bearerTokenSecretRef")
+        ca = secret(config.prometheus.tls.ca_secret_ref, "tls.caSecretRef")
+        return collect_metrics(
+            config, change_at, now, bearer_token=token,
+            ca_data=ca.encode() if ca is not None else None,
+        )
+
+    return fetch
+
+
+@dataclass
+class Collector:
+    reader: ClusterReader
+    clock: Clock = field(default_factory=SystemClock)
+    ledger: IntentStore | None = None
+    probes: ProbeRunner = run_probes
+    metrics: MetricsSource | None = None  # None: the Prometheus collector over ``reader``
+
+    def application(self, app: AppRef) -> KubeObject:
+        obj = self.reader.get_object(APPLICATION, app.namespace, app.name)
+        if obj is None:
+            raise ClusterError(
+                f"Argo CD Application {app.namespace}/{app.name} not found "
+                "(check --app and --app-namespace)"
+            )
+        return obj
+
+    def truthcheck(self, namespace: str, name: str) -> KubeObject:
+        obj = self.reader.get_object(TRUTHCHECK, namespace, name)
+        if obj is None:
+            raise ClusterError(f"TruthCheck {namespace}/{name} not found")
+        return obj
+
+    def collect(self, target: Target) -> Evidence:
+        app = self.application(target.app)
+        truthcheck = self.truthcheck(target.truthcheck_namespace, target.truthcheck_name)
+        sync = sync_ref(app)
+        now = self.clock.now()
+        change_at = parse_time(sync.started_at) or now
+
+        namespaces = destination_namespaces(app)
+        if target.truthcheck_namespace not in namespaces:
+            namespaces.append(target.truthcheck_namespace)
+        if len(namespaces) > MAX_NAMESPACES:
+            log.warning("application spans %d namespaces: reading the first %d",
+                        len(namespaces), MAX_NAMESPACES)
+            namespaces = namespaces[:MAX_NAMESPACES]
+        live = [
+            obj
+            for ns in namespaces
+            for rtype in APP_OBJECT_TYPES
+            for obj in self.reader.list_objects(rtype, ns)
+        ]
+        objects = select_app_objects(target.app, managed_keys(app), live, target.exclude_uids)
+
+        evidence: Evidence = {
+            "apiVersion": EVIDENCE_API_VERSION,
+            "kind": "Evidence",
+            "collectedAt": format_time(now),
+            "application": app,
+            "truthCheck": truthcheck,
+            "objects": objects,
+        }
+        if self.ledger is not None:
+            since = parse_time(sync.started_at) or now - INTENTS_LOOKBACK
+            evidence["intents"] = self._intents(target.app.name, since)
+        spec = truthcheck.get("spec") or {}
+        probe_specs = parse_probes(spec)
+        if probe_specs:
+            evidence["probes"] = self.probes(probe_specs)
+        if spec.get("baseline") is not None:
+            source = self.metrics or prometheus_source(self.reader)
+            evidence["metrics"] = source(truthcheck, change_at, now)
+        return evidence
+
+    def _intents(self, app: str, since: datetime) -> list[IntentRecord]:
+        assert self.ledger is not None
+        records: list[IntentRecord] = []
+        for record in self.ledger.intents(app=app, since=since):
+            records.append(record)
+            if len(records) > MAX_INTENTS:
+                # Keep the latest: they describe this sync's end state.
+                records = records[-MAX_INTENTS:]
+        return records

@@ -1,0 +1,123 @@
+"""truthgate's own look at the service: HTTP GET each probe a TruthCheck declares.
+
+Independent of what any controller reports, a probe asks the running service directly and
+records what it saw (status, latency, error) — never the response body. Bounded: each probe has
+its own timeout (capped), all probes together a total budget; probes the budget cannot cover are
+recorded as not run rather than silently dropped. Only http and https are fetched, redirects
+included (at most a few); credentials in a URL are masked before the URL is recorded.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+
+from webhooks.errors import BadRequestError, short
+from webhooks.evidence.model import Probe
+
+MAX_PROBES = 20
+MAX_TIMEOUT_SECONDS = 30.0
+MAX_REDIRECTS = 3
+
+
+@dataclass(frozen=True)
+class ProbeSpec:
+    name: str
+    url: str
+    expect_status: int = 200
+    timeout_seconds: float = 2.0
+
+
+def parse_probes(spec: Mapping[str, Any]) -> list[ProbeSpec]:
+    """``spec.probes`` of a TruthCheck; BadRequestError names the field that is wrong."""
+    raw = spec.get("probes") or []
+    if not isinstance(raw, list):
+        raise BadRequestError("spec.probes: must be a list")
+    if len(raw) > MAX_PROBES:
+        raise BadRequestError(f"spec.probes: at most {MAX_PROBES} probes")
+    out: list[ProbeSpec] = []
+    for i, item in enumerate(raw):
+        path = f"spec.probes[{i}]"
+        if not isinstance(item, Mapping):
+            raise BadRequestError(f"{path}: must be an object")
+        name, url = item.get("name"), item.get("url")
+        if not isinstance(name, str) or not name:
+            raise BadRequestError(f"{path}.name: required")
+        if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https"):
+            raise BadRequestError(f"{path}.url: must be an http:// or https:// URL")
+        expect = item.get("expectStatus", 200)
+        timeout = item.get("timeoutSeconds", 2)
+        if isinstance(expect, bool) or not isinstance(expect, int) or not 100 <= expect <= 599:
+            raise BadRequestError(f"{path}.expectStatus: must be an HTTP status code")
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+            raise BadRequestError(f"{path}.timeoutSeconds: must be a positive number")
+        out.append(ProbeSpec(name, url, expect, min(float(timeout), MAX_TIMEOUT_SECONDS)))
+    return out
+
+
+def masked(url: str) -> str:
+    """The URL without a password (user names stay, to tell probes apart)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def run_probes(
+    probes: Sequence[ProbeSpec],
+    *,
+    budget_seconds: float = 30.0,
+    session: requests.Session | None = None,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> list[Probe]:
+    """One Probe record per spec, in order, within ``budget_seconds`` in total."""
+    http = session or requests.Session()
+    http.max_redirects = MAX_REDIRECTS
+    http.trust_env = False  # a probe goes where the manifest says, not through a proxy
+    deadline = monotonic() + budget_seconds
+    results: list[Probe] = []
+    try:
+        for spec in probes:
+            remaining = deadline - monotonic()
+            record: Probe = {"name": spec.name, "url": masked(spec.url), "ok": False,
+                             "status": None, "latencyMs": None, "at": _now(), "error": None}
+            if remaining <= 0.05:
+                record["error"] = "not run: the total probe budget was spent"
+                results.append(record)
+                continue
+            started = monotonic()
+            try:
+                response = http.get(
+                    spec.url, timeout=min(spec.timeout_seconds, remaining),
+                    allow_redirects=True, stream=True,
+                )
+                response.close()  # the status is enough; never read (or keep) the body
+            except requests.RequestException as e:
+                record["latencyMs"] = round((monotonic() - started) * 1000, 1)
+                record["error"] = short(f"{type(e).__name__}: {e}", 200).replace(spec.url,
+                                                                               record["url"])
+            else:
+                record["latencyMs"] = round((monotonic() - started) * 1000, 1)
+                record["status"] = response.status_code
+                record["ok"] = response.status_code == spec.expect_status
+                if not record["ok"]:
+                    record["error"] = (
+                        f"expected HTTP {spec.expect_status}, got {response.status_code}"
+                    )
+            results.append(record)
+    finally:
+        if session is None:
+            http.close()
+    return results
