@@ -1,0 +1,68 @@
+"""Drafts, raw SQL and worker processes shared by the ledger tests."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import psycopg
+
+from webhooks.ledger import open_store
+from webhooks.ledger.url import parse_ledger_url
+
+
+def draft(
+    uid: str,
+    *,
+    app: str | None = "shop-web",
+    namespace: str | None = "shop",
+    at: str = "2026-11-27T10:00:00Z",
+    image: str = "registry.example.com/shop/web:1.0.0",
+) -> dict[str, Any]:
+    """An intent draft as the webhook builds it (no prevHash/hash)."""
+    return {
+        "uid": uid,
+        "time": at,
+        "app": app,
+        "kind": {"group": "apps", "version": "v1", "kind": "Deployment"},
+        "namespace": namespace,
+        "name": "web",
+        "operation": "UPDATE",
+        "actor": {
+            "username": "system:serviceaccount:argocd:argocd-application-controller",
+            "groups": ["system:serviceaccounts"],
+            "class": "argocd",
+        },
+        "patch": [{"op": "replace", "path": "/spec/template/spec/containers/0/image",
+                   "value": image}],
+        "decision": {"allowed": True, "denials": [], "warnings": []},
+        "dryRun": False,
+    }
+
+
+def raw_sql(url: str, *statements: str) -> None:
+    """Run SQL behind the ledger's back, in one transaction (how a tamperer would)."""
+    parsed = parse_ledger_url(url)
+    if parsed.backend == "sqlite":
+        conn = sqlite3.connect(parsed.target, isolation_level=None)
+        try:
+            conn.execute("BEGIN")
+            for statement in statements:
+                conn.execute(statement)
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+        return
+    with psycopg.connect(parsed.target) as pg:
+        for statement in statements:
+            pg.execute(statement)
+
+
+def append_many(url: str, prefix: str, count: int) -> None:
+    """Worker process body: ``count`` appends through its own store."""
+    store = open_store(url)
+    try:
+        for i in range(count):
+            store.append(draft(f"{prefix}-{i}", image=f"web:{prefix}.{i}"))
+    finally:
+        store.close()
