@@ -24,8 +24,8 @@ from opa_client import OpaClient
 
 from webhooks.errors import PolicyError, short
 from webhooks.policy.engine import PolicyMeta, PolicyOutcome
-from webhooks.policy.loader import PolicySource, load_sources, policy_metas, targets
-from webhooks.policy.regorus_engine import messages, new_engine
+from webhooks.policy.loader import PolicySource, load_sources, targets
+from webhooks.policy.regorus_engine import admission_policies, messages, new_engine
 
 ID_PREFIX = "truthgate/"
 
@@ -76,8 +76,9 @@ class OpaEngine:
     def reload(self) -> None:
         with self._lock:
             sources = tuple(load_sources(self._dir))
-            metas = tuple(policy_metas(sources))
-            new_engine(sources)  # parse locally first: a broken file never reaches OPA
+            # Parse locally first: a broken file never reaches OPA, and routing uses the same
+            # METADATA and the same notion of "policy package" as the embedded engine.
+            metas, _ = admission_policies(sources, new_engine(sources))
             try:
                 self._upload(sources)
             except PolicyError:

@@ -13,6 +13,7 @@ any error the old set keeps serving and PolicyError says which file is wrong.
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -28,12 +29,21 @@ from webhooks.policy.loader import PolicySource, load_sources, policy_metas, tar
 RULES = ("deny", "warn")
 
 
+_LOCATION = re.compile(r"-->\s*(\S+:\d+:\d+)")
+_MESSAGE = re.compile(r"^\s*error:\s*(.+)$", re.MULTILINE)
+
+
 def clean_error(error: BaseException) -> str:
-    """regorus messages carry a Rust backtrace when RUST_BACKTRACE is set: keep the message."""
-    text = str(error)
-    for marker in ("\nStack backtrace:", "\n\nStack backtrace:"):
-        text = text.split(marker, 1)[0]
-    return " ".join(line.strip() for line in text.strip().splitlines() if line.strip())
+    """One line from a regorus error: ``file:line:col: message`` when it names a location.
+
+    regorus prints a caret diagram, and a Rust backtrace when RUST_BACKTRACE is set; neither
+    belongs in a log line or an admission message.
+    """
+    text = str(error).split("Stack backtrace:", 1)[0].strip()
+    location, message = _LOCATION.search(text), _MESSAGE.search(text)
+    if location and message:
+        return f"{location.group(1)}: {message.group(1).strip()}"
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())
 
 
 def _is_fatal(error: BaseException) -> bool:
@@ -52,7 +62,10 @@ def new_engine(sources: Sequence[PolicySource], coverage: bool = False) -> Any:
         except BaseException as e:  # pyo3 panics are BaseException
             if _is_fatal(e):
                 raise
-            raise PolicyError(f"{src.relpath}: {short(clean_error(e), 400)}") from e
+            message = clean_error(e)
+            if not message.startswith(src.relpath + ":"):
+                message = f"{src.relpath}: {message}"
+            raise PolicyError(short(message, 400)) from e
     return engine
 
 
@@ -61,7 +74,7 @@ def rule_names(engine: Any) -> dict[str, frozenset[str]]:
     out: dict[str, set[str]] = {}
     for module in json.loads(engine.get_ast_as_json()):
         ast = module.get("ast", {})
-        package = _ref_path(ast.get("package", {}).get("refr"))
+        package = ref_path(ast.get("package", {}).get("refr"))
         if package is None:
             continue
         names = out.setdefault(package, set())
@@ -73,13 +86,24 @@ def rule_names(engine: Any) -> dict[str, frozenset[str]]:
             for variant, body in head.items():
                 if variant == "Func":
                     continue  # functions cannot be queried as documents
-                name = _ref_root(body.get("refr") if isinstance(body, dict) else None)
+                name = ref_root(body.get("refr") if isinstance(body, dict) else None)
                 if name:
                     names.add(name)
     return {p: frozenset(n) for p, n in out.items()}
 
 
-def _ref_root(refr: Any) -> str | None:
+def admission_policies(
+    sources: Sequence[PolicySource], engine: Any
+) -> tuple[tuple[PolicyMeta, ...], dict[str, frozenset[str]]]:
+    """The packages that are policies (define ``deny`` or ``warn``; helper libraries are not)
+    and which of the two rules each defines."""
+    names = rule_names(engine)
+    rules = {p: n & frozenset(RULES) for p, n in names.items()}
+    metas = tuple(m for m in policy_metas(sources) if rules.get(m.package))
+    return metas, {m.package: rules[m.package] for m in metas}
+
+
+def ref_root(refr: Any) -> str | None:
     """Leftmost variable of a reference (``deny`` of ``deny contains …``)."""
     while isinstance(refr, dict):
         if "Var" in refr:
@@ -90,7 +114,7 @@ def _ref_root(refr: Any) -> str | None:
     return None
 
 
-def _ref_path(refr: Any) -> str | None:
+def ref_path(refr: Any) -> str | None:
     """Dotted path of a package reference (``x.y`` of ``package x.y``)."""
     parts: list[str] = []
     while isinstance(refr, dict):
@@ -156,10 +180,8 @@ class RegorusEngine:
 
     def _load(self) -> _PolicySet:
         sources = tuple(load_sources(self._dir, include_tests=self._include_tests))
-        metas = tuple(policy_metas(sources))
         engine = new_engine(sources)  # parses everything: a broken file fails here
-        names = rule_names(engine)
-        rules = {m.package: names.get(m.package, frozenset()) & frozenset(RULES) for m in metas}
+        metas, rules = admission_policies(sources, engine)
         self._generation += 1
         return _PolicySet(self._generation, sources, metas, rules)
 

@@ -1,0 +1,178 @@
+"""Rego unit tests, run the way ``opa test`` runs them, on the embedded engine.
+
+Every ``.rego`` under a directory (policies and ``*_test.rego`` alike) is loaded into one
+regorus engine; every rule named ``test_*`` in every package is a test case, passing when it
+evaluates to ``true``. ``todo_test_*`` rules are counted as skipped, as OPA does. With coverage
+on, regorus records which lines of each file evaluation touched.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from webhooks.errors import PolicyError, short
+from webhooks.policy.loader import is_test_file, load_sources
+from webhooks.policy.regorus_engine import clean_error, new_engine, ref_path, ref_root
+
+Status = Literal["PASS", "FAIL", "ERROR", "SKIPPED"]
+
+
+@dataclass(frozen=True)
+class TestCase:
+    __test__ = False  # not a pytest test class
+
+    package: str
+    rule: str
+    file: str
+
+    @property
+    def name(self) -> str:
+        return f"data.{self.package}.{self.rule}"
+
+
+@dataclass(frozen=True)
+class TestResult:
+    __test__ = False  # not a pytest test class
+
+    case: TestCase
+    status: Status
+    seconds: float
+    detail: str = ""  # why it errored, or what the test printed
+    prints: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FileCoverage:
+    path: str
+    covered: tuple[int, ...]
+    not_covered: tuple[int, ...]
+
+    @property
+    def percent(self) -> float:
+        total = len(self.covered) + len(self.not_covered)
+        return 100.0 if total == 0 else 100.0 * len(self.covered) / total
+
+
+@dataclass(frozen=True)
+class TestRun:
+    __test__ = False  # not a pytest test class
+
+    results: tuple[TestResult, ...]
+    coverage: tuple[FileCoverage, ...] | None = None
+
+    @property
+    def failed(self) -> int:
+        return sum(r.status in ("FAIL", "ERROR") for r in self.results)
+
+    @property
+    def counted(self) -> int:
+        return sum(r.status != "SKIPPED" for r in self.results)
+
+
+def discover_tests(engine: Any) -> list[TestCase]:
+    """``test_*`` / ``todo_test_*`` rules in file and source order, each once."""
+    cases: list[TestCase] = []
+    seen: set[tuple[str, str]] = set()
+    for module in json.loads(engine.get_ast_as_json()):
+        ast = module.get("ast", {})
+        file = str(module.get("source", {}).get("file", ""))
+        package = ref_path(ast.get("package", {}).get("refr"))
+        if package is None:
+            continue
+        for rule in ast.get("rules", []):
+            spec = rule.get("Spec") if isinstance(rule, dict) else None
+            head = spec.get("head") if isinstance(spec, dict) else None
+            if not isinstance(head, dict) or "Func" in head:
+                continue  # a test takes no arguments
+            body = next(iter(head.values()), None)
+            name = ref_root(body.get("refr") if isinstance(body, dict) else None)
+            if name and (name.startswith(("test_", "todo_test_"))) and (package, name) not in seen:
+                seen.add((package, name))
+                cases.append(TestCase(package, name, file))
+    return cases
+
+
+def _coverage(engine: Any, directory: Path) -> tuple[FileCoverage, ...]:
+    report = json.loads(engine.get_coverage_report_as_json())
+    out: list[FileCoverage] = []
+    for entry in report.get("files", []):
+        path = str(entry.get("path", ""))
+        if is_test_file(Path(path)):
+            continue  # coverage of the policies, not of the tests themselves
+        out.append(
+            FileCoverage(
+                path=path,
+                covered=tuple(sorted(entry.get("covered", []))),
+                not_covered=tuple(sorted(entry.get("not_covered", []))),
+            )
+        )
+    return tuple(sorted(out, key=lambda c: c.path))
+
+
+def run_tests(
+    directory: Path,
+    *,
+    pattern: str | None = None,
+    coverage: bool = False,
+    clock: Callable[[], float] = time.perf_counter,
+) -> TestRun:
+    """Load ``directory`` and run its tests; PolicyError (naming the file) if it does not load."""
+    try:
+        selector = re.compile(pattern) if pattern else None
+    except re.error as e:
+        raise PolicyError(f"--run: not a regular expression: {e}") from e
+    sources = load_sources(directory, include_tests=True)
+    if not sources:
+        raise PolicyError(f"no .rego files under {directory}")
+    engine = new_engine(sources, coverage=coverage)
+    engine.set_gather_prints(True)
+    results: list[TestResult] = []
+    for case in discover_tests(engine):
+        if selector is not None and not selector.search(case.name):
+            continue
+        if case.rule.startswith("todo_"):
+            results.append(TestResult(case, "SKIPPED", 0.0))
+            continue
+        start = clock()
+        status: Status
+        detail = ""
+        try:
+            value = engine.eval_rule(case.name)
+            status = "PASS" if value is True else "FAIL"
+        except Exception as e:
+            status, detail = "ERROR", short(clean_error(e), 500)
+        seconds = clock() - start
+        prints = tuple(str(p) for p in engine.take_prints())
+        results.append(TestResult(case, status, seconds, detail, prints))
+    return TestRun(tuple(results), _coverage(engine, directory) if coverage else None)
+
+
+def line_ranges(lines: tuple[int, ...]) -> str:
+    """(3, 4, 5, 9) → "3-5, 9"."""
+    parts: list[str] = []
+    start = prev = None
+    for n in lines:
+        if start is None:
+            start = prev = n
+        elif prev is not None and n == prev + 1:
+            prev = n
+        else:
+            parts.append(f"{start}" if start == prev else f"{start}-{prev}")
+            start = prev = n
+    if start is not None:
+        parts.append(f"{start}" if start == prev else f"{start}-{prev}")
+    return ", ".join(parts)
+
+
+def format_duration(seconds: float) -> str:
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.0f}µs"
+    if seconds < 1:
+        return f"{seconds * 1e3:.1f}ms"
+    return f"{seconds:.2f}s"
