@@ -1,0 +1,144 @@
+"""Is there room for what the app asked for?
+
+The classic silent failure: an autoscaler (or a sync) raises replicas, the ReplicaSet tries to
+create pods, and the namespace ResourceQuota refuses them. Nothing is "unhealthy" — the old pods
+still serve — but the capacity the scaler added never existed. Argo CD shows Progressing at
+most. Findings here:
+
+* ``capacity/quota`` — FailedCreate events (``exceeded quota``/``forbidden``) since the sync on a
+  workload (or its ReplicaSets) that is still short of replicas: critical at once, the
+  controller will keep failing until someone changes the quota;
+* ``capacity/unschedulable`` — Pending pods with FailedScheduling events, quoting the
+  scheduler's message (grace, then critical: a cluster autoscaler may still add a node);
+* ``capacity/hpa`` — an HPA whose currentReplicas stays below desiredReplicas, or that cannot
+  scale (AbleToScale=False); at maxReplicas (ScalingLimited/TooManyReplicas) is a warning;
+* ``capacity/quota-full`` — a ResourceQuota in the app's namespaces with used >= hard (warning:
+  the next scale-up or rollout surge will fail).
+"""
+
+from __future__ import annotations
+
+from webhooks.checks import kube, pods
+from webhooks.checks.context import CheckContext, CheckFinding, finding, not_converged
+from webhooks.checks.index import Event
+from webhooks.evidence.model import Evidence, KubeObject
+
+_WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job")
+
+
+def _short_of(obj: KubeObject) -> tuple[int, int] | None:
+    """(have, want) when a pod-creating controller has fewer pods than it wants."""
+    if kube.kind(obj) == "DaemonSet":
+        want = kube.get_int(obj, "status", "desiredNumberScheduled", default=0) or 0
+        have = kube.get_int(obj, "status", "currentNumberScheduled", default=0) or 0
+    elif kube.kind(obj) == "Job":
+        return None if kube.condition_is(obj, "Complete", "True") else (0, 1)
+    else:
+        want = kube.get_int(obj, "spec", "replicas", default=1) or 0
+        have = kube.get_int(obj, "status", "replicas", default=0) or 0
+    return (have, want) if have < want else None
+
+
+def _failed_creates(ctx: CheckContext) -> list[CheckFinding]:
+    out: list[CheckFinding] = []
+    for obj in ctx.index.members(*_WORKLOADS):
+        short = _short_of(obj)
+        if short is None:
+            continue
+        events: list[Event] = [
+            e for e in ctx.index.events_for(obj)
+            if e.reason == "FailedCreate" and ctx.since_change(e.last_seen)
+        ]
+        if not events:
+            continue
+        latest = max(events, key=Event.sort_key)
+        top = ctx.index.top_owner(obj)
+        via = f" ({kube.kind(obj)} {kube.name(obj)})" if top is not obj else ""
+        have, want = short
+        counts = f"{have} of {want} pods created" if kube.kind(obj) != "Job" else "pods not created"
+        tally = sum(e.count for e in events)
+        out.append(finding(
+            "runtime", "capacity/quota", top,
+            f"{kube.display(top)}: {counts}{via}, FailedCreate x{tally}: "
+            f"{kube.short_text(latest.message)}", "critical"))
+    return out
+
+
+def _unschedulable(ctx: CheckContext) -> list[CheckFinding]:
+    by_owner: dict[tuple[str, str | None, str], tuple[KubeObject, list[str], str]] = {}
+    for pod in ctx.index.members("Pod"):
+        if kube.get_str(pod, "status", "phase") != "Pending" or pods.is_terminating(pod):
+            continue
+        failed = [e for e in ctx.index.events_for(pod) if e.reason == "FailedScheduling"]
+        cond = kube.condition_is(pod, "PodScheduled", "False")
+        message = ""
+        if failed:
+            message = max(failed, key=Event.sort_key).message
+        elif cond is not None and cond.get("reason") == "Unschedulable":
+            message = kube.get_str(cond, "message") or "Unschedulable"
+        else:
+            continue
+        owner = ctx.index.top_owner(pod)
+        okey = (kube.kind(owner), kube.namespace(owner), kube.name(owner))
+        _, names, _ = by_owner.setdefault(okey, (owner, [], message))
+        names.append(kube.name(pod))
+    out: list[CheckFinding] = []
+    for owner, names, message in by_owner.values():
+        total = len([p for p in ctx.index.pods_of(owner) if not pods.is_terminating(p)])
+        of = f" of {total}" if total >= len(names) and kube.kind(owner) != "Pod" else ""
+        out.append(not_converged(
+            ctx, "runtime", "capacity/unschedulable", owner,
+            f"{kube.display(owner)}: {len(names)}{of} pods Pending, FailedScheduling: "
+            f"{kube.short_text(message)}"))
+    return out
+
+
+def _hpa(ctx: CheckContext) -> list[CheckFinding]:
+    out: list[CheckFinding] = []
+    for hpa in ctx.index.members("HorizontalPodAutoscaler"):
+        current = kube.get_int(hpa, "status", "currentReplicas")
+        desired = kube.get_int(hpa, "status", "desiredReplicas")
+        target = kube.get_str(hpa, "spec", "scaleTargetRef", "name") or "?"
+        target_kind = kube.get_str(hpa, "spec", "scaleTargetRef", "kind") or "target"
+        limited = kube.condition_is(hpa, "ScalingLimited", "True")
+        if current is not None and desired is not None and current < desired:
+            why = ""
+            able = kube.condition_is(hpa, "AbleToScale", "False")
+            if able is not None:
+                why = f"; AbleToScale=False: {kube.get_str(able, 'message') or able.get('reason')}"
+            out.append(not_converged(
+                ctx, "runtime", "capacity/hpa", hpa,
+                f"{kube.display(hpa)}: wants {desired} replicas of {target_kind} {target}, "
+                f"has {current}{why}"))
+        elif limited is not None and limited.get("reason") == "TooManyReplicas":
+            maximum = kube.get_int(hpa, "spec", "maxReplicas")
+            out.append(finding(
+                "runtime", "capacity/hpa-limited", hpa,
+                f"{kube.display(hpa)}: capped at maxReplicas {maximum}: "
+                f"{kube.get_str(limited, 'message') or 'desired replica count above maximum'}",
+                "warning"))
+    return out
+
+
+def _quota_full(ctx: CheckContext) -> list[CheckFinding]:
+    namespaces = {kube.namespace(o) for o in ctx.index.objects if ctx.index.is_member(o)}
+    out: list[CheckFinding] = []
+    for quota in ctx.index.of_kind("ResourceQuota"):
+        if kube.namespace(quota) not in namespaces:
+            continue
+        hard = kube.get_dict(quota, "status", "hard") or kube.get_dict(quota, "spec", "hard")
+        used = kube.get_dict(quota, "status", "used")
+        full = []
+        for resource, limit in sorted(hard.items()):
+            h, u = kube.parse_quantity(limit), kube.parse_quantity(used.get(resource))
+            if h is not None and u is not None and u >= h:
+                full.append(f"{resource} {used.get(resource)}/{limit}")
+        if full:
+            out.append(finding(
+                "runtime", "capacity/quota-full", quota,
+                f"{kube.display(quota)} is exhausted: {', '.join(full)} used", "warning"))
+    return out
+
+
+def check(evidence: Evidence, ctx: CheckContext) -> list[CheckFinding]:
+    return _failed_creates(ctx) + _unschedulable(ctx) + _hpa(ctx) + _quota_full(ctx)

@@ -1,0 +1,157 @@
+"""What every check needs besides the Evidence: the clock, the sync time, tunables, the index.
+
+Time never comes from the wall clock: "now" is the Evidence's ``collectedAt`` so that replaying
+a saved document months later gives the same verdict.
+
+``changeAt`` (the sync time) is the Application's ``status.operationState.startedAt``, falling
+back to ``finishedAt``. The start, not the end, because the sync begins applying objects at once:
+a ConfigMap written in the first wave, a pod restarted while later waves apply, a human edit made
+during a long sync all happen after the start, and would be missed by measuring from the end.
+Grace periods are measured from the same instant, which makes them slightly stricter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from webhooks.checks import kube
+from webhooks.checks.index import ObjectIndex
+from webhooks.evidence.model import (
+    Evidence,
+    Finding,
+    KubeObject,
+    Layer,
+    ResourceRef,
+    Severity,
+)
+
+DEFAULT_GRACE_SECONDS = 300.0
+DEFAULT_RESTART_THRESHOLD = 3
+
+
+@dataclass(frozen=True)
+class CheckSettings:
+    """Tunables read from the TruthCheck ``spec.verdict`` (all optional)."""
+
+    grace_seconds: float = DEFAULT_GRACE_SECONDS
+    restart_threshold: int = DEFAULT_RESTART_THRESHOLD
+
+    @classmethod
+    def from_truthcheck(cls, truthcheck: KubeObject | None) -> CheckSettings:
+        verdict = kube.get_dict(truthcheck, "spec", "verdict")
+        grace = verdict.get("convergenceGraceSeconds")
+        threshold = verdict.get("restartThreshold")
+        return cls(
+            grace_seconds=float(grace)
+            if isinstance(grace, int | float) and not isinstance(grace, bool) and grace >= 0
+            else DEFAULT_GRACE_SECONDS,
+            restart_threshold=threshold
+            if isinstance(threshold, int) and not isinstance(threshold, bool) and threshold > 0
+            else DEFAULT_RESTART_THRESHOLD,
+        )
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    app: str | None
+    revision: str | None
+    now: datetime | None
+    change_at: datetime | None
+    settings: CheckSettings
+    index: ObjectIndex
+
+    @classmethod
+    def from_evidence(cls, evidence: Evidence) -> CheckContext:
+        application: dict[str, Any] = evidence.get("application") or {}
+        op = kube.get_dict(application, "status", "operationState")
+        change_at = kube.parse_time(op.get("startedAt")) or kube.parse_time(op.get("finishedAt"))
+        revision = kube.get_str(op, "syncResult", "revision") or kube.get_str(
+            application, "status", "sync", "revision"
+        )
+        return cls(
+            app=kube.get_str(application, "metadata", "name"),
+            revision=revision,
+            now=kube.parse_time(evidence.get("collectedAt")),
+            change_at=change_at,
+            settings=CheckSettings.from_truthcheck(evidence.get("truthCheck")),
+            index=ObjectIndex(evidence.get("objects") or [], application or None),
+        )
+
+    def elapsed(self) -> float | None:
+        """Seconds from the sync to the collection, when both are known."""
+        if self.now is None or self.change_at is None:
+            return None
+        return (self.now - self.change_at).total_seconds()
+
+    def within_grace(self) -> bool:
+        """Still inside the convergence grace period. Unknown timing counts as *outside*:
+        without a clock the judge cannot excuse anything as "still converging"."""
+        elapsed = self.elapsed()
+        return elapsed is not None and elapsed < self.settings.grace_seconds
+
+    def since_change(self, when: datetime | None) -> bool:
+        """``when`` is at or after the sync (everything counts when the sync time is unknown)."""
+        if when is None:
+            return False
+        return self.change_at is None or when >= self.change_at
+
+    def after_sync_text(self) -> str:
+        elapsed = self.elapsed()
+        return f"{kube.age_text(elapsed)} after sync" if elapsed is not None else "after sync"
+
+
+class CheckFinding(Finding, total=False):
+    """A Finding as checks emit it, plus a mark for the verdict policy.
+
+    ``converging: true`` says "not converged yet, but still within the grace period": the
+    default policy turns such findings into Progressing instead of Degraded. The Verdict
+    contract has no such field, so the judge drops it from the findings it publishes.
+    """
+
+    converging: bool
+
+
+def finding(
+    layer: Layer,
+    check: str,
+    resource: KubeObject | ResourceRef | None,
+    message: str,
+    severity: Severity,
+    *,
+    converging: bool = False,
+) -> CheckFinding:
+    """Build a finding; ``resource`` is a live object or an already-made reference."""
+    ref: ResourceRef | None = None
+    if resource is not None:
+        ns = resource.get("namespace")
+        ref = (
+            kube.ref(dict(resource))
+            if "metadata" in resource
+            else {
+                "kind": str(resource.get("kind") or ""),
+                "namespace": ns if isinstance(ns, str) else None,
+                "name": str(resource.get("name") or ""),
+            }
+        )
+    out: CheckFinding = {
+        "layer": layer,
+        "check": check,
+        "resource": ref,
+        "message": message,
+        "severity": severity,
+    }
+    if converging:
+        out["converging"] = True
+    return out
+
+
+def not_converged(
+    ctx: CheckContext, layer: Layer, check: str, resource: KubeObject, message: str
+) -> CheckFinding:
+    """A "not there yet" finding: converging within grace, critical after it."""
+    if ctx.within_grace():
+        return finding(layer, check, resource, f"{message} (still converging, "
+                       f"{ctx.after_sync_text()})", "warning", converging=True)
+    return finding(layer, check, resource, f"{message} ({ctx.after_sync_text()})", "critical")

@@ -1,0 +1,159 @@
+"""Do the pods run what was declared?
+
+Three correlations between the declared layer (the workload's pod template) and the runtime
+(each pod's spec and the kubelet's ``containerStatuses``):
+
+* every pod's container image equals the template's — a pod still on the previous image after
+  the grace period means the rollout did not finish (or an OnDelete workload was never rolled);
+* the kubelet runs the image the pod asked for (``status.image`` against ``spec.image``, after
+  normalising the registry defaults ``docker.io/library/…:latest``);
+* all pods of one workload run the same digest (``imageID``) per image reference. Mixed digests
+  under one tag mean the tag was re-pushed between pulls: identical manifests, different code.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from webhooks.checks import kube, pods
+from webhooks.checks.context import CheckContext, CheckFinding, finding, not_converged
+from webhooks.evidence.model import Evidence, KubeObject
+
+_WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job")
+
+
+def normalize(image: str) -> str:
+    """``nginx`` -> ``docker.io/library/nginx:latest``; registries spelled the way kubelet does."""
+    ref = image.strip()
+    first, _, rest = ref.partition("/")
+    if not rest:
+        ref = f"docker.io/library/{ref}"
+    elif not ("." in first or ":" in first or first == "localhost"):
+        ref = f"docker.io/{ref}"
+    last = ref.rsplit("/", 1)[-1]
+    if "@" not in last and ":" not in last:
+        ref += ":latest"
+    return ref
+
+
+def digest_of(image_id: str) -> str | None:
+    """The ``sha256:…`` part of an imageID (``docker-pullable://repo@sha256:…`` too)."""
+    _, at, digest = image_id.rpartition("@")
+    if at and digest.startswith("sha256:"):
+        return digest
+    if image_id.startswith("sha256:"):
+        return image_id  # some runtimes report only the config digest
+    return None
+
+
+def _template_images(workload: KubeObject) -> dict[str, str]:
+    spec = kube.get_dict(workload, "spec", "template", "spec")
+    return {
+        name: image
+        for c in [*kube.dicts(spec, "initContainers"), *kube.dicts(spec, "containers")]
+        if (name := kube.get_str(c, "name")) and (image := kube.get_str(c, "image"))
+    }
+
+
+def _pod_images(pod: KubeObject) -> dict[str, str]:
+    return _template_images({"spec": {"template": {"spec": kube.get_dict(pod, "spec")}}})
+
+
+def _short(digest: str) -> str:
+    return digest[:19] + "…" if len(digest) > 20 else digest
+
+
+def _declared(workload: KubeObject, live: list[KubeObject], ctx: CheckContext) -> list[
+    CheckFinding
+]:
+    declared = _template_images(workload)
+    stale: dict[tuple[str, str], int] = defaultdict(int)
+    for pod in live:
+        for cname, image in _pod_images(pod).items():
+            want = declared.get(cname)
+            if want is not None and normalize(want) != normalize(image):
+                stale[(cname, image)] += 1
+    out: list[CheckFinding] = []
+    on_delete = kube.get_str(workload, "spec", "updateStrategy", "type") == "OnDelete"
+    for (cname, image), count in sorted(stale.items()):
+        text = (
+            f"{kube.display(workload)}: {count} of {len(live)} pods run {image} in container "
+            f"{cname}, declared {declared[cname]}"
+        )
+        if on_delete:
+            out.append(finding("runtime", "images/declared", workload,
+                               text + " (OnDelete: pods roll only when deleted)", "warning"))
+        else:
+            out.append(not_converged(ctx, "runtime", "images/declared", workload, text))
+    return out
+
+
+def _kubelet(workload: KubeObject, live: list[KubeObject]) -> list[CheckFinding]:
+    out: list[CheckFinding] = []
+    for pod in live:
+        asked = _pod_images(pod)
+        for status in pods.container_statuses(pod):
+            cname = kube.get_str(status, "name") or ""
+            running = kube.get_str(status, "image")
+            want = asked.get(cname)
+            if not running or not want:
+                continue
+            # Pinned by digest: the kubelet may print the digest form; compare digests.
+            want_digest = digest_of(want)
+            if want_digest:
+                got = digest_of(kube.get_str(status, "imageID") or "") or digest_of(running)
+                if got and got != want_digest:
+                    out.append(finding(
+                        "runtime", "images/digest", workload,
+                        f"{kube.display(workload)}: pod {kube.name(pod)} container {cname} runs "
+                        f"{_short(got)}, declared {_short(want_digest)} (a multi-arch index "
+                        "resolves per platform; verify if unexpected)", "warning"))
+                continue
+            if normalize(running) != normalize(want) and digest_of(running) is None:
+                out.append(finding(
+                    "runtime", "images/kubelet", workload,
+                    f"{kube.display(workload)}: pod {kube.name(pod)} container {cname} runs "
+                    f"{running}, its spec says {want}", "critical"))
+    return out
+
+
+def _mixed(workload: KubeObject, live: list[KubeObject]) -> list[CheckFinding]:
+    seen: dict[tuple[str, str], dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for pod in live:
+        asked = _pod_images(pod)
+        for status in pods.container_statuses(pod):
+            cname = kube.get_str(status, "name") or ""
+            digest = digest_of(kube.get_str(status, "imageID") or "")
+            if cname in asked and digest:
+                seen[(cname, normalize(asked[cname]))][digest].append(kube.name(pod))
+    out: list[CheckFinding] = []
+    for (cname, image), digests in sorted(seen.items()):
+        if len(digests) < 2:
+            continue
+        total = sum(len(v) for v in digests.values())
+        spread = ", ".join(
+            f"{_short(d)} on {len(names)}"
+            for d, names in sorted(digests.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+        )
+        out.append(finding(
+            "runtime", "images/mixed-digests", workload,
+            f"{kube.display(workload)}: container {cname} runs {len(digests)} different digests "
+            f"of {image} across {total} pods ({spread}); the tag was re-pushed", "critical"))
+    return out
+
+
+def check(evidence: Evidence, ctx: CheckContext) -> list[CheckFinding]:
+    out: list[CheckFinding] = []
+    for workload in ctx.index.members(*_WORKLOADS):
+        owner = ctx.index.owner(workload)
+        if kube.kind(workload) == "ReplicaSet" and owner is not None:
+            continue  # a Deployment's ReplicaSets are judged through the Deployment
+        live = [
+            p for p in ctx.index.pods_of(workload)
+            if not pods.is_terminating(p)
+            and kube.get_str(p, "status", "phase") not in ("Succeeded", "Failed")
+        ]
+        if not live:
+            continue
+        out += _declared(workload, live, ctx) + _kubelet(workload, live) + _mixed(workload, live)
+    return out

@@ -1,0 +1,254 @@
+"""Which live objects belong to the application, and how they own each other.
+
+The collector may hand over more than the app's objects (a whole namespace of Pods, Events,
+EndpointSlices, quotas). An object belongs to the app when Argo CD tracks it — the
+``argocd.argoproj.io/tracking-id`` annotation names the app, the ``app.kubernetes.io/instance``
+label equals the app name (Argo CD's label tracking), or the Application lists it in
+``status.resources`` — or when it is owned, through ownerReferences, by an object that belongs
+(Pod -> ReplicaSet -> Deployment). When the evidence names no application or nothing is tracked,
+every object counts as the app's: the collector scoped them already.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from webhooks.checks import kube
+from webhooks.evidence.model import KubeObject
+
+ObjectKey = tuple[str, str | None, str]  # (kind, namespace, name)
+
+TRACKING_ANNOTATION = "argocd.argoproj.io/tracking-id"
+INSTANCE_LABEL = "app.kubernetes.io/instance"
+REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def key(obj: KubeObject) -> ObjectKey:
+    return (kube.kind(obj), kube.namespace(obj), kube.name(obj))
+
+
+@dataclass(frozen=True)
+class Event:
+    """A core/v1 or events.k8s.io/v1 Event, read the same way."""
+
+    reason: str
+    message: str
+    type: str
+    kind: str
+    namespace: str | None
+    name: str
+    uid: str | None
+    last_seen: datetime | None
+    count: int
+
+    def sort_key(self) -> datetime:
+        return self.last_seen or _EPOCH
+
+
+def read_event(obj: KubeObject) -> Event | None:
+    """Normalise both Event APIs; None for anything that is not an Event."""
+    if kube.kind(obj) != "Event":
+        return None
+    # events.k8s.io/v1 says regarding/note/eventTime; core v1 says involvedObject/message.
+    target = kube.get_dict(obj, "regarding") or kube.get_dict(obj, "involvedObject")
+    last_seen = None
+    for path in (
+        ("series", "lastObservedTime"),
+        ("lastTimestamp",),
+        ("deprecatedLastTimestamp",),
+        ("eventTime",),
+        ("firstTimestamp",),
+        ("metadata", "creationTimestamp"),
+    ):
+        last_seen = kube.parse_time(kube.get(obj, *path))
+        if last_seen:
+            break
+    count = (
+        kube.get_int(obj, "series", "count")
+        or kube.get_int(obj, "count")
+        or kube.get_int(obj, "deprecatedCount")
+        or 1
+    )
+    return Event(
+        reason=kube.get_str(obj, "reason") or "",
+        message=(kube.get_str(obj, "note") or kube.get_str(obj, "message") or "").strip(),
+        type=kube.get_str(obj, "type") or "",
+        kind=kube.get_str(target, "kind") or "",
+        namespace=kube.get_str(target, "namespace") or kube.namespace(obj),
+        name=kube.get_str(target, "name") or "",
+        uid=kube.get_str(target, "uid"),
+        last_seen=last_seen,
+        count=count,
+    )
+
+
+def _owner_refs(obj: KubeObject) -> list[dict[str, Any]]:
+    return list(kube.dicts(obj, "metadata", "ownerReferences"))
+
+
+class ObjectIndex:
+    """Lookups over the live objects of one Evidence document."""
+
+    def __init__(self, objects: Iterable[object], application: KubeObject | None = None):
+        self.objects: list[KubeObject] = [o for o in objects if isinstance(o, dict)]
+        self.app_name = kube.get_str(application, "metadata", "name") if application else None
+        self._by_key: dict[ObjectKey, KubeObject] = {}
+        self._by_uid: dict[str, KubeObject] = {}
+        self._by_kind: dict[str, list[KubeObject]] = defaultdict(list)
+        self.events: list[Event] = []
+        for obj in self.objects:
+            self._by_key[key(obj)] = obj
+            if uid := kube.uid(obj):
+                self._by_uid[uid] = obj
+            self._by_kind[kube.kind(obj)].append(obj)
+            if (event := read_event(obj)) is not None:
+                self.events.append(event)
+        self._listed: set[ObjectKey] = {
+            (kube.get_str(r, "kind") or "", kube.get_str(r, "namespace"), kube.get_str(r, "name")
+             or "")
+            for r in kube.dicts(application, "status", "resources")
+        }
+        self._members = self._resolve_members()
+
+    # --- lookups --------------------------------------------------------------------------
+
+    def of_kind(self, *kinds: str) -> list[KubeObject]:
+        return [o for k in kinds for o in self._by_kind.get(k, [])]
+
+    def has_kind(self, kind: str) -> bool:
+        return bool(self._by_kind.get(kind))
+
+    def get(self, kind: str, namespace: str | None, name: str) -> KubeObject | None:
+        return self._by_key.get((kind, namespace, name))
+
+    def owner(self, obj: KubeObject) -> KubeObject | None:
+        """The controlling owner present in the evidence (controller=true first)."""
+        refs = sorted(_owner_refs(obj), key=lambda r: r.get("controller") is not True)
+        for r in refs:
+            found = self._by_uid.get(r.get("uid") or "") or self.get(
+                kube.get_str(r, "kind") or "", kube.namespace(obj), kube.get_str(r, "name") or ""
+            )
+            if found is not None:
+                return found
+        return None
+
+    def top_owner(self, obj: KubeObject) -> KubeObject:
+        """Follow controlling owners to the top (Pod -> ReplicaSet -> Deployment)."""
+        seen: set[int] = set()
+        cur = obj
+        while id(cur) not in seen:
+            seen.add(id(cur))
+            parent = self.owner(cur)
+            if parent is None:
+                return cur
+            cur = parent
+        return cur
+
+    def owned_by(self, child: KubeObject, parent: KubeObject) -> bool:
+        if kube.namespace(child) != kube.namespace(parent):
+            return False
+        parent_uid = kube.uid(parent)
+        for r in _owner_refs(child):
+            if parent_uid and r.get("uid") == parent_uid:
+                return True
+            if r.get("kind") == kube.kind(parent) and r.get("name") == kube.name(parent):
+                return True
+        return False
+
+    def children(self, parent: KubeObject, kind: str) -> list[KubeObject]:
+        return [o for o in self.of_kind(kind) if self.owned_by(o, parent)]
+
+    def current_replicaset(self, deployment: KubeObject) -> KubeObject | None:
+        """The ReplicaSet of the Deployment's current revision (the newest one)."""
+        sets = self.children(deployment, "ReplicaSet")
+        if not sets:
+            return None
+        wanted = kube.get_str(deployment, "metadata", "annotations", REVISION_ANNOTATION)
+        for rs in sets:
+            has = kube.get_str(rs, "metadata", "annotations", REVISION_ANNOTATION)
+            if wanted and has == wanted:
+                return rs
+
+        def revision(rs: KubeObject) -> int:
+            text = kube.get_str(rs, "metadata", "annotations", REVISION_ANNOTATION) or ""
+            return int(text) if text.isdigit() else -1
+
+        return max(sets, key=revision)
+
+    def pods_of(self, workload: KubeObject) -> list[KubeObject]:
+        """Pods a workload runs: by ownerReferences, else by its label selector."""
+        wkind = kube.kind(workload)
+        if wkind == "Pod":
+            return [workload]
+        owners: Sequence[KubeObject] = (
+            self.children(workload, "ReplicaSet") if wkind == "Deployment" else [workload]
+        )
+        pods = [p for p in self.of_kind("Pod") for o in owners if self.owned_by(p, o)]
+        if pods:
+            return pods
+        selector = kube.get_dict(workload, "spec", "selector")
+        if not selector:
+            return []
+        # No ownerReferences to follow (a trimmed collector): fall back to the selector,
+        # but only for pods that name no other owner.
+        return [
+            p
+            for p in self.of_kind("Pod")
+            if kube.namespace(p) == kube.namespace(workload)
+            and not _owner_refs(p)
+            and kube.selector_matches(selector, kube.str_map(p, "metadata", "labels"))
+        ]
+
+    def events_for(self, obj: KubeObject) -> list[Event]:
+        oid = kube.uid(obj)
+        return [
+            e
+            for e in self.events
+            if (oid and e.uid == oid)
+            or (
+                e.kind == kube.kind(obj)
+                and e.name == kube.name(obj)
+                and e.namespace == kube.namespace(obj)
+            )
+        ]
+
+    # --- membership -----------------------------------------------------------------------
+
+    def is_member(self, obj: KubeObject) -> bool:
+        return key(obj) in self._members
+
+    def members(self, *kinds: str) -> list[KubeObject]:
+        return [o for o in self.of_kind(*kinds) if self.is_member(o)]
+
+    def tracked(self, obj: KubeObject) -> bool:
+        if not self.app_name:
+            return False
+        tracking = kube.get_str(obj, "metadata", "annotations", TRACKING_ANNOTATION) or ""
+        if tracking.split(":", 1)[0] == self.app_name:
+            return True
+        if kube.get_str(obj, "metadata", "labels", INSTANCE_LABEL) == self.app_name:
+            return True
+        return key(obj) in self._listed
+
+    def _resolve_members(self) -> set[ObjectKey]:
+        candidates = [o for o in self.objects if kube.kind(o) != "Event"]
+        roots = {key(o) for o in candidates if self.tracked(o)}
+        if not roots:
+            return {key(o) for o in candidates}
+        members = set(roots)
+        for obj in candidates:
+            chain = obj
+            for _ in range(8):  # ownership chains are short; bound against cycles
+                parent = self.owner(chain)
+                if parent is None:
+                    break
+                if key(parent) in roots:
+                    members.add(key(obj))
+                    break
+                chain = parent
+        return members

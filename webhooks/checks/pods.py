@@ -1,0 +1,103 @@
+"""How a Pod is doing, in a few words a finding can quote.
+
+Shared by the convergence, capacity and stability checks so that "why is this pod not ready"
+is worded once. A container waiting with a reason that starts with ``Err`` or ends with
+``Error`` or ``BackOff`` (ImagePullBackOff, ErrImagePull, CrashLoopBackOff,
+CreateContainerConfigError, InvalidImageName, RunContainerError…) will not recover by itself:
+that is a hard failure, judged at once rather than after a grace period.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from webhooks.checks import kube
+from webhooks.evidence.model import KubeObject
+
+
+def is_hard_waiting_reason(reason: str) -> bool:
+    # ContainerCreating / PodInitializing are normal transitions, not failures.
+    return reason.startswith("Err") or reason.endswith(("Error", "BackOff")) or (
+        reason == "InvalidImageName"
+    )
+
+
+def container_statuses(pod: KubeObject) -> Iterator[dict[str, Any]]:
+    yield from kube.dicts(pod, "status", "initContainerStatuses")
+    yield from kube.dicts(pod, "status", "containerStatuses")
+
+
+def is_ready(pod: KubeObject) -> bool:
+    return kube.condition_is(pod, "Ready", "True") is not None
+
+
+def is_terminating(pod: KubeObject) -> bool:
+    return kube.get(pod, "metadata", "deletionTimestamp") is not None
+
+
+@dataclass(frozen=True)
+class PodProblem:
+    reason: str  # e.g. "CrashLoopBackOff", "Pending", "Unschedulable", "not ready"
+    container: str | None
+    detail: str  # the kubelet/scheduler message, possibly empty
+    hard: bool  # will not recover by waiting
+
+
+def problem(pod: KubeObject) -> PodProblem | None:
+    """Why this pod is not serving, or None when it is Ready (or Succeeded)."""
+    phase = kube.get_str(pod, "status", "phase") or ""
+    if phase == "Succeeded":
+        return None
+    for status in container_statuses(pod):
+        waiting = kube.get_dict(status, "state", "waiting")
+        reason = kube.get_str(waiting, "reason") or ""
+        if reason and is_hard_waiting_reason(reason):
+            return PodProblem(
+                reason, kube.get_str(status, "name"), kube.get_str(waiting, "message") or "", True
+            )
+    if phase == "Failed":
+        return PodProblem(
+            kube.get_str(pod, "status", "reason") or "Failed",
+            None,
+            kube.get_str(pod, "status", "message") or "",
+            True,
+        )
+    if phase == "Pending" or not phase:
+        unscheduled = kube.condition_is(pod, "PodScheduled", "False")
+        if unscheduled is not None:
+            return PodProblem(
+                kube.get_str(unscheduled, "reason") or "Unschedulable",
+                None,
+                kube.get_str(unscheduled, "message") or "",
+                False,
+            )
+        return PodProblem("Pending", None, "", False)
+    if is_ready(pod):
+        return None
+    not_ready = kube.conditions(pod).get("ContainersReady") or kube.conditions(pod).get("Ready")
+    return PodProblem("not ready", None, kube.get_str(not_ready, "message") or "", False)
+
+
+def summarize(pods: Iterable[KubeObject]) -> tuple[str, bool]:
+    """("2 CrashLoopBackOff (cache-1, cache-2), 1 Pending", any hard failure) over pods."""
+    counts: Counter[str] = Counter()
+    names: dict[str, list[str]] = {}
+    hard = False
+    for pod in pods:
+        if is_terminating(pod):
+            continue
+        p = problem(pod)
+        if p is None:
+            continue
+        hard = hard or p.hard
+        counts[p.reason] += 1
+        names.setdefault(p.reason, []).append(kube.name(pod))
+    parts = []
+    for reason, n in counts.most_common():
+        listed = names[reason]
+        who = f" ({', '.join(sorted(listed))})" if len(listed) <= 2 else ""
+        parts.append(f"{n} {reason}{who}")
+    return ", ".join(parts), hard

@@ -1,0 +1,159 @@
+"""Did a config change reach the pods that read it?
+
+A ConfigMap or Secret changed by this sync reaches a running container only through a volume
+mount, which the kubelet refreshes. Values read through ``env``/``envFrom`` are fixed when the
+container starts, and a volume mounted with ``subPath`` is never refreshed either. When the
+pod template did not change (no config hash annotation), nothing restarts those containers:
+the sync "succeeded" and the pods keep running the old config.
+
+When was the ConfigMap changed? The intent ledger is authoritative: the latest admitted,
+non-dry-run CREATE/UPDATE intent on it at or after the sync. Only when the Evidence carries no
+``intents`` section at all (an older collector, a ledger-less install) does the check fall back
+to the object's own ``metadata.managedFields[].time`` (and ``creationTimestamp``). An empty
+``intents`` list means "the ledger saw no change" and is trusted as such.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from webhooks.checks import kube, pods
+from webhooks.checks.context import CheckContext, CheckFinding, finding
+from webhooks.evidence.model import Evidence, KubeObject
+
+ConfigKey = tuple[str, str | None, str]  # (ConfigMap|Secret, namespace, name)
+_KINDS = ("ConfigMap", "Secret")
+
+
+def _changes_from_intents(evidence: Evidence, ctx: CheckContext) -> dict[ConfigKey, datetime]:
+    out: dict[ConfigKey, datetime] = {}
+    records: list[object] = list(evidence.get("intents") or [])
+    for intent in records:
+        if not isinstance(intent, dict):
+            continue
+        kind = kube.get_str(intent, "kind", "kind")
+        name = kube.get_str(intent, "name")
+        when = kube.parse_time(intent.get("time"))
+        if (
+            kind not in _KINDS
+            or not name
+            or intent.get("operation") not in ("CREATE", "UPDATE")
+            or intent.get("dryRun") is True
+            or kube.get_bool(intent, "decision", "allowed") is False
+            or not ctx.since_change(when)
+        ):
+            continue
+        k: ConfigKey = (kind, kube.get_str(intent, "namespace"), name)
+        assert when is not None  # since_change() is False for None
+        out[k] = max(out.get(k, when), when)
+    return out
+
+
+def _changes_from_objects(ctx: CheckContext) -> dict[ConfigKey, datetime]:
+    out: dict[ConfigKey, datetime] = {}
+    for obj in ctx.index.members(*_KINDS):
+        times = [kube.parse_time(kube.get(obj, "metadata", "creationTimestamp"))]
+        times += [kube.parse_time(m.get("time")) for m in kube.dicts(obj, "metadata",
+                                                                      "managedFields")]
+        known = [t for t in times if t is not None]
+        if known and ctx.since_change(max(known)):
+            out[(kube.kind(obj), kube.namespace(obj), kube.name(obj))] = max(known)
+    return out
+
+
+@dataclass(frozen=True)
+class Use:
+    container: str
+    how: str  # "env", "envFrom", "subPath volume"
+
+
+def _volume_refs(volume: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    if name := kube.get_str(volume, "configMap", "name"):
+        yield ("ConfigMap", name)
+    if name := kube.get_str(volume, "secret", "secretName"):
+        yield ("Secret", name)
+    for source in kube.dicts(volume, "projected", "sources"):
+        if name := kube.get_str(source, "configMap", "name"):
+            yield ("ConfigMap", name)
+        if name := kube.get_str(source, "secret", "name"):
+            yield ("Secret", name)
+
+
+def uses(pod: KubeObject, kind: str, name: str) -> list[Use]:
+    """Where containers of ``pod`` read ``kind/name`` in a way that is never refreshed."""
+    spec = kube.get_dict(pod, "spec")
+    key_ref = "configMapKeyRef" if kind == "ConfigMap" else "secretKeyRef"
+    from_ref = "configMapRef" if kind == "ConfigMap" else "secretRef"
+    volumes = {
+        vname
+        for v in kube.dicts(spec, "volumes")
+        if (vname := kube.get_str(v, "name")) and (kind, name) in set(_volume_refs(v))
+    }
+    out: list[Use] = []
+    for c in [*kube.dicts(spec, "initContainers"), *kube.dicts(spec, "containers")]:
+        cname = kube.get_str(c, "name") or ""
+        if any(kube.get_str(e, "valueFrom", key_ref, "name") == name for e in kube.dicts(c, "env")):
+            out.append(Use(cname, "env"))
+        elif any(kube.get_str(e, from_ref, "name") == name for e in kube.dicts(c, "envFrom")):
+            out.append(Use(cname, "envFrom"))
+        elif any(
+            kube.get_str(m, "name") in volumes and kube.get_str(m, "subPath")
+            for m in kube.dicts(c, "volumeMounts")
+        ):
+            out.append(Use(cname, "subPath volume"))
+    return out
+
+
+def _started(pod: KubeObject, container: str) -> datetime | None:
+    for status in pods.container_statuses(pod):
+        if status.get("name") == container:
+            started = kube.parse_time(kube.get(status, "state", "running", "startedAt"))
+            if started:
+                return started
+    return kube.parse_time(kube.get(pod, "status", "startTime"))
+
+
+def check(evidence: Evidence, ctx: CheckContext) -> list[CheckFinding]:
+    changes = (
+        _changes_from_intents(evidence, ctx)
+        if "intents" in evidence
+        else _changes_from_objects(ctx)
+    )
+    out: list[CheckFinding] = []
+    for (kind, ns, name), changed in sorted(changes.items()):
+        # workload -> (stale pod names, all consuming pods, ways it is read)
+        stale: dict[tuple[str, str | None, str], tuple[set[str], set[str], set[str]]] = (
+            defaultdict(lambda: (set(), set(), set()))
+        )
+        holders: dict[tuple[str, str | None, str], KubeObject] = {}
+        for pod in ctx.index.members("Pod"):
+            if kube.namespace(pod) != ns or pods.is_terminating(pod):
+                continue
+            found = uses(pod, kind, name)
+            if not found:
+                continue
+            owner = ctx.index.top_owner(pod)
+            okey = (kube.kind(owner), kube.namespace(owner), kube.name(owner))
+            holders[okey] = owner
+            old, consuming, hows = stale[okey]
+            consuming.add(kube.name(pod))
+            for use in found:
+                started = _started(pod, use.container)
+                if started is not None and started < changed:
+                    old.add(kube.name(pod))
+                    hows.add(use.how)
+        for okey, (old, consuming, hows) in sorted(stale.items()):
+            if not old:
+                continue
+            owner = holders[okey]
+            out.append(finding(
+                "runtime", "propagation/stale-config", owner,
+                f"{kube.display(owner)}: {len(old)} of {len(consuming)} pods still run the old "
+                f"{kind} {ns}/{name} (changed {kube.fmt_time(changed)}; read via "
+                f"{', '.join(sorted(hows))}, which is never refreshed: restart the pods)",
+                "critical"))
+    return out

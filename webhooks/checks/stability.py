@@ -1,0 +1,113 @@
+"""Do the app's containers stay up since the sync?
+
+A pod can pass readiness between crashes, so replica counts and Argo CD's health look fine
+while containers restart every few minutes. Findings, per workload:
+
+* ``stability/crashloop`` — a container waiting in CrashLoopBackOff (critical);
+* ``stability/oomkilled`` — a container OOMKilled after the sync, with its memory limit
+  (critical);
+* ``stability/restarts`` — restarts after the sync, other than the two above: critical from
+  ``spec.verdict.restartThreshold`` restarts per workload (default 3), a warning below.
+
+Restarts "since the sync" are counted from the kubelet's ``restartCount`` and the last
+termination time: a pod created after the sync counts all its restarts; an older pod whose last
+termination is after the sync counts as at least one (its earlier restarts cannot be dated).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from webhooks.checks import kube, pods
+from webhooks.checks.context import CheckContext, CheckFinding, finding
+from webhooks.evidence.model import Evidence, KubeObject
+
+
+@dataclass
+class _Tally:
+    owner: KubeObject
+    crashloop: list[str] = field(default_factory=list)  # "pod/container (N restarts, why)"
+    oom: list[str] = field(default_factory=list)
+    oom_limits: set[str] = field(default_factory=set)
+    restarts: int = 0
+    restarted: list[str] = field(default_factory=list)
+    last_reasons: set[str] = field(default_factory=set)
+
+
+def _limit(pod: KubeObject, container: str) -> str | None:
+    spec = kube.get_dict(pod, "spec")
+    for c in [*kube.dicts(spec, "initContainers"), *kube.dicts(spec, "containers")]:
+        if c.get("name") == container:
+            return kube.get_str(c, "resources", "limits", "memory")
+    return None
+
+
+def _termination_text(terminated: dict[str, object]) -> str:
+    reason = kube.get_str(terminated, "reason") or "terminated"
+    code = kube.get_int(terminated, "exitCode")
+    return f"{reason}, exit {code}" if code is not None else reason
+
+
+def _observe(tally: _Tally, pod: KubeObject, ctx: CheckContext) -> None:
+    pod_new = ctx.since_change(kube.parse_time(kube.get(pod, "status", "startTime")))
+    for status in pods.container_statuses(pod):
+        cname = kube.get_str(status, "name") or "?"
+        count = kube.get_int(status, "restartCount", default=0) or 0
+        last = kube.get_dict(status, "lastState", "terminated")
+        now_term = kube.get_dict(status, "state", "terminated")
+        where = f"{kube.name(pod)}/{cname}"
+        if kube.get_str(status, "state", "waiting", "reason") == "CrashLoopBackOff":
+            why = f", last {_termination_text(last)}" if last else ""
+            tally.crashloop.append(f"{where} ({count} restarts{why})")
+            continue
+        ooms = [
+            t for t in (last, now_term)
+            if t.get("reason") == "OOMKilled"
+            and ctx.since_change(kube.parse_time(t.get("finishedAt")))
+        ]
+        if ooms:
+            at = max(kube.fmt_time(kube.parse_time(t.get("finishedAt"))) for t in ooms)
+            tally.oom.append(f"{where} at {at}")
+            if limit := _limit(pod, cname):
+                tally.oom_limits.add(limit)
+            continue
+        if count and last and ctx.since_change(kube.parse_time(last.get("finishedAt"))):
+            tally.restarts += count if pod_new else 1
+            tally.restarted.append(kube.name(pod))
+            tally.last_reasons.add(_termination_text(last))
+
+
+def _listed(items: list[str], limit: int = 2) -> str:
+    shown = ", ".join(sorted(items)[:limit])
+    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+def check(evidence: Evidence, ctx: CheckContext) -> list[CheckFinding]:
+    tallies: dict[tuple[str, str | None, str], _Tally] = {}
+    for pod in ctx.index.members("Pod"):
+        if pods.is_terminating(pod):
+            continue
+        owner = ctx.index.top_owner(pod)
+        okey = (kube.kind(owner), kube.namespace(owner), kube.name(owner))
+        _observe(tallies.setdefault(okey, _Tally(owner)), pod, ctx)
+    out: list[CheckFinding] = []
+    threshold = ctx.settings.restart_threshold
+    for t in sorted(tallies.values(), key=lambda t: kube.display(t.owner)):
+        shown = kube.display(t.owner)
+        if t.crashloop:
+            out.append(finding("runtime", "stability/crashloop", t.owner,
+                               f"{shown}: CrashLoopBackOff in {_listed(t.crashloop)}",
+                               "critical"))
+        if t.oom:
+            limits = f" (memory limit {', '.join(sorted(t.oom_limits))})" if t.oom_limits else ""
+            out.append(finding("runtime", "stability/oomkilled", t.owner,
+                               f"{shown}: OOMKilled since sync: {_listed(t.oom)}{limits}",
+                               "critical"))
+        if t.restarts:
+            pods_text = len(set(t.restarted))
+            out.append(finding(
+                "runtime", "stability/restarts", t.owner,
+                f"{shown}: {t.restarts} container restarts since sync in {pods_text} pods "
+                f"(last: {'; '.join(sorted(t.last_reasons))})",
+                "critical" if t.restarts >= threshold else "warning"))
+    return out

@@ -1,0 +1,112 @@
+"""Does the controller layer's story still hold?
+
+Two correlations between what controllers *claim* and what the runtime shows:
+
+* generation: a controller that has not observed the latest ``metadata.generation`` long after
+  the sync is stuck (or gone); its status describes an older spec. Within the grace period this
+  is "still converging", after it a failure.
+* sync claims: Argo CD's sync result says a workload was applied (``Synced``) and the operation
+  ``Succeeded`` — yet the live workload is not converged. Argo CD's own health only catches part
+  of this (it calls a crash-looping StatefulSet Progressing and waits forever).
+
+It also reports what the sync result itself admits: a failed operation, a resource that failed
+to sync, and objects the sync applied that are no longer found live.
+"""
+
+from __future__ import annotations
+
+from webhooks.checks import convergence, kube
+from webhooks.checks.context import CheckContext, CheckFinding, finding, not_converged
+from webhooks.evidence.model import Evidence, KubeObject
+
+_APPS_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"}
+_WORKLOADS = _APPS_KINDS | {"Job", "Pod"}
+
+
+def _generation(ctx: CheckContext) -> list[CheckFinding]:
+    out: list[CheckFinding] = []
+    for obj in ctx.index.objects:
+        if not ctx.index.is_member(obj):
+            continue
+        generation = kube.get_int(obj, "metadata", "generation")
+        observed = kube.get_int(obj, "status", "observedGeneration")
+        if generation is None:
+            continue
+        if observed is None:
+            if kube.kind(obj) not in _APPS_KINDS:
+                continue  # many kinds never report observedGeneration
+            observed = 0  # an apps/v1 workload without it has never been seen by its controller
+        if observed >= generation:
+            continue
+        text = (
+            f"{kube.display(obj)}: controller has not observed generation {generation} "
+            f"(observedGeneration {observed})"
+        )
+        out.append(not_converged(ctx, "controller", "staleness/generation", obj, text))
+    return out
+
+
+def _sync_claims(evidence: Evidence, ctx: CheckContext) -> list[CheckFinding]:
+    application = evidence.get("application") or {}
+    op = kube.get_dict(application, "status", "operationState")
+    phase = kube.get_str(op, "phase")
+    revision = (ctx.revision or "")[:7] or "unknown revision"
+    app = ctx.app or "application"
+    out: list[CheckFinding] = []
+    if phase in ("Failed", "Error"):
+        message = kube.get_str(op, "message") or ""
+        out.append(finding("controller", "staleness/sync-failed", None,
+                           f"Argo CD sync of {app} at {revision} {phase}: {message}".rstrip(": "),
+                           "critical"))
+    elif phase in ("Running", "Terminating"):
+        out.append(finding("controller", "staleness/sync-running", None,
+                           f"Argo CD sync of {app} at {revision} still {phase}", "warning",
+                           converging=True))
+    health = kube.get_str(application, "status", "health", "status")
+    claim = f"Argo CD reports {health}, sync {phase}" if health else f"Argo CD sync {phase}"
+    for res in kube.dicts(op, "syncResult", "resources"):
+        r_kind = kube.get_str(res, "kind") or ""
+        r_ns = kube.get_str(res, "namespace") or None
+        r_name = kube.get_str(res, "name") or ""
+        ref = {"kind": r_kind, "namespace": r_ns, "name": r_name}
+        shown = kube.display_ref({"kind": r_kind, "namespace": r_ns, "name": r_name})
+        status = kube.get_str(res, "status")
+        hook_phase = kube.get_str(res, "hookPhase")
+        if status == "SyncFailed" or hook_phase in ("Failed", "Error"):
+            why = kube.get_str(res, "message") or ""
+            out.append(finding("controller", "staleness/sync-result", ref,
+                               f"{shown}: sync step failed: {why}".rstrip(": "), "critical"))
+            continue
+        if status != "Synced" or phase != "Succeeded" or hook_phase:
+            continue
+        live = ctx.index.get(r_kind, r_ns, r_name)
+        if live is None:
+            if ctx.index.has_kind(r_kind):
+                out.append(finding("controller", "staleness/missing", ref,
+                                   f"{shown}: applied at {revision} but not found live "
+                                   "(deleted out of band?)", "warning"))
+            continue
+        if r_kind not in _WORKLOADS:
+            continue
+        result = convergence.assess(live, ctx)
+        text = f"{claim} for {shown} at {revision}, but it is not converged: {result.message}"
+        if result.state == "failed":
+            out.append(finding("controller", "staleness/sync-claims", live, text, "critical"))
+        elif result.state in ("in-progress", "stale"):
+            out.append(not_converged(ctx, "controller", "staleness/sync-claims", live, text))
+    return out
+
+
+def _revision(evidence: Evidence, ctx: CheckContext) -> list[CheckFinding]:
+    application: KubeObject = evidence.get("application") or {}
+    synced = kube.get_str(application, "status", "operationState", "syncResult", "revision")
+    target = kube.get_str(application, "status", "sync", "revision")
+    if synced and target and synced != target:
+        return [finding("declared", "staleness/revision", None,
+                        f"Application {ctx.app or ''} targets revision {target[:7]} but the last "
+                        f"sync applied {synced[:7]}", "warning")]
+    return []
+
+
+def check(evidence: Evidence, ctx: CheckContext) -> list[CheckFinding]:
+    return _generation(ctx) + _sync_claims(evidence, ctx) + _revision(evidence, ctx)
