@@ -19,6 +19,7 @@ import json
 import math
 import shutil
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -255,8 +256,11 @@ class StandIn:
 
 
 @contextlib.contextmanager
-def stand_in(handler: Handler) -> Iterator[StandIn]:
-    """Serve ``handler`` on a free loopback port for the ``with`` block."""
+def stand_in(handler: Handler, tls: ssl.SSLContext | None = None) -> Iterator[StandIn]:
+    """Serve ``handler`` on a free loopback port for the ``with`` block (HTTPS given ``tls``).
+
+    A client that fails the TLS handshake never reaches ``handler`` (the server drops it).
+    """
     seen: list[SeenRequest] = []
     stop = threading.Event()
 
@@ -289,10 +293,13 @@ def stand_in(handler: Handler) -> Iterator[StandIn]:
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     server.daemon_threads = True
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+    scheme = "https" if tls is not None else "http"
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
     try:
-        yield StandIn(url=f"http://127.0.0.1:{server.server_address[1]}", seen=seen)
+        yield StandIn(url=f"{scheme}://127.0.0.1:{server.server_address[1]}", seen=seen)
     finally:
         stop.set()
         server.shutdown()
