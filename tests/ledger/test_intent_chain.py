@@ -1,0 +1,119 @@
+"""The hash chain itself, on plain data: what is hashed, and how breaks are named."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import pytest
+
+from tests.ledger.ledger_support import draft
+from webhooks.errors import BadRequestError
+from webhooks.ledger.intent import (
+    GENESIS,
+    Anchor,
+    Head,
+    StoredRecord,
+    canonical,
+    chain,
+    encode,
+    index_columns,
+    verify_chain,
+)
+
+
+def _chain(n: int) -> list[dict[str, Any]]:
+    records: list[dict[str, Any]] = []
+    prev: str = GENESIS
+    for i in range(n):
+        record = dict(chain(draft(f"u{i}", image=f"web:{i}"), prev))
+        records.append(record)
+        prev = record["hash"]
+    return records
+
+
+def _rows(records: list[dict[str, Any]]) -> list[StoredRecord]:
+    return [StoredRecord(encode(r), index_columns(r)) for r in records]
+
+
+def test_hash_is_sha256_of_prev_hash_then_sorted_compact_utf8_json() -> None:
+    record = chain({"uid": "u", "time": "2026-11-27T10:00:00Z", "app": "café", "b": 1}, GENESIS)
+    expected_body = (
+        '{"app":"café","b":1,"prevHash":"' + GENESIS + '","time":"2026-11-27T10:00:00Z",'
+        '"uid":"u"}'
+    ).encode()
+    assert canonical(record) == expected_body
+    assert record["hash"] == hashlib.sha256(GENESIS.encode() + expected_body).hexdigest()
+
+
+def test_chain_ignores_hash_fields_a_draft_brings() -> None:
+    d = draft("u") | {"prevHash": "f" * 64, "hash": "e" * 64}
+    record = chain(d, GENESIS)
+    assert record["prevHash"] == GENESIS
+    assert record["hash"] == chain(draft("u"), GENESIS)["hash"]
+
+
+def test_same_content_in_another_position_hashes_differently() -> None:
+    assert chain(draft("u"), GENESIS)["hash"] != chain(draft("u"), "1" * 64)["hash"]
+
+
+def test_non_json_drafts_are_refused() -> None:
+    with pytest.raises(BadRequestError, match="plain JSON"):
+        chain(draft("u") | {"extra": float("nan")}, GENESIS)
+    with pytest.raises(BadRequestError, match="plain JSON"):
+        chain(draft("u") | {"extra": object()}, GENESIS)
+
+
+def test_intact_chain_verifies_and_reports_its_head() -> None:
+    records = _chain(4)
+    report = verify_chain(_rows(records), Anchor(), Head(records[-1]["hash"], "u3", 4))
+    assert (report.ok, report.records, report.head) == (True, 4, records[-1]["hash"])
+
+
+def test_edited_record_is_named() -> None:
+    records = _chain(4)
+    records[1]["patch"][0]["value"] = "web:evil"
+    report = verify_chain(_rows(records))
+    assert (report.ok, report.first_bad, report.records) == (False, "u1", 1)
+    assert report.reason is not None and report.reason.startswith("edited")
+
+
+def test_removed_record_is_named_at_its_successor() -> None:
+    records = _chain(4)
+    del records[2]
+    report = verify_chain(_rows(records))
+    assert (report.ok, report.first_bad) == (False, "u3")
+    assert report.reason is not None and report.reason.startswith("removed")
+
+
+def test_reordered_records_are_named() -> None:
+    records = _chain(5)
+    records[1], records[3] = records[3], records[1]
+    report = verify_chain(_rows(records))
+    assert (report.ok, report.first_bad) == (False, "u3")
+    assert report.reason is not None and report.reason.startswith("reordered")
+
+
+def test_chain_resumes_from_a_retention_anchor() -> None:
+    records = _chain(6)
+    kept = records[3:]
+    anchor = Anchor(records[2]["hash"], 3)
+    assert verify_chain(_rows(kept), anchor).ok
+    assert not verify_chain(_rows(kept)).ok  # not from genesis
+
+
+def test_missing_newest_records_are_caught_by_the_head() -> None:
+    records = _chain(4)
+    report = verify_chain(_rows(records[:2]), Anchor(), Head(records[3]["hash"], "u3", 4))
+    assert (report.ok, report.first_bad) == (False, "u3")
+    assert report.reason is not None and "2 record(s)" in report.reason
+
+
+def test_unparseable_stored_text_is_reported_as_edited() -> None:
+    records = _chain(2)
+    rows = _rows(records)
+    rows[1] = StoredRecord(rows[1].doc[:-5], rows[1].columns)
+    report = verify_chain(rows)
+    assert report.first_bad == "u1"
+    assert report.reason == "edited: its stored content is not valid JSON"
+
