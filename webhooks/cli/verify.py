@@ -1,0 +1,135 @@
+"""``truthgate verify``: post-sync verification of one Argo CD application.
+
+Runs as Argo CD hook Jobs (PreSync with ``--phase pre-sync``, PostSync as is) or by hand.
+Everything it does is in :mod:`webhooks.postsync.verify`; this module only turns flags and
+environment into options, builds the real parts (cluster client, ledger, judge) and maps the
+outcome to an exit code: 0 verified (or Degraded with ``onDivergence: degrade``), 1 Degraded with
+``onDivergence: fail-sync``/``both``, 2 could not verify (the message says why).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import click
+
+from webhooks.evidence.model import Evidence, Verdict
+from webhooks.postsync.collect import SystemClock
+from webhooks.postsync.verify import HookPhase, Verifier, VerifyOptions
+
+log = logging.getLogger(__name__)
+
+_SA_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+
+
+def _self_pod() -> tuple[str, str] | None:
+    """(namespace, name) of the Pod we run in, from the downward API or the Pod environment."""
+    in_pod = bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
+    name = os.environ.get("POD_NAME") or (os.environ.get("HOSTNAME") if in_pod else None)
+    namespace = os.environ.get("POD_NAMESPACE")
+    if namespace is None and in_pod and _SA_NAMESPACE.is_file():
+        namespace = _SA_NAMESPACE.read_text(encoding="utf-8").strip()
+    return (namespace, name) if name and namespace else None
+
+
+def _judge(evidence: Evidence) -> Verdict:
+    from webhooks.verdict.judge import judge
+
+    return judge(evidence)
+
+
+@click.command(context_settings={"max_content_width": 100})
+@click.option("--app", envvar="TRUTHGATE_APP", metavar="NAME",
+              help="Argo CD Application name. Default: found from this hook Pod's Job "
+                   "(tracking annotation or app.kubernetes.io/instance label). "
+                   "[env TRUTHGATE_APP]")
+@click.option("--app-namespace", envvar="TRUTHGATE_APP_NAMESPACE", default="argocd",
+              show_default=True, metavar="NS", help="Namespace of the Application.")
+@click.option("--namespace", "-n", metavar="NS",
+              help="Namespace of the TruthCheck. Default: this Pod's namespace, else the "
+                   "application's destination namespace.")
+@click.option("--truthcheck", metavar="NAME",
+              help="TruthCheck name. Default: the one in the namespace whose "
+                   "spec.application names the app.")
+@click.option("--ledger", envvar="TRUTHGATE_LEDGER", metavar="URL",
+              help="Intent ledger (SQLite path, sqlite:…, postgresql://…): adds this sync's "
+                   "intents to the evidence and records the verification. Optional. "
+                   "[env TRUTHGATE_LEDGER]")
+@click.option("--kubeconfig", type=click.Path(dir_okay=False), metavar="FILE",
+              help="kubeconfig file (default: in-cluster when in a Pod, else ~/.kube/config).")
+@click.option("--context", metavar="NAME", help="kubeconfig context.")
+@click.option("--in-cluster", is_flag=True, help="Use the Pod's ServiceAccount.")
+@click.option("--server", metavar="URL", help="Kubernetes API URL, without credentials (tests).")
+@click.option("--phase", type=click.Choice(["post-sync", "pre-sync"]), default="post-sync",
+              show_default=True,
+              help="pre-sync: only mark the TruthCheck Pending for the sync now starting.")
+@click.option("--save-evidence", type=click.Path(dir_okay=False, path_type=Path),
+              metavar="FILE", help="Write the collected Evidence document (JSON) here; "
+                                   "`truthgate replay FILE` judges it again offline.")
+@click.option("--watch", is_flag=True,
+              help="Keep re-judging every --interval until the drift budget after the sync "
+                   "is spent (spec.baseline.driftBudget, else spec.observationWindow) or a "
+                   "newer sync starts.")
+@click.option("--interval", type=click.FloatRange(min=1), default=60, show_default=True,
+              metavar="SECONDS", help="Seconds between --watch rounds.")
+@click.option("--no-wait", is_flag=True, help="Judge now; skip spec.observationWindow.")
+@click.option("--timeout", type=click.FloatRange(min=1, max=300), default=10,
+              show_default=True, metavar="SECONDS", help="Per Kubernetes API request.")
+def verify(  # noqa: PLR0917 - one parameter per flag is how click works
+    app: str | None, app_namespace: str, namespace: str | None, truthcheck: str | None,
+    ledger: str | None, kubeconfig: str | None, context: str | None, in_cluster: bool,
+    server: str | None, phase: HookPhase, save_evidence: Path | None, watch: bool,
+    interval: float, no_wait: bool, timeout: float,
+) -> None:
+    """Verify that an Argo CD application really runs what its last sync declared.
+
+    Finds the application and its TruthCheck, waits spec.observationWindow, collects one
+    Evidence document (Application, intents, live objects, probes, metrics), judges it and
+    writes the verdict to the TruthCheck's status, where Argo CD's health check shows it.
+
+    \b
+    Exit codes:
+      0  verified (Healthy, or Degraded with onDivergence: degrade)
+      1  Degraded and onDivergence is fail-sync or both: the hook fails the sync
+      2  could not verify (no app, no TruthCheck, RBAC, API unreachable, bad spec)
+    """
+    if sum(bool(x) for x in (kubeconfig, in_cluster, server)) > 1:
+        raise click.UsageError("use only one of --kubeconfig, --in-cluster, --server")
+    if phase == "pre-sync" and watch:
+        raise click.UsageError("--watch belongs to the post-sync run")
+    from webhooks.cluster.reader import connect
+
+    client = connect(kubeconfig=kubeconfig, context=context, in_cluster=in_cluster,
+                     server=server, timeout=timeout)
+    store = None
+    if ledger:
+        from webhooks.ledger import open_store
+
+        store = open_store(ledger, create=False)
+    try:
+        verifier = Verifier(client, client, _judge, SystemClock(), ledger=store)
+        outcome = verifier.run(VerifyOptions(
+            app=app or None, app_namespace=app_namespace, namespace=namespace,
+            truthcheck=truthcheck, phase=phase, wait=not no_wait, watch=watch,
+            interval_seconds=interval, save_evidence=save_evidence, self_pod=_self_pod(),
+        ))
+    finally:
+        client.close()
+        if store is not None:
+            store.close()
+    if outcome.verdict is None:
+        click.echo(outcome.message)
+        return
+    verdict = outcome.verdict
+    click.echo(f"{verdict['verdict']}: {verdict['summary']}")
+    for finding in verdict.get("findings") or []:
+        res = finding.get("resource")
+        where = f" {res['kind']}/{res['name']}" if res else ""
+        click.echo(f"  [{finding['severity']}] {finding['check']}{where}: {finding['message']}")
+    if outcome.exit_code:
+        click.echo("Degraded with onDivergence fail-sync/both: failing the hook", err=True)
+        raise click.exceptions.Exit(outcome.exit_code)
+
+
