@@ -26,9 +26,9 @@ def _chain(n: int) -> list[dict[str, Any]]:
     records: list[dict[str, Any]] = []
     prev: str = GENESIS
     for i in range(n):
-        record = dict(chain(draft(f"u{i}", image=f"web:{i}"), prev))
-        records.append(record)
-        prev = record["hash"]
+        chained = chain(draft(f"u{i}", image=f"web:{i}"), prev)
+        records.append(dict(chained))
+        prev = chained["hash"]
     return records
 
 
