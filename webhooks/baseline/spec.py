@@ -32,6 +32,8 @@ DEFAULT_BASELINE = timedelta(minutes=30)
 MAX_METRICS = 50
 MAX_HISTORY = 8
 MAX_QUERY_CHARS = 16_384
+MAX_HEADERS = 16
+MAX_HEADER_VALUE_CHARS = 1024
 
 _DIRECTIONS: tuple[str, ...] = get_args(Direction)
 _KINDS: tuple[str, ...] = get_args(MetricKind)
@@ -201,6 +203,8 @@ def _headers(value: object, path: str) -> tuple[tuple[str, str], ...]:
         return ()
     if not isinstance(value, Mapping):
         raise BadRequestError(f"{path}: must be an object of header names to values")
+    if len(value) > MAX_HEADERS:
+        raise BadRequestError(f"{path}: at most {MAX_HEADERS} headers")
     out = []
     for name, header_value in value.items():
         if not isinstance(name, str) or not _HEADER_NAME.match(name):
@@ -213,6 +217,10 @@ def _headers(value: object, path: str) -> tuple[tuple[str, str], ...]:
             raise BadRequestError(f"{path}.{name}: must be a string")
         if any(c in header_value for c in "\r\n\0"):
             raise BadRequestError(f"{path}.{name}: must not contain line breaks")
+        if len(header_value) > MAX_HEADER_VALUE_CHARS:
+            raise BadRequestError(
+                f"{path}.{name}: longer than {MAX_HEADER_VALUE_CHARS} characters"
+            )
         out.append((name, header_value))
     return tuple(out)
 
