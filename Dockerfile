@@ -1,0 +1,46 @@
+# truthgate's container image: the webhook (`truthgate serve`) and the PostSync verifier
+# (`truthgate verify`) from one image.
+#
+#   docker build -t truthgate:dev .
+#
+# Two stages: the first builds truthgate's wheel and installs it with its dependencies into a
+# virtualenv; the final stage copies only that virtualenv and the Rego policies onto a clean
+# python slim base, so no compiler, pip cache or source tree ships. It runs as a numeric
+# non-root user and writes nothing outside /tmp and the ledger volume, so it runs with
+# readOnlyRootFilesystem.
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+
+FROM ${PYTHON_IMAGE} AS build
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /src
+RUN python -m venv /opt/truthgate/venv
+COPY pyproject.toml README.md ./
+COPY webhooks ./webhooks
+# Every dependency ships binary wheels for this platform; pip fails rather than compile.
+RUN /opt/truthgate/venv/bin/pip wheel --only-binary=:all: --no-binary=truthgate \
+        --wheel-dir /wheels . \
+ && /opt/truthgate/venv/bin/pip install --no-index --find-links /wheels truthgate \
+ && /opt/truthgate/venv/bin/pip uninstall -y pip setuptools \
+ # Byte-compile now: at run time the root filesystem is read-only.
+ && /opt/truthgate/venv/bin/python -m compileall -q /opt/truthgate/venv/lib
+
+FROM ${PYTHON_IMAGE}
+LABEL org.opencontainers.image.title="truthgate" \
+      org.opencontainers.image.description="Admission intent ledger and post-sync verification above Argo CD" \
+      org.opencontainers.image.licenses="Apache-2.0"
+COPY --from=build /opt/truthgate/venv /opt/truthgate/venv
+COPY policies /opt/truthgate/policies
+# The ledger volume's mount point, owned by the runtime user (the chart also sets fsGroup).
+RUN mkdir -p /var/lib/truthgate && chown 65532:65532 /var/lib/truthgate
+ENV PATH=/opt/truthgate/venv/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    HOME=/tmp \
+    TMPDIR=/tmp \
+    TRUTHGATE_POLICIES=/opt/truthgate/policies
+USER 65532:65532
+WORKDIR /var/lib/truthgate
+EXPOSE 8443
+ENTRYPOINT ["truthgate"]
+CMD ["--help"]
