@@ -184,11 +184,13 @@ def prometheus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prom
     data = root / "series.om"
     data.write_text(_openmetrics(layout))
     tsdb = root / "tsdb"
-    subprocess.run(
+    backfill = subprocess.run(
         [str(binaries["promtool"]), "tsdb", "create-blocks-from", "openmetrics",
          "--max-block-duration=24h", str(data), str(tsdb)],
-        check=True, capture_output=True, timeout=60,
+        check=False, capture_output=True, text=True, timeout=60,
     )
+    if backfill.returncode != 0:
+        raise RuntimeError(f"promtool back-fill failed:\n{backfill.stderr[-2000:]}")
     config = root / "prometheus.yml"
     config.write_text("global:\n  scrape_interval: 1m\n")  # no scrape jobs: only back-filled data
     log_path = root / "prometheus.log"
