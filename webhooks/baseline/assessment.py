@@ -40,7 +40,9 @@ class Assessment:
     windows: Windows | None = None
     baseline_level: float | None = None
     observed_level: float | None = None
-    ratio: float | None = None  # mean(observation) / mean(baseline), Kayenta's effect size
+    ratio: float | None = None  # level after / level before, as the deciding test sees it
+    effect: Estimate | None = None  # the deciding test's estimate (shift, recent or trend)
+    decisive: str = "shift"  # which test decided: shift | recent | trend
     shift: Estimate | None = None  # seasonally adjusted HL shift, in the metric's units
     seasonal_shift: float | None = None  # the part of the raw shift that history explains
     rise: Estimate | None = None  # trend rise over the observation beyond the history's

@@ -36,6 +36,8 @@ from webhooks.baseline.messages import describe
 from webhooks.baseline.series import (
     FloatArray,
     HistorySplit,
+    Split,
+    Window,
     cut,
     parse_time,
     prepare,
@@ -71,11 +73,12 @@ class _Measure:
     windows: Windows | None = None
     level: float = 0.0
     observed: float = 0.0
-    ratio: float | None = None
+    estimates: dict[str, Estimate] = field(default_factory=dict)
+    end_level: float | None = None
     shift: Estimate | None = None
     seasonal: float | None = None
     rise_up: Estimate | None = None
-    rise_used: dict[str, bool] = field(default_factory=dict)
+    decisive: dict[str, str] = field(default_factory=dict)  # side -> test that decided it
     tolerance: float = 0.0
     p_high: float = 1.0
     p_low: float = 1.0
@@ -169,36 +172,69 @@ def _measure(metric: MetricSeries, now: float | None) -> _Measure:
     )
     m.level = float(np.median(before.v))
     m.observed = float(np.median(after.v))
-    mean_before = float(np.mean(before.v))
-    m.ratio = float(np.mean(after.v)) / mean_before if mean_before > 0 else None
     m.tolerance = _tolerance(metric, m.level)
+    _run_tests(m, split, histories, change_at)
+    return m
 
-    rho = stats.lag1(before.v - m.level, after.v - m.observed)
-    raw = stats.hodges_lehmann(after.v, before.v, CONFIDENCE, rho)
-    seasonal = _seasonal_shift(histories, m.level)
-    m.shift = raw.minus(seasonal) if seasonal else raw
+
+def _run_tests(m: _Measure, split: Split, histories: list[HistorySplit], change_at: float) -> None:
+    """Shift, later-half shift and trend tests; their Bonferroni-combined p-values per side;
+    and when the divergence began."""
+    before, after = split.before, split.after
+    # Autocorrelation is learnt where nothing changed — the baseline and the history windows —
+    # (a step inside the observation would pass for autocorrelation) and on what is left once
+    # the daily rhythm, where history tells it, is taken out.
+    rest_before = before.v - _expected_path(histories, before.t, m.level)
+    rest_after = after.v - _expected_path(histories, after.t, m.level)
+    rho = stats.lag1(
+        rest_before - float(np.median(rest_before)),
+        *(w.v - float(np.median(w.v)) for h in histories for w in (h.split.before, h.split.after)),
+    )
+    seasonal = _seasonal_shift(histories, m.level, 0.0)
     m.seasonal = seasonal.value if seasonal else None
-    m.p_high = m.shift.p_above(m.tolerance)
-    m.p_low = m.shift.p_below(-m.tolerance)
-
-    expected = _expected_path(histories, after.t, m.level)
-    adjusted = after.v - expected
+    tests = [("shift", _adjusted_shift(after, before, rho, seasonal))]
+    m.shift = tests[0][1]
+    # The later half alone: a regression that began some minutes after the change (a slow
+    # rollout, a cache that empties, a queue that fills) is diluted in the whole window.
+    half = change_at + (m.end - change_at) / 2.0
+    recent = after.since(half)
+    if recent.n >= MIN_OBSERVATION_POINTS and recent.n < after.n:
+        seasonal_recent = _seasonal_shift(histories, m.level, half - change_at)
+        tests.append(("recent", _adjusted_shift(recent, before, rho, seasonal_recent)))
+    gates: dict[str, tuple[bool, bool]] = {}
     if after.n >= MIN_TREND_POINTS and after.span > 0:
-        rise, end_level = _trend(after.t, adjusted, after.span)
-        m.rise_up = rise
+        rise, end_level = _trend(split, histories, m.level)
+        m.rise_up, m.end_level = rise, end_level
+        tests.append(("trend", rise))
         # A rise counts only when the fitted line also ends beyond the tolerance: memory that
         # refills to its old level after a restart climbs steadily without regressing.
-        if end_level - m.level > m.tolerance:
-            m.rise_used["high"] = True
-            m.p_high = min(m.p_high, rise.p_above(m.tolerance))
-        if m.level - end_level > m.tolerance:
-            m.rise_used["low"] = True
-            m.p_low = min(m.p_low, rise.p_below(-m.tolerance))
-        # Two tests looked at each side: Bonferroni keeps the metric's error rate honest.
-        m.p_high = min(1.0, 2.0 * m.p_high)
-        m.p_low = min(1.0, 2.0 * m.p_low)
-    m.onset_high, m.onset_low = _onsets(after.t, adjusted - m.level, m.tolerance)
-    return m
+        excess = end_level - m.level - (m.seasonal or 0.0)
+        gates["trend"] = (excess > m.tolerance, -excess > m.tolerance)
+    # Several tests looked at each side: Bonferroni keeps the metric's error rate honest.
+    k = float(len(tests))
+    m.estimates = dict(tests)
+    for name, est in tests:
+        up, down = gates.get(name, (True, True))
+        p_up = min(1.0, k * est.p_above(m.tolerance)) if up else 1.0
+        p_down = min(1.0, k * est.p_below(-m.tolerance)) if down else 1.0
+        if p_up < m.p_high:
+            m.p_high, m.decisive["high"] = p_up, name
+        if p_down < m.p_low:
+            m.p_low, m.decisive["low"] = p_down, name
+    # Is the divergence still there? The later half (or, early on, the whole observation)
+    # must still sit beyond the tolerance; otherwise it came and went.
+    latest = m.estimates.get("recent", m.shift).value
+    onset_high, onset_low = _onsets(after.t, rest_after - m.level, m.tolerance)
+    m.onset_high = (onset_high or half) if latest > m.tolerance else None
+    m.onset_low = (onset_low or half) if -latest > m.tolerance else None
+
+
+def _adjusted_shift(
+    after: Window, before: Window, rho: float, seasonal: Estimate | None
+) -> Estimate:
+    """HL shift of ``after`` against ``before``, minus what the history showed (if any)."""
+    raw = stats.hodges_lehmann(after.v, before.v, CONFIDENCE, rho)
+    return raw.minus(seasonal) if seasonal is not None else raw
 
 
 def _tolerance(metric: MetricSeries, level: float) -> float:
@@ -223,11 +259,16 @@ def _median_estimate(estimates: list[Estimate]) -> Estimate | None:
     return sorted(estimates, key=lambda e: e.value)[(len(estimates) - 1) // 2]
 
 
-def _seasonal_shift(histories: list[HistorySplit], level: float) -> Estimate | None:
-    """The shift the same windows showed one period earlier, scaled to today's level."""
+def _seasonal_shift(
+    histories: list[HistorySplit], level: float, skip: float
+) -> Estimate | None:
+    """The shift the same windows showed one period earlier, scaled to today's level
+    (``skip``: seconds after the change where the compared observation starts)."""
     shifts = []
     for h in histories:
-        b, a = h.split.before, h.split.after
+        b, a = h.split.before, h.split.after.since(h.split.after.t[0] + skip if skip else -math.inf)
+        if a.n < MIN_HISTORY_POINTS:
+            continue
         then = float(np.median(b.v))
         rho = stats.lag1(b.v - then, a.v - float(np.median(a.v)))
         shifts.append(stats.hodges_lehmann(a.v, b.v, CONFIDENCE, rho).scaled(_scale(level, then)))
@@ -259,41 +300,54 @@ def _running_median(v: FloatArray, width: int) -> FloatArray:
     return np.asarray(np.median(windows, axis=1), dtype=np.float64)
 
 
-def _trend(t: FloatArray, adjusted: FloatArray, span: float) -> tuple[Estimate, float]:
-    """Theil-Sen line through the seasonally adjusted observation: the rise it makes over the
-    observation (slope x span, with its interval) and the line's value at the last point."""
-    slope, intercept = stats.theil_sen(t - t[0], adjusted, CONFIDENCE)
-    return slope.scaled(span), intercept + slope.value * float(t[-1] - t[0])
+def _trend(split: Split, histories: list[HistorySplit], level: float) -> tuple[Estimate, float]:
+    """How much more the observation rose over its span than the same length of baseline
+    before it did (a change in Theil-Sen slope, so a ramp that merely continues is not a
+    leak), minus the same difference one period earlier; and where the observation's fitted
+    line ends."""
+    after = split.after
+    before = split.before.since(float(after.t[0]) - after.span)
+    slope, intercept = stats.theil_sen(after.t - after.t[0], after.v, CONFIDENCE)
+    diff = slope
+    if before.n >= MIN_TREND_POINTS:
+        diff = diff.minus(stats.theil_sen(before.t, before.v, CONFIDENCE)[0])
+    refs = []
+    for h in histories:
+        ha = h.split.after
+        hb = h.split.before.since(float(ha.t[0]) - ha.span)
+        if ha.n >= MIN_TREND_POINTS and hb.n >= MIN_TREND_POINTS:
+            then = _scale(level, float(np.median(h.split.before.v)))
+            ref = stats.theil_sen(ha.t, ha.v, CONFIDENCE)[0].minus(
+                stats.theil_sen(hb.t, hb.v, CONFIDENCE)[0]
+            )
+            refs.append(ref.scaled(then))
+    ref_est = _median_estimate(refs)
+    if ref_est is not None:
+        diff = diff.minus(ref_est)
+    return diff.scaled(after.span), intercept + slope.value * after.span
 
 
 def _onsets(
     t: FloatArray, excess: FloatArray, tol: float
 ) -> tuple[float | None, float | None]:
-    """When the current divergence began, for each direction (None: not divergent now).
+    """When the divergence began, for each direction: the start of the longest trailing
+    stretch (of at least ``ONGOING_POINTS`` points) whose median lies beyond the tolerance.
 
-    ``excess`` is the observation minus the baseline level and the seasonal path. A
-    divergence is *ongoing* when the median of the last few points is beyond the tolerance;
-    it began at the start of the longest trailing stretch whose median is beyond it.
+    ``excess`` is the observation minus the baseline level and the seasonal path.
     """
     tt, s = stats.thin(t)
     x = excess[::s] if s > 1 else excess
     n = x.size
-    tail = x[-min(ONGOING_POINTS, n) :]
-    tail_median = float(np.median(tail))
-    # Suffix medians: row i holds x[i:], the rest padded so it sorts to the end.
     idx = np.arange(n)
     counts = n - idx
     out: list[float | None] = []
     for sign in (1.0, -1.0):
-        if sign * tail_median <= tol:
-            out.append(None)
-            continue
-        y = sign * x
-        grid = np.where(idx[None, :] >= idx[:, None], y[None, :], np.inf)
+        # Suffix medians: row i holds x[i:], the rest padded so it sorts to the end.
+        grid = np.where(idx[None, :] >= idx[:, None], sign * x[None, :], np.inf)
         grid.sort(axis=1)
         med = 0.5 * (grid[idx, (counts - 1) // 2] + grid[idx, counts // 2])
-        beyond = np.flatnonzero(med > tol)
-        out.append(float(tt[beyond[0]]) if beyond.size else float(tt[-1]))
+        beyond = np.flatnonzero((med > tol) & (counts >= min(ONGOING_POINTS, n)))
+        out.append(float(tt[beyond[0]]) if beyond.size else None)
     return out[0], out[1]
 
 
@@ -326,6 +380,7 @@ def _decide(m: _Measure, p_bad: float) -> Assessment:
             drift_budget_seconds=budget,
         )
     alpha = (1.0 - CONFIDENCE) / 2.0
+    decisive = "shift"
     up_bad = direction in ("increase-is-bad", "either")
     down_bad = direction in ("decrease-is-bad", "either")
     side_high = m.p_high <= m.p_low if direction == "either" else direction == "increase-is-bad"
@@ -337,9 +392,10 @@ def _decide(m: _Measure, p_bad: float) -> Assessment:
     if p_bad < alpha:
         classification = "High" if side_high else "Low"
         regression = True
+        decisive = m.decisive.get("high" if side_high else "low", "shift")
         onset = m.onset_high if side_high else m.onset_low
         divergent = (m.end - onset) if onset is not None else 0.0
-        critical = bool(metric.get("critical", True))
+        critical = bool(metric.get("critical", False))
         if onset is None:
             reasons.append("diverged after the change but has recovered")
             severity = "warning"
@@ -353,12 +409,19 @@ def _decide(m: _Measure, p_bad: float) -> Assessment:
             severity = "critical"
     elif m.p_high < alpha and not up_bad:
         classification = "High"
+        decisive = m.decisive.get("high", "shift")
         reasons.append("went up, which this metric does not count as bad")
     elif m.p_low < alpha and not down_bad:
         classification = "Low"
+        decisive = m.decisive.get("low", "shift")
         reasons.append("went down, which this metric does not count as bad")
     else:
         reasons.append("no change beyond the tolerance at the chosen confidence")
+        if m.shift is not None and not math.isfinite(m.shift.lo - m.shift.hi):
+            reasons.append(
+                "inconclusive: the metric wanders so slowly that these windows hold too few"
+                " independent points (add history or a longer window)"
+            )
     a = Assessment(
         name=name,
         direction=direction,
@@ -370,7 +433,9 @@ def _decide(m: _Measure, p_bad: float) -> Assessment:
         windows=m.windows,
         baseline_level=m.level,
         observed_level=m.observed,
-        ratio=m.ratio,
+        ratio=_ratio(m, decisive),
+        effect=m.estimates.get(decisive),
+        decisive=decisive,
         shift=m.shift,
         seasonal_shift=m.seasonal,
         rise=m.rise_up,
@@ -379,5 +444,15 @@ def _decide(m: _Measure, p_bad: float) -> Assessment:
         divergent_seconds=divergent,
         drift_budget_seconds=budget,
     )
-    trend = m.rise_used.get("high" if side_high else "low", False)
-    return replace(a, message=describe(a, trend=trend))
+    return replace(a, message=describe(a))
+
+
+def _ratio(m: _Measure, decisive: str) -> float | None:
+    """Today's level over the baseline's as the deciding test sees it (Kayenta's effect size,
+    on robust levels: the observed point of the trend line, or the baseline plus the shift)."""
+    if m.level <= 0:
+        return None
+    if decisive == "trend" and m.end_level is not None:
+        return m.end_level / m.level
+    est = m.estimates.get(decisive)
+    return (m.level + est.value) / m.level if est is not None else None

@@ -53,37 +53,39 @@ def compared_with(a: Assessment) -> str:
     return text
 
 
-def describe(a: Assessment, *, trend: bool) -> str:
-    """One sentence for the assessment; ``trend`` says the slope test carried the decision."""
+def describe(a: Assessment) -> str:
+    """One sentence: metric, direction, effect with its interval, what was compared."""
     if a.windows is None or a.shift is None or a.baseline_level is None:
         return f"{a.name}: {'; '.join(a.reasons)}"
     w = a.windows
+    pct = round(100 * a.confidence)
     went = {"High": "up", "Low": "down"}.get(a.classification, "unchanged")
     ratio = f" {a.ratio:.2g}x" if a.ratio is not None and a.classification != "Pass" else ""
-    level = (
-        f"{number(a.baseline_level)} → {number(a.observed_level or 0.0)}"
-        if a.observed_level is not None
-        else number(a.baseline_level)
-    )
-    pct = round(100 * a.confidence)
-    shift = a.shift
+    effect = a.effect or a.shift
     adjusted = "seasonally adjusted " if a.seasonal_shift is not None else ""
-    effect = (
-        f"{adjusted}HL shift {signed(shift.value)}, {pct}% CI "
-        f"[{number(shift.lo)}, {number(shift.hi)}]"
-    )
-    text = f"{a.name} {went}{ratio} ({level}, {effect}"
-    if trend and a.rise is not None:
-        text += (
-            f"; steady trend {signed(a.rise.value)} over the {duration(w.observation_seconds)}"
-            f" observed, {pct}% CI [{number(a.rise.lo)}, {number(a.rise.hi)}]"
+    interval = f"{pct}% CI [{number(effect.lo)}, {number(effect.hi)}]"
+    if a.decisive == "trend":
+        what = (
+            f"steady trend {signed(effect.value)} over the {duration(w.observation_seconds)}"
+            f" observed beyond the trend before the change, {interval}"
         )
-    text += f", tolerance ±{number(a.tolerance or 0.0)}) {compared_with(a)}"
-    text += f"; observed {duration(w.observation_seconds)} after the change"
-    if a.regression and a.divergent_seconds is not None:
-        budget = duration(a.drift_budget_seconds)
-        if a.divergent_seconds > 0:
-            text += f"; divergent for {duration(a.divergent_seconds)} (drift budget {budget})"
+    elif a.decisive == "recent":
+        what = (
+            f"{adjusted}HL shift {signed(effect.value)} over the later half of the"
+            f" observation, {interval}"
+        )
+    else:
+        what = f"{adjusted}HL shift {signed(effect.value)}, {interval}"
+    level = number(a.baseline_level)
+    if a.ratio is not None and a.classification != "Pass":
+        level += f" → {number(a.baseline_level * a.ratio)}"
+    text = f"{a.name} {went}{ratio} ({level}, {what}, tolerance ±{number(a.tolerance or 0.0)})"
+    text += f" {compared_with(a)}; observed {duration(w.observation_seconds)} after the change"
+    if a.regression and a.divergent_seconds:
+        text += (
+            f"; divergent for {duration(a.divergent_seconds)}"
+            f" (drift budget {duration(a.drift_budget_seconds)})"
+        )
     if a.reasons:
         text += f" — {'; '.join(a.reasons)}"
     return text

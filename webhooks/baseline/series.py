@@ -32,6 +32,11 @@ class Window:
     def n(self) -> int:
         return int(self.v.size)
 
+    def since(self, start: float) -> Window:
+        """The points at or after ``start``."""
+        i = int(np.searchsorted(self.t, start, side="left"))
+        return self if i == 0 else Window(self.t[i:], self.v[i:])
+
     @property
     def span(self) -> float:
         """Seconds covered, from first to last point (0 for fewer than two points)."""

@@ -1,0 +1,163 @@
+"""Accuracy of the baseline judge against a plain Kayenta-style judge, on labelled changes.
+
+Run:  .venv/bin/python -m benchmarks.baseline_accuracy [--nab PATH] [--per-family N]
+
+Cases: the simulated corpus (benchmarks/corpus/simulated.py, fixed seeds) and cuts of real
+telemetry from the NAB subset (benchmarks/corpus/nab.py). Each case is judged once with all
+its data ("Degraded" = a critical finding); precision, recall, F1 and false-positive rate
+come from those verdicts. Time-to-detect re-judges every detected regression as its data
+arrives (``now`` = each observation point in turn) and counts the points after the change
+until the first Degraded. Both judges see exactly the same metric documents.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from benchmarks.corpus import Case, kayenta, nab, simulated
+from webhooks.baseline.judge import judge_metrics
+from webhooks.evidence.model import MetricSeries
+
+Judge = Callable[[MetricSeries, float | None], bool]
+
+
+def truthgate(metric: MetricSeries, now: float | None) -> bool:
+    return any(f["severity"] == "critical" for f in judge_metrics([metric], now=now))
+
+
+def plain(metric: MetricSeries, now: float | None) -> bool:
+    return kayenta.degraded(metric, now)
+
+
+def always(metric: MetricSeries, now: float | None) -> bool:
+    return True
+
+
+JUDGES: dict[str, Judge] = {
+    "truthgate": truthgate,
+    "kayenta-style": plain,
+    "always Degraded": always,
+}
+
+
+@dataclass
+class Tally:
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+    tn: int = 0
+    ttd: list[int] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def add(self, truth: bool, said: bool) -> None:
+        if truth and said:
+            self.tp += 1
+        elif truth:
+            self.fn += 1
+        elif said:
+            self.fp += 1
+        else:
+            self.tn += 1
+
+    def row(self) -> list[str]:
+        precision = self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
+        recall = self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        fpr = self.fp / (self.fp + self.tn) if self.fp + self.tn else 0.0
+        ttd = f"{statistics.median(self.ttd):.0f}" if self.ttd else "-"
+        return [
+            f"{self.tp + self.fn}/{self.fp + self.tn}",
+            f"{precision:.2f}",
+            f"{recall:.2f}",
+            f"{f1:.2f}",
+            f"{fpr:.2f}",
+            ttd,
+        ]
+
+
+def time_to_detect(judge: Judge, case: Case) -> int | None:
+    """Points after the change until the judge first says Degraded, judging as data arrives."""
+    points = case.metric["series"]
+    for k in range(case.change_index, len(points)):
+        if judge(case.metric, float(points[k][0])):
+            return k - case.change_index + 1
+    return None
+
+
+def run(cases: Iterable[Case]) -> tuple[dict[tuple[str, str], Tally], dict[str, list[int]]]:
+    tallies: dict[tuple[str, str], Tally] = {}
+    families: dict[str, list[int]] = {}
+    for case in cases:
+        fam = families.setdefault(f"{case.source}:{case.family}", [0, 0, 0, int(case.regression)])
+        fam[0] += 1
+        for name, judge in JUDGES.items():
+            started = time.perf_counter()
+            said = judge(case.metric, None)
+            elapsed = time.perf_counter() - started
+            if said and name != "always Degraded":
+                fam[1 if name == "truthgate" else 2] += 1
+            for subset in (case.source, "overall"):
+                tally = tallies.setdefault((subset, name), Tally())
+                tally.add(case.regression, said)
+                tally.seconds += elapsed
+            if case.regression and said and name != "always Degraded":
+                ttd = time_to_detect(judge, case)
+                if ttd is not None:
+                    tallies[(case.source, name)].ttd.append(ttd)
+    return tallies, families
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+
+    def line(r: list[str]) -> str:
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |"
+
+    sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    return "\n".join([line(header), sep, *(line(r) for r in rows)])
+
+
+def main() -> None:
+    here = Path(__file__).resolve().parents[2] / "shared" / "data" / "nab"
+    default_nab = os.environ.get("TRUTHGATE_NAB", str(here))
+    parser = argparse.ArgumentParser(description="Baseline judge accuracy benchmark")
+    parser.add_argument("--nab", default=default_nab, help="NAB subset root (data/, labels/)")
+    parser.add_argument("--per-family", type=int, default=20, help="simulated cases per family")
+    args = parser.parse_args()
+
+    cases: list[Case] = list(simulated.cases(args.per_family))
+    nab_root = Path(args.nab)
+    if (nab_root / "labels" / "combined_windows.json").exists():
+        cases += list(nab.cases(nab_root))
+    else:
+        print(f"(no NAB data at {nab_root}: simulated cases only)")
+    started = time.perf_counter()
+    tallies, families = run(cases)
+    total = time.perf_counter() - started
+
+    rows = []
+    for subset in ("simulated", "nab", "overall"):
+        for name in JUDGES:
+            if (subset, name) in tallies:
+                rows.append([subset, name, *tallies[(subset, name)].row()])
+    print(table(["cases", "judge", "regressions/healthy", "precision", "recall", "F1", "FPR",
+                 "median TTD (points)"], rows))
+    print()
+    fam_rows = [
+        [key, "regression" if f[3] else "healthy", str(f[0]), str(f[1]), str(f[2])]
+        for key, f in families.items()
+        if key.startswith("simulated")
+    ]
+    header = ["family", "truth", "cases", "truthgate Degraded", "kayenta-style Degraded"]
+    print(table(header, fam_rows))
+    print(f"\n{len(cases)} cases judged in {total:.1f}s (including time-to-detect re-judging)")
+
+
+if __name__ == "__main__":
+    main()
