@@ -1,0 +1,181 @@
+"""``truthgate serve``: the validating admission webhook under gunicorn, over TLS.
+
+Everything is checked in the master before a worker forks, so a mistake is one clear line and
+exit 2 rather than a crash loop: the policy directory compiles, the enforcement file parses, the
+TLS pair exists (or a self-signed one is made), the ledger URL is well formed. A ledger that is
+merely down does not stop the start: reviews then follow the failure mode and /readyz says 503
+until it answers.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import click
+
+import webhooks
+from webhooks.admission.config import FAILURE_MODES, FailureMode, load_config
+from webhooks.errors import BadRequestError, LedgerError, TruthgateError, short
+
+log = logging.getLogger("truthgate.server")
+
+DEFAULT_BIND = "127.0.0.1:8443"
+DEFAULT_LEDGER = "truthgate.db"
+
+
+def default_policy_dir(cwd: Path | None = None) -> Path:
+    """``./policies/admission`` if present, else the directory shipped with the source tree."""
+    local = (cwd or Path.cwd()) / "policies" / "admission"
+    if local.is_dir():
+        return local
+    shipped = Path(webhooks.__file__).resolve().parents[1] / "policies" / "admission"
+    if shipped.is_dir():
+        return shipped
+    raise BadRequestError(
+        "no admission policy directory: ./policies/admission does not exist and none ships with "
+        "this installation; pass --policies DIR"
+    )
+
+
+def _bind(value: str) -> str:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise click.BadParameter(f"{value!r} is not HOST:PORT (e.g. 127.0.0.1:8443)")
+    return value
+
+
+@click.command("serve")
+@click.option("--bind", default=DEFAULT_BIND, envvar="TRUTHGATE_BIND", show_default=True,
+              metavar="HOST:PORT", help="Address to listen on [env TRUTHGATE_BIND].")
+@click.option("--tls-cert", type=click.Path(path_type=Path, dir_okay=False),
+              help="PEM certificate (chain). Without it a self-signed pair is made.")
+@click.option("--tls-key", type=click.Path(path_type=Path, dir_okay=False),
+              help="PEM private key for --tls-cert.")
+@click.option("--tls-dir", type=click.Path(path_type=Path, file_okay=False),
+              default=Path(".truthgate") / "tls", show_default=True,
+              help="Where a self-signed pair is written and reused from.")
+@click.option("--tls-san", multiple=True, metavar="NAME|IP",
+              help="Extra subject names for the self-signed cert, e.g. "
+                   "truthgate.truthgate.svc (repeatable).")
+@click.option("--ledger", default=DEFAULT_LEDGER, envvar="TRUTHGATE_LEDGER", show_default=True,
+              metavar="URL", help="SQLite path or sqlite:…, or postgresql://… "
+                                  "[env TRUTHGATE_LEDGER].")
+@click.option("--policies", "policy_dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Admission policy directory [default: ./policies/admission, else the "
+                   "shipped one].")
+@click.option("--engine", "engine_spec", default="regorus", show_default=True,
+              envvar="TRUTHGATE_ENGINE", metavar="regorus|opa+http://HOST:PORT",
+              help="Rego engine: embedded regorus, or an OPA server.")
+@click.option("--enforcement", type=click.Path(path_type=Path, dir_okay=False),
+              help="Enforcement config (deny/warn/dryrun per policy) [default: "
+                   "enforcement.yaml in the policy directory].")
+@click.option("--failure-mode", type=click.Choice(FAILURE_MODES),
+              help="What a policy or ledger failure does [default: from the enforcement config, "
+                   "or $TRUTHGATE_FAILURE_MODE; fail-closed].")
+@click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True,
+              envvar="TRUTHGATE_WORKERS", help="gunicorn worker processes.")
+@click.option("--threads", type=click.IntRange(1, 64), default=4, show_default=True,
+              envvar="TRUTHGATE_THREADS", help="Threads per worker.")
+@click.option("--retention-days", type=click.IntRange(min=1), envvar="TRUTHGATE_RETENTION_DAYS",
+              help="Prune ledger records older than this (hourly) [default: keep all].")
+def serve(
+    *,
+    bind: str,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    tls_dir: Path,
+    tls_san: tuple[str, ...],
+    ledger: str,
+    policy_dir: Path | None,
+    engine_spec: str,
+    enforcement: Path | None,
+    failure_mode: FailureMode | None,
+    workers: int,
+    threads: int,
+    retention_days: int | None,
+) -> None:
+    """Run the validating admission webhook (gunicorn, TLS)."""
+    bind = _bind(bind)
+    # Before anything imports prometheus_client: it picks multi-process mode at import time.
+    from webhooks.server.multiproc import prepare_multiprocess_dir
+
+    metrics_dir = prepare_multiprocess_dir()
+
+    from webhooks.ledger import open_store
+    from webhooks.ledger.url import parse_ledger_url
+    from webhooks.policy.factory import open_engine
+    from webhooks.server import tls
+    from webhooks.server.app import create_app
+    from webhooks.server.gunicorn_app import ServerSettings, WebhookServer
+    from webhooks.server.metrics import Metrics
+    from webhooks.server.store import PerProcessStore
+
+    policy_dir = policy_dir or default_policy_dir()
+    if not policy_dir.is_dir():
+        raise BadRequestError(f"policy directory {policy_dir} does not exist")
+    if enforcement is None and (policy_dir / "enforcement.yaml").is_file():
+        enforcement = policy_dir / "enforcement.yaml"
+    config = load_config(enforcement, os.environ)
+    if failure_mode is not None:
+        config = replace(config, failure_mode=failure_mode)
+
+    engine = open_engine(engine_spec, policy_dir)
+    loaded = len(engine.policies())
+
+    files = tls.resolve(tls_cert, tls_key, tls_dir, tls_san)
+    shown_ledger = parse_ledger_url(ledger).display
+    ledger_note = _probe_ledger(ledger, retention_days)
+
+    echo = click.echo
+    echo(f"truthgate: TLS certificate {files.cert}, key {files.key}")
+    if files.self_signed:
+        verb = "wrote a new" if files.generated else "reusing the"
+        echo(f"truthgate: {verb} self-signed certificate in {files.cert.parent}; "
+             f"CA to trust (webhook caBundle): {files.cert.resolve()}")
+    echo(f"truthgate: ledger {shown_ledger}{ledger_note}")
+    echo(f"truthgate: {loaded} policies loaded from {policy_dir} (engine {engine_spec}); "
+         f"failure mode {config.failure_mode}")
+
+    store = PerProcessStore(lambda: open_store(ledger, retention_days=retention_days))
+    app = create_app(config, engine, store, Metrics(multiprocess_dir=metrics_dir))
+
+    def reload_policies() -> None:
+        try:
+            engine.reload()
+        except TruthgateError as e:  # the engine keeps serving the previous set
+            log.error("policy reload failed, keeping the previous policies: %s", e)
+            return
+        log.info("policies reloaded: %d loaded from %s", len(engine.policies()), policy_dir)
+
+    def ready() -> None:
+        echo(f"truthgate: listening on https://{bind} "
+             f"({workers} workers x {threads} threads); POST /validate, GET /healthz /readyz "
+             f"/metrics")
+
+    settings = ServerSettings(
+        bind=bind, certfile=str(files.cert), keyfile=str(files.key),
+        workers=workers, threads=threads,
+        loglevel=logging.getLevelName(logging.getLogger().level).lower(),
+    )
+    WebhookServer(settings, app, on_reload=reload_policies, on_ready=ready).run()
+
+
+def _probe_ledger(url: str, retention_days: int | None) -> str:
+    """Create the schema once in the master (workers then only open it); close before fork."""
+    from webhooks.ledger import open_store
+
+    try:
+        store = open_store(url, retention_days=retention_days)
+    except LedgerError as e:
+        return (f" — NOT reachable now ({short(e, 200)}); reviews follow the failure mode and "
+                f"/readyz answers 503 until it is")
+    try:
+        store.ping()
+    except LedgerError as e:
+        return f" — NOT answering now ({short(e, 200)})"
+    finally:
+        store.close()
+    return ""

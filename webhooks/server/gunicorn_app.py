@@ -1,0 +1,111 @@
+"""Run the Flask app under gunicorn, configured in code (no gunicorn config file).
+
+Decisions, each because the kube-apiserver waits on every answer:
+- gthread workers: a few processes (CPU for Rego) times a few threads (waiting on the ledger).
+- The app is built once in the master (``preload_app``): policies are compiled once and a broken
+  policy stops the start with a clear message, not a crash loop of workers. Workers fork with the
+  compiled engine. The ledger is NOT opened in the master for use: database connections do not
+  survive fork, so each worker opens its own on first use (see ``PerProcessStore``).
+- SIGHUP re-reads the policies in the master (the engine keeps the old set if the new one does
+  not compile), then gunicorn replaces the workers gracefully; new workers fork with new policies.
+- Timeouts are short: an answer that takes seconds is already a failed admission for the API
+  server (its own ``timeoutSeconds`` then applies the webhook's ``failurePolicy``).
+- ``max_requests`` with jitter recycles workers now and then so no slow leak grows for ever.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask
+from gunicorn.app.base import BaseApplication
+
+from webhooks.server.metrics import mark_process_dead
+
+log = logging.getLogger("truthgate.server")
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    bind: str  # HOST:PORT
+    certfile: str
+    keyfile: str
+    workers: int = 2
+    threads: int = 4
+    timeout: int = 10  # worker heartbeat; a stuck worker is killed and replaced
+    graceful_timeout: int = 10
+    keepalive: int = 30  # the API server reuses connections; do not make it re-handshake TLS
+    max_requests: int = 20000
+    max_requests_jitter: int = 2000
+    loglevel: str = "info"
+    accesslog: str | None = None  # one structured line per review is logged by the app already
+
+
+class WebhookServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships no type hints
+    """gunicorn's arbiter around an app built once, before forking."""
+
+    def __init__(
+        self,
+        settings: ServerSettings,
+        app: Flask,
+        on_reload: Callable[[], None] | None = None,
+        on_ready: Callable[[], None] | None = None,
+    ) -> None:
+        self._settings = settings
+        self._app = app
+        self._on_reload = on_reload
+        self._on_ready = on_ready
+        super().__init__()
+
+    def load_config(self) -> None:
+        s = self._settings
+        options: dict[str, Any] = {
+            "bind": [s.bind],
+            "certfile": s.certfile,
+            "keyfile": s.keyfile,
+            "worker_class": "gthread",
+            "workers": s.workers,
+            "threads": s.threads,
+            "timeout": s.timeout,
+            "graceful_timeout": s.graceful_timeout,
+            "keepalive": s.keepalive,
+            "max_requests": s.max_requests,
+            "max_requests_jitter": s.max_requests_jitter,
+            # A request line is "POST /validate?timeout=10s HTTP/1.1": anything long is junk.
+            "limit_request_line": 1024,
+            "limit_request_fields": 50,
+            "limit_request_field_size": 8190,
+            "preload_app": True,
+            "loglevel": s.loglevel,
+            "accesslog": s.accesslog,
+            "errorlog": "-",
+            "proc_name": "truthgate",
+            # The control socket defaults to a shared path under $HOME; several servers on one
+            # machine would fight over it, and nothing here needs it.
+            "control_socket_disable": True,
+            "child_exit": _child_exit,
+            "on_reload": self._reload_hook,
+            "when_ready": self._ready_hook,
+        }
+        for key, value in options.items():
+            if key in self.cfg.settings:  # older gunicorn lacks some (control socket)
+                self.cfg.set(key, value)
+
+    def load(self) -> Flask:
+        return self._app
+
+    def _reload_hook(self, _arbiter: object) -> None:
+        if self._on_reload is not None:
+            self._on_reload()
+
+    def _ready_hook(self, _arbiter: object) -> None:
+        if self._on_ready is not None:
+            self._on_ready()
+
+
+def _child_exit(_arbiter: object, worker: Any) -> None:
+    # Drops the exited worker's live-gauge files; counters and histograms keep their samples.
+    mark_process_dead(worker.pid)

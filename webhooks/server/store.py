@@ -1,0 +1,124 @@
+"""A ledger handle that is safe across gunicorn's fork and across a worker's threads.
+
+Database connections must not cross ``fork()``: a SQLite or PostgreSQL connection opened in the
+master and used by two workers corrupts both sessions. ``PerProcessStore`` opens the real store
+lazily in whichever process first uses it (so a worker starts, and answers under its failure
+mode, even while the ledger is down) and opens a new one after a fork. A failed open is retried
+only after a short cool-down, so a ledger that is down costs each review microseconds rather
+than a connect timeout. The stores themselves keep one connection per thread and reconnect
+after a broken connection, so calls are not serialised here.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Any
+
+from webhooks.errors import LedgerError, TruthgateError, short
+from webhooks.evidence.model import IntentRecord
+from webhooks.ledger.store import ChainReport, IntentStore
+
+RETRY_AFTER_SECONDS = 1.0
+
+
+class PerProcessStore:
+    """Implements IntentStore by delegating to a store opened per process, on first use."""
+
+    def __init__(
+        self,
+        opener: Callable[[], IntentStore],
+        clock: Callable[[], float] = time.monotonic,
+        retry_after: float = RETRY_AFTER_SECONDS,
+    ) -> None:
+        self._opener = opener
+        self._clock = clock
+        self._retry_after = retry_after
+        self._lock = threading.Lock()
+        self._pid: int | None = None
+        self._store: IntentStore | None = None
+        self._failed_at: float | None = None
+        self._failure: LedgerError | None = None
+
+    def _get(self) -> IntentStore:
+        with self._lock:
+            return self._get_locked()
+
+    def _get_locked(self) -> IntentStore:
+        pid = os.getpid()
+        if self._pid != pid:
+            # Forked: the inherited handle belongs to the parent. Drop it without closing
+            # (closing would send a goodbye on the parent's connection).
+            self._store, self._pid, self._failed_at, self._failure = None, pid, None, None
+        if self._store is not None:
+            return self._store
+        if (
+            self._failed_at is not None
+            and self._failure is not None
+            and self._clock() - self._failed_at < self._retry_after
+        ):
+            raise self._failure
+        try:
+            self._store = self._opener()
+        except LedgerError as e:
+            self._failed_at, self._failure = self._clock(), e
+            raise
+        except Exception as e:  # a driver error the backend did not wrap
+            err = LedgerError(f"cannot open the ledger: {short(e)}")
+            self._failed_at, self._failure = self._clock(), err
+            raise err from e
+        self._failed_at = self._failure = None
+        return self._store
+
+    def _call(self, fn: Callable[[IntentStore], Any]) -> Any:
+        store = self._get()
+        try:
+            return fn(store)
+        except TruthgateError:
+            raise
+        except Exception as e:  # a driver error the backend did not wrap
+            raise LedgerError(f"ledger failure: {short(e)}") from e
+
+    def append(self, draft: dict[str, Any]) -> IntentRecord:
+        record: IntentRecord = self._call(lambda s: s.append(draft))
+        return record
+
+    def intents(
+        self,
+        *,
+        app: str | None = None,
+        namespace: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> Iterator[IntentRecord]:
+        records: list[IntentRecord] = self._call(
+            lambda s: list(s.intents(app=app, namespace=namespace, since=since, until=until))
+        )
+        return iter(records)
+
+    def append_verification(self, record: dict[str, Any]) -> None:
+        self._call(lambda s: s.append_verification(record))
+
+    def verifications(self, *, app: str | None = None) -> Iterator[dict[str, Any]]:
+        records: list[dict[str, Any]] = self._call(lambda s: list(s.verifications(app=app)))
+        return iter(records)
+
+    def verify(self) -> ChainReport:
+        report: ChainReport = self._call(lambda s: s.verify())
+        return report
+
+    def prune(self, older_than: datetime) -> int:
+        count: int = self._call(lambda s: s.prune(older_than))
+        return count
+
+    def ping(self) -> None:
+        self._call(lambda s: s.ping())
+
+    def close(self) -> None:
+        with self._lock:
+            store, self._store = self._store, None
+            if store is not None and self._pid == os.getpid():
+                store.close()
