@@ -231,7 +231,7 @@ def test_policy_error_fail_open_admits_with_a_warning_and_counts_it(
     assert sample(metrics, 'truthgate_errors_total{kind="policy"}') == 1
     assert sample(metrics, "truthgate_fail_open_total") == 1
     [record] = list(store.intents())
-    assert "fail-open" in record["decision"]["error"]  # type: ignore[typeddict-item]
+    assert "fail-open" in record["decision"]["error"]
 
 
 def test_policy_error_fail_closed_denies_and_says_why(
@@ -272,6 +272,7 @@ def test_ledger_failure_fail_closed_denies_with_a_clear_message(
 
 @pytest.mark.parametrize("mode", ["fail-open", "fail-closed"])
 def test_a_policy_denial_stays_denied_when_the_ledger_also_fails(
+    *,
     config: AdmissionConfig, engine: PolicyEngine, metrics: Metrics, tmp_path: Path,
     mode: FailureMode,
 ) -> None:
@@ -284,6 +285,7 @@ def test_a_policy_denial_stays_denied_when_the_ledger_also_fails(
 
 @pytest.mark.parametrize(("mode", "allowed"), [("fail-open", True), ("fail-closed", False)])
 def test_an_unexpected_exception_still_answers_a_well_formed_review(
+    *,
     config: AdmissionConfig, engine: PolicyEngine, metrics: Metrics, tmp_path: Path,
     caplog: pytest.LogCaptureFixture, mode: FailureMode, allowed: bool,
 ) -> None:
@@ -296,7 +298,7 @@ def test_an_unexpected_exception_still_answers_a_well_formed_review(
     assert response["allowed"] is allowed
     assert sample(metrics, 'truthgate_errors_total{kind="internal"}') == 1
     assert sample(metrics, 'truthgate_admission_requests_total{decision="error"}') == 1
-    assert "Traceback" in caplog.text and "BuggyLedger" not in value
+    assert "Traceback" in caplog.text
     assert "RuntimeError" in caplog.text
     assert value not in caplog.text  # the exception quoted the Secret; the log does not
 
