@@ -219,7 +219,9 @@ class RegorusEngine:
                 if rule not in policy_set.rules.get(meta.package, frozenset()):
                     continue
                 try:
-                    found[rule] = messages(engine.eval_rule(f"data.{meta.package}.{rule}"))
+                    # As JSON: a Python set cannot hold Gatekeeper-style object messages.
+                    value = json.loads(engine.eval_rule_as_json(f"data.{meta.package}.{rule}"))
+                    found[rule] = messages(None if value == "<undefined>" else value)
                 except BaseException as e:
                     if _is_fatal(e):
                         raise

@@ -98,18 +98,53 @@ def discover_tests(engine: Any) -> list[TestCase]:
     return cases
 
 
-def _coverage(engine: Any, directory: Path) -> tuple[FileCoverage, ...]:
+def _rule_lines(engine: Any) -> dict[str, list[list[int]]]:
+    """File → for each rule, its non-blank, non-comment lines (1-based)."""
+    out: dict[str, list[list[int]]] = {}
+    for module in json.loads(engine.get_ast_as_json()):
+        source = module.get("source", {})
+        file, text = str(source.get("file", "")), str(source.get("contents", ""))
+        lines = text.splitlines()
+        for rule in module.get("ast", {}).get("rules", []):
+            body: Any = next(iter(rule.values()), None) if isinstance(rule, dict) else None
+            span = body.get("span") if isinstance(body, dict) else None
+            if not isinstance(span, dict):
+                continue
+            first = int(span.get("line", 0))
+            last = first + text.count("\n", int(span.get("start", 0)), int(span.get("end", 0)))
+            out.setdefault(file, []).append(
+                [
+                    n
+                    for n in range(first, last + 1)
+                    if 0 < n <= len(lines)
+                    and lines[n - 1].strip()
+                    and not lines[n - 1].lstrip().startswith("#")
+                ]
+            )
+    return out
+
+
+def _coverage(engine: Any) -> tuple[FileCoverage, ...]:
+    """Per policy file, lines evaluated and not. regorus reports only rules it entered; a rule
+    no test reached at all is added here as not covered, as ``opa test --coverage`` shows it."""
     report = json.loads(engine.get_coverage_report_as_json())
+    entries = {str(e.get("path", "")): e for e in report.get("files", [])}
+    rules = _rule_lines(engine)
     out: list[FileCoverage] = []
-    for entry in report.get("files", []):
-        path = str(entry.get("path", ""))
+    for path in sorted(set(entries) | set(rules)):
         if is_test_file(Path(path)):
             continue  # coverage of the policies, not of the tests themselves
+        entry = entries.get(path, {})  # a file no test reached is absent from the report
+        covered = set(entry.get("covered", []))
+        not_covered = set(entry.get("not_covered", []))
+        for lines in rules.get(path, []):
+            if not (covered | not_covered) & set(lines):
+                not_covered.update(lines)
         out.append(
             FileCoverage(
                 path=path,
-                covered=tuple(sorted(entry.get("covered", []))),
-                not_covered=tuple(sorted(entry.get("not_covered", []))),
+                covered=tuple(sorted(covered)),
+                not_covered=tuple(sorted(not_covered - covered)),
             )
         )
     return tuple(sorted(out, key=lambda c: c.path))
@@ -150,7 +185,7 @@ def run_tests(
         seconds = clock() - start
         prints = tuple(str(p) for p in engine.take_prints())
         results.append(TestResult(case, status, seconds, detail, prints))
-    return TestRun(tuple(results), _coverage(engine, directory) if coverage else None)
+    return TestRun(tuple(results), _coverage(engine) if coverage else None)
 
 
 def line_ranges(lines: tuple[int, ...]) -> str:

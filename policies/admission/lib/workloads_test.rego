@@ -44,3 +44,8 @@ test_objects_without_pod_spec_have_no_containers if {
 	inp := req({"kind": {"kind": "ConfigMap"}, "object": {"data": {"a": "b"}}})
 	count(workloads.containers) == 0 with input as inp
 }
+
+test_ref_without_any_name if {
+	inp := req({"name": "", "object": {"metadata": {}}})
+	workloads.ref == "Pod shop/(unnamed)" with input as inp
+}
