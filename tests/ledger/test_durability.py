@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import signal
@@ -9,8 +10,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.ledger.ledger_support import append_many
-from webhooks.ledger import open_store
+import pytest
+
+from tests.ledger.ledger_support import append_many, draft
+from webhooks.ledger import IntentStore, open_store
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -80,3 +83,31 @@ def test_a_record_acked_before_sigkill_is_there_after_reopening(ledger_url: str)
         store.close()
     assert stored[: len(acked)] == acked
     assert report.ok, report
+
+
+def _append_in_child_then_close(store: IntentStore) -> None:
+    store.append(draft("child"))
+    store.close()
+
+
+def test_a_store_opened_before_a_fork_keeps_working_in_parent_and_child(
+    ledger_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # gunicorn --preload: the master opens the store, then forks workers.
+    caplog.set_level(logging.WARNING, logger="truthgate.ledger")
+    store = open_store(ledger_url)
+    try:
+        store.append(draft("parent-before"))
+        child = multiprocessing.get_context("fork").Process(
+            target=_append_in_child_then_close, args=(store,)
+        )
+        child.start()
+        child.join(timeout=60)
+        assert child.exitcode == 0
+        store.append(draft("parent-after"))  # the child's close() left our connection alone
+        assert [r["uid"] for r in store.intents()] == ["parent-before", "child", "parent-after"]
+        assert store.verify().ok
+        # Nor did it have to reconnect: the child never touched the parent's session.
+        assert [r.getMessage() for r in caplog.records] == []
+    finally:
+        store.close()

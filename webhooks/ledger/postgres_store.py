@@ -10,9 +10,9 @@ Decisions:
   bound a dead network; ``statement_timeout``, ``lock_timeout`` and
   ``idle_in_transaction_session_timeout`` bound a slow or contended server. Values in the DSN
   win over these defaults.
-* One connection per thread (re-opened after a fork). A broken connection (server restart,
-  failover) is dropped and the operation retried once on a fresh one; retrying an append is safe
-  because appends are idempotent per uid.
+* One connection per thread, re-opened after a fork (:mod:`webhooks.ledger.connections`).
+  A broken connection (server restart, failover) is dropped and the operation retried once on
+  a fresh one; retrying an append is safe because appends are idempotent per uid.
 * Every message that leaves this module goes through ``LedgerURL.scrub``: no DSN password in
   logs, errors or reprs.
 """
@@ -20,8 +20,6 @@ Decisions:
 from __future__ import annotations
 
 import logging
-import os
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -29,6 +27,7 @@ import psycopg
 from psycopg import conninfo
 
 from webhooks.errors import BadRequestError, LedgerError, short
+from webhooks.ledger.connections import PerThread
 from webhooks.ledger.intent import GENESIS
 from webhooks.ledger.sqlcore import SCHEMA_VERSION, Cursor, SqlLedger, T
 from webhooks.ledger.url import LedgerURL
@@ -95,10 +94,7 @@ class PostgresStore(SqlLedger):
             # Not chained: libpq's parse errors can quote the DSN, password included.
             raise BadRequestError(f"malformed PostgreSQL URL {url.display}") from None
         self._params: dict[str, Any] = {**CONNECT_DEFAULTS, **params}
-        self._local = threading.local()
-        self._all: list[psycopg.Connection[Any]] = []
-        self._all_lock = threading.Lock()
-        self._closed = False
+        self._conns: PerThread[psycopg.Connection[Any]] = PerThread(self._connect, self._close)
         self._init_schema(create)
         self._maybe_prune()
 
@@ -111,44 +107,43 @@ class PostgresStore(SqlLedger):
 
     # -- connections --------------------------------------------------------------------------
 
-    def _conn(self) -> psycopg.Connection[Any]:
-        if self._closed:
-            raise LedgerError("ledger store is closed")
-        pid, conn = getattr(self._local, "conn", (None, None))
-        if conn is not None and pid == os.getpid() and not conn.closed:
-            return conn  # type: ignore[no-any-return]
+    def _connect(self) -> psycopg.Connection[Any]:
         try:
             conn = psycopg.connect(**self._params, autocommit=True)
+        except psycopg.Error as e:
+            raise self._error("cannot reach ledger", e) from e
+        try:
             with conn.cursor() as cur:
                 for name, value in SESSION_SETTINGS.items():
                     cur.execute("SELECT set_config(%s, %s, false)", (name, value))
         except psycopg.Error as e:
-            raise self._error("cannot reach ledger", e) from e
-        self._local.conn = (os.getpid(), conn)
-        with self._all_lock:
-            self._all.append(conn)
+            conn.close()
+            raise self._error("cannot configure ledger session on", e) from e
         return conn
 
-    def _drop(self, conn: psycopg.Connection[Any]) -> None:
-        self._local.conn = (None, None)
-        with self._all_lock:
-            if conn in self._all:
-                self._all.remove(conn)
+    def _close(self, conn: psycopg.Connection[Any]) -> None:
         try:
             conn.close()
-        except psycopg.Error as e:
-            log.debug("closing a broken ledger connection: %s", self.url.scrub(str(e)))
+        except psycopg.Error as e:  # closing must not raise on shutdown
+            log.debug("closing ledger connection: %s", self.url.scrub(str(e)))
 
     def _init_schema(self, create: bool) -> None:
-        def op(cur: Cursor) -> str | None:
-            if create:
-                cur.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK_KEY,))
-                for statement in _SCHEMA:
-                    cur.execute(statement)
-            elif cur.execute("SELECT to_regclass('meta')").fetchone()[0] is None:
+        def stored_version(cur: Cursor) -> str | None:
+            if cur.execute("SELECT to_regclass('meta')").fetchone()[0] is None:
                 return None
             row = cur.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
             return None if row is None else str(row[0])
+
+        def op(cur: Cursor) -> str | None:
+            # An existing ledger needs no DDL, so the webhook's role may lack CREATE rights
+            # once the schema exists (created by a first run or an admin).
+            found = stored_version(cur)
+            if found is not None or not create:
+                return found
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK_KEY,))
+            for statement in _SCHEMA:
+                cur.execute(statement)
+            return stored_version(cur)
 
         version = self._run(op, write=True)
         if version is None:
@@ -167,7 +162,7 @@ class PostgresStore(SqlLedger):
     def _run(self, op: Callable[[Cursor], T], *, write: bool) -> T:
         # ``write`` needs nothing extra here: appends serialize on the head row lock.
         for attempt in (1, 2):
-            conn = self._conn()
+            conn = self._conns.get()
             try:
                 with conn.transaction(), conn.cursor() as cur:
                     return op(cur)
@@ -176,7 +171,7 @@ class PostgresStore(SqlLedger):
                     log.warning(
                         "ledger connection lost (%s); reconnecting", self.url.scrub(short(e, 120))
                     )
-                    self._drop(conn)
+                    self._conns.discard(conn)
                     continue
                 if isinstance(e, psycopg.errors.LockNotAvailable | psycopg.errors.QueryCanceled):
                     raise self._error("ledger busy (timed out waiting)", e) from e
@@ -186,11 +181,4 @@ class PostgresStore(SqlLedger):
         raise AssertionError("unreachable")  # pragma: no cover
 
     def close(self) -> None:
-        self._closed = True
-        with self._all_lock:
-            conns, self._all = self._all, []
-        for conn in conns:
-            try:
-                conn.close()
-            except psycopg.Error as e:
-                log.debug("closing ledger connection: %s", self.url.scrub(str(e)))
+        self._conns.close_all()

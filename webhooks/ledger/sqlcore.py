@@ -87,9 +87,7 @@ class SqlLedger(abc.ABC):
     # -- IntentStore --------------------------------------------------------------------------
 
     def append(self, draft: dict[str, Any]) -> IntentRecord:
-        uid = draft.get("uid")
-        if not isinstance(uid, str) or not uid:
-            raise BadRequestError("intent draft lacks a uid")
+        uid = index_columns(draft)["uid"]  # refuse a malformed draft before taking the lock
 
         def op(cur: Cursor) -> IntentRecord:
             cur.execute(self._q("SELECT doc FROM intents WHERE uid = ?"), (uid,))

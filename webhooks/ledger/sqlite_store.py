@@ -12,20 +12,20 @@ Decisions:
   workers (processes) can never chain onto the same head and fork the chain.
 * ``busy_timeout`` bounds how long a writer waits for that lock; past it the append fails with
   LedgerError instead of hanging the review.
-* One connection per thread (gunicorn ``gthread`` workers), re-opened after a fork.
+* One connection per thread (gunicorn ``gthread`` workers), re-opened after a fork
+  (:mod:`webhooks.ledger.connections`).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import sqlite3
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
 from webhooks.errors import LedgerError, short
+from webhooks.ledger.connections import PerThread
 from webhooks.ledger.intent import GENESIS
 from webhooks.ledger.sqlcore import SCHEMA_VERSION, Cursor, SqlLedger, T
 
@@ -76,10 +76,7 @@ class SqliteStore(SqlLedger):
         self._create = create
         self._synchronous = synchronous
         self._busy_timeout_s = busy_timeout_s
-        self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
-        self._all_lock = threading.Lock()
-        self._closed = False
+        self._conns = PerThread(self._connect, _close)
         if not create and not Path(self.path).is_file():
             raise LedgerError(f"no ledger at {self.path} (check --ledger / TRUTHGATE_LEDGER)")
         if create and not Path(self.path).parent.is_dir():
@@ -93,11 +90,11 @@ class SqliteStore(SqlLedger):
     # -- connections --------------------------------------------------------------------------
 
     def _conn(self) -> sqlite3.Connection:
-        if self._closed:
-            raise LedgerError("ledger store is closed")
-        pid, conn = getattr(self._local, "conn", (None, None))
-        if conn is not None and pid == os.getpid():
-            return conn  # type: ignore[no-any-return]
+        return self._conns.get()
+
+    def _connect(self) -> sqlite3.Connection:
+        # check_same_thread=False only so close() may close every thread's connection; each
+        # connection is still used by the one thread that opened it (PerThread).
         try:
             if self._create:
                 conn = sqlite3.connect(
@@ -114,11 +111,6 @@ class SqliteStore(SqlLedger):
             conn.execute(f"PRAGMA busy_timeout={int(self._busy_timeout_s * 1000)}")
         except sqlite3.Error as e:
             raise LedgerError(f"cannot open ledger {self.path}: {short(e)}") from e
-        # check_same_thread=False only so close() may close every thread's connection; each
-        # connection is still used by the one thread that opened it.
-        self._local.conn = (os.getpid(), conn)
-        with self._all_lock:
-            self._all.append(conn)
         return conn
 
     def _init_schema(self) -> None:
@@ -164,11 +156,11 @@ class SqliteStore(SqlLedger):
             raise LedgerError(f"ledger {self.path}: {short(e)}") from e
 
     def close(self) -> None:
-        self._closed = True
-        with self._all_lock:
-            conns, self._all = self._all, []
-        for conn in conns:
-            try:
-                conn.close()
-            except sqlite3.Error as e:  # closing must not raise on shutdown
-                log.debug("closing ledger connection: %s", e)
+        self._conns.close_all()
+
+
+def _close(conn: sqlite3.Connection) -> None:
+    try:
+        conn.close()
+    except sqlite3.Error as e:  # closing must not raise on shutdown
+        log.debug("closing ledger connection: %s", e)
