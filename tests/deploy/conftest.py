@@ -6,6 +6,9 @@ SDK), so ``fail``, ``lookup``, ``genCA`` and the values schema behave as under `
 
 from __future__ import annotations
 
+import copy
+import functools
+import json
 import shutil
 import subprocess
 from collections.abc import Iterator, Mapping
@@ -34,11 +37,17 @@ def load_all(text: str) -> list[Manifest]:
 
 def render(values: Mapping[str, Any] | None = None, chart: Path = CHART,
            namespace: str = "truthgate") -> list[Manifest]:
-    """The manifests `helm install truthgate <chart> -n <namespace>` would apply."""
+    """The manifests `helm install truthgate <chart> -n <namespace>` would apply (a fresh copy:
+    renders are cached because each one generates RSA keys)."""
+    return copy.deepcopy(_render(json.dumps(values or {}, sort_keys=True), str(chart), namespace))
+
+
+@functools.lru_cache(maxsize=64)
+def _render(values_json: str, chart: str, namespace: str) -> list[Manifest]:
     import helm_python as helm
 
-    with helm.Chart.load(str(chart)) as loaded:
-        files = loaded.render(dict(values or {}), name="truthgate", namespace=namespace,
+    with helm.Chart.load(chart) as loaded:
+        files = loaded.render(json.loads(values_json), name="truthgate", namespace=namespace,
                               is_install=True)
     docs: list[Manifest] = []
     for name, text in sorted(files.items()):

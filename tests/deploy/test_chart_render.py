@@ -1,0 +1,400 @@
+"""The chart as `helm install` renders it: every object valid for Kubernetes 1.30 and 1.37, and
+the properties that keep truthgate from ever being the reason a cluster stops."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.deploy.conftest import CHART, ROOT, Manifest, kinds, one, render, validate_builtin
+
+CI_VALUES = {p.name: yaml.safe_load(p.read_text()) for p in sorted((CHART / "ci").glob("*.yaml"))}
+# Kinds of other projects' CRDs: checked field by field below, not against an OpenAPI schema.
+FOREIGN = {"Certificate", "Issuer", "ServiceMonitor", "PrometheusRule"}
+HA = CI_VALUES["ha-postgres-values.yaml"]
+CERT_MANAGER = CI_VALUES["cert-manager-values.yaml"]
+
+
+def webhook(docs: list[Manifest]) -> dict[str, Any]:
+    vwc = one(docs, "ValidatingWebhookConfiguration")
+    assert len(vwc["webhooks"]) == 1
+    hook: dict[str, Any] = vwc["webhooks"][0]
+    return hook
+
+
+def pod_spec(docs: list[Manifest]) -> dict[str, Any]:
+    spec: dict[str, Any] = one(docs, "Deployment")["spec"]["template"]["spec"]
+    return spec
+
+
+@pytest.mark.parametrize("name", ["defaults", *CI_VALUES])
+def test_every_rendered_object_is_valid_kubernetes(name: str) -> None:
+    docs = render(CI_VALUES.get(name))
+    assert docs
+    for doc in docs:
+        if doc["kind"] not in FOREIGN:
+            validate_builtin(doc)
+
+
+def test_helm_lint_is_clean_in_strict_mode() -> None:
+    import helm_python as helm
+
+    for values in [None, *CI_VALUES.values()]:
+        report = helm.lint(str(CHART), values, strict=True, namespace="truthgate",
+                           kube_version="1.30.0")
+        problems = [m for m in report["messages"] if m["severity"] > 1]
+        assert report["errors"] == [] and problems == [], report
+
+
+def test_default_install_is_the_single_replica_sqlite_quick_start() -> None:
+    docs = render()
+    assert kinds(docs) == sorted([
+        "ClusterRole", "ClusterRole", "Deployment", "NetworkPolicy", "PersistentVolumeClaim",
+        "PodDisruptionBudget", "Secret", "Service", "ServiceAccount",
+        "ValidatingWebhookConfiguration"])
+    deploy = one(docs, "Deployment")
+    assert deploy["spec"]["replicas"] == 1
+    # One RWO volume, one SQLite writer: the old pod must stop before the new one starts.
+    assert deploy["spec"]["strategy"] == {"type": "Recreate"}
+    env = {e["name"]: e for e in pod_spec(docs)["containers"][0]["env"]}
+    assert env["TRUTHGATE_LEDGER"]["value"] == "/var/lib/truthgate/ledger.db"
+    mounts = {m["name"]: m["mountPath"] for m in pod_spec(docs)["containers"][0]["volumeMounts"]}
+    assert mounts["ledger"] == "/var/lib/truthgate"
+    claim = one(docs, "PersistentVolumeClaim")
+    assert {v["name"]: v for v in pod_spec(docs)["volumes"]}["ledger"][
+        "persistentVolumeClaim"]["claimName"] == claim["metadata"]["name"]
+    # The ledger is the audit record: uninstalling truthgate does not delete it.
+    assert claim["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+
+
+# -- the webhook configuration ---------------------------------------------------------------
+
+def test_webhook_configuration_is_safe_by_default() -> None:
+    hook = webhook(render(namespace="tg-system"))
+    assert hook["admissionReviewVersions"] == ["v1"]
+    assert hook["sideEffects"] == "NoneOnDryRun"
+    assert hook["failurePolicy"] == "Ignore"
+    assert hook["timeoutSeconds"] == 3
+    assert hook["matchPolicy"] == "Equivalent"
+    assert hook["clientConfig"]["service"] == {
+        "name": "truthgate", "namespace": "tg-system", "path": "/validate", "port": 443}
+    assert hook["namespaceSelector"] == {"matchExpressions": [{
+        "key": "kubernetes.io/metadata.name", "operator": "NotIn",
+        "values": ["kube-system", "kube-node-lease", "tg-system"]}]}
+    assert {c["name"] for c in hook["matchConditions"]} == {"gitops-managed", "not-break-glass"}
+
+
+def test_failure_policy_and_timeout_come_from_values() -> None:
+    hook = webhook(render({"webhook": {"failurePolicy": "Fail", "timeoutSeconds": 5}}))
+    assert hook["failurePolicy"] == "Fail"
+    assert hook["timeoutSeconds"] == 5
+
+
+def test_extra_excluded_namespaces_add_to_the_fixed_ones() -> None:
+    hook = webhook(render({"webhook": {"excludeNamespaces": ["argocd", "kube-system"]}}))
+    assert hook["namespaceSelector"]["matchExpressions"][0]["values"] == [
+        "kube-system", "kube-node-lease", "truthgate", "argocd"]
+
+
+def test_rules_never_cover_events_leases_or_everything() -> None:
+    for values in [None, *CI_VALUES.values()]:
+        for rule in webhook(render(values))["rules"]:
+            assert rule["scope"] == "Namespaced"
+            assert set(rule["operations"]) == {"CREATE", "UPDATE", "DELETE"}
+            for resource in rule["resources"]:
+                assert resource.split("/")[0] not in {"*", "events", "leases"}
+
+
+@pytest.mark.parametrize("resource", ["events", "leases", "*", "events/status"])
+def test_a_rule_for_events_or_leases_is_refused_with_the_reason(resource: str) -> None:
+    from tests.deploy.conftest import render_error
+
+    error = render_error({"webhook": {"rules": [
+        {"apiGroups": [""], "apiVersions": ["v1"], "resources": ["configmaps", resource]}]}})
+    assert f'"{resource}" is refused' in error
+    assert "must never wait on truthgate" in error
+
+
+def test_the_webhook_port_the_api_server_calls_is_the_port_the_pods_serve() -> None:
+    docs = render()
+    service = one(docs, "Service")
+    port = service["spec"]["ports"][0]
+    assert port["port"] == webhook(docs)["clientConfig"]["service"]["port"]
+    container = pod_spec(docs)["containers"][0]
+    assert {p["name"] for p in container["ports"]} == {port["targetPort"]}
+    pod_labels = one(docs, "Deployment")["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= pod_labels.items()
+
+
+# -- the webhook pods ------------------------------------------------------------------------
+
+def test_webhook_pods_run_locked_down() -> None:
+    spec = pod_spec(render())
+    assert spec["automountServiceAccountToken"] is False
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    (container,) = spec["containers"]
+    sc = container["securityContext"]
+    assert sc["runAsNonRoot"] is True
+    assert sc["runAsUser"] != 0
+    assert sc["readOnlyRootFilesystem"] is True
+    assert sc["allowPrivilegeEscalation"] is False
+    assert sc["capabilities"] == {"drop": ["ALL"]}
+    assert sc["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert container["resources"]["requests"] and container["resources"]["limits"]["memory"]
+
+
+def test_the_only_writable_paths_are_emptydirs_and_the_ledger() -> None:
+    spec = pod_spec(render())
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    container = spec["containers"][0]
+    writable = {m["mountPath"]: volumes[m["name"]] for m in container["volumeMounts"]
+                if not m.get("readOnly")}
+    assert set(writable) == {"/tmp", "/var/run/truthgate/metrics", "/var/lib/truthgate"}
+    assert "emptyDir" in writable["/tmp"] and "emptyDir" in writable["/var/run/truthgate/metrics"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    # prometheus-client's multi-process files go to a writable emptyDir.
+    assert env["PROMETHEUS_MULTIPROC_DIR"] == "/var/run/truthgate/metrics"
+
+
+def test_probes_use_https_on_the_health_endpoints() -> None:
+    container = pod_spec(render())["containers"][0]
+    assert container["readinessProbe"]["httpGet"] == {
+        "path": "/readyz", "port": "https", "scheme": "HTTPS"}
+    assert container["livenessProbe"]["httpGet"] == {
+        "path": "/healthz", "port": "https", "scheme": "HTTPS"}
+
+
+def test_serve_arguments_follow_values() -> None:
+    args = pod_spec(render({"webhook": {
+        "workers": 3, "threads": 8, "failureMode": "fail-closed"}}))["containers"][0]["args"]
+    assert args[0] == "serve"
+    assert {"--workers=3", "--threads=8", "--failure-mode=fail-closed",
+            "--tls-cert=/etc/truthgate/tls/tls.crt", "--tls-key=/etc/truthgate/tls/tls.key",
+            "--policies=/opt/truthgate/policies", "--bind=0.0.0.0:8443"} <= set(args)
+
+
+def test_a_policy_configmap_replaces_the_shipped_policies() -> None:
+    spec = pod_spec(render({"policies": {"configMap": "my-policies"}}))
+    assert "--policies=/etc/truthgate/policies" in spec["containers"][0]["args"]
+    assert {"name": "policies", "configMap": {"name": "my-policies"}} in spec["volumes"]
+
+
+def test_anti_affinity_is_preferred_by_default_and_required_on_request() -> None:
+    preferred = pod_spec(render())["affinity"]["podAntiAffinity"]
+    assert list(preferred) == ["preferredDuringSchedulingIgnoredDuringExecution"]
+    term = preferred["preferredDuringSchedulingIgnoredDuringExecution"][0]["podAffinityTerm"]
+    assert term["topologyKey"] == "kubernetes.io/hostname"
+    required = pod_spec(render(HA))["affinity"]["podAntiAffinity"]
+    assert list(required) == ["requiredDuringSchedulingIgnoredDuringExecution"]
+
+
+def test_ha_install_uses_postgres_from_a_secret_and_rolls_without_a_gap() -> None:
+    docs = render(HA)
+    deploy = one(docs, "Deployment")
+    assert deploy["spec"]["replicas"] == 3
+    assert deploy["spec"]["strategy"]["rollingUpdate"] == {"maxUnavailable": 0, "maxSurge": 1}
+    spec = deploy["spec"]["template"]["spec"]
+    assert spec["priorityClassName"] == "system-cluster-critical"
+    env = {e["name"]: e for e in spec["containers"][0]["env"]}
+    # The DSN (with its password) never appears in the manifest, only a reference.
+    assert env["TRUTHGATE_LEDGER"] == {"name": "TRUTHGATE_LEDGER", "valueFrom": {
+        "secretKeyRef": {"name": "truthgate-ledger", "key": "dsn"}}}
+    assert "PersistentVolumeClaim" not in kinds(docs)
+    assert "ledger" not in {v["name"] for v in spec["volumes"]}
+
+
+def test_disruption_budget_never_blocks_a_drain() -> None:
+    for values in [None, HA]:
+        docs = render(values)
+        pdb = one(docs, "PodDisruptionBudget")
+        assert pdb["spec"]["maxUnavailable"] == 1
+        assert "minAvailable" not in pdb["spec"]
+        pod_labels = one(docs, "Deployment")["spec"]["template"]["metadata"]["labels"]
+        assert pdb["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+
+
+# -- RBAC ------------------------------------------------------------------------------------
+
+def test_the_webhook_has_no_api_access_at_all() -> None:
+    docs = render(HA)
+    sa = one(docs, "ServiceAccount", "truthgate")
+    assert sa["automountServiceAccountToken"] is False
+    assert "ClusterRoleBinding" not in kinds(docs)
+    for binding in [d for d in docs if d["kind"] == "RoleBinding"]:
+        assert {"kind": "ServiceAccount", "name": "truthgate",
+                "namespace": "truthgate"} not in binding["subjects"]
+
+
+def test_the_verifier_role_only_reads_except_truthcheck_status() -> None:
+    role = one(render(), "ClusterRole", "truthgate-verifier")
+    for rule in role["rules"]:
+        assert "*" not in rule["verbs"] + rule["resources"] + rule["apiGroups"]
+        if rule["resources"] == ["truthchecks/status"]:
+            assert set(rule["verbs"]) == {"get", "update", "patch"}
+        else:
+            assert set(rule["verbs"]) <= {"get", "list", "watch"}, rule
+    granted = {(g, r) for rule in role["rules"] for g in rule["apiGroups"]
+               for r in rule["resources"]}
+    needed = {
+        ("apps", "deployments"), ("apps", "statefulsets"), ("apps", "daemonsets"),
+        ("apps", "replicasets"), ("", "pods"), ("", "services"), ("", "events"),
+        ("", "configmaps"), ("", "secrets"), ("", "persistentvolumeclaims"),
+        ("", "resourcequotas"), ("discovery.k8s.io", "endpointslices"),
+        ("autoscaling", "horizontalpodautoscalers"), ("batch", "jobs"),
+        ("events.k8s.io", "events"), ("truthgate.dev", "truthchecks"),
+        ("truthgate.dev", "truthchecks/status")}
+    assert granted == needed
+
+
+def test_secrets_access_can_be_dropped() -> None:
+    role = one(render({"verifier": {"rbac": {"readSecrets": False}}}), "ClusterRole",
+               "truthgate-verifier")
+    assert all("secrets" not in rule["resources"] for rule in role["rules"])
+
+
+def test_applications_are_readable_only_in_the_argocd_namespace_by_listed_hooks() -> None:
+    docs = render({"verifier": {"namespaces": ["shop", "billing"], "argocdNamespace": "gitops"}})
+    argocd_role = one(docs, "ClusterRole", "truthgate-verifier-argocd")
+    assert argocd_role["rules"] == [{"apiGroups": ["argoproj.io"], "resources": ["applications"],
+                                     "verbs": ["get", "list", "watch"]}]
+    binding = one(docs, "RoleBinding")
+    assert binding["metadata"]["namespace"] == "gitops"
+    assert binding["roleRef"]["name"] == "truthgate-verifier-argocd"
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "truthgate-verifier", "namespace": "shop"},
+        {"kind": "ServiceAccount", "name": "truthgate-verifier", "namespace": "billing"}]
+
+
+# -- network, monitoring, certificates, hook -------------------------------------------------
+
+def test_network_policy_admits_only_the_webhook_port_and_sqlite_needs_no_egress() -> None:
+    policy = one(render(), "NetworkPolicy")
+    assert policy["spec"]["policyTypes"] == ["Ingress", "Egress"]
+    assert policy["spec"]["ingress"] == [{"ports": [{"port": "https", "protocol": "TCP"}]}]
+    assert policy["spec"]["egress"] == []
+
+
+def test_network_policy_lets_postgres_and_dns_out() -> None:
+    egress = one(render(HA), "NetworkPolicy")["spec"]["egress"]
+    ports = [p["port"] for rule in egress for p in rule["ports"]]
+    assert sorted(ports) == [53, 53, 5432]
+    db = next(rule for rule in egress if rule["ports"][0]["port"] == 5432)
+    assert db["to"] == HA["networkPolicy"]["postgres"]["to"]
+
+
+def test_prometheus_rules_are_the_documented_alerts() -> None:
+    rule = one(render(HA), "PrometheusRule")
+    shipped = yaml.safe_load((CHART / "files" / "alerts.yaml").read_text())
+    documented = yaml.safe_load((ROOT / "docs" / "examples" / "prometheusrule.yaml").read_text())
+    assert rule["spec"] == shipped == documented["spec"]
+
+
+def test_service_monitor_scrapes_the_tls_port_trusting_the_webhook_ca() -> None:
+    docs = render(HA)
+    monitor = one(docs, "ServiceMonitor")
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert endpoint["port"] == one(docs, "Service")["spec"]["ports"][0]["name"]
+    assert endpoint["scheme"] == "https" and endpoint["path"] == "/metrics"
+    assert endpoint["tlsConfig"]["ca"]["secret"] == {"name": "truthgate-tls", "key": "ca.crt"}
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= \
+        one(docs, "Service")["metadata"]["labels"].items()
+
+
+def test_cert_manager_mode_lets_cainjector_fill_the_ca_bundle() -> None:
+    docs = render(CERT_MANAGER)
+    assert "Secret" not in kinds(docs)
+    vwc = one(docs, "ValidatingWebhookConfiguration")
+    assert "caBundle" not in vwc["webhooks"][0]["clientConfig"]
+    injected_from = vwc["metadata"]["annotations"]["cert-manager.io/inject-ca-from"]
+    serving = one(docs, "Certificate", injected_from.split("/")[1])
+    assert injected_from.split("/")[0] == serving["metadata"]["namespace"] == "truthgate"
+    assert "truthgate.truthgate.svc" in serving["spec"]["dnsNames"]
+    tls_volume = {v["name"]: v for v in pod_spec(docs)["volumes"]}["tls"]
+    assert tls_volume["secret"]["secretName"] == serving["spec"]["secretName"]
+    # Serving certificate from a long-lived private CA: renewal does not change the caBundle.
+    ca_issuer = one(docs, "Issuer", serving["spec"]["issuerRef"]["name"])
+    ca_cert = one(docs, "Certificate", "truthgate-ca")
+    assert ca_issuer["spec"]["ca"]["secretName"] == ca_cert["spec"]["secretName"]
+    assert ca_cert["spec"]["isCA"] is True
+
+
+def test_a_tls_secret_you_bring_is_used_with_its_ca_bundle() -> None:
+    docs = render({"tls": {"existingSecret": "my-tls", "caBundle": "Q0E="}})
+    assert "Secret" not in kinds(docs)
+    assert webhook(docs)["clientConfig"]["caBundle"] == "Q0E="
+    tls_volume = {v["name"]: v for v in pod_spec(docs)["volumes"]}["tls"]
+    assert tls_volume["secret"]["secretName"] == "my-tls"
+
+
+def test_the_self_verification_hook_is_a_locked_down_postsync_job() -> None:
+    docs = render(CI_VALUES["self-verify-values.yaml"])
+    job = one(docs, "Job")
+    assert job["metadata"]["annotations"] == {
+        "argocd.argoproj.io/hook": "PostSync",
+        "argocd.argoproj.io/hook-delete-policy": "BeforeHookCreation"}
+    assert job["spec"]["backoffLimit"] == 1
+    assert job["spec"]["activeDeadlineSeconds"] == 600
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    assert container["args"] == ["verify", "--in-cluster", "--app=truthgate",
+                                 "--namespace=truthgate", "--truthcheck=truthgate"]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    binding = one(docs, "RoleBinding", "truthgate-verifier")
+    assert binding["roleRef"]["name"] == "truthgate-verifier"
+
+
+def test_notes_say_how_to_break_glass() -> None:
+    from tests.deploy.conftest import notes
+
+    text = notes()
+    assert "kubectl delete validatingwebhookconfiguration truthgate" in text
+    assert 'truthgate.dev/break-glass="true"' in text
+    assert "failurePolicy Fail" in notes({"webhook": {"failurePolicy": "Fail"}})
+
+
+# -- the template refuses what the schema refuses, even when the schema is skipped -----------
+
+@pytest.fixture(scope="module")
+def chart_without_schema(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`helm install --skip-schema-validation` in effect: the same chart minus its schema."""
+    copy = tmp_path_factory.mktemp("chart") / "truthgate"
+    shutil.copytree(CHART, copy)
+    (copy / "values.schema.json").unlink()
+    return copy
+
+
+@pytest.mark.parametrize(("values", "message"), [
+    ({"replicas": 2}, "one SQLite file cannot be shared by several webhook pods"),
+    ({"webhook": {"timeoutSeconds": 30}}, "must be 1..10"),
+    ({"webhook": {"failurePolicy": "Sometimes"}}, "must be Ignore or Fail"),
+    ({"ledger": {"type": "postgresql"}}, "needs ledger.postgresql.existingSecret"),
+], ids=["sqlite-replicas", "timeout", "failure-policy", "postgres-secret"])
+def test_templates_refuse_unsafe_values_without_the_schema(
+        chart_without_schema: Path, values: dict[str, Any], message: str) -> None:
+    import helm_python as helm
+
+    with helm.Chart.load(str(chart_without_schema)) as loaded, \
+            pytest.raises(helm.HelmError) as caught:
+        loaded.render(values, name="truthgate", namespace="truthgate", is_install=True)
+    assert message in str(caught.value)
+
+
+def test_values_the_chart_reads_are_all_in_the_schema() -> None:
+    # A value read by a template but missing from the schema would be refused as unknown.
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    defaults = yaml.safe_load((CHART / "values.yaml").read_text())
+
+    def walk(values: dict[str, Any], props: dict[str, Any], path: str) -> None:
+        for key, value in values.items():
+            assert key in props, f"{path}{key} is in values.yaml but not in the schema"
+            sub = props[key]
+            if isinstance(value, dict) and sub.get("additionalProperties") is False:
+                walk(value, sub["properties"], f"{path}{key}.")
+
+    walk(defaults, schema["properties"], "")
