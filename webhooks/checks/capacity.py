@@ -57,10 +57,10 @@ def _failed_creates(ctx: CheckContext) -> list[CheckFinding]:
         have, want = short
         counts = f"{have} of {want} pods created" if kube.kind(obj) != "Job" else "pods not created"
         tally = sum(e.count for e in events)
+        why = kube.quota_gist(latest.message) or kube.short_text(latest.message)
         out.append(finding(
             "runtime", "capacity/quota", top,
-            f"{kube.display(top)}: {counts}{via}, FailedCreate x{tally}: "
-            f"{kube.short_text(latest.message)}", "critical"))
+            f"{kube.display(top)}: {counts}{via}: {why} (FailedCreate x{tally})", "critical"))
     return out
 
 

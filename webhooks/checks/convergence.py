@@ -97,7 +97,8 @@ def _deployment(obj: KubeObject, ctx: CheckContext) -> Assessment:
             hard
         ) else CURRENT
     if failure is not None:
-        base += f" (ReplicaFailure: {kube.get_str(failure, 'message') or failure.get('reason')})"
+        why = kube.get_str(failure, "message") or kube.get_str(failure, "reason") or ""
+        base += f" ({kube.quota_gist(why) or 'ReplicaFailure: ' + kube.short_text(why, 100)})"
     return _with_pods(base, new_pods)
 
 

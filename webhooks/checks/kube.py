@@ -210,3 +210,19 @@ def short_text(text: str, limit: int = 160) -> str:
     """Quote an upstream message (event, condition) without letting it swamp a finding."""
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+_QUOTA = re.compile(
+    r"exceeded quota: (?P<quota>[^,]+), requested: (?P<req>[^,]+(?:,[^,:]+)*), "
+    r"used: (?P<used>[^,]+(?:,[^,:]+)*), limited: (?P<limited>.+)$"
+)
+
+
+def quota_gist(message: str) -> str | None:
+    """"exceeded quota compute (requested pods=1, used pods=20, limited pods=20)" from the
+    API server's FailedCreate wording, or None when the message is not a quota refusal."""
+    match = _QUOTA.search(" ".join(message.split()))
+    if not match:
+        return None
+    return (f"exceeded quota {match['quota']} (requested {match['req']}, used {match['used']}, "
+            f"limited {match['limited']})")

@@ -77,7 +77,8 @@ def _sync_claims(evidence: Evidence, ctx: CheckContext) -> list[CheckFinding]:
             out.append(finding("controller", "staleness/sync-result", ref,
                                f"{shown}: sync step failed: {why}".rstrip(": "), "critical"))
             continue
-        if status != "Synced" or phase != "Succeeded" or hook_phase:
+        # Argo CD records hookPhase "Running" even for plain resources; hooks carry hookType.
+        if status != "Synced" or phase != "Succeeded" or kube.get_str(res, "hookType"):
             continue
         live = ctx.index.get(r_kind, r_ns, r_name)
         if live is None:

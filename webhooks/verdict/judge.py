@@ -30,6 +30,8 @@ from webhooks.verdict.policy import VerdictPolicy, default_policy
 SUMMARY_LIMIT = 200
 _RANK: dict[str, int] = {"critical": 0, "warning": 1, "info": 2}
 _LAYERS = frozenset(get_args(Layer))
+_SUMMARY_LAYER_RANK: dict[str, int] = {"runtime": 0, "behaviour": 1, "declared": 2,
+                                       "controller": 3}
 _SEVERITIES = frozenset(get_args(Severity))
 
 
@@ -97,11 +99,18 @@ def _summary(verdict: VerdictValue, reasons: tuple[str, ...], findings: list[Fin
              counts: Mapping[str, int]) -> str:
     # One message per object: a crash-looping StatefulSet shows up in several checks, and the
     # summary has room for two or three things at most.
-    by_message = {f["message"]: f["resource"] for f in findings}
+    by_message = {f["message"]: f for f in findings}
+    # The runtime says *why* (pods Pending on quota); the controller layer only that something
+    # is off. When several findings name one object, the summary quotes the most concrete.
+    ordered = sorted(
+        dict.fromkeys(reasons),
+        key=lambda r: _SUMMARY_LAYER_RANK.get(by_message[r]["layer"], 4) if r in by_message
+        else 4,
+    )
     seen: set[tuple[str, str | None, str]] = set()
     items: list[str] = []
-    for reason in dict.fromkeys(reasons):
-        res = by_message.get(reason)
+    for reason in ordered:
+        res = by_message[reason]["resource"] if reason in by_message else None
         if res is not None:
             rkey = (res["kind"], res["namespace"], res["name"])
             if rkey in seen:
@@ -119,7 +128,7 @@ def _summary(verdict: VerdictValue, reasons: tuple[str, ...], findings: list[Fin
     elif items:
         head = f"Healthy with {n_warn} warning{'s' if n_warn != 1 else ''}: "
     else:
-        looked = ", ".join(f"{n} {k}" for k, n in counts.items() if n)
+        looked = ", ".join(f"{n} {k if n != 1 else k[:-1]}" for k, n in counts.items() if n)
         return f"Healthy: no divergence found ({looked or 'nothing collected'})"
     text = head + "; ".join(items)
     return text if len(text) <= SUMMARY_LIMIT else text[: SUMMARY_LIMIT - 1] + "…"
