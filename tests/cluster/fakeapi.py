@@ -56,6 +56,14 @@ class StrictEmulator(kmock.KubernetesEmulator):
         elif spec_changed:
             meta["generation"] = int(meta["generation"]) + 1
 
+    def overwrite_status(self, rtype: ResourceType, namespace: str, name: str, status: Obj) -> None:
+        """Another writer's status update, for use on the server's loop (before_status_patch)."""
+        obj = self.objects[(_res(rtype), namespace, name)]
+        raw = copy.deepcopy(obj.raw)
+        self.stamp(raw, spec_changed=False)
+        obj.patch({"metadata": raw["metadata"], "status": None})
+        obj.patch({"status": status})
+
     async def _handle(self, request: Any) -> Any:
         if request.resource is None or request.action != enums.action.UPDATE:
             return await super()._handle(request)
@@ -150,7 +158,7 @@ class ApiServer:
 
     def delete(self, rtype: ResourceType, namespace: str | None, name: str) -> None:
         key = (_res(rtype), namespace, name)
-        self._run(lambda: self.emulator.objects[key].delete())
+        self._run(self.emulator.objects[key].delete)
 
     def set_status(self, rtype: ResourceType, namespace: str, name: str, status: Obj) -> Obj:
         """Another writer replaces the status (bumps resourceVersion)."""

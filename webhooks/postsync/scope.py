@@ -10,7 +10,8 @@ consume are ConfigMaps, Secrets and claims they mount. So the scope is a closure
 4. Events whose involvedObject is in scope;
 5. every ResourceQuota in the namespaces (quota is why Pods stay Pending).
 
-The verifying Job and its Pods are left out: the hook cannot judge itself while it runs.
+Hooks are left out (objects annotated ``argocd.argoproj.io/hook``, and their Pods): Argo CD keeps
+them out of application health too, and the verifying Job cannot judge itself while it runs.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 from webhooks.evidence.model import KubeObject
 from webhooks.postsync.appinfo import AppRef, tracked_app
 
+HOOK_ANNOTATION = "argocd.argoproj.io/hook"
 _OWNED_DEPTH = 4  # Deployment -> ReplicaSet -> Pod; CronJob -> Job -> Pod; headroom for CRs
 
 
@@ -115,7 +117,10 @@ def select_app_objects(
         refs = (obj.get("metadata") or {}).get("ownerReferences") or []
         return {r["uid"] for r in refs if isinstance(r, dict) and isinstance(r.get("uid"), str)}
 
-    # The hook's own Job excludes its Pods too.
+    for obj in pool:
+        if HOOK_ANNOTATION in ((obj.get("metadata") or {}).get("annotations") or {}):
+            excluded.add(_uid(obj) or "")
+    # An excluded Job excludes its Pods too.
     for _ in range(_OWNED_DEPTH):
         grown = {_uid(o) for o in pool if owners(o) & excluded} - {None}
         if not grown - excluded:

@@ -1,0 +1,142 @@
+"""`truthgate verify` end to end: the real command against a Kubernetes API over HTTP.
+
+The command reads the Application and the app's objects through the official client, probes a
+service on 127.0.0.1, judges, writes the TruthCheck's status and exits per spec.onDivergence.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import kmock
+
+from tests.cluster.fakeapi import ApiServer
+from tests.postsync.world import REVISION, SECRET_VALUE, seed
+from webhooks.cluster.resources import APPLICATION, TRUTHCHECK
+
+Web = tuple[str, dict[str, int]]
+
+
+def truthgate(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items()
+            if k not in ("KUBERNETES_SERVICE_HOST", "POD_NAME", "POD_NAMESPACE", "TRUTHGATE_APP")}
+    return subprocess.run(
+        [sys.executable, "-m", "webhooks", *args], capture_output=True, text=True,
+        timeout=90, check=False, env=base | (env or {}),
+    )
+
+
+def status(api: ApiServer) -> dict[str, Any]:
+    tc = api.get(TRUTHCHECK, "shop", "shop-web")
+    assert tc is not None
+    result: dict[str, Any] = tc.get("status") or {}
+    return result
+
+
+def test_degrade_action_turns_the_truthcheck_degraded_and_exits_zero(
+    api: ApiServer, web: Web
+) -> None:
+    url, _ = web
+    seed(api, {"web-health": f"{url}/healthz", "web-broken": f"{url}/broken"})
+    out = truthgate("verify", "--server", api.url, "--app", "shop-web", "-n", "shop",
+                    "--no-wait")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("Degraded:")
+    st = status(api)
+    assert st["verdict"] == "Degraded" and st["phase"] == "Verified"
+    assert st["revision"] == REVISION and st["observedGeneration"] == 1
+    failed = [f for f in st["findings"] if f["check"] == "probes/failed"]
+    assert len(failed) == 1 and "web-broken" in failed[0]["message"]
+    assert "HTTP 500" in failed[0]["message"]
+    assert st["conditions"][0]["type"] == "Verified" and st["conditions"][0]["status"] == "False"
+
+
+def test_fail_sync_action_exits_non_zero_on_degraded(api: ApiServer, web: Web) -> None:
+    url, _ = web
+    seed(api, {"web-broken": f"{url}/broken"}, on_divergence="fail-sync")
+    out = truthgate("verify", "--server", api.url, "--app", "shop-web", "-n", "shop",
+                    "--no-wait")
+    assert out.returncode == 1
+    assert "failing the hook" in out.stderr
+    assert status(api)["verdict"] == "Degraded"
+
+
+def test_hook_finds_its_app_from_its_own_job_and_keeps_secrets_out(
+    api: ApiServer, web: Web, tmp_path: Path
+) -> None:
+    url, _ = web
+    seed(api, {"web-health": f"{url}/healthz"}, on_divergence="both", phase="Succeeded")
+    saved = tmp_path / "evidence.json"
+    out = truthgate("verify", "--server", api.url, "--no-wait", "--save-evidence", str(saved),
+                    env={"POD_NAME": "shop-web-verify-x7k", "POD_NAMESPACE": "shop"})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("Healthy:")
+    assert status(api)["verdict"] == "Healthy"
+
+    text = saved.read_text()
+    evidence = json.loads(text)
+    assert evidence["application"]["metadata"]["name"] == "shop-web"
+    kinds = {(o["kind"], o["metadata"]["name"]) for o in evidence["objects"]}
+    assert ("Deployment", "web") in kinds and ("Pod", "web-7d9f-1") in kinds
+    # The hook judging itself would never be complete: it is left out, Pod included.
+    assert not {n for _, n in kinds if n.startswith("shop-web-verify")}
+    assert ("Secret", "db") in kinds and ("Secret", "unrelated") not in kinds
+    assert SECRET_VALUE not in text and "c3RoZXI=" not in text
+    assert [p["name"] for p in evidence["probes"]] == ["web-health"]
+    assert evidence["probes"][0]["ok"] is True and evidence["probes"][0]["status"] == 200
+
+
+def test_saved_evidence_replays_to_the_published_verdict(
+    api: ApiServer, web: Web, tmp_path: Path
+) -> None:
+    url, _ = web
+    seed(api, {"web-broken": f"{url}/broken"})
+    saved = tmp_path / "evidence.json"
+    out = truthgate("verify", "--server", api.url, "--app", "shop-web", "-n", "shop",
+                    "--no-wait", "--save-evidence", str(saved))
+    assert out.returncode == 0, out.stderr
+    replayed = truthgate("replay", str(saved))
+    assert replayed.returncode == 0, replayed.stderr
+    verdict = json.loads(replayed.stdout)
+    st = status(api)
+    assert verdict["verdict"] == st["verdict"] == "Degraded"
+    assert verdict["summary"] == st["summary"]
+    assert verdict["findings"] == st["findings"]
+
+
+def test_missing_truthcheck_is_a_clear_error(api: ApiServer, web: Web) -> None:
+    url, _ = web
+    seed(api, {"web-health": f"{url}/healthz"})
+    out = truthgate("verify", "--server", api.url, "--app", "shop-web", "-n", "other",
+                    "--no-wait")
+    assert out.returncode == 2
+    assert "no TruthCheck in namespace other for application shop-web" in out.stderr
+
+
+def test_unknown_application_is_a_clear_error(api: ApiServer, web: Web) -> None:
+    url, _ = web
+    seed(api, {"web-health": f"{url}/healthz"})
+    api.delete(APPLICATION, "argocd", "shop-web")
+    out = truthgate("verify", "--server", api.url, "--app", "shop-web", "-n", "shop",
+                    "--truthcheck", "shop-web", "--no-wait")
+    assert out.returncode == 2
+    assert "Application argocd/shop-web not found" in out.stderr
+
+
+def test_missing_rbac_names_the_verb_and_resource(api: ApiServer, web: Web) -> None:
+    url, _ = web
+    seed(api, {"web-health": f"{url}/healthz"})
+    api.emulator[kmock.resource("truthgate.dev", "v1alpha1", "truthchecks")] << 403 << {
+        "kind": "Status", "code": 403, "reason": "Forbidden",
+        "message": 'truthchecks.truthgate.dev is forbidden: User "system:serviceaccount:shop:'
+                   'verifier" cannot list resource "truthchecks"'}
+    out = truthgate("verify", "--server", api.url, "--app", "shop-web", "-n", "shop",
+                    "--no-wait")
+    assert out.returncode == 2
+    assert "cannot list truthchecks.truthgate.dev in namespace 'shop'" in out.stderr
+    assert "grant the ServiceAccount verb 'list'" in out.stderr
