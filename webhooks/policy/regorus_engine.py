@@ -207,7 +207,7 @@ class RegorusEngine:
             return []
         engine = self._thread_engine(policy_set)
         try:
-            engine.set_input_json(json.dumps(input_doc))
+            engine.set_input(input_doc)  # plain JSON data; skips a json.dumps round (~40 µs)
         except BaseException as e:
             if _is_fatal(e):
                 raise
