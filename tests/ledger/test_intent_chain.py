@@ -117,3 +117,15 @@ def test_unparseable_stored_text_is_reported_as_edited() -> None:
     assert report.first_bad == "u1"
     assert report.reason == "edited: its stored content is not valid JSON"
 
+
+
+def test_plain_records_verify_as_a_stretch_of_the_chain() -> None:
+    records = _chain(6)
+    stretch = records[2:5]  # e.g. the intents of one sync, as Evidence carries them
+    assert verify_chain(stretch, Anchor(stretch[0]["prevHash"])).ok
+    gap = [records[2], records[4]]
+    report = verify_chain(gap, Anchor(gap[0]["prevHash"]))
+    assert (report.ok, report.first_bad) == (False, "u4")
+    tampered = [dict(r) for r in stretch]
+    tampered[1]["operation"] = "DELETE"
+    assert verify_chain(tampered, Anchor(tampered[0]["prevHash"])).first_bad == "u3"

@@ -145,9 +145,14 @@ def decode(doc: str) -> IntentRecord:
 
 
 def verify_chain(
-    rows: Iterable[StoredRecord], anchor: Anchor = Anchor(), head: Head | None = None
+    rows: Iterable[StoredRecord | Mapping[str, Any]],
+    anchor: Anchor = Anchor(),
+    head: Head | None = None,
 ) -> ChainReport:
     """Walk ``rows`` (in append order) from ``anchor``; name the first record that breaks.
+
+    ``rows`` are stored rows, or plain records (e.g. the intents of an Evidence document: pass
+    ``Anchor(first["prevHash"])`` to check that they form one unbroken stretch of the chain).
 
     * edited — its content no longer hashes to its ``hash`` (or its indexed columns disagree
       with its content, which would hide it from filtered queries);
@@ -158,7 +163,7 @@ def verify_chain(
     expected = anchor.prev_hash
     count = 0
     last_uid: str | None = None
-    it: Iterator[StoredRecord] = iter(rows)
+    it: Iterator[StoredRecord] = map(_as_stored, rows)
     for row in it:
         uid = row.columns["uid"]
         broken = _check_content(row)
@@ -187,6 +192,20 @@ def verify_chain(
             reason = "the chain head does not match the last record"
         return ChainReport(False, count, head.uid, reason, pruned=anchor.pruned)
     return ChainReport(True, count, head=expected, pruned=anchor.pruned)
+
+
+def _as_stored(item: StoredRecord | Mapping[str, Any]) -> StoredRecord:
+    if isinstance(item, StoredRecord):
+        return item
+    uid = item.get("uid")
+    try:
+        columns = index_columns(item)
+        doc = encode(item)
+    except (BadRequestError, TypeError, ValueError):
+        # Unindexable: keep what can be shown; the content check reports it as edited.
+        columns = IndexColumns(uid=str(uid), app=None, namespace=None, ts=0)
+        doc = json.dumps(item, default=str)
+    return StoredRecord(doc, columns)
 
 
 def _check_content(row: StoredRecord) -> str | None:
