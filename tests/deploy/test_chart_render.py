@@ -332,19 +332,28 @@ def test_a_tls_secret_you_bring_is_used_with_its_ca_bundle() -> None:
     assert tls_volume["secret"]["secretName"] == "my-tls"
 
 
-def test_the_self_verification_hook_is_a_locked_down_postsync_job() -> None:
+def test_the_self_verification_hooks_are_locked_down_jobs() -> None:
     docs = render(CI_VALUES["self-verify-values.yaml"])
-    job = one(docs, "Job")
-    assert job["metadata"]["annotations"] == {
+    post = one(docs, "Job", "truthgate-verify")
+    assert post["metadata"]["annotations"] == {
         "argocd.argoproj.io/hook": "PostSync",
         "argocd.argoproj.io/hook-delete-policy": "BeforeHookCreation"}
-    assert job["spec"]["backoffLimit"] == 1
-    assert job["spec"]["activeDeadlineSeconds"] == 600
-    (container,) = job["spec"]["template"]["spec"]["containers"]
+    assert post["spec"]["backoffLimit"] == 1
+    assert post["spec"]["activeDeadlineSeconds"] == 600
+    (container,) = post["spec"]["template"]["spec"]["containers"]
     assert container["args"] == ["verify", "--in-cluster", "--app=truthgate",
-                                 "--namespace=truthgate", "--truthcheck=truthgate"]
+                                 "--app-namespace=argocd", "--namespace=truthgate",
+                                 "--truthcheck=truthgate"]
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    pre = one(docs, "Job", "truthgate-mark-pending")
+    assert pre["metadata"]["annotations"]["argocd.argoproj.io/hook"] == "PreSync"
+    assert pre["spec"]["template"]["spec"]["containers"][0]["args"][-1] == "--phase=pre-sync"
+    # The identity the PreSync Job runs as exists before it: an earlier PreSync wave.
+    for kind in ("ServiceAccount", "RoleBinding"):
+        obj = one(docs, kind, "truthgate-verifier")
+        assert obj["metadata"]["annotations"]["argocd.argoproj.io/hook"] == "PreSync"
+        assert int(obj["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"]) < 0
     binding = one(docs, "RoleBinding", "truthgate-verifier")
     assert binding["roleRef"]["name"] == "truthgate-verifier"
 
