@@ -1,0 +1,256 @@
+"""The verification lifecycle over time: observation window, --watch, pre-sync, races.
+
+The Verifier runs in-process against the fake API with a fake clock, so minutes pass at once
+and the world can change between rounds exactly when a test says. Each status it writes is also
+run through the real health.lua, to see what Argo CD would show at that moment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.argocd_health.sandbox import run_health
+from tests.cluster.fakeapi import ApiServer
+from tests.postsync.world import REVISION, SYNC_STARTED, application, iso, seed, truthcheck
+from webhooks.cluster.reader import KubeClient
+from webhooks.cluster.resources import APPLICATION, TRUTHCHECK
+from webhooks.errors import BadRequestError
+from webhooks.postsync.verify import Verifier, VerifyOptions
+from webhooks.verdict.judge import judge
+
+HEALTH_LUA = (Path(__file__).resolve().parents[2]
+              / "argocd/health/truthgate.dev/TruthCheck/health.lua").read_text()
+Web = tuple[str, dict[str, int]]
+
+
+class FakeClock:
+    """Time that moves only when slept; a test hooks what happens at a given minute."""
+
+    def __init__(self, start: datetime) -> None:
+        self.t = start
+        self.slept: list[float] = []
+        self.at: list[tuple[datetime, Callable[[], None]]] = []
+
+    def now(self) -> datetime:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.t += timedelta(seconds=seconds)
+        due = [fn for when, fn in self.at if when <= self.t]
+        self.at = [(when, fn) for when, fn in self.at if when > self.t]
+        for fn in due:
+            fn()
+
+
+def tc(api: ApiServer) -> dict[str, Any]:
+    obj = api.get(TRUTHCHECK, "shop", "shop-web")
+    assert obj is not None
+    return obj
+
+
+def health(api: ApiServer) -> dict[str, Any]:
+    return run_health(HEALTH_LUA, tc(api))
+
+
+def verifier(kube: KubeClient, clock: FakeClock) -> Verifier:
+    return Verifier(kube, kube, judge, clock)
+
+
+OPTS = VerifyOptions(app="shop-web", namespace="shop")
+
+
+def test_observes_the_window_as_progressing_then_publishes(
+    api: ApiServer, kube: KubeClient, web: Web
+) -> None:
+    url, _ = web
+    seed(api, {"web-health": f"{url}/healthz"}, window="2m", phase="Succeeded")
+    clock = FakeClock(SYNC_STARTED + timedelta(seconds=40))
+    seen: dict[str, Any] = {}
+    clock.at.append((clock.t, lambda: seen.update(status=tc(api)["status"], health=health(api))))
+    outcome = verifier(kube, clock).run(OPTS)
+
+    assert clock.slept == [120.0]
+    assert seen["status"]["phase"] == "Verifying"
+    assert seen["health"] == {"status": "Progressing", "message":
+                              f"Verifying revision {REVISION}: observing until "
+                              f"{iso(SYNC_STARTED + timedelta(seconds=160))}"}
+    assert outcome.exit_code == 0 and outcome.verdict is not None
+    assert outcome.verdict["verdict"] == "Healthy"
+    assert health(api)["status"] == "Healthy"
+    assert tc(api)["status"]["verifiedAt"] == iso(SYNC_STARTED + timedelta(seconds=160))
+
+
+def test_watch_turns_degraded_when_the_world_breaks_mid_budget(
+    api: ApiServer, kube: KubeClient, web: Web
+) -> None:
+    url, codes = web
+    seed(api, {"web-health": f"{url}/healthz"}, window="10m", phase="Succeeded",
+          on_divergence="both")
+    clock = FakeClock(SYNC_STARTED + timedelta(minutes=1))
+    history: list[str] = []
+    # Twenty minutes of budget would be the same story: a slow regression after a green sync.
+    clock.at.append((SYNC_STARTED + timedelta(minutes=5), lambda: codes.update({"/healthz": 503})))
+    v = verifier(kube, clock)
+    original = v._publish
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        result = original(*args, **kwargs)
+        history.append(str(result.status.get("verdict") or result.status.get("phase")))
+        return result
+
+    v._publish = spy  # type: ignore[method-assign]
+    outcome = v.run(VerifyOptions(app="shop-web", namespace="shop", wait=False, watch=True,
+                                  interval_seconds=60))
+    assert history[0] == "Healthy"
+    assert history[-1] == "Degraded"
+    assert "Healthy" in history[:4] and history.index("Degraded") >= 3
+    # The budget (10m after the sync finished at 10:00:30) ends the watch.
+    assert clock.t == SYNC_STARTED + timedelta(minutes=10, seconds=30)
+    assert outcome.verdict is not None and outcome.verdict["verdict"] == "Degraded"
+    assert outcome.exit_code == 1  # onDivergence: both
+    assert health(api)["status"] == "Degraded"
+    assert "503" in health(api)["message"]
+
+
+def test_watch_stops_when_a_newer_sync_starts(
+    api: ApiServer, kube: KubeClient, web: Web
+) -> None:
+    url, _ = web
+    seed(api, {"web-health": f"{url}/healthz"}, window="30m", phase="Succeeded")
+    clock = FakeClock(SYNC_STARTED + timedelta(minutes=1))
+    newer = SYNC_STARTED + timedelta(minutes=4)
+
+    def new_sync() -> None:
+        api.put(APPLICATION, application("def456", newer))
+
+    clock.at.append((newer, new_sync))
+    outcome = verifier(kube, clock).run(VerifyOptions(
+        app="shop-web", namespace="shop", wait=False, watch=True, interval_seconds=60))
+    assert outcome.rounds == 3  # 10:01, 10:02, 10:03; at 10:04 the newer sync is seen
+    assert clock.t == newer
+    assert tc(api)["status"]["revision"] == REVISION
+
+
+def test_a_conflicting_write_is_retried_on_the_fresh_object(
+    api: ApiServer, kube: KubeClient, web: Web
+) -> None:
+    url, _ = web
+    seed(api, {"web-health": f"{url}/healthz"}, phase="Succeeded")
+    earlier = SYNC_STARTED - timedelta(hours=1)
+    # Between our read and our write, another run (of an earlier sync) writes the status.
+    api.emulator.before_status_patch.append(lambda: api.emulator.overwrite_status(
+        TRUTHCHECK, "shop", "shop-web",
+        {"phase": "Verified", "verdict": "Degraded", "revision": "old999",
+         "syncStartedAt": iso(earlier), "summary": "old", "conditions": [
+             {"type": "Verified", "status": "False", "reason": "Degraded", "message": "old",
+              "lastTransitionTime": iso(earlier)}]}))
+    outcome = verifier(kube, FakeClock(SYNC_STARTED + timedelta(minutes=1))).run(
+        VerifyOptions(app="shop-web", namespace="shop", wait=False))
+    assert api.emulator.conflicts == 1 and api.emulator.status_patches == 2
+    st = tc(api)["status"]
+    assert outcome.verdict is not None
+    assert st["verdict"] == "Healthy" and st["revision"] == REVISION
+    assert st["summary"] == outcome.verdict["summary"]
+    # Rebuilt from the fresh object: the condition flipped False -> True, so it moved.
+    assert st["conditions"][0]["lastTransitionTime"] == iso(SYNC_STARTED + timedelta(minutes=1))
+
+
+def test_an_older_sync_never_overwrites_a_newer_verdict(
+    api: ApiServer, kube: KubeClient, web: Web
+) -> None:
+    url, _ = web
+    seed(api, {"web-broken": f"{url}/broken"})
+    newer = {"phase": "Verified", "verdict": "Healthy", "revision": "def456",
+             "syncStartedAt": iso(SYNC_STARTED + timedelta(minutes=30)), "summary": "newer"}
+    api.set_status(TRUTHCHECK, "shop", "shop-web", newer)
+    outcome = verifier(kube, FakeClock(SYNC_STARTED + timedelta(minutes=1))).run(
+        VerifyOptions(app="shop-web", namespace="shop", wait=False))
+    assert outcome.verdict is None and "newer sync" in outcome.message
+    assert tc(api)["status"] == newer
+
+
+def test_rerunning_for_the_same_sync_rewrites_the_same_status(
+    api: ApiServer, kube: KubeClient, web: Web
+) -> None:
+    url, _ = web
+    seed(api, {"web-broken": f"{url}/broken"})
+    clock = FakeClock(SYNC_STARTED + timedelta(minutes=1))
+    verifier(kube, clock).run(VerifyOptions(app="shop-web", namespace="shop", wait=False))
+    first = tc(api)["status"]
+    clock.t += timedelta(minutes=3)
+    verifier(kube, clock).run(VerifyOptions(app="shop-web", namespace="shop", wait=False))
+    second = tc(api)["status"]
+    assert second["verifiedAt"] != first["verifiedAt"]
+    # Same verdict: the condition did not transition, so its time holds. (Messages quote the
+    # probe latency measured this time, so only they may differ.)
+    assert set(second) == set(first)
+    for key in ("phase", "verdict", "revision", "syncStartedAt", "observedGeneration"):
+        assert second[key] == first[key]
+    assert second["conditions"][0]["lastTransitionTime"] == iso(SYNC_STARTED + timedelta(minutes=1))
+    assert [f["check"] for f in second["findings"]] == [f["check"] for f in first["findings"]]
+
+
+def test_pre_sync_sets_aside_the_last_verdict_so_the_fixing_sync_is_not_blocked(
+    api: ApiServer, kube: KubeClient, web: Web
+) -> None:
+    url, _ = web
+    seed(api, {"web-broken": f"{url}/broken"})
+    clock = FakeClock(SYNC_STARTED + timedelta(minutes=1))
+    verifier(kube, clock).run(VerifyOptions(app="shop-web", namespace="shop", wait=False))
+    assert health(api)["status"] == "Degraded"
+    # The fix is pushed: Argo CD starts a new sync and runs the PreSync hook first.
+    fix = SYNC_STARTED + timedelta(minutes=20)
+    api.put(APPLICATION, application("def456", fix))
+    clock.t = fix + timedelta(seconds=2)
+    outcome = verifier(kube, clock).run(VerifyOptions(
+        app="shop-web", namespace="shop", phase="pre-sync"))
+    assert outcome.exit_code == 0
+    st = tc(api)["status"]
+    assert st["phase"] == "Pending" and "verdict" not in st and "findings" not in st
+    assert health(api) == {"status": "Healthy",
+                           "message": "Sync started: awaiting verification of revision def456"}
+
+
+def test_pre_sync_before_the_first_install_is_a_no_op(api: ApiServer, kube: KubeClient) -> None:
+    api.put(APPLICATION, application())
+    outcome = verifier(kube, FakeClock(SYNC_STARTED)).run(VerifyOptions(
+        app="shop-web", namespace="shop", phase="pre-sync"))
+    assert outcome.exit_code == 0 and "no TruthCheck yet" in outcome.message
+
+
+def test_a_spec_it_cannot_use_is_published_as_unknown_then_raised(
+    api: ApiServer, kube: KubeClient
+) -> None:
+    api.put(APPLICATION, application())
+    bad = truthcheck({"ftp": "ftp://files.example.com/x"})
+    api.put(TRUTHCHECK, bad)
+    with pytest.raises(BadRequestError, match=r"spec.probes\[0\].url"):
+        verifier(kube, FakeClock(SYNC_STARTED)).run(
+            VerifyOptions(app="shop-web", namespace="shop", wait=False))
+    st = tc(api)["status"]
+    assert st["verdict"] == "Unknown"
+    assert health(api)["status"] == "Unknown"
+    assert health(api)["message"].startswith("Cannot verify: spec.probes[0].url")
+
+
+def test_a_newer_sync_winning_the_race_keeps_its_status(
+    api: ApiServer, kube: KubeClient, web: Web
+) -> None:
+    url, _ = web
+    seed(api, {"web-broken": f"{url}/broken"})
+    newer = {"phase": "Pending", "revision": "def456",
+             "syncStartedAt": iso(SYNC_STARTED + timedelta(minutes=9)),
+             "summary": "Sync started: awaiting verification of revision def456"}
+    api.emulator.before_status_patch.append(
+        lambda: api.emulator.overwrite_status(TRUTHCHECK, "shop", "shop-web", newer))
+    outcome = verifier(kube, FakeClock(SYNC_STARTED + timedelta(minutes=10))).run(
+        VerifyOptions(app="shop-web", namespace="shop", wait=False))
+    assert api.emulator.conflicts == 1
+    assert outcome.verdict is None
+    assert tc(api)["status"] == newer
