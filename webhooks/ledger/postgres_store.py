@@ -95,7 +95,11 @@ class PostgresStore(SqlLedger):
             raise BadRequestError(f"malformed PostgreSQL URL {url.display}") from None
         self._params: dict[str, Any] = {**CONNECT_DEFAULTS, **params}
         self._conns: PerThread[psycopg.Connection[Any]] = PerThread(self._connect, self._close)
-        self._init_schema(create)
+        try:
+            self._init_schema(create)
+        except BaseException:
+            self.close()
+            raise
         self._maybe_prune()
 
     def __repr__(self) -> str:

@@ -81,7 +81,11 @@ class SqliteStore(SqlLedger):
             raise LedgerError(f"no ledger at {self.path} (check --ledger / TRUTHGATE_LEDGER)")
         if create and not Path(self.path).parent.is_dir():
             raise LedgerError(f"ledger directory {Path(self.path).parent} does not exist")
-        self._init_schema()
+        try:
+            self._init_schema()
+        except BaseException:
+            self.close()
+            raise
         self._maybe_prune()
 
     def __repr__(self) -> str:
@@ -121,8 +125,16 @@ class SqliteStore(SqlLedger):
                 if str(mode).lower() != "wal":
                     log.warning("ledger %s: journal_mode is %s, not WAL", self.path, mode)
                 # One script, one write transaction: workers starting together create it once.
-                conn.executescript(f"BEGIN IMMEDIATE;{_SCHEMA}COMMIT;")
+                try:
+                    conn.executescript(f"BEGIN IMMEDIATE;{_SCHEMA}COMMIT;")
+                finally:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
             row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        except sqlite3.OperationalError as e:
+            if "locked" in str(e) or "busy" in str(e):
+                raise LedgerError(f"ledger {self.path} is busy: {short(e)}") from e
+            raise LedgerError(f"{self.path} is not a truthgate ledger: {short(e)}") from e
         except sqlite3.DatabaseError as e:
             raise LedgerError(f"{self.path} is not a truthgate ledger: {short(e)}") from e
         version = int(row[0]) if row else 0
