@@ -28,7 +28,14 @@ def prepare_multiprocess_dir() -> str:
             stale.unlink(missing_ok=True)
         return str(path)
     made = tempfile.mkdtemp(prefix="truthgate-metrics-")
-    # Only the master registers this; workers leave through os._exit and never run it.
-    atexit.register(shutil.rmtree, made, ignore_errors=True)
+    # gunicorn workers inherit atexit handlers and leave through sys.exit, so they run them:
+    # only the process that made the directory may remove it (a recycled worker must not).
+    owner = os.getpid()
+    atexit.register(_remove_if_owner, made, owner)
     os.environ[ENV] = made
     return made
+
+
+def _remove_if_owner(path: str, owner: int) -> None:
+    if os.getpid() == owner:
+        shutil.rmtree(path, ignore_errors=True)
