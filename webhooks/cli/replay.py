@@ -61,6 +61,6 @@ def replay(evidence: str, policy_dir: Path | None, fail_on_degraded: bool) -> No
     document = load_evidence(_read(evidence))
     policy = VerdictPolicy.from_dir(policy_dir) if policy_dir is not None else default_policy()
     verdict = judge(document, policy=policy)
-    click.echo(json.dumps(verdict, indent=2))
+    click.echo(json.dumps(verdict, indent=2, ensure_ascii=False))
     if fail_on_degraded and verdict["verdict"] == "Degraded":
         sys.exit(1)

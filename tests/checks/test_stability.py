@@ -1,0 +1,61 @@
+"""Stability: restarts, crash loops and OOM kills since the sync."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.checks.helpers import BEFORE, evidence, obj, owned, pod, run
+from webhooks.checks import stability
+
+
+def _status(restarts: int, *, reason: str = "Error", finished: str = "2026-11-27T10:06:00Z",
+            waiting: str | None = None) -> dict[str, Any]:
+    return {"name": "app", "restartCount": restarts,
+            "state": {"waiting": {"reason": waiting}} if waiting else {"running": {}},
+            "lastState": {"terminated": {"reason": reason, "exitCode": 137 if reason ==
+                                         "OOMKilled" else 1, "finishedAt": finished}}}
+
+
+def _pods(*statuses: dict[str, Any], start: str = "2026-11-27T10:01:00Z") -> list[dict[str, Any]]:
+    dep = obj("Deployment", "web", api="apps/v1")
+    rs = owned(obj("ReplicaSet", "web-1", api="apps/v1"), dep)
+    spec = {"containers": [{"name": "app", "image": "x", "resources": {"limits": {
+        "memory": "256Mi"}}}]}
+    return [dep, rs, *[owned(pod(f"web-1-{i}", statuses=[s], start=start, spec=spec), rs)
+                       for i, s in enumerate(statuses)]]
+
+
+def test_restarts_since_sync_at_the_threshold_are_critical() -> None:
+    [f] = run(stability.check, evidence(_pods(_status(2), _status(1))))
+    assert f["check"] == "stability/restarts" and f["severity"] == "critical"
+    assert f["message"] == ("Deployment shop/web: 3 container restarts since sync in 2 pods "
+                            "(last: Error, exit 1)")
+
+
+def test_few_restarts_are_a_warning_and_the_threshold_is_tunable() -> None:
+    [f] = run(stability.check, evidence(_pods(_status(1))))
+    assert f["severity"] == "warning"
+    tc = {"spec": {"verdict": {"restartThreshold": 1}}}
+    [g] = run(stability.check, evidence(_pods(_status(1)), truthCheck=tc))
+    assert g["severity"] == "critical"
+
+
+def test_restarts_before_the_sync_do_not_count() -> None:
+    assert run(stability.check, evidence(_pods(_status(9, finished=BEFORE)))) == []
+
+
+def test_old_pod_with_a_recent_restart_counts_at_least_one() -> None:
+    [f] = run(stability.check, evidence(_pods(_status(9), start=BEFORE)))
+    assert f["message"].startswith("Deployment shop/web: 1 container restarts since sync")
+
+
+def test_oomkilled_since_sync_names_the_memory_limit() -> None:
+    [f] = run(stability.check, evidence(_pods(_status(1, reason="OOMKilled"))))
+    assert f["check"] == "stability/oomkilled" and f["severity"] == "critical"
+    assert "web-1-0/app at 2026-11-27T10:06:00Z (memory limit 256Mi)" in f["message"]
+
+
+def test_crashloop_is_reported_once_not_also_as_restarts() -> None:
+    [f] = run(stability.check, evidence(_pods(_status(5, waiting="CrashLoopBackOff"))))
+    assert f["check"] == "stability/crashloop"
+    assert "web-1-0/app (5 restarts, last Error, exit 1)" in f["message"]
