@@ -1,0 +1,82 @@
+"""Which live objects belong to an application's Evidence, and how the app is recognised."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from webhooks.postsync.appinfo import AppRef, parse_tracking_id, sync_ref, tracked_app
+from webhooks.postsync.scope import select_app_objects
+
+APP = AppRef("shop-web", "argocd")
+
+
+def obj(kind: str, name: str, uid: str, *, owner: str | None = None,
+        annotations: dict[str, str] | None = None, labels: dict[str, str] | None = None,
+        **extra: Any) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name, "namespace": "shop", "uid": uid}
+    if owner:
+        meta["ownerReferences"] = [{"uid": owner, "kind": "X", "name": "x"}]
+    if annotations:
+        meta["annotations"] = annotations
+    if labels:
+        meta["labels"] = labels
+    api = {"Deployment": "apps/v1", "ReplicaSet": "apps/v1", "Job": "batch/v1"}.get(kind, "v1")
+    return {"apiVersion": api, "kind": kind, "metadata": meta, **extra}
+
+
+def names(objs: list[dict[str, Any]]) -> list[str]:
+    return [f"{o['kind']}/{o['metadata']['name']}" for o in objs]
+
+
+def test_scope_is_the_apps_objects_their_children_what_they_use_and_events_about_them() -> None:
+    tid = {"argocd.argoproj.io/tracking-id": "shop-web:apps/Deployment:shop/web"}
+    pool = [
+        obj("Deployment", "web", "d1", annotations=tid),
+        obj("ReplicaSet", "web-1", "r1", owner="d1"),
+        obj("Pod", "web-1-a", "p1", owner="r1", spec={"containers": [
+            {"name": "c", "envFrom": [{"configMapRef": {"name": "cfg"}}],
+             "env": [{"name": "P", "valueFrom": {"secretKeyRef": {"name": "db", "key": "p"}}}]}],
+            "volumes": [{"name": "d", "persistentVolumeClaim": {"claimName": "data"}}]}),
+        obj("ConfigMap", "cfg", "c1"), obj("Secret", "db", "s1"),
+        obj("PersistentVolumeClaim", "data", "v1"),
+        obj("ResourceQuota", "compute", "q1"),
+        obj("Event", "web-1-a.1", "e1", involvedObject={"uid": "p1"}),
+        obj("Event", "other.1", "e2", involvedObject={"uid": "zz"}),
+        obj("Deployment", "other", "d2", labels={"app.kubernetes.io/instance": "other-app"}),
+        obj("Pod", "other-1", "p2", owner="d2"),
+        obj("Secret", "unrelated", "s2"),
+        obj("Service", "web", "svc1"),  # listed by the Application, no tracking on it
+        obj("Job", "smoke", "j1", annotations={**tid, "argocd.argoproj.io/hook": "PostSync"}),
+        obj("Pod", "smoke-a", "p3", owner="j1"),
+    ]
+    chosen = select_app_objects(APP, {("", "Service", "shop", "web")}, pool)
+    assert names(chosen) == [
+        "Deployment/web", "ReplicaSet/web-1", "Pod/web-1-a", "ConfigMap/cfg", "Secret/db",
+        "PersistentVolumeClaim/data", "ResourceQuota/compute", "Event/web-1-a.1", "Service/web",
+    ]
+
+
+def test_the_verifying_job_and_its_pod_are_left_out() -> None:
+    label = {"app.kubernetes.io/instance": "shop-web"}
+    pool = [obj("Job", "verify", "j1", labels=label), obj("Pod", "verify-a", "p1", owner="j1"),
+            obj("Deployment", "web", "d1", labels=label)]
+    # Excluding the Job (as the verifier does with its own) excludes its Pods too.
+    assert names(select_app_objects(APP, set(), pool, frozenset({"j1"}))) == ["Deployment/web"]
+
+
+def test_tracking_ids_name_the_app_and_its_namespace_when_outside_argocd() -> None:
+    assert parse_tracking_id("shop-web:apps/Deployment:shop/web") == AppRef("shop-web")
+    assert parse_tracking_id("team-a_shop-web:/Service:shop/web") == AppRef("shop-web", "team-a")
+    assert parse_tracking_id("garbage") is None
+    assert tracked_app({"metadata": {"labels": {"app.kubernetes.io/instance": "x"}}}) == AppRef("x")
+    assert tracked_app({"metadata": {}}) is None
+
+
+def test_the_sync_is_named_by_its_revision_and_start_multi_source_too() -> None:
+    app = {"status": {"operationState": {
+        "phase": "Running", "startedAt": "2026-11-27T10:00:00Z",
+        "syncResult": {"revisions": ["abc", "def"]}}}}
+    ref = sync_ref(app)
+    assert (ref.revision, ref.started_at, ref.phase) == ("abc,def", "2026-11-27T10:00:00Z",
+                                                        "Running")
+    assert sync_ref({"status": {"sync": {"revision": "zzz"}}}).revision == "zzz"
