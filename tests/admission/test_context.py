@@ -256,3 +256,44 @@ def test_log_copies_of_requests_are_redacted_and_other_kinds_untouched() -> None
     # Only core v1 Secrets: a CRD that happens to be called Secret is not redacted.
     crd = {"apiVersion": "vault.example.com/v1", "kind": "Secret", "data": {"x": "y"}}
     assert redact_object(crd) == crd
+
+
+def _edits() -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    base = deployment()
+    cases = []
+    grow = deployment()
+    grow["spec"]["template"]["spec"]["containers"].append({"name": "sidecar", "image": "s:1"})
+    cases.append(("container added", base, grow))
+    cases.append(("container removed", grow, base))
+    env = deployment()
+    del env["spec"]["template"]["spec"]["containers"][0]["env"][3:7]
+    cases.append(("env entries removed", base, env))
+    keys = deployment(annotations={"example.com/a~b": "1", "x/y": "2"})
+    cases.append(("keys needing JSON pointer escapes", base, keys))
+    typed = deployment()
+    typed["spec"]["strategy"] = ["not", "a", "map"]
+    cases.append(("value changes type", base, typed))
+    nested = deployment()
+    nested["spec"]["template"]["spec"]["affinity"] = {"nodeAffinity": {"x": [1, {"y": None}]}}
+    del nested["spec"]["selector"]
+    cases.append(("subtree added and removed", base, nested))
+    return cases
+
+
+@pytest.mark.parametrize(("what", "old", "new"), _edits(), ids=[c[0] for c in _edits()])
+def test_patch_applied_to_the_old_object_gives_the_new_one(
+    what: str, old: dict[str, Any], new: dict[str, Any]
+) -> None:
+    c = ctx(review("UPDATE", new, old))
+    strip = {"managedFields", "resourceVersion", "generation", "uid", "creationTimestamp"}
+
+    def clean(obj: dict[str, Any]) -> dict[str, Any]:
+        out = {k: v for k, v in obj.items() if k != "status"}
+        out["metadata"] = {k: v for k, v in obj["metadata"].items() if k not in strip}
+        return out
+
+    assert jsonpatch.apply_patch(clean(old), c["patch"]) == clean(new)
+    # The same ops jsonpatch computes on the whole object (where it emits no moves).
+    expected = jsonpatch.make_patch(clean(old), clean(new)).patch
+    if not any(op["op"] in ("move", "copy") for op in expected):
+        assert sorted(map(json.dumps, c["patch"])) == sorted(map(json.dumps, expected))

@@ -142,25 +142,66 @@ def classify_actor(user_info: Mapping[str, Any], argocd_usernames: frozenset[str
 
 
 def _strip_noise(obj: KubeObject | None, keep_status: bool, keep_rest: bool) -> KubeObject:
+    """A copy without noise. Shallow where nothing is removed: the patch only reads it."""
     if not obj:
         return {}
-    out = copy.deepcopy(obj)
-    if not keep_rest:
+    if keep_rest:
+        out = dict(obj)
+    else:
         # A status-subresource request: the apiserver ignores everything but status.
-        out = {k: v for k, v in out.items() if k in ("apiVersion", "kind", "metadata", "status")}
+        out = {k: v for k, v in obj.items() if k in ("apiVersion", "kind", "metadata", "status")}
     if not keep_status:
         out.pop("status", None)
     meta = out.get("metadata")
     if isinstance(meta, dict):
-        for key in NOISE_METADATA:
-            meta.pop(key, None)
+        meta = {k: v for k, v in meta.items() if k not in NOISE_METADATA}
         annotations = meta.get("annotations")
         if isinstance(annotations, dict):
-            for key in NOISE_ANNOTATIONS:
-                annotations.pop(key, None)
-            if not annotations:
+            annotations = {k: v for k, v in annotations.items() if k not in NOISE_ANNOTATIONS}
+            if annotations:
+                meta["annotations"] = annotations
+            else:
                 meta.pop("annotations")
+        out["metadata"] = meta
     return out
+
+
+def _pointer(token: object) -> str:
+    return str(token).replace("~", "~0").replace("/", "~1")
+
+
+def _diff(old: Any, new: Any, prefix: str, ops: list[dict[str, Any]]) -> None:
+    """RFC 6902 ops turning ``old`` into ``new`` under ``prefix``.
+
+    Descends only where values differ (``==`` on equal subtrees is fast C code) and hands
+    lists of different lengths to jsonpatch: the same patch jsonpatch computes on the
+    whole object, several times faster on the usual one-field change of a large object.
+    """
+    if old == new:
+        return
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in old:
+            if key not in new:
+                ops.append({"op": "remove", "path": f"{prefix}/{_pointer(key)}"})
+        for key, value in new.items():
+            path = f"{prefix}/{_pointer(key)}"
+            if key not in old:
+                ops.append({"op": "add", "path": path, "value": copy.deepcopy(value)})
+            else:
+                _diff(old[key], value, path, ops)
+        return
+    if isinstance(old, list) and isinstance(new, list):
+        if len(old) == len(new):
+            for i, (a, b) in enumerate(zip(old, new, strict=True)):
+                _diff(a, b, f"{prefix}/{i}", ops)
+            return
+        for raw in jsonpatch.make_patch(old, new).patch:
+            op = {**raw, "path": prefix + raw["path"]}
+            if "from" in op:
+                op["from"] = prefix + op["from"]
+            ops.append(op)
+        return
+    ops.append({"op": "replace", "path": prefix, "value": copy.deepcopy(new)})
 
 
 def change_patch(request: AdmissionRequest) -> list[dict[str, Any]]:
@@ -172,7 +213,8 @@ def change_patch(request: AdmissionRequest) -> list[dict[str, Any]]:
     status_only = request.get("subResource") == "status"
     old_clean = _strip_noise(old, keep_status=status_only, keep_rest=not status_only)
     new_clean = _strip_noise(new, keep_status=status_only, keep_rest=not status_only)
-    ops: list[dict[str, Any]] = jsonpatch.make_patch(old_clean, new_clean).patch
+    ops: list[dict[str, Any]] = []
+    _diff(old_clean, new_clean, "", ops)
     return ops
 
 
