@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+from collections.abc import Iterator
 from typing import Any
 
 import psycopg
@@ -56,6 +58,25 @@ def raw_sql(url: str, *statements: str) -> None:
     with psycopg.connect(parsed.target) as pg:
         for statement in statements:
             pg.execute(statement)
+
+
+@contextlib.contextmanager
+def chain_lock_held(url: str) -> Iterator[None]:
+    """Hold the ledger's append lock from another connection (a slow or stuck writer)."""
+    parsed = parse_ledger_url(url)
+    if parsed.backend == "sqlite":
+        conn = sqlite3.connect(parsed.target, isolation_level=None)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            yield
+            conn.execute("ROLLBACK")
+        finally:
+            conn.close()
+        return
+    with psycopg.connect(parsed.target) as pg:
+        pg.execute("SELECT * FROM chain_head WHERE id = 1 FOR UPDATE")
+        yield
+        pg.rollback()
 
 
 def append_many(url: str, prefix: str, count: int) -> None:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.ledger.ledger_support import draft, raw_sql
+from tests.ledger.ledger_support import chain_lock_held, draft, raw_sql
 from webhooks.errors import BadRequestError, LedgerError
 from webhooks.ledger import IntentStore, open_store
 from webhooks.ledger.intent import GENESIS, record_hash
@@ -66,6 +67,33 @@ def test_resending_the_same_uid_returns_the_first_record_and_adds_nothing(
     assert again == first
     assert [r["uid"] for r in store.intents()] == ["retry"]
     assert store.verify().records == 1
+
+
+def test_a_resend_racing_the_original_returns_the_same_record(ledger_url: str) -> None:
+    # Two replicas get the same admission uid at once (the API server retried elsewhere).
+    stores = [open_store(ledger_url), open_store(ledger_url)]
+    results: list[object] = [None, None]
+
+    def send(i: int) -> None:
+        try:
+            results[i] = stores[i].append(draft("same-uid"))
+        except Exception as e:  # shown by the assertion below
+            results[i] = e
+
+    try:
+        with chain_lock_held(ledger_url):  # both wait on the chain lock together
+            threads = [threading.Thread(target=send, args=(i,)) for i in (0, 1)]
+            for t in threads:
+                t.start()
+            time.sleep(0.3)
+        for t in threads:
+            t.join(timeout=30)
+        assert isinstance(results[0], dict), results
+        assert results[0] == results[1]
+        assert [r["uid"] for r in stores[0].intents()] == ["same-uid"]
+    finally:
+        for s in stores:
+            s.close()
 
 
 def test_untouched_chain_verifies(store: IntentStore) -> None:

@@ -90,13 +90,15 @@ class SqlLedger(abc.ABC):
         uid = index_columns(draft)["uid"]  # refuse a malformed draft before taking the lock
 
         def op(cur: Cursor) -> IntentRecord:
+            # Lock first, then look for the uid: a resend racing the original on another
+            # replica then sees its commit instead of failing on the unique uid.
+            head = self._head(cur, lock=True)
             cur.execute(self._q("SELECT doc FROM intents WHERE uid = ?"), (uid,))
             existing = cur.fetchone()
             if existing is not None:
                 # The API server resent the same review: the first record stands.
                 log.info("intent %s already recorded; returning the stored record", uid)
                 return decode(existing[0])
-            head = self._head(cur, lock=True)
             record = chain(draft, head.hash)
             cols = index_columns(record)
             seq = head.appended + 1
