@@ -82,8 +82,10 @@ class _Measure:
     tolerance: float = 0.0
     p_high: float = 1.0
     p_low: float = 1.0
-    onset_high: float | None = None
-    onset_low: float | None = None
+    latest: float = 0.0  # the later half's (adjusted) shift: is the divergence still there?
+    half: float = 0.0  # where the later half starts
+    excess_t: FloatArray | None = None  # observation times …
+    excess: FloatArray | None = None  # … and values minus baseline level and seasonal path
     end: float = 0.0
 
 
@@ -170,8 +172,8 @@ def _measure(metric: MetricSeries, now: float | None) -> _Measure:
         observation_points=after.n,
         history_offsets=tuple(h.offset for h in histories),
     )
-    m.level = float(np.median(before.v))
-    m.observed = float(np.median(after.v))
+    m.level = stats.median(before.v)
+    m.observed = stats.median(after.v)
     m.tolerance = _tolerance(metric, m.level)
     _run_tests(m, split, histories, change_at)
     return m
@@ -184,11 +186,12 @@ def _run_tests(m: _Measure, split: Split, histories: list[HistorySplit], change_
     # Autocorrelation is learnt where nothing changed — the baseline and the history windows —
     # (a step inside the observation would pass for autocorrelation) and on what is left once
     # the daily rhythm, where history tells it, is taken out.
-    rest_before = before.v - _expected_path(histories, before.t, m.level)
-    rest_after = after.v - _expected_path(histories, after.t, m.level)
+    path = _expected_path(histories, np.concatenate([before.t, after.t]), m.level)
+    rest_before = before.v - path[: before.n]
+    rest_after = after.v - path[before.n :]
     rho = stats.lag1(
-        rest_before - float(np.median(rest_before)),
-        *(w.v - float(np.median(w.v)) for h in histories for w in (h.split.before, h.split.after)),
+        rest_before - stats.median(rest_before),
+        *(w.v - stats.median(w.v) for h in histories for w in (h.split.before, h.split.after)),
     )
     seasonal = _seasonal_shift(histories, m.level, 0.0)
     m.seasonal = seasonal.value if seasonal else None
@@ -202,14 +205,17 @@ def _run_tests(m: _Measure, split: Split, histories: list[HistorySplit], change_
         seasonal_recent = _seasonal_shift(histories, m.level, half - change_at)
         tests.append(("recent", _adjusted_shift(recent, before, rho, seasonal_recent)))
     gates: dict[str, tuple[bool, bool]] = {}
-    if after.n >= MIN_TREND_POINTS and after.span > 0:
-        rise, end_level = _trend(split, histories, m.level)
-        m.rise_up, m.end_level = rise, end_level
+    # A trend counts only when the observation also *ends* beyond the tolerance (memory that
+    # refills to its old level after a restart climbs steadily without regressing). That
+    # gate is cheap, so the Theil-Sen fits run only for metrics that pass it.
+    latest_level = stats.median(rest_after[-max(3, after.n // 4) :])
+    excess = latest_level - m.level
+    gate = (excess > m.tolerance, -excess > m.tolerance)
+    if (gate[0] or gate[1]) and after.n >= MIN_TREND_POINTS and after.span > 0:
+        rise, m.end_level = _trend(split, histories, m.level)
+        m.rise_up = rise
         tests.append(("trend", rise))
-        # A rise counts only when the fitted line also ends beyond the tolerance: memory that
-        # refills to its old level after a restart climbs steadily without regressing.
-        excess = end_level - m.level - (m.seasonal or 0.0)
-        gates["trend"] = (excess > m.tolerance, -excess > m.tolerance)
+        gates["trend"] = gate
     # Several tests looked at each side: Bonferroni keeps the metric's error rate honest.
     k = float(len(tests))
     m.estimates = dict(tests)
@@ -224,9 +230,8 @@ def _run_tests(m: _Measure, split: Split, histories: list[HistorySplit], change_
     # Is the divergence still there? The later half (or, early on, the whole observation)
     # must still sit beyond the tolerance; otherwise it came and went.
     latest = m.estimates.get("recent", m.shift).value
-    onset_high, onset_low = _onsets(after.t, rest_after - m.level, m.tolerance)
-    m.onset_high = (onset_high or half) if latest > m.tolerance else None
-    m.onset_low = (onset_low or half) if -latest > m.tolerance else None
+    m.latest, m.half = latest, half
+    m.excess_t, m.excess = after.t, rest_after - m.level
 
 
 def _adjusted_shift(
@@ -269,8 +274,8 @@ def _seasonal_shift(
         b, a = h.split.before, h.split.after.since(h.split.after.t[0] + skip if skip else -math.inf)
         if a.n < MIN_HISTORY_POINTS:
             continue
-        then = float(np.median(b.v))
-        rho = stats.lag1(b.v - then, a.v - float(np.median(a.v)))
+        then = stats.median(b.v)
+        rho = stats.lag1(b.v - then, a.v - stats.median(a.v))
         shifts.append(stats.hodges_lehmann(a.v, b.v, CONFIDENCE, rho).scaled(_scale(level, then)))
     return _median_estimate(shifts)
 
@@ -281,13 +286,15 @@ def _expected_path(histories: list[HistorySplit], t: FloatArray, level: float) -
     paths = []
     for h in histories:
         b, a = h.split.before, h.split.after
-        then = float(np.median(b.v))
+        then = stats.median(b.v)
         ht = np.concatenate([b.t, a.t])
         hv = np.concatenate([b.v, a.v])
         smooth = _running_median(hv, 5)
         paths.append((np.interp(t - h.offset, ht, smooth) - then) * _scale(level, then))
     if not paths:
         return np.zeros_like(t)
+    if len(paths) == 1:
+        return paths[0]
     return np.asarray(np.median(np.vstack(paths), axis=0), dtype=np.float64)
 
 
@@ -316,7 +323,7 @@ def _trend(split: Split, histories: list[HistorySplit], level: float) -> tuple[E
         ha = h.split.after
         hb = h.split.before.since(float(ha.t[0]) - ha.span)
         if ha.n >= MIN_TREND_POINTS and hb.n >= MIN_TREND_POINTS:
-            then = _scale(level, float(np.median(h.split.before.v)))
+            then = _scale(level, stats.median(h.split.before.v))
             ref = stats.theil_sen(ha.t, ha.v, CONFIDENCE)[0].minus(
                 stats.theil_sen(hb.t, hb.v, CONFIDENCE)[0]
             )
@@ -327,28 +334,26 @@ def _trend(split: Split, histories: list[HistorySplit], level: float) -> tuple[E
     return diff.scaled(after.span), intercept + slope.value * after.span
 
 
-def _onsets(
-    t: FloatArray, excess: FloatArray, tol: float
-) -> tuple[float | None, float | None]:
-    """When the divergence began, for each direction: the start of the longest trailing
-    stretch (of at least ``ONGOING_POINTS`` points) whose median lies beyond the tolerance.
+def _onset(m: _Measure, sign: float) -> float | None:
+    """When the divergence in direction ``sign`` began, or None if it is over.
 
-    ``excess`` is the observation minus the baseline level and the seasonal path.
+    It is still there when the later half of the observation (or, early on, the whole
+    observation) sits beyond the tolerance; it began at the start of the longest trailing
+    stretch (of at least ``ONGOING_POINTS`` points) whose median lies beyond the tolerance.
     """
-    tt, s = stats.thin(t)
-    x = excess[::s] if s > 1 else excess
+    if sign * m.latest <= m.tolerance or m.excess is None or m.excess_t is None:
+        return None
+    tt, s = stats.thin(m.excess_t)
+    x = sign * (m.excess[::s] if s > 1 else m.excess)
     n = x.size
     idx = np.arange(n)
     counts = n - idx
-    out: list[float | None] = []
-    for sign in (1.0, -1.0):
-        # Suffix medians: row i holds x[i:], the rest padded so it sorts to the end.
-        grid = np.where(idx[None, :] >= idx[:, None], sign * x[None, :], np.inf)
-        grid.sort(axis=1)
-        med = 0.5 * (grid[idx, (counts - 1) // 2] + grid[idx, counts // 2])
-        beyond = np.flatnonzero((med > tol) & (counts >= min(ONGOING_POINTS, n)))
-        out.append(float(tt[beyond[0]]) if beyond.size else None)
-    return out[0], out[1]
+    # Suffix medians: row i holds x[i:], the rest padded so it sorts to the end.
+    grid = np.where(idx[None, :] >= idx[:, None], x[None, :], np.inf)
+    grid.sort(axis=1)
+    med = 0.5 * (grid[idx, (counts - 1) // 2] + grid[idx, counts // 2])
+    beyond = np.flatnonzero((med > m.tolerance) & (counts >= min(ONGOING_POINTS, n)))
+    return float(tt[beyond[0]]) if beyond.size else m.half
 
 
 # --- deciding -------------------------------------------------------------------------------
@@ -393,7 +398,7 @@ def _decide(m: _Measure, p_bad: float) -> Assessment:
         classification = "High" if side_high else "Low"
         regression = True
         decisive = m.decisive.get("high" if side_high else "low", "shift")
-        onset = m.onset_high if side_high else m.onset_low
+        onset = _onset(m, 1.0 if side_high else -1.0)
         divergent = (m.end - onset) if onset is not None else 0.0
         critical = bool(metric.get("critical", False))
         if onset is None:

@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 
 from webhooks.baseline.series import FloatArray
 
@@ -63,7 +63,23 @@ def _p_beyond(margin: float, half_width: float, z: float) -> float:
     if half_width <= 0.0:
         # A zero-width interval (constant data): certain either way.
         return 0.0 if margin > 0.0 else 1.0
-    return float(stats.norm.sf(margin / (half_width / z)))
+    return float(special.ndtr(-margin / (half_width / z)))
+
+
+def median(x: FloatArray) -> float:
+    """Median of a non-empty 1-D array (np.median's generality costs more than the sort here,
+    and the judge takes a dozen medians per metric)."""
+    n = x.size
+    k = n // 2
+    if n % 2:
+        return float(np.partition(x, k)[k])
+    part = np.partition(x, (k - 1, k))
+    return 0.5 * (float(part[k - 1]) + float(part[k]))
+
+
+def z_value(confidence: float) -> float:
+    """The standard normal quantile of a two-sided interval at ``confidence``."""
+    return float(special.ndtri(0.5 + confidence / 2.0))
 
 
 def thin(x: FloatArray, limit: int = MAX_POINTS) -> tuple[FloatArray, int]:
@@ -107,7 +123,7 @@ def hodges_lehmann(
     n, m = a.size, b.size
     diffs = (a[:, None] - b[None, :]).ravel()
     total = diffs.size
-    z = float(stats.norm.isf((1.0 - confidence) / 2.0))
+    z = z_value(confidence)
     # Thinning by s leaves about rho**s between kept points.
     infl = math.sqrt(inflation(rho ** sa) * inflation(rho ** sb))
     half = z * math.sqrt(infl * n * m * (n + m + 1) / 12.0)
@@ -128,13 +144,13 @@ def theil_sen(t: FloatArray, v: FloatArray, confidence: float) -> tuple[Estimate
     around the line) and the line's intercept at ``t = 0``."""
     tt, s = thin(t)
     vv = v[::s] if s > 1 else v
-    z = float(stats.norm.isf((1.0 - confidence) / 2.0))
+    z = z_value(confidence)
     if tt.size < 3:
-        return Estimate(0.0, -math.inf, math.inf, z), float(np.median(v))
+        return Estimate(0.0, -math.inf, math.inf, z), median(v)
     res = stats.theilslopes(vv, tt, alpha=confidence)
     slope, intercept = float(res.slope), float(res.intercept)
     lo, hi = float(res.low_slope), float(res.high_slope)
     resid = vv - (intercept + slope * tt)
-    widen = math.sqrt(inflation(lag1(resid - float(np.median(resid)))))
+    widen = math.sqrt(inflation(lag1(resid - median(resid))))
     est = Estimate(slope, slope - (slope - lo) * widen, slope + (hi - slope) * widen, z)
     return est, intercept
