@@ -80,3 +80,13 @@ def test_the_sync_is_named_by_its_revision_and_start_multi_source_too() -> None:
     assert (ref.revision, ref.started_at, ref.phase) == ("abc,def", "2026-11-27T10:00:00Z",
                                                         "Running")
     assert sync_ref({"status": {"sync": {"revision": "zzz"}}}).revision == "zzz"
+
+
+def test_listed_workloads_narrow_the_scope_to_them_and_their_pods() -> None:
+    label = {"app.kubernetes.io/instance": "shop-web"}
+    pool = [obj("Deployment", "web", "d1", labels=label), obj("Pod", "web-a", "p1", owner="d1"),
+            obj("Deployment", "worker", "d2", labels=label),
+            obj("Pod", "worker-a", "p2", owner="d2"), obj("Service", "web", "s1", labels=label)]
+    chosen = select_app_objects(APP, set(), pool,
+                                workloads=frozenset({("Deployment", "shop", "web")}))
+    assert names(chosen) == ["Deployment/web", "Pod/web-a", "Service/web"]

@@ -21,7 +21,7 @@ from typing import Protocol
 
 from webhooks.cluster.api import ClusterReader
 from webhooks.cluster.resources import APP_OBJECT_TYPES, APPLICATION, TRUTHCHECK
-from webhooks.errors import ClusterError
+from webhooks.errors import BadRequestError, ClusterError
 from webhooks.evidence.model import Evidence, IntentRecord, KubeObject, MetricSeries, Probe
 from webhooks.ledger.store import IntentStore
 from webhooks.postsync.appinfo import (
@@ -106,6 +106,18 @@ def prometheus_source(reader: ClusterReader) -> MetricsSource:
     return fetch
 
 
+def _workloads(truthcheck: KubeObject, namespace: str) -> frozenset[tuple[str, str, str]] | None:
+    listed = (truthcheck.get("spec") or {}).get("workloads")
+    if not listed:
+        return None
+    if not isinstance(listed, list) or not all(isinstance(w, dict) for w in listed):
+        raise BadRequestError("spec.workloads: must be a list of {kind, name}")
+    return frozenset(
+        (str(w.get("kind")), str(w.get("namespace") or namespace), str(w.get("name")))
+        for w in listed
+    )
+
+
 @dataclass
 class Collector:
     reader: ClusterReader
@@ -149,7 +161,10 @@ class Collector:
             for rtype in APP_OBJECT_TYPES
             for obj in self.reader.list_objects(rtype, ns)
         ]
-        objects = select_app_objects(target.app, managed_keys(app), live, target.exclude_uids)
+        objects = select_app_objects(
+            target.app, managed_keys(app), live, target.exclude_uids,
+            workloads=_workloads(truthcheck, target.truthcheck_namespace),
+        )
 
         evidence: Evidence = {
             "apiVersion": EVIDENCE_API_VERSION,

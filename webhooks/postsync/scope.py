@@ -10,6 +10,8 @@ consume are ConfigMaps, Secrets and claims they mount. So the scope is a closure
 4. Events whose involvedObject is in scope;
 5. every ResourceQuota in the namespaces (quota is why Pods stay Pending).
 
+``spec.workloads`` narrows step 1: workloads not listed (and so their Pods) stay out.
+
 Hooks are left out (objects annotated ``argocd.argoproj.io/hook``, and their Pods): Argo CD keeps
 them out of application health too, and the verifying Job cannot judge itself while it runs.
 """
@@ -23,6 +25,7 @@ from webhooks.evidence.model import KubeObject
 from webhooks.postsync.appinfo import AppRef, tracked_app
 
 HOOK_ANNOTATION = "argocd.argoproj.io/hook"
+WORKLOAD_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "Job", "ReplicaSet"})
 _OWNED_DEPTH = 4  # Deployment -> ReplicaSet -> Pod; CronJob -> Job -> Pod; headroom for CRs
 
 
@@ -101,8 +104,12 @@ def select_app_objects(
     managed: set[tuple[str, str, str, str]],
     objects: Iterable[KubeObject],
     exclude_uids: frozenset[str] = frozenset(),
+    workloads: frozenset[tuple[str, str, str]] | None = None,
 ) -> list[KubeObject]:
-    """The objects of ``objects`` (live, from the app's namespaces) that belong in Evidence."""
+    """The objects of ``objects`` (live, from the app's namespaces) that belong in Evidence.
+
+    ``workloads``: (kind, namespace, name) of the only workloads to include (None: all).
+    """
     pool = list(objects)
     excluded = set(exclude_uids)
     chosen: dict[int, KubeObject] = {}
@@ -130,7 +137,10 @@ def select_app_objects(
     for obj in pool:
         if _uid(obj) in excluded or obj.get("kind") == "Event":
             continue
-        if _key(obj) in managed or _belongs(tracked_app(obj), app):
+        key = _key(obj)
+        if workloads is not None and key[1] in WORKLOAD_KINDS and key[1:] not in workloads:
+            continue
+        if key in managed or _belongs(tracked_app(obj), app):
             take(obj)
     for _ in range(_OWNED_DEPTH):
         before = len(chosen)
