@@ -5,6 +5,7 @@ Rows, all measured in this run on the same ~3 KB Deployment review (CREATE by Ar
 - shipped: the policies in policies/admission (baseline)
 - shipped + 30: the same plus 30 extra simple Deployment policies
 - decide(): the whole admission decision (context, JSON Patch, evaluation, intent) for each
+- decide() of an UPDATE, and its JSON Patch against jsonpatch over the whole objects
 - thread engine build: what the first request of a new gunicorn thread pays once
 
 Run: .venv/bin/python -m benchmarks.policy_eval_bench [--runs N]
@@ -24,9 +25,11 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
+import jsonpatch
+
 from tests.admission.reviews import deployment, review
 from webhooks.admission.config import load_config
-from webhooks.admission.context import build_input
+from webhooks.admission.context import build_input, change_patch
 from webhooks.admission.decide import decide
 from webhooks.admission.review import parse_review
 from webhooks.policy.regorus_engine import RegorusEngine, new_engine
@@ -94,6 +97,16 @@ def main() -> None:
             n_policies = sum(1 for m in engine.policies() if not m.kinds or "Deployment" in m.kinds)
             med, p95 = timed(partial(decide, request, engine, config, now), args.runs)
             rows.append((f"decide(), {label}", n_policies, med, p95))
+        update = parse_review(
+            review("UPDATE", deployment("registry.example.com/shop/web:1.5.0"), deployment())
+        )
+        med, p95 = timed(partial(decide, update, shipped, config, now), args.runs)
+        rows.append(("decide(), UPDATE image bump, shipped", len(shipped.policies()), med, p95))
+        med, p95 = timed(partial(change_patch, update), args.runs)
+        rows.append(("  its patch: subtree diff", 0, med, p95))
+        old, new = update.get("oldObject"), update.get("object")
+        med, p95 = timed(partial(jsonpatch.make_patch, old, new), args.runs // 4)
+        rows.append(("  its patch: jsonpatch on whole objects", 0, med, p95))
         for label, directory in (("shipped", SHIPPED), ("shipped + 30 extra", extended)):
             sources = RegorusEngine(directory)._set.sources
             med, p95 = timed(partial(new_engine, sources), max(50, args.runs // 20))
