@@ -48,7 +48,9 @@ FAILING_TEST = """package truthgate.admission.names_more_test
 import data.truthgate.admission.names
 
 test_good_is_denied_wrongly if {
-	names.deny == {"bad name"} with input as {"request": {"name": "good"}}
+	got := names.deny with input as {"request": {"name": "good"}}
+	print("got", got)
+	got == {"bad name"}
 }
 
 test_errors_at_runtime if {
@@ -94,6 +96,7 @@ def test_a_failing_test_exits_1_naming_it(passing: Path) -> None:
     code, out = run(str(passing))
     assert code == 1
     assert "data.truthgate.admission.names_more_test.test_good_is_denied_wrongly: FAIL" in out
+    assert "print: more_test.rego:7: got" in out  # what a failing test printed, under it
     assert "data.truthgate.admission.names_more_test.test_errors_at_runtime: ERROR" in out
     assert "FAIL: 2/4" in out
     assert "SKIPPED: 1/5" in out

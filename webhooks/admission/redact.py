@@ -26,7 +26,9 @@ LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
 def is_secret(obj: Mapping[str, Any] | None) -> bool:
     """A core ``v1`` Secret (a CRD named Secret in another group is not one)."""
-    return bool(obj) and obj.get("kind") == "Secret" and obj.get("apiVersion") == "v1"  # type: ignore[union-attr]
+    if obj is None:
+        return False
+    return obj.get("kind") == "Secret" and obj.get("apiVersion") == "v1"
 
 
 def _mask(obj: KubeObject, changed: Mapping[str, frozenset[str]] | None = None) -> KubeObject:
@@ -38,11 +40,8 @@ def _mask(obj: KubeObject, changed: Mapping[str, frozenset[str]] | None = None) 
             out[fld] = {k: REDACTED_CHANGED if k in marked else REDACTED for k in values}
         elif values is not None:
             out[fld] = REDACTED  # not a map: hide whatever it is
-    annotations = (
-        out.get("metadata", {}).get("annotations")
-        if isinstance(out.get("metadata"), dict)
-        else None
-    )
+    meta = out.get("metadata")
+    annotations = meta.get("annotations") if isinstance(meta, dict) else None
     if isinstance(annotations, dict) and LAST_APPLIED in annotations:
         annotations[LAST_APPLIED] = REDACTED
     return out
