@@ -9,6 +9,7 @@ until it answers.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from dataclasses import replace
@@ -17,13 +18,29 @@ from pathlib import Path
 import click
 
 import webhooks
-from webhooks.admission.config import FAILURE_MODES, FailureMode, load_config
+from webhooks.admission.config import (
+    FAILURE_MODES,
+    AdmissionConfig,
+    FailureMode,
+    load_config,
+)
 from webhooks.errors import BadRequestError, LedgerError, TruthgateError, short
 
 log = logging.getLogger("truthgate.server")
 
 DEFAULT_BIND = "127.0.0.1:8443"
 DEFAULT_LEDGER = "truthgate.db"
+# A minimal policy input: enough for every policy to be compiled on the warming thread.
+WARM_INPUT = {
+    "request": {
+        "uid": "warm-up", "operation": "CREATE",
+        "kind": {"group": "apps", "version": "v1", "kind": "Deployment"},
+        "userInfo": {"username": "truthgate:warm-up"}, "object": {},
+    },
+    "truthgate": {"app": None, "managed": False, "patch": [], "specChanged": False,
+                  "actor": {"username": "truthgate:warm-up", "groups": [], "class": "unknown"},
+                  "breakGlass": None},
+}
 
 
 def default_policy_dir(cwd: Path | None = None) -> Path:
@@ -116,12 +133,7 @@ def serve(
     policy_dir = policy_dir or default_policy_dir()
     if not policy_dir.is_dir():
         raise BadRequestError(f"policy directory {policy_dir} does not exist")
-    if enforcement is None and (policy_dir / "enforcement.yaml").is_file():
-        enforcement = policy_dir / "enforcement.yaml"
-    config = load_config(enforcement, os.environ)
-    if failure_mode is not None:
-        config = replace(config, failure_mode=failure_mode)
-
+    config = _admission_config(policy_dir, enforcement, failure_mode)
     engine = open_engine(engine_spec, policy_dir)
     loaded = len(engine.policies())
 
@@ -129,18 +141,18 @@ def serve(
     shown_ledger = parse_ledger_url(ledger).display
     ledger_note = _probe_ledger(ledger, retention_days)
 
-    echo = click.echo
-    echo(f"truthgate: TLS certificate {files.cert}, key {files.key}")
+    click.echo(f"truthgate: TLS certificate {files.cert}, key {files.key}")
     if files.self_signed:
         verb = "wrote a new" if files.generated else "reusing the"
-        echo(f"truthgate: {verb} self-signed certificate in {files.cert.parent}; "
-             f"CA to trust (webhook caBundle): {files.cert.resolve()}")
-    echo(f"truthgate: ledger {shown_ledger}{ledger_note}")
-    echo(f"truthgate: {loaded} policies loaded from {policy_dir} (engine {engine_spec}); "
-         f"failure mode {config.failure_mode}")
+        click.echo(f"truthgate: {verb} self-signed certificate in {files.cert.parent}; "
+                   f"CA to trust (webhook caBundle): {files.cert.resolve()}")
+    click.echo(f"truthgate: ledger {shown_ledger}{ledger_note}")
+    click.echo(f"truthgate: {loaded} policies loaded from {policy_dir} (engine {engine_spec}); "
+               f"failure mode {config.failure_mode}")
 
     store = PerProcessStore(lambda: open_store(ledger, retention_days=retention_days))
-    app = create_app(config, engine, store, Metrics(multiprocess_dir=metrics_dir))
+    metrics = Metrics(multiprocess_dir=metrics_dir)
+    app = create_app(config, engine, store, metrics)
 
     def reload_policies() -> None:
         try:
@@ -150,17 +162,35 @@ def serve(
             return
         log.info("policies reloaded: %d loaded from %s", len(engine.policies()), policy_dir)
 
+    def warm() -> None:
+        # Builds this thread's compiled policies and ledger connection; answers are irrelevant
+        # (a ledger that is down is reported by /readyz and handled per review).
+        metrics.after_fork()
+        with contextlib.suppress(TruthgateError):
+            engine.evaluate("Deployment", WARM_INPUT)
+        with contextlib.suppress(TruthgateError):
+            store.ping()
+
     def ready() -> None:
-        echo(f"truthgate: listening on https://{bind} "
-             f"({workers} workers x {threads} threads); POST /validate, GET /healthz /readyz "
-             f"/metrics")
+        click.echo(f"truthgate: listening on https://{bind} ({workers} workers x {threads} "
+                   f"threads); POST /validate, GET /healthz /readyz /metrics")
 
     settings = ServerSettings(
         bind=bind, certfile=str(files.cert), keyfile=str(files.key),
         workers=workers, threads=threads,
         loglevel=logging.getLevelName(logging.getLogger().level).lower(),
     )
-    WebhookServer(settings, app, on_reload=reload_policies, on_ready=ready).run()
+    WebhookServer(settings, app, on_reload=reload_policies, on_ready=ready, warm=warm).run()
+
+
+def _admission_config(
+    policy_dir: Path, enforcement: Path | None, failure_mode: FailureMode | None
+) -> AdmissionConfig:
+    """Built-in defaults < the enforcement file < TRUTHGATE_* variables < --failure-mode."""
+    if enforcement is None and (policy_dir / "enforcement.yaml").is_file():
+        enforcement = policy_dir / "enforcement.yaml"
+    config = load_config(enforcement, os.environ)
+    return config if failure_mode is None else replace(config, failure_mode=failure_mode)
 
 
 def _probe_ledger(url: str, retention_days: int | None) -> str:
