@@ -31,14 +31,19 @@ LABEL org.opencontainers.image.title="truthgate" \
       org.opencontainers.image.licenses="Apache-2.0"
 COPY --from=build /opt/truthgate/venv /opt/truthgate/venv
 COPY policies /opt/truthgate/policies
+# truthgate looks for its shipped policies next to the installed package (policies/admission
+# for `serve`, policies/verdict for `verify`): point that place at the copy above.
+RUN ln -s /opt/truthgate/policies \
+      "$(/opt/truthgate/venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/policies"
 # The ledger volume's mount point, owned by the runtime user (the chart also sets fsGroup).
 RUN mkdir -p /var/lib/truthgate && chown 65532:65532 /var/lib/truthgate
 ENV PATH=/opt/truthgate/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     HOME=/tmp \
-    TMPDIR=/tmp \
-    TRUTHGATE_POLICIES=/opt/truthgate/policies
+    TMPDIR=/tmp
+# Writable only through the data volume: `truthgate serve`'s default ledger (truthgate.db)
+# lands there.
 USER 65532:65532
 WORKDIR /var/lib/truthgate
 EXPOSE 8443

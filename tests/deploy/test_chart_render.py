@@ -176,7 +176,7 @@ def test_serve_arguments_follow_values() -> None:
     assert args[0] == "serve"
     assert {"--workers=3", "--threads=8", "--failure-mode=fail-closed",
             "--tls-cert=/etc/truthgate/tls/tls.crt", "--tls-key=/etc/truthgate/tls/tls.key",
-            "--policies=/opt/truthgate/policies", "--bind=0.0.0.0:8443"} <= set(args)
+            "--policies=/opt/truthgate/policies/admission", "--bind=0.0.0.0:8443"} <= set(args)
 
 
 def test_a_policy_configmap_replaces_the_shipped_policies() -> None:
