@@ -111,7 +111,7 @@ def first_install() -> dict[str, Any]:
 
 
 def with_expiry(existing: dict[str, Any], when: datetime) -> dict[str, Any]:
-    out = json.loads(json.dumps(existing))
+    out: dict[str, Any] = json.loads(json.dumps(existing))
     out["metadata"]["annotations"]["truthgate.dev/cert-not-after"] = \
         when.strftime("%Y-%m-%dT%H:%M:%SZ")
     return out
