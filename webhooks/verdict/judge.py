@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, cast, get_args
 
-from webhooks.baseline.judge import judge_metrics
 from webhooks.checks import kube
 from webhooks.checks.context import CheckContext, CheckFinding, finding
 from webhooks.checks.registry import CHECKS, Check
@@ -47,6 +46,10 @@ def _run_checks(
                                f"check {name} could not run: {short(repr(e), 160)}", "warning"))
     metrics = evidence.get("metrics") or []
     if metrics:
+        # Imported here, not at the top: the baseline judge pulls in scipy (over a second of
+        # start-up), which a replay of evidence without metrics should not pay for.
+        from webhooks.baseline.judge import judge_metrics
+
         now = ctx.now.timestamp() if ctx.now else None
         out += [cast(CheckFinding, f) for f in judge_metrics(metrics, now=now)]
     return out

@@ -65,10 +65,10 @@ def load_evidence(raw: str | bytes | Mapping[str, Any] | object) -> Evidence:
     assert isinstance(doc, dict)
     # A null section means "not collected", exactly like an absent one.
     doc = {k: v for k, v in doc.items() if v is not None}
-    api_version, kind = doc.get("apiVersion"), doc.get("kind")
-    _require(api_version == API_VERSION,
-             f"apiVersion is {short(api_version, 60)!r}, want {API_VERSION!r}")
-    _require(kind == "Evidence", f"kind is {short(kind, 60)!r}, want 'Evidence'")
+    for field, want in (("apiVersion", API_VERSION), ("kind", "Evidence")):
+        got = doc.get(field)
+        shown = "missing" if got is None else repr(short(got, 60))
+        _require(got == want, f"{field} is {shown}, want {want!r}")
     if "collectedAt" in doc:
         _require(parse_time(doc["collectedAt"]) is not None,
                  f"collectedAt {short(doc['collectedAt'], 60)!r} is not an RFC 3339 time")

@@ -54,13 +54,19 @@ class VerdictPolicy:
             raise PolicyError(f"verdict policy directory {path} holds no .rego file")
         return cls(sources, origin=str(path))
 
-    def _eval(self, rule: str) -> Any:
+    def _eval_package(self) -> dict[str, Any]:
+        """Every rule of the package at once (an undefined rule is simply absent)."""
         try:
-            return self._engine.eval_rule(f"data.{PACKAGE}.{rule}")
+            result = self._engine.eval_query(f"data.{PACKAGE}")
         except BaseException as e:  # pyo3 panics are BaseException
             if isinstance(e, KeyboardInterrupt | SystemExit):
                 raise
             raise PolicyError(f"verdict policy: {short(clean_error(e), 300)}") from e
+        try:
+            value = result["result"][0]["expressions"][0]["value"]
+        except (KeyError, IndexError, TypeError):
+            return {}
+        return value if isinstance(value, dict) else {}
 
     def evaluate(self, input_doc: Mapping[str, Any]) -> PolicyDecision:
         with self._lock:
@@ -70,11 +76,14 @@ class VerdictPolicy:
                 if isinstance(e, KeyboardInterrupt | SystemExit):
                     raise
                 raise PolicyError(f"verdict policy input: {short(clean_error(e))}") from e
-            verdict, reasons, findings = (self._eval(r) for r in ("verdict", "reasons",
-                                                                  "findings"))
+            package = self._eval_package()
+        verdict, reasons, findings = (package.get(r) for r in ("verdict", "reasons", "findings"))
+        if verdict is None:
+            raise PolicyError(f"verdict policy: data.{PACKAGE}.verdict is undefined for this input "
+                              "(give it a default)")
         if verdict not in _VERDICTS:
             raise PolicyError(
-                f"verdict policy: data.{PACKAGE}.verdict is {short(verdict, 60)!s}, "
+                f"verdict policy: data.{PACKAGE}.verdict is {short(verdict, 60)!r}, "
                 f"want one of {', '.join(sorted(_VERDICTS))}"
             )
         if reasons is None:
