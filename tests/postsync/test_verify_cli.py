@@ -140,3 +140,32 @@ def test_missing_rbac_names_the_verb_and_resource(api: ApiServer, web: Web) -> N
     assert out.returncode == 2
     assert "cannot list truthchecks.truthgate.dev in namespace 'shop'" in out.stderr
     assert "grant the ServiceAccount verb 'list'" in out.stderr
+
+
+def test_ledger_supplies_this_syncs_intents_and_records_the_verification(
+    api: ApiServer, web: Web, tmp_path: Path
+) -> None:
+    from tests.ledger.ledger_support import draft
+    from webhooks.ledger import open_store
+
+    url, _ = web
+    seed(api, {"web-broken": f"{url}/broken"})
+    ledger = str(tmp_path / "ledger.db")
+    store = open_store(ledger)
+    store.append(draft("before", at="2026-11-27T09:50:00Z"))  # an earlier sync
+    store.append(draft("during", at="2026-11-27T10:00:05Z", image="web:1.5.0"))
+    store.append(draft("elsewhere", app="billing", at="2026-11-27T10:00:06Z"))
+    store.close()
+    saved = tmp_path / "evidence.json"
+    out = truthgate("verify", "--server", api.url, "--app", "shop-web", "-n", "shop",
+                    "--no-wait", "--ledger", ledger, "--save-evidence", str(saved))
+    assert out.returncode == 0, out.stderr
+    assert [i["uid"] for i in json.loads(saved.read_text())["intents"]] == ["during"]
+    store = open_store(ledger, create=False)
+    try:
+        [record] = list(store.verifications(app="shop-web"))
+    finally:
+        store.close()
+    assert record["verdict"] == "Degraded" and record["revision"] == REVISION
+    assert record["syncStartedAt"] == "2026-11-27T10:00:00Z"
+    assert record["truthCheck"] == {"namespace": "shop", "name": "shop-web"}
