@@ -212,7 +212,7 @@ def _run_tests(m: _Measure, split: Split, histories: list[HistorySplit], change_
     excess = latest_level - m.level
     gate = (excess > m.tolerance, -excess > m.tolerance)
     if (gate[0] or gate[1]) and after.n >= MIN_TREND_POINTS and after.span > 0:
-        rise, m.end_level = _trend(split, histories, m.level)
+        rise, m.end_level = _trend(split, histories, m.level, rho)
         m.rise_up = rise
         tests.append(("trend", rise))
         gates["trend"] = gate
@@ -307,25 +307,27 @@ def _running_median(v: FloatArray, width: int) -> FloatArray:
     return np.asarray(np.median(windows, axis=1), dtype=np.float64)
 
 
-def _trend(split: Split, histories: list[HistorySplit], level: float) -> tuple[Estimate, float]:
+def _trend(
+    split: Split, histories: list[HistorySplit], level: float, rho: float
+) -> tuple[Estimate, float]:
     """How much more the observation rose over its span than the same length of baseline
     before it did (a change in Theil-Sen slope, so a ramp that merely continues is not a
     leak), minus the same difference one period earlier; and where the observation's fitted
     line ends."""
     after = split.after
     before = split.before.since(float(after.t[0]) - after.span)
-    slope, intercept = stats.theil_sen(after.t - after.t[0], after.v, CONFIDENCE)
+    slope, intercept = stats.theil_sen(after.t - after.t[0], after.v, CONFIDENCE, rho)
     diff = slope
     if before.n >= MIN_TREND_POINTS:
-        diff = diff.minus(stats.theil_sen(before.t, before.v, CONFIDENCE)[0])
+        diff = diff.minus(stats.theil_sen(before.t, before.v, CONFIDENCE, rho)[0])
     refs = []
     for h in histories:
         ha = h.split.after
         hb = h.split.before.since(float(ha.t[0]) - ha.span)
         if ha.n >= MIN_TREND_POINTS and hb.n >= MIN_TREND_POINTS:
             then = _scale(level, stats.median(h.split.before.v))
-            ref = stats.theil_sen(ha.t, ha.v, CONFIDENCE)[0].minus(
-                stats.theil_sen(hb.t, hb.v, CONFIDENCE)[0]
+            ref = stats.theil_sen(ha.t, ha.v, CONFIDENCE, rho)[0].minus(
+                stats.theil_sen(hb.t, hb.v, CONFIDENCE, rho)[0]
             )
             refs.append(ref.scaled(then))
     ref_est = _median_estimate(refs)

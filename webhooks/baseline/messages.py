@@ -31,7 +31,7 @@ def number(x: float) -> str:
         return "∞" if x > 0 else "-∞"
     if x == 0:
         return "0"
-    if 1e-3 <= abs(x) < 1e6:
+    if 1e-4 <= abs(x) < 1e6:
         return f"{x:.3g}"
     return f"{x:.2e}"
 

@@ -93,14 +93,22 @@ def lag1(*residuals: FloatArray) -> float:
     ``[0, MAX_RHO]`` (negative autocorrelation would *narrow* intervals: we never do that)."""
     num = 0.0
     den = 0.0
+    points = 0
+    windows = 0
     for r in residuals:
         if r.size < 3:
             continue
         num += float(np.dot(r[1:], r[:-1]))
         den += float(np.dot(r, r))
+        points += r.size
+        windows += 1
     if den <= 0.0:
         return 0.0
-    return min(max(num / den, 0.0), MAX_RHO)
+    rho = num / den
+    # The lag-1 estimate from a short window is biased low by about (1 + 4 rho) / n
+    # (Kendall's correction): uncorrected, slow wander would pass for independent noise.
+    rho += (1.0 + 4.0 * rho) / (points / windows)
+    return min(max(rho, 0.0), MAX_RHO)
 
 
 def inflation(rho: float) -> float:
@@ -139,9 +147,12 @@ def hodges_lehmann(
     return Estimate(value, float(part[lo_i]), float(part[hi_i]), z)
 
 
-def theil_sen(t: FloatArray, v: FloatArray, confidence: float) -> tuple[Estimate, float]:
-    """Theil-Sen slope (per second, interval widened for the autocorrelation of the residuals
-    around the line) and the line's intercept at ``t = 0``."""
+def theil_sen(
+    t: FloatArray, v: FloatArray, confidence: float, rho: float = 0.0
+) -> tuple[Estimate, float]:
+    """Theil-Sen slope (per second) and the line's intercept at ``t = 0``. The interval is
+    widened for the autocorrelation of the residuals around the line, or for ``rho`` if that
+    is larger (residuals of a short stretch of slow wander look deceptively independent)."""
     tt, s = thin(t)
     vv = v[::s] if s > 1 else v
     z = z_value(confidence)
@@ -151,6 +162,6 @@ def theil_sen(t: FloatArray, v: FloatArray, confidence: float) -> tuple[Estimate
     slope, intercept = float(res.slope), float(res.intercept)
     lo, hi = float(res.low_slope), float(res.high_slope)
     resid = vv - (intercept + slope * tt)
-    widen = math.sqrt(inflation(lag1(resid - median(resid))))
+    widen = math.sqrt(inflation(max(lag1(resid - median(resid)), rho ** s)))
     est = Estimate(slope, slope - (slope - lo) * widen, slope + (hi - slope) * widen, z)
     return est, intercept
