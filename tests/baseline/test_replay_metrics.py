@@ -1,0 +1,108 @@
+"""`truthgate replay` on Evidence that holds only behaviour metrics: a real regression turns
+the verdict Degraded naming the metric; a seasonal rise and a noisy healthy change stay
+Healthy. Run as a user runs it: the real command, in a subprocess, on a file."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from webhooks.evidence.model import MetricSeries
+
+CHANGE = 1_764_000_000.0
+DAY = 86400.0
+
+
+def stamp(t: float) -> str:
+    return dt.datetime.fromtimestamp(t, dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def pairs(t: np.ndarray, v: np.ndarray) -> list[list[float]]:
+    return [[float(a), float(b)] for a, b in zip(t, v, strict=True)]
+
+
+def evidence(*metrics: MetricSeries) -> dict[str, Any]:
+    return {
+        "apiVersion": "truthgate.dev/v1alpha1",
+        "kind": "Evidence",
+        "collectedAt": stamp(CHANGE + 3600),
+        "metrics": list(metrics),
+    }
+
+
+def replay(tmp_path: Path, doc: dict[str, Any]) -> dict[str, Any]:
+    path = tmp_path / "evidence.json"
+    path.write_text(json.dumps(doc))
+    out = subprocess.run(
+        [sys.executable, "-m", "webhooks", "replay", str(path)],
+        capture_output=True, text=True, timeout=90, check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    verdict: dict[str, Any] = json.loads(out.stdout)
+    return verdict
+
+
+def error_rate(rng: np.random.Generator, factor: float) -> MetricSeries:
+    t = CHANGE + 60.0 * np.arange(-60, 60)
+    v = 0.002 * np.exp(0.15 * rng.standard_normal(t.size))
+    v[t >= CHANGE] *= factor
+    return {
+        "name": "http_error_ratio",
+        "direction": "increase-is-bad",
+        "changeAt": stamp(CHANGE),
+        "series": pairs(t, v),
+        "critical": True,
+        "driftBudgetSeconds": 600,
+    }
+
+
+def seasonal_traffic(rng: np.random.Generator) -> MetricSeries:
+    t = CHANGE + 60.0 * np.arange(-60, 60)
+
+    def rhythm(x: np.ndarray) -> np.ndarray:
+        return 400 * (1 + 0.5 * np.sin(2 * np.pi * (x - CHANGE) / DAY))
+
+    return {
+        "name": "http_requests_per_second",
+        "direction": "either",
+        "changeAt": stamp(CHANGE),
+        "series": pairs(t, rhythm(t) * np.exp(0.03 * rng.standard_normal(t.size))),
+        "critical": True,
+        "tolerance": {"relative": 0.05},
+        "history": [
+            {
+                "offsetSeconds": DAY,
+                "series": pairs(t - DAY, rhythm(t) * np.exp(0.03 * rng.standard_normal(t.size))),
+            }
+        ],
+    }
+
+
+def test_replay_of_a_four_fold_error_rate_is_degraded_naming_the_metric(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+
+    verdict = replay(tmp_path, evidence(error_rate(rng, 4.0), seasonal_traffic(rng)))
+
+    assert verdict["verdict"] == "Degraded"
+    behaviour = [f for f in verdict["findings"] if f["layer"] == "behaviour"]
+    assert [f["resource"]["name"] for f in behaviour if f["severity"] == "critical"] == [
+        "http_error_ratio"
+    ]
+    assert "http_error_ratio up 4" in verdict["summary"] or any(
+        "http_error_ratio up 4" in f["message"] for f in behaviour
+    )
+
+
+def test_replay_of_a_seasonal_rise_and_noisy_healthy_change_is_healthy(tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+
+    verdict = replay(tmp_path, evidence(error_rate(rng, 1.0), seasonal_traffic(rng)))
+
+    assert verdict["verdict"] == "Healthy", verdict
+    assert not [f for f in verdict["findings"] if f["severity"] == "critical"]
