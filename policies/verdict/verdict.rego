@@ -18,13 +18,25 @@ package truthgate.verdict
 
 import rego.v1
 
-settings := object.get(input, "settings", {})
+settings := s if {
+	s := object.get(input, "settings", {})
+	is_object(s)
+} else := {}
 
-ignore_checks := object.get(settings, "ignoreChecks", [])
+# A list of names; a single string is read as a list of one, anything else as none.
+names(key) := v if {
+	v := object.get(settings, key, [])
+	is_array(v)
+} else := [v] if {
+	v := object.get(settings, key, [])
+	is_string(v)
+} else := []
 
-warn_only := object.get(settings, "warnOnly", [])
+ignore_checks := names("ignoreChecks")
 
-escalate := object.get(settings, "escalate", [])
+warn_only := names("warnOnly")
+
+escalate := names("escalate")
 
 # A setting names a check id ("stability/restarts") or a whole family ("stability").
 names_check(names, check) if {

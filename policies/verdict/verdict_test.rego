@@ -101,3 +101,14 @@ test_family_prefix_does_not_match_a_longer_family if {
 	inp := {"findings": [quota], "evidence": present, "settings": {"ignoreChecks": ["cap"]}}
 	verdict.verdict == "Degraded" with input as inp
 }
+
+test_a_single_name_instead_of_a_list_still_works if {
+	inp := {"findings": [restarts], "evidence": present, "settings": {"warnOnly": "stability"}}
+	verdict.verdict == "Healthy" with input as inp
+}
+
+test_malformed_settings_are_ignored_not_fatal if {
+	verdict.verdict == "Degraded" with input as {"findings": [quota], "evidence": present, "settings": "x"}
+	verdict.verdict == "Degraded" with input as {"findings": [quota], "evidence": present, "settings": {"ignoreChecks": {"a": 1}}}
+	verdict.verdict == "Degraded" with input as {"findings": [quota], "evidence": present, "settings": {"ignoreChecks": [1, null]}}
+}
