@@ -238,7 +238,7 @@ def test_the_verifier_role_only_reads_except_truthcheck_status() -> None:
         if rule["resources"] == ["truthchecks/status"]:
             assert set(rule["verbs"]) == {"get", "update", "patch"}
         else:
-            assert set(rule["verbs"]) <= {"get", "list", "watch"}, rule
+            assert set(rule["verbs"]) == {"get", "list"}, rule
     granted = {(g, r) for rule in role["rules"] for g in rule["apiGroups"]
                for r in rule["resources"]}
     needed = {
@@ -262,7 +262,7 @@ def test_applications_are_readable_only_in_the_argocd_namespace_by_listed_hooks(
     docs = render({"verifier": {"namespaces": ["shop", "billing"], "argocdNamespace": "gitops"}})
     argocd_role = one(docs, "ClusterRole", "truthgate-verifier-argocd")
     assert argocd_role["rules"] == [{"apiGroups": ["argoproj.io"], "resources": ["applications"],
-                                     "verbs": ["get", "list", "watch"]}]
+                                     "verbs": ["get", "list"]}]
     binding = one(docs, "RoleBinding")
     assert binding["metadata"]["namespace"] == "gitops"
     assert binding["roleRef"]["name"] == "truthgate-verifier-argocd"
