@@ -63,10 +63,13 @@ def test_every_metric_the_alerts_use_is_one_truthgate_or_argo_cd_exports() -> No
     text = ALERTS.read_text()
     exported = {"truthgate_admission_requests_total", "truthgate_admission_duration_seconds",
                 "truthgate_ledger_write_seconds", "truthgate_errors_total",
-                "truthgate_fail_open_total", "argocd_app_info", "up"}
+                "truthgate_fail_open_total", "argocd_app_info", "up",
+                # kube-apiserver's own admission webhook metrics
+                "apiserver_admission_webhook_fail_open_count",
+                "apiserver_admission_webhook_rejection_count"}
     import re
 
-    used = set(re.findall(r"\b(truthgate_[a-z_]+|argocd_[a-z_]+)\b", text))
+    used = set(re.findall(r"\b(truthgate_[a-z_]+|argocd_[a-z_]+|apiserver_[a-z_]+)\b", text))
     used = {re.sub(r"_bucket$", "", u) for u in used}
     assert used <= exported, used - exported
 
@@ -102,6 +105,31 @@ def test_webhook_down_fires_when_no_pod_is_scraped_or_none_is_up(
         {"interval": "1m", "input_series": [{"series": 'up{job="other"}', "values": "1x15"}],
          "alert_rule_test": [expect("TruthgateWebhookDown", "10m", {
              "severity": "critical", "job": "truthgate"})]},
+    ])
+
+
+def test_the_api_server_failing_to_reach_truthgate_fires(promtool: str, tmp_path: Path) -> None:
+    name = 'name="intents.truthgate.dev",type="validating",operation="CREATE"'
+    run_rule_tests(promtool, tmp_path, [
+        # failurePolicy Ignore: calls fail and are admitted (e.g. an expired certificate).
+        {"interval": "1m", "input_series": [
+            {"series": f"apiserver_admission_webhook_fail_open_count{{{name}}}",
+             "values": "0+3x20"}],
+         "alert_rule_test": [expect("TruthgateUnreachableFromAPIServer", "10m",
+                                    {"severity": "critical"})]},
+        # failurePolicy Fail: calls fail and requests are rejected.
+        {"interval": "1m", "input_series": [
+            {"series": "apiserver_admission_webhook_rejection_count"
+                       f'{{{name},error_type="calling_webhook_error",rejection_code="500"}}',
+             "values": "0+3x20"}],
+         "alert_rule_test": [expect("TruthgateUnreachableFromAPIServer", "10m",
+                                    {"severity": "critical"})]},
+        # Policy denials are rejections too, but not failures to reach truthgate.
+        {"interval": "1m", "input_series": [
+            {"series": "apiserver_admission_webhook_rejection_count"
+                       f'{{{name},error_type="no_error",rejection_code="403"}}',
+             "values": "0+3x20"}],
+         "alert_rule_test": [expect("TruthgateUnreachableFromAPIServer", "10m", None)]},
     ])
 
 
