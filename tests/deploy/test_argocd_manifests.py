@@ -223,3 +223,27 @@ def test_the_kind_overlay_runs_the_image_the_e2e_script_loads() -> None:
         image = job["spec"]["template"]["spec"]["containers"][0]["image"]
         assert image == "truthgate:e2e"
         assert image in e2e
+
+
+# -- the health check's fixtures are TruthChecks too ------------------------------------------
+
+def without_nulls(node: Any) -> Any:
+    """What the API server stores: null values of non-nullable fields are dropped."""
+    if isinstance(node, dict):
+        return {k: without_nulls(v) for k, v in node.items() if v is not None}
+    if isinstance(node, list):
+        return [without_nulls(v) for v in node]
+    return node
+
+
+FIXTURES = sorted((HEALTH_LUA.parent / "testdata").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=lambda p: p.name)
+def test_health_check_fixtures_are_truthchecks_the_api_server_would_store(path: Path) -> None:
+    doc = without_nulls(yaml.safe_load(path.read_text()))
+    errors = list(jsonschema.Draft7Validator(crd_schema(strict=True)).iter_errors(doc))
+    # The one allowed exception: a verdict outside the enum, a robustness case for values a
+    # newer verifier might write (the health check must not break on them).
+    assert all(list(e.absolute_path) == ["status", "verdict"] for e in errors), \
+        [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in errors]
