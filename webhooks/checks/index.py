@@ -25,6 +25,7 @@ ObjectKey = tuple[str, str | None, str]  # (kind, namespace, name)
 TRACKING_ANNOTATION = "argocd.argoproj.io/tracking-id"
 INSTANCE_LABEL = "app.kubernetes.io/instance"
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -101,13 +102,41 @@ class ObjectIndex:
         self._by_uid: dict[str, KubeObject] = {}
         self._by_kind: dict[str, list[KubeObject]] = defaultdict(list)
         self.events: list[Event] = []
+        # Reverse indexes, so that a namespace of thousands of pods is not scanned once per
+        # workload: children by owner uid and by (namespace, owner kind, owner name), events
+        # by the uid and the key of the object they are about, pods by namespace.
+        self._children_by_uid: dict[str, list[KubeObject]] = defaultdict(list)
+        self._children_by_name: dict[ObjectKey, list[KubeObject]] = defaultdict(list)
+        self._events_by_uid: dict[str, list[Event]] = defaultdict(list)
+        self._events_by_key: dict[ObjectKey, list[Event]] = defaultdict(list)
+        self._pods_by_ns: dict[str | None, list[KubeObject]] = defaultdict(list)
+        self._event_pos: dict[int, int] = {}
+        self._label_index: dict[str | None, dict[tuple[str, str], set[int]]] = {}
+        self._slices_by_service: dict[tuple[str | None, str], list[KubeObject]] = (
+            defaultdict(list))
         for obj in self.objects:
             self._by_key[key(obj)] = obj
             if uid := kube.uid(obj):
                 self._by_uid[uid] = obj
             self._by_kind[kube.kind(obj)].append(obj)
+            if kube.kind(obj) == "Pod":
+                self._pods_by_ns[kube.namespace(obj)].append(obj)
+            elif kube.kind(obj) == "EndpointSlice" and (
+                service := kube.get_str(obj, "metadata", "labels", SERVICE_NAME_LABEL)
+            ):
+                self._slices_by_service[(kube.namespace(obj), service)].append(obj)
+            for r in _owner_refs(obj):
+                if isinstance(ruid := r.get("uid"), str) and ruid:
+                    self._children_by_uid[ruid].append(obj)
+                owner_key = (kube.get_str(r, "kind") or "", kube.namespace(obj),
+                             kube.get_str(r, "name") or "")
+                self._children_by_name[owner_key].append(obj)
             if (event := read_event(obj)) is not None:
+                self._event_pos[id(event)] = len(self.events)
                 self.events.append(event)
+                if event.uid:
+                    self._events_by_uid[event.uid].append(event)
+                self._events_by_key[(event.kind, event.namespace, event.name)].append(event)
         self._listed: set[ObjectKey] = {
             (kube.get_str(r, "kind") or "", kube.get_str(r, "namespace"), kube.get_str(r, "name")
              or "")
@@ -161,7 +190,43 @@ class ObjectIndex:
         return False
 
     def children(self, parent: KubeObject, kind: str) -> list[KubeObject]:
-        return [o for o in self.of_kind(kind) if self.owned_by(o, parent)]
+        """Objects of ``kind`` that name ``parent`` as an owner (by uid, or by kind and name)."""
+        candidates = self._children_by_name.get(key(parent), [])
+        if parent_uid := kube.uid(parent):
+            candidates = self._children_by_uid.get(parent_uid, []) + candidates
+        seen: set[int] = set()
+        out: list[KubeObject] = []
+        for obj in candidates:
+            if id(obj) in seen or kube.kind(obj) != kind:
+                continue
+            seen.add(id(obj))
+            if kube.namespace(obj) == kube.namespace(parent):
+                out.append(obj)
+        return out
+
+    def pods_in(self, namespace: str | None) -> list[KubeObject]:
+        return self._pods_by_ns.get(namespace, [])
+
+    def pods_matching(self, namespace: str | None, selector: dict[str, str]) -> list[KubeObject]:
+        """Pods of ``namespace`` whose labels include every pair of an equality selector."""
+        if namespace not in self._label_index:
+            by_label: dict[tuple[str, str], set[int]] = defaultdict(set)
+            for i, pod in enumerate(self.pods_in(namespace)):
+                for pair in kube.str_map(pod, "metadata", "labels").items():
+                    by_label[pair].add(i)
+            self._label_index[namespace] = by_label
+        by_label = self._label_index[namespace]
+        matched: set[int] | None = None
+        for pair in selector.items():
+            hits = by_label.get(pair, set())
+            matched = set(hits) if matched is None else matched & hits
+            if not matched:
+                return []
+        pods = self.pods_in(namespace)
+        return [pods[i] for i in sorted(matched)] if matched is not None else list(pods)
+
+    def endpoint_slices(self, namespace: str | None, service: str) -> list[KubeObject]:
+        return self._slices_by_service.get((namespace, service), [])
 
     def current_replicaset(self, deployment: KubeObject) -> KubeObject | None:
         """The ReplicaSet of the Deployment's current revision (the newest one)."""
@@ -188,7 +253,7 @@ class ObjectIndex:
         owners: Sequence[KubeObject] = (
             self.children(workload, "ReplicaSet") if wkind == "Deployment" else [workload]
         )
-        pods = [p for p in self.of_kind("Pod") for o in owners if self.owned_by(p, o)]
+        pods = [p for o in owners for p in self.children(o, "Pod")]
         if pods:
             return pods
         selector = kube.get_dict(workload, "spec", "selector")
@@ -198,24 +263,18 @@ class ObjectIndex:
         # but only for pods that name no other owner.
         return [
             p
-            for p in self.of_kind("Pod")
-            if kube.namespace(p) == kube.namespace(workload)
-            and not _owner_refs(p)
+            for p in self.pods_in(kube.namespace(workload))
+            if not _owner_refs(p)
             and kube.selector_matches(selector, kube.str_map(p, "metadata", "labels"))
         ]
 
     def events_for(self, obj: KubeObject) -> list[Event]:
-        oid = kube.uid(obj)
-        return [
-            e
-            for e in self.events
-            if (oid and e.uid == oid)
-            or (
-                e.kind == kube.kind(obj)
-                and e.name == kube.name(obj)
-                and e.namespace == kube.namespace(obj)
-            )
-        ]
+        """Events about ``obj`` (matched by uid, or by kind, namespace and name), in order."""
+        found = self._events_by_key.get(key(obj), [])
+        if oid := kube.uid(obj):
+            found = self._events_by_uid.get(oid, []) + found
+        unique = {id(e): e for e in found}
+        return sorted(unique.values(), key=lambda e: self._event_pos[id(e)])
 
     # --- membership -----------------------------------------------------------------------
 

@@ -20,17 +20,6 @@ from webhooks.checks import kube
 from webhooks.checks.context import CheckContext, CheckFinding, not_converged
 from webhooks.evidence.model import Evidence, KubeObject
 
-SERVICE_NAME_LABEL = "kubernetes.io/service-name"
-
-
-def _slices(ctx: CheckContext, service: KubeObject) -> list[KubeObject]:
-    return [
-        s
-        for s in ctx.index.of_kind("EndpointSlice")
-        if kube.namespace(s) == kube.namespace(service)
-        and kube.get_str(s, "metadata", "labels", SERVICE_NAME_LABEL) == kube.name(service)
-    ]
-
 
 def _endpoint_counts(slices: list[KubeObject]) -> tuple[int, int]:
     ready = total = 0
@@ -50,22 +39,17 @@ def check(evidence: Evidence, ctx: CheckContext) -> list[CheckFinding]:
             continue
         selector = kube.str_map(svc, "spec", "selector")
         ns = kube.namespace(svc)
-        pods_here = [p for p in ctx.index.of_kind("Pod") if kube.namespace(p) == ns]
-        if selector and pods_here:
-            matched = [
-                p for p in pods_here
-                if kube.map_selector_matches(selector, kube.str_map(p, "metadata", "labels"))
-            ]
-            if not matched:
-                shown = ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
-                out.append(not_converged(
-                    ctx, "runtime", "reachability/selector", svc,
-                    f"{kube.display(svc)}: selector {shown} matches none of the "
-                    f"{len(pods_here)} pods in namespace {ns}"))
-                continue  # zero endpoints follow from it; one finding says it better
+        pods_here = ctx.index.pods_in(ns)
+        if selector and pods_here and not ctx.index.pods_matching(ns, selector):
+            shown = ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
+            out.append(not_converged(
+                ctx, "runtime", "reachability/selector", svc,
+                f"{kube.display(svc)}: selector {shown} matches none of the "
+                f"{len(pods_here)} pods in namespace {ns}"))
+            continue  # zero endpoints follow from it; one finding says it better
         if not have_slices:
             continue
-        ready, total = _endpoint_counts(_slices(ctx, svc))
+        ready, total = _endpoint_counts(ctx.index.endpoint_slices(ns, kube.name(svc)))
         if ready == 0:
             detail = f" ({total} not ready)" if total else ""
             out.append(not_converged(
