@@ -178,17 +178,6 @@ class ObjectIndex:
             cur = parent
         return cur
 
-    def owned_by(self, child: KubeObject, parent: KubeObject) -> bool:
-        if kube.namespace(child) != kube.namespace(parent):
-            return False
-        parent_uid = kube.uid(parent)
-        for r in _owner_refs(child):
-            if parent_uid and r.get("uid") == parent_uid:
-                return True
-            if r.get("kind") == kube.kind(parent) and r.get("name") == kube.name(parent):
-                return True
-        return False
-
     def children(self, parent: KubeObject, kind: str) -> list[KubeObject]:
         """Objects of ``kind`` that name ``parent`` as an owner (by uid, or by kind and name)."""
         candidates = self._children_by_name.get(key(parent), [])

@@ -105,10 +105,6 @@ def uid(obj: KubeObject) -> str | None:
     return get_str(obj, "metadata", "uid")
 
 
-def api_group(obj: KubeObject) -> str:
-    api_version = get_str(obj, "apiVersion") or ""
-    return api_version.split("/", 1)[0] if "/" in api_version else ""
-
 
 def ref(obj: KubeObject) -> ResourceRef:
     return {"kind": kind(obj), "namespace": namespace(obj), "name": name(obj)}
@@ -167,11 +163,6 @@ def selector_matches(selector: Mapping[str, Any], labels: Mapping[str, str]) -> 
         if op == "DoesNotExist" and key in labels:
             return False
     return True
-
-
-def map_selector_matches(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
-    """A Service-style equality selector (a plain map)."""
-    return all(labels.get(k) == v for k, v in selector.items())
 
 
 _QUANTITY = re.compile(r"^([+-]?[0-9.]+(?:[eE][+-]?[0-9]+)?)([a-zA-Z]*)$")
