@@ -105,7 +105,6 @@ def uid(obj: KubeObject) -> str | None:
     return get_str(obj, "metadata", "uid")
 
 
-
 def ref(obj: KubeObject) -> ResourceRef:
     return {"kind": kind(obj), "namespace": namespace(obj), "name": name(obj)}
 
