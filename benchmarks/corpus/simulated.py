@@ -6,7 +6,8 @@ Every case is one metric at 60 s resolution, 60 minutes before the change and 60
 heavy-tailed), so error rates, latencies and throughputs all look plausibly like telemetry.
 
 Labels follow one rule: a *regression* is a lasting change in the metric's bad direction of
-at least 40% (steps, delayed steps, leaks ending ≥40% up). Everything else is healthy: noise,
+at least 40% (steps, delayed steps, leaks ending ≥40% up, error bursts in a fifth of the
+minutes after the change). Everything else is healthy: noise,
 wander, the daily rhythm, blips shorter than the drift budget, changes of a few percent,
 improvements, memory refilling after a restart. The generator knows nothing of the judge.
 """
@@ -178,6 +179,12 @@ def family(name: str, rng: np.random.Generator) -> tuple[Shape, bool, str]:
     elif name == "counter_step":
         s.counter, s.direction, metric = True, "increase-is-bad", "errors_total"
         s.effect = _step(big)
+    elif name == "error_bursts":
+        # A fifth of the minutes after the change see bursts of errors; the rest look normal.
+        s.direction, metric = "increase-is-bad", "error_ratio"
+        s.level = float(rng.uniform(0.002, 0.02))
+        burst = rng.random(AFTER + 1) < 0.2
+        s.effect = lambda m, b=burst, k=big * 2: np.where(b[m.astype(int) % (AFTER + 1)], k, 1.0)
     elif name == "gappy_step":
         s.gaps = True
         s.effect = _step(_bad(direction, big))
@@ -217,7 +224,7 @@ def family(name: str, rng: np.random.Generator) -> tuple[Shape, bool, str]:
 
 REGRESSIONS = (
     "step", "delayed_step", "leak", "seasonal_step", "heavy_tail_step",
-    "autocorrelated_step", "counter_step", "gappy_step",
+    "autocorrelated_step", "counter_step", "gappy_step", "error_bursts",
 )
 HEALTHY = (
     "noise", "wander", "seasonal_ramp", "seasonal_peak", "heavy_tail_noise", "counter_reset",

@@ -82,7 +82,7 @@ class _Measure:
     tolerance: float = 0.0
     p_high: float = 1.0
     p_low: float = 1.0
-    latest: float = 0.0  # the later half's (adjusted) shift: is the divergence still there?
+    latest: dict[str, float] = field(default_factory=dict)  # each test over the later half
     half: float = 0.0  # where the later half starts
     excess_t: FloatArray | None = None  # observation times …
     excess: FloatArray | None = None  # … and values minus baseline level and seasonal path
@@ -180,8 +180,8 @@ def _measure(metric: MetricSeries, now: float | None) -> _Measure:
 
 
 def _run_tests(m: _Measure, split: Split, histories: list[HistorySplit], change_at: float) -> None:
-    """Shift, later-half shift and trend tests; their Bonferroni-combined p-values per side;
-    and when the divergence began."""
+    """Shift, mean, later-half shift and trend tests; their combined p-value per side; and
+    what is needed to tell later when the divergence began."""
     before, after = split.before, split.after
     # Autocorrelation is learnt where nothing changed — the baseline and the history windows —
     # (a step inside the observation would pass for autocorrelation) and on what is left once
@@ -197,6 +197,8 @@ def _run_tests(m: _Measure, split: Split, histories: list[HistorySplit], change_
     m.seasonal = seasonal.value if seasonal else None
     tests = [("shift", _adjusted_shift(after, before, rho, seasonal))]
     m.shift = tests[0][1]
+    mean = stats.mean_difference(after.v, before.v, CONFIDENCE, rho)
+    tests.append(("mean", mean.minus(seasonal) if seasonal is not None else mean))
     # The later half alone: a regression that began some minutes after the change (a slow
     # rollout, a cache that empties, a queue that fills) is diluted in the whole window.
     half = change_at + (m.end - change_at) / 2.0
@@ -216,22 +218,48 @@ def _run_tests(m: _Measure, split: Split, histories: list[HistorySplit], change_
         m.rise_up = rise
         tests.append(("trend", rise))
         gates["trend"] = gate
-    # Several tests looked at each side: Bonferroni keeps the metric's error rate honest.
-    k = float(len(tests))
     m.estimates = dict(tests)
-    for name, est in tests:
-        up, down = gates.get(name, (True, True))
-        p_up = min(1.0, k * est.p_above(m.tolerance)) if up else 1.0
-        p_down = min(1.0, k * est.p_below(-m.tolerance)) if down else 1.0
-        if p_up < m.p_high:
-            m.p_high, m.decisive["high"] = p_up, name
-        if p_down < m.p_low:
-            m.p_low, m.decisive["low"] = p_down, name
-    # Is the divergence still there? The later half (or, early on, the whole observation)
-    # must still sit beyond the tolerance; otherwise it came and went.
-    latest = m.estimates.get("recent", m.shift).value
-    m.latest, m.half = latest, half
+    ps_up = [est.p_above(m.tolerance) if gates.get(n, (True, True))[0] else 1.0 for n, est in tests]
+    ps_down = [
+        est.p_below(-m.tolerance) if gates.get(n, (True, True))[1] else 1.0 for n, est in tests
+    ]
+    m.p_high, m.p_low = _simes(ps_up), _simes(ps_down)
+    m.decisive = {"high": _decisive(tests, ps_up), "low": _decisive(tests, ps_down)}
+    # Is the divergence still there? The deciding statistic, taken over the later half of the
+    # observation (early on: all of it), must still lie beyond the tolerance.
+    later = rest_after[after.n - max(recent.n, min(after.n, MIN_OBSERVATION_POINTS)) :]
+    m.latest = {
+        "shift": m.estimates.get("recent", m.shift).value,
+        "recent": m.estimates.get("recent", m.shift).value,
+        "mean": float(np.mean(later)) - float(np.mean(rest_before)),
+        "trend": excess,
+    }
+    m.half = half
     m.excess_t, m.excess = after.t, rest_after - m.level
+
+
+#: Which test a message reports when several are significant: the robust shift first.
+_REPORT_ORDER = ("shift", "trend", "recent", "mean")
+
+
+def _decisive(tests: list[tuple[str, Estimate]], ps: list[float]) -> str:
+    """The test to report: the first significant one in ``_REPORT_ORDER``, else the
+    strongest."""
+    alpha = (1.0 - CONFIDENCE) / 2.0
+    named = {name: p for (name, _), p in zip(tests, ps, strict=True)}
+    for name in _REPORT_ORDER:
+        if named.get(name, 1.0) < alpha:
+            return name
+    return tests[int(np.argmin(ps))][0]
+
+
+def _simes(ps: list[float]) -> float:
+    """Simes' combination of one metric's test p-values (its shift, mean, later-half and trend
+    tests look at the same data, so they are positively dependent, where Simes is valid and
+    much less wasteful than Bonferroni): the smallest Benjamini-Hochberg adjusted p-value."""
+    if len(ps) == 1:
+        return ps[0]
+    return float(np.min(sps.false_discovery_control(np.asarray(ps), method="bh")))
 
 
 def _adjusted_shift(
@@ -336,25 +364,30 @@ def _trend(
     return diff.scaled(after.span), intercept + slope.value * after.span
 
 
-def _onset(m: _Measure, sign: float) -> float | None:
+def _onset(m: _Measure, sign: float, decisive: str) -> float | None:
     """When the divergence in direction ``sign`` began, or None if it is over.
 
-    It is still there when the later half of the observation (or, early on, the whole
-    observation) sits beyond the tolerance; it began at the start of the longest trailing
-    stretch (of at least ``ONGOING_POINTS`` points) whose median lies beyond the tolerance.
+    It is still there when the deciding statistic over the later half of the observation
+    (early on: all of it) lies beyond the tolerance. It began at the start of the longest
+    trailing stretch (of at least ``ONGOING_POINTS`` points) whose median — or mean, when the
+    mean decided — lies beyond the tolerance.
     """
-    if sign * m.latest <= m.tolerance or m.excess is None or m.excess_t is None:
+    if sign * m.latest.get(decisive, 0.0) <= m.tolerance or m.excess is None:
         return None
+    assert m.excess_t is not None
     tt, s = stats.thin(m.excess_t)
     x = sign * (m.excess[::s] if s > 1 else m.excess)
     n = x.size
     idx = np.arange(n)
     counts = n - idx
-    # Suffix medians: row i holds x[i:], the rest padded so it sorts to the end.
-    grid = np.where(idx[None, :] >= idx[:, None], x[None, :], np.inf)
-    grid.sort(axis=1)
-    med = 0.5 * (grid[idx, (counts - 1) // 2] + grid[idx, counts // 2])
-    beyond = np.flatnonzero((med > m.tolerance) & (counts >= min(ONGOING_POINTS, n)))
+    if decisive == "mean":
+        centre = np.cumsum(x[::-1])[::-1] / counts
+    else:
+        # Suffix medians: row i holds x[i:], the rest padded so it sorts to the end.
+        grid = np.where(idx[None, :] >= idx[:, None], x[None, :], np.inf)
+        grid.sort(axis=1)
+        centre = 0.5 * (grid[idx, (counts - 1) // 2] + grid[idx, counts // 2])
+    beyond = np.flatnonzero((centre > m.tolerance) & (counts >= min(ONGOING_POINTS, n)))
     return float(tt[beyond[0]]) if beyond.size else m.half
 
 
@@ -400,7 +433,7 @@ def _decide(m: _Measure, p_bad: float) -> Assessment:
         classification = "High" if side_high else "Low"
         regression = True
         decisive = m.decisive.get("high" if side_high else "low", "shift")
-        onset = _onset(m, 1.0 if side_high else -1.0)
+        onset = _onset(m, 1.0 if side_high else -1.0, decisive)
         divergent = (m.end - onset) if onset is not None else 0.0
         critical = bool(metric.get("critical", False))
         if onset is None:

@@ -74,6 +74,8 @@ def describe(a: Assessment) -> str:
             f"{adjusted}HL shift {signed(effect.value)} over the later half of the"
             f" observation, {interval}"
         )
+    elif a.decisive == "mean":
+        what = f"{adjusted}mean {signed(effect.value)}, {interval}"
     else:
         what = f"{adjusted}HL shift {signed(effect.value)}, {interval}"
     level = number(a.baseline_level)

@@ -147,6 +147,22 @@ def hodges_lehmann(
     return Estimate(value, float(part[lo_i]), float(part[hi_i]), z)
 
 
+def mean_difference(
+    after: FloatArray, before: FloatArray, confidence: float, rho: float
+) -> Estimate:
+    """Difference of means with a Welch-type (unpooled variance) normal interval, widened for
+    autocorrelation. The location tests above ignore a minority of bad points by design; the
+    mean does not, which is what catches errors that come in bursts. A lone outlier moves the
+    mean and its standard error alike, so it cannot make this significant on its own."""
+    z = z_value(confidence)
+    if after.size < 2 or before.size < 2:
+        return Estimate(0.0, -math.inf, math.inf, z)
+    diff = float(np.mean(after)) - float(np.mean(before))
+    var = float(np.var(after, ddof=1)) / after.size + float(np.var(before, ddof=1)) / before.size
+    half = z * math.sqrt(var * inflation(rho))
+    return Estimate(diff, diff - half, diff + half, z)
+
+
 def theil_sen(
     t: FloatArray, v: FloatArray, confidence: float, rho: float = 0.0
 ) -> tuple[Estimate, float]:
