@@ -11,7 +11,7 @@ import functools
 import json
 import shutil
 import subprocess
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -97,15 +97,11 @@ def validate_builtin(doc: Manifest) -> None:
 
 
 def kustomize(path: Path) -> list[Manifest]:
-    out = subprocess.run(["kubectl", "kustomize", str(path)], capture_output=True, text=True,
+    """`kubectl kustomize PATH`, i.e. what `kubectl apply -k PATH` would send."""
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl (with kustomize) is not installed on this machine")
+    out = subprocess.run([kubectl, "kustomize", str(path)], capture_output=True, text=True,
                          check=False, timeout=60)
     assert out.returncode == 0, f"kubectl kustomize {path} failed:\n{out.stderr}"
     return load_all(out.stdout)
-
-
-@pytest.fixture(scope="session")
-def kubectl() -> Iterator[str]:
-    path = shutil.which("kubectl")
-    if path is None:
-        pytest.skip("kubectl (with kustomize) is not installed on this machine")
-    yield path
