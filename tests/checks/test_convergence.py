@@ -178,3 +178,19 @@ def test_objects_without_status_or_with_wrong_types_do_not_crash() -> None:
 def test_generation_not_observed_is_left_to_the_staleness_check() -> None:
     dep = _deployment(observedGeneration=1, updatedReplicas=0)
     assert run(convergence.check, evidence([dep])) == []
+
+
+def test_evicted_pods_left_behind_do_not_fail_a_complete_rollout() -> None:
+    sts = obj("StatefulSet", "cache", api="apps/v1", spec={"replicas": 1},
+              status={"replicas": 1, "readyReplicas": 1, "updatedReplicas": 1})
+    evicted = owned(pod("cache-0-old", phase="Failed", ready=False, statuses=[]), sts)
+    evicted["status"]["reason"] = "Evicted"
+    assert run(convergence.check, evidence([sts, evicted, owned(pod("cache-0"), sts)])) == []
+
+
+def test_deployment_reporting_available_false_is_not_converged() -> None:
+    dep = _deployment(conditions=[{"type": "Available", "status": "False",
+                                   "reason": "MinimumReplicasUnavailable",
+                                   "message": "Deployment does not have minimum availability."}])
+    [f] = run(convergence.check, evidence([dep], now=LATE))
+    assert "Available=False: Deployment does not have minimum availability." in f["message"]

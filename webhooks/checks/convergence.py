@@ -89,8 +89,10 @@ def _deployment(obj: KubeObject, ctx: CheckContext) -> Assessment:
         base = f"{total - updated} old pods still running beside {updated} updated"
     elif available < updated:
         base = f"{available} of {updated} new pods available"
+    elif (unavailable := kube.condition_is(obj, "Available", "False")) is not None:
+        base = f"Available=False: {kube.short_text(kube.get_str(unavailable, 'message') or '')}"
     else:
-        detail, hard = pods.summarize(new_pods)
+        detail, hard = pods.summarize(pods.running(new_pods))
         # Status counts can look complete while a new pod is in a hard failure (e.g. it
         # passed readiness once and now crash-loops with minReadySeconds = 0).
         return Assessment("failed", f"{want} replicas reported available but {detail}") if (
@@ -126,7 +128,7 @@ def _statefulset(obj: KubeObject, ctx: CheckContext) -> Assessment:
     update_rev = kube.get_str(obj, "status", "updateRevision")
     if partition == 0 and update_rev and current_rev and current_rev != update_rev:
         return _with_pods(f"rollout to revision {update_rev} not finished", its_pods)
-    detail, hard = pods.summarize(its_pods)
+    detail, hard = pods.summarize(pods.running(its_pods))
     return Assessment("failed", f"{ready} of {want} ready but {detail}") if hard else CURRENT
 
 
@@ -150,7 +152,7 @@ def _daemonset(obj: KubeObject, ctx: CheckContext) -> Assessment:
         return _with_pods(f"{updated} of {desired} pods updated", its_pods)
     if misscheduled > 0:
         return Assessment("outdated", f"{misscheduled} pods run on nodes they should not")
-    detail, hard = pods.summarize(its_pods)
+    detail, hard = pods.summarize(pods.running(its_pods))
     return Assessment("failed", f"all {desired} scheduled but {detail}") if hard else CURRENT
 
 

@@ -30,6 +30,12 @@ def container_statuses(pod: KubeObject) -> Iterator[dict[str, Any]]:
     yield from kube.dicts(pod, "status", "containerStatuses")
 
 
+def running(pods: Iterable[KubeObject]) -> list[KubeObject]:
+    """Pods not in a terminal phase. An evicted (Failed) pod lingers until garbage-collected
+    after its controller replaced it: once the replica counts are complete it says nothing."""
+    return [p for p in pods if kube.get_str(p, "status", "phase") not in ("Succeeded", "Failed")]
+
+
 def is_ready(pod: KubeObject) -> bool:
     return kube.condition_is(pod, "Ready", "True") is not None
 
