@@ -8,7 +8,7 @@
 # custom:
 #   input:
 #     findings: "[{layer, check, resource, message, severity, converging?}] from the checks"
-#     evidence: "{present, app, revision, syncPhase, health, sync, counts: {objects, intents, probes, metrics}}"
+#     evidence: "{present, app, revision, syncPhase, inPostSync, health, sync, counts: {objects, intents, probes, metrics}}"
 #     settings: "TruthCheck spec.verdict: {ignoreChecks, warnOnly, escalate}"
 #   output:
 #     verdict: Healthy | Progressing | Degraded | Unknown
@@ -73,7 +73,12 @@ evidence := object.get(input, "evidence", {})
 
 no_evidence if not object.get(evidence, "present", false)
 
-sync_running if object.get(evidence, "syncPhase", "") in {"Running", "Terminating"}
+# PostSync hooks (truthgate verify itself) run while the operation is still Running, after every
+# Sync-phase resource was applied and healthy: from then on the sync is not "still running".
+sync_running if {
+	object.get(evidence, "syncPhase", "") in {"Running", "Terminating"}
+	not object.get(evidence, "inPostSync", false)
+}
 
 default verdict := "Healthy"
 

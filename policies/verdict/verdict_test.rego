@@ -62,6 +62,11 @@ test_running_sync_is_progressing if {
 	verdict.reasons == ["Argo CD sync still Running"] with input as inp
 }
 
+test_sync_running_only_for_its_post_sync_hooks_is_not_progressing if {
+	inp := {"findings": [], "evidence": object.union(present, {"syncPhase": "Running", "inPostSync": true})}
+	verdict.verdict == "Healthy" with input as inp
+}
+
 test_ignore_a_check_for_this_app if {
 	inp := {"findings": [quota], "evidence": present, "settings": {"ignoreChecks": ["capacity/quota"]}}
 	verdict.verdict == "Healthy" with input as inp

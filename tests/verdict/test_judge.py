@@ -53,6 +53,30 @@ def test_time_comes_from_collected_at_so_early_evidence_is_progressing() -> None
     assert all("converging" not in f for f in verdict["findings"])  # not part of the contract
 
 
+def _running_operation(ev: Any, hook_phase: str | None) -> Any:
+    op = ev["application"]["status"]["operationState"]
+    op["phase"] = "Running"
+    op.pop("finishedAt", None)
+    if hook_phase:
+        op["syncResult"]["resources"].append({
+            "group": "batch", "version": "v1", "kind": "Job", "namespace": "shop",
+            "name": "truthgate-verify", "status": "", "hookType": hook_phase,
+            "hookPhase": "Running", "syncPhase": hook_phase, "message": "job running"})
+    return ev
+
+
+def test_a_verification_run_as_the_post_sync_hook_can_be_healthy() -> None:
+    # Argo CD keeps the operation Running while its PostSync hooks (truthgate verify) run.
+    verdict = judge(_running_operation(fixture("probes-healthy"), "PostSync"))
+    assert verdict["verdict"] == "Healthy"
+
+
+def test_a_sync_still_applying_its_resources_is_progressing() -> None:
+    verdict = judge(_running_operation(fixture("probes-healthy"), None))
+    assert verdict["verdict"] == "Progressing"
+    assert "sync still Running" in verdict["summary"]
+
+
 def test_healthy_summary_says_what_was_looked_at() -> None:
     verdict = judge(fixture("probes-healthy"))
     assert verdict["summary"] == "Healthy: no divergence found (23 objects, 1 intent, 1 probe)"

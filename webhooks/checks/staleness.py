@@ -46,6 +46,20 @@ def _generation(ctx: CheckContext) -> list[CheckFinding]:
     return out
 
 
+def in_post_sync(application: object) -> bool:
+    """Whether the Argo CD sync operation has reached its PostSync phase.
+
+    Argo CD runs PostSync hooks (``truthgate verify`` among them) while the operation is still
+    ``Running``, and only after every Sync-phase resource was applied and reported healthy. A
+    "sync still running" that only means "the PostSync hooks are running" must not hold the
+    verdict at Progressing, or the hook could never report Healthy.
+    """
+    return any(
+        r.get("syncPhase") == "PostSync"
+        for r in kube.dicts(application, "status", "operationState", "syncResult", "resources")
+    )
+
+
 def _sync_claims(evidence: Evidence, ctx: CheckContext) -> list[CheckFinding]:
     application = evidence.get("application") or {}
     op = kube.get_dict(application, "status", "operationState")
@@ -58,7 +72,7 @@ def _sync_claims(evidence: Evidence, ctx: CheckContext) -> list[CheckFinding]:
         out.append(finding("controller", "staleness/sync-failed", None,
                            f"Argo CD sync of {app} at {revision} {phase}: {message}".rstrip(": "),
                            "critical"))
-    elif phase in ("Running", "Terminating"):
+    elif phase in ("Running", "Terminating") and not in_post_sync(application):
         out.append(finding("controller", "staleness/sync-running", None,
                            f"Argo CD sync of {app} at {revision} still {phase}", "warning",
                            converging=True))

@@ -14,6 +14,7 @@ from typing import Any, cast, get_args
 from webhooks.checks import kube
 from webhooks.checks.context import CheckContext, CheckFinding, finding
 from webhooks.checks.registry import CHECKS, Check
+from webhooks.checks.staleness import in_post_sync
 from webhooks.errors import PolicyError, short
 from webhooks.evidence.model import (
     Evidence,
@@ -69,6 +70,7 @@ def evidence_summary(evidence: Evidence, ctx: CheckContext) -> dict[str, Any]:
         "app": ctx.app,
         "revision": ctx.revision,
         "syncPhase": kube.get_str(application, "status", "operationState", "phase"),
+        "inPostSync": in_post_sync(application),
         "health": kube.get_str(application, "status", "health", "status"),
         "sync": kube.get_str(application, "status", "sync", "status"),
         "counts": counts,
