@@ -355,3 +355,13 @@ def test_metrics_count_reviews_by_decision_and_time_policy_and_ledger(
     assert sample(metrics, "truthgate_policy_eval_seconds_count") == 3
     assert sample(metrics, "truthgate_ledger_write_seconds_count") == 3
     assert sample(metrics, 'truthgate_errors_total{kind="internal"}') == 0
+
+
+def test_fail_open_counts_a_review_once_when_policy_and_ledger_both_fail(
+    config: AdmissionConfig, broken_policies: PolicyEngine, metrics: Metrics, tmp_path: Path
+) -> None:
+    client = make_client(config, broken_policies, _unwritable(tmp_path), metrics, "fail-open")
+    response = post(client, deployment_update())
+    assert response["allowed"] is True
+    assert len(response["warnings"]) == 2  # the policy error and the missing record
+    assert sample(metrics, "truthgate_fail_open_total") == 1

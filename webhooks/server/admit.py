@@ -106,12 +106,15 @@ class Admitter:
         self, request: AdmissionRequest, fields: dict[str, Any]
     ) -> tuple[AdmissionReviewResponse, DecisionLabel]:
         decision = decide(request, self._engine, self._config, self._clock())
+        secret = request["kind"]["kind"] == "Secret"
         fields["app"] = decision.context["app"] if decision.context else None
+        # Counted once per review, however many failures fail-open covered in it.
+        covered = False
         if decision.policy_error is not None:
             self._metrics.error("policy")
-            fields["policyError"] = decision.policy_error
-            if decision.failure_mode == "fail-open":
-                self._metrics.fail_open.inc()
+            # Engine errors may quote the input; for a Secret that could be its data.
+            fields["policyError"] = "withheld (Secret)" if secret else decision.policy_error
+            covered = decision.failure_mode == "fail-open"
         review = decision.review()
         if decision.intent is not None:
             try:
@@ -123,9 +126,13 @@ class Admitter:
                 fields["recorded"] = False
                 fields["ledgerError"] = short(e, 200)
                 review = self._ledger_failure(decision)
-        if not decision.allowed and request["kind"]["kind"] != "Secret":
+                covered = covered or (decision.allowed and self._config.failure_mode == "fail-open")
+        if not decision.allowed and not secret:
             fields["message"] = short(decision.message or "", 300)
-        label: DecisionLabel = "allowed" if review["response"]["allowed"] else "denied"
+        allowed = review["response"]["allowed"]
+        if covered and allowed:
+            self._metrics.fail_open.inc()
+        label: DecisionLabel = "allowed" if allowed else "denied"
         return review, label
 
     def _ledger_failure(self, decision: Decision) -> AdmissionReviewResponse:
@@ -137,7 +144,6 @@ class Admitter:
                 warnings=[*decision.warnings, NOT_RECORDED],
             )
         if mode == "fail-open":
-            self._metrics.fail_open.inc()
             return response_review(
                 decision.uid, True, warnings=[*decision.warnings, f"{NOT_RECORDED} (fail-open)"]
             )
@@ -160,16 +166,13 @@ class Admitter:
         )
 
     def _bad_request(self, reason: str, started: float) -> Answer:
-        self._metrics.error("bad_request")
-        self._metrics.answered("error", time.perf_counter() - started)
-        log.warning("bad request: %s", reason)
-        return Answer(400, {"error": reason}, "error")
+        return self.bad_request(reason, 400, time.perf_counter() - started)
 
-    def bad_request(self, reason: str, status: int) -> Answer:
-        """A request refused before its body was read (type, size): counted the same way."""
+    def bad_request(self, reason: str, status: int, seconds: float = 0.0) -> Answer:
+        """A refused request (also before its body is read: type, size), counted as an error."""
         self._metrics.error("bad_request")
-        self._metrics.answered("error", 0.0)
-        log.warning("bad request: %s", reason)
+        self._metrics.answered("error", seconds)
+        log.warning("bad request (%d): %s", status, reason)
         return Answer(status, {"error": reason}, "error")
 
 
