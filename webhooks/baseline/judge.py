@@ -257,9 +257,10 @@ def _simes(ps: list[float]) -> float:
     """Simes' combination of one metric's test p-values (its shift, mean, later-half and trend
     tests look at the same data, so they are positively dependent, where Simes is valid and
     much less wasteful than Bonferroni): the smallest Benjamini-Hochberg adjusted p-value."""
-    if len(ps) == 1:
-        return ps[0]
-    return float(np.min(sps.false_discovery_control(np.asarray(ps), method="bh")))
+    # (With at most four p-values, plain Python beats scipy's array machinery tenfold.)
+    ranked = sorted(ps)
+    k = len(ranked)
+    return min(1.0, *(p * k / (i + 1) for i, p in enumerate(ranked)))
 
 
 def _adjusted_shift(

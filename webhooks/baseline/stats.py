@@ -20,7 +20,7 @@ from scipy import special, stats
 from webhooks.baseline.series import FloatArray
 
 #: Above this many points a window is thinned before pairwise statistics (n*m differences).
-MAX_POINTS = 128
+MAX_POINTS = 96
 #: rho is clamped here: beyond it the series is a random walk and no window length helps.
 MAX_RHO = 0.95
 
