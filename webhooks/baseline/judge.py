@@ -1,22 +1,30 @@
 """The behaviour-baseline judge: did this change make a metric regress?
 
 Pure functions over ``MetricSeries`` (no I/O). For each metric the judge compares the
-observation (points after ``changeAt``) with the baseline (points before it):
+observation (points after ``changeAt``) with the baseline (points before it) with four tests:
 
 1. **Shift** — the Hodges-Lehmann location shift with its Mann-Whitney interval (Kayenta's
    judge), widened for autocorrelation (see ``stats``).
-2. **Seasonality** — with ``history`` (the same span one period earlier) the shift that the
-   same hour showed then is subtracted (difference-in-differences, as FUNNEL does), so a
-   daily ramp that crosses the change does not read as a regression.
-3. **Trend** — a leak is a slope, not a step: the Theil-Sen slope of the observation, minus
-   the slope the history showed, times the observation's length, is the rise the change
-   added; it counts only if the fitted line also *ends* beyond the tolerance.
-4. **Tolerance gate** — both tests ask "is the effect beyond the tolerance?", not "is it
-   non-zero?": the interval must clear ``max(absolute, relative * baseline level)``.
-5. **Many metrics** — one-sided p-values (Bonferroni over the two tests of a metric) are
-   controlled across metrics with Benjamini-Hochberg before anything is flagged.
-6. **Drift budget** — a divergence that has not lasted longer than ``driftBudgetSeconds``
-   (or has already recovered) is a warning; only a persistent one is critical.
+2. **Later half** — the same on the later half of the observation, for regressions that
+   begin some minutes after the change.
+3. **Mean** — the difference of means (Welch-type interval): errors that come in bursts
+   move the mean while the robust shift ignores them.
+4. **Trend** — a leak is a slope, not a step: how much more the observation rose than the
+   same length of baseline did (Theil-Sen slopes); it counts only if the observation also
+   *ends* beyond the tolerance.
+
+Around the tests:
+
+- **Seasonality** — with ``history`` (the same span one period earlier) whatever the same
+  windows showed then is subtracted (difference-in-differences, as FUNNEL does), so a daily
+  ramp that crosses the change does not read as a regression.
+- **Tolerance gate** — every test asks "is the effect beyond the tolerance?", not "is it
+  non-zero?": its interval must clear ``max(absolute, relative * baseline level)``.
+- **Multiplicity** — a metric's one-sided p-values are combined with Simes' test, and the
+  metrics of one call are controlled with Benjamini-Hochberg before anything is flagged.
+- **Drift budget** — a divergence that has not lasted longer than ``driftBudgetSeconds``
+  (or has already recovered) is a warning; only a persistent one on a critical metric is
+  critical.
 
 Too few points say NoData (an info finding) rather than guess.
 """
@@ -30,9 +38,10 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from scipy import stats as sps
 
-from webhooks.baseline import stats
+from webhooks.baseline import season, stats
 from webhooks.baseline.assessment import CONFIDENCE, Assessment, Classification, Windows
 from webhooks.baseline.messages import describe
+from webhooks.baseline.season import MIN_HISTORY_POINTS, MIN_TREND_POINTS
 from webhooks.baseline.series import (
     FloatArray,
     HistorySplit,
@@ -47,21 +56,18 @@ from webhooks.baseline.stats import Estimate
 from webhooks.errors import BadRequestError
 from webhooks.evidence.model import Direction, Finding, MetricSeries, Severity
 
-__all__ = ["CONFIDENCE", "Assessment", "Classification", "Windows", "assess", "judge_metrics"]
+__all__ = [
+    "CONFIDENCE", "Assessment", "Classification", "Windows", "assess", "assess_all",
+    "finding", "judge_metrics",
+]
+
 #: Relative tolerance used when a metric declares none: smaller changes are noise.
 DEFAULT_RELATIVE_TOLERANCE = 0.2
 #: Fewer clean points than this on either side of the change is NoData, not a guess.
 MIN_BASELINE_POINTS = 10
 MIN_OBSERVATION_POINTS = 5
-#: A history window needs this many points on each side to tell the seasonal shift.
-MIN_HISTORY_POINTS = 5
-#: A slope needs this many observation points before it is trusted at all.
-MIN_TREND_POINTS = 8
-#: How many trailing points must still be divergent for a divergence to count as ongoing.
+#: The shortest trailing stretch that can date the start of a divergence.
 ONGOING_POINTS = 5
-#: The seasonal scale (baseline level now / then) is clamped: history from a very different
-#: regime says little about today.
-MAX_SEASONAL_SCALE = 4.0
 
 
 @dataclass
@@ -186,14 +192,14 @@ def _run_tests(m: _Measure, split: Split, histories: list[HistorySplit], change_
     # Autocorrelation is learnt where nothing changed — the baseline and the history windows —
     # (a step inside the observation would pass for autocorrelation) and on what is left once
     # the daily rhythm, where history tells it, is taken out.
-    path = _expected_path(histories, np.concatenate([before.t, after.t]), m.level)
+    path = season.expected_path(histories, np.concatenate([before.t, after.t]), m.level)
     rest_before = before.v - path[: before.n]
     rest_after = after.v - path[before.n :]
     rho = stats.lag1(
         rest_before - stats.median(rest_before),
         *(w.v - stats.median(w.v) for h in histories for w in (h.split.before, h.split.after)),
     )
-    seasonal = _seasonal_shift(histories, m.level, 0.0)
+    seasonal = season.seasonal_shift(histories, m.level, 0.0)
     m.seasonal = seasonal.value if seasonal else None
     tests = [("shift", _adjusted_shift(after, before, rho, seasonal))]
     m.shift = tests[0][1]
@@ -204,7 +210,7 @@ def _run_tests(m: _Measure, split: Split, histories: list[HistorySplit], change_
     half = change_at + (m.end - change_at) / 2.0
     recent = after.since(half)
     if recent.n >= MIN_OBSERVATION_POINTS and recent.n < after.n:
-        seasonal_recent = _seasonal_shift(histories, m.level, half - change_at)
+        seasonal_recent = season.seasonal_shift(histories, m.level, half - change_at)
         tests.append(("recent", _adjusted_shift(recent, before, rho, seasonal_recent)))
     gates: dict[str, tuple[bool, bool]] = {}
     # A trend counts only when the observation also *ends* beyond the tolerance (memory that
@@ -214,7 +220,7 @@ def _run_tests(m: _Measure, split: Split, histories: list[HistorySplit], change_
     excess = latest_level - m.level
     gate = (excess > m.tolerance, -excess > m.tolerance)
     if (gate[0] or gate[1]) and after.n >= MIN_TREND_POINTS and after.span > 0:
-        rise, m.end_level = _trend(split, histories, m.level, rho)
+        rise, m.end_level = season.trend(split, histories, m.level, rho)
         m.rise_up = rise
         tests.append(("trend", rise))
         gates["trend"] = gate
@@ -278,91 +284,6 @@ def _tolerance(metric: MetricSeries, level: float) -> float:
     if relative < 0 or absolute < 0 or not (math.isfinite(relative) and math.isfinite(absolute)):
         raise BadRequestError(f"metric {metric.get('name')!r}: tolerance must be >= 0")
     return max(absolute, relative * abs(level))
-
-
-def _scale(level_now: float, level_then: float) -> float:
-    """How much bigger today's level is than the history's: seasonal swings scale with it."""
-    if level_now <= 0 or level_then <= 0:
-        return 1.0
-    return min(max(level_now / level_then, 1.0 / MAX_SEASONAL_SCALE), MAX_SEASONAL_SCALE)
-
-
-def _median_estimate(estimates: list[Estimate]) -> Estimate | None:
-    if not estimates:
-        return None
-    return sorted(estimates, key=lambda e: e.value)[(len(estimates) - 1) // 2]
-
-
-def _seasonal_shift(
-    histories: list[HistorySplit], level: float, skip: float
-) -> Estimate | None:
-    """The shift the same windows showed one period earlier, scaled to today's level
-    (``skip``: seconds after the change where the compared observation starts)."""
-    shifts = []
-    for h in histories:
-        b, a = h.split.before, h.split.after.since(h.split.after.t[0] + skip if skip else -math.inf)
-        if a.n < MIN_HISTORY_POINTS:
-            continue
-        then = stats.median(b.v)
-        rho = stats.lag1(b.v - then, a.v - stats.median(a.v))
-        shifts.append(stats.hodges_lehmann(a.v, b.v, CONFIDENCE, rho).scaled(_scale(level, then)))
-    return _median_estimate(shifts)
-
-
-def _expected_path(histories: list[HistorySplit], t: FloatArray, level: float) -> FloatArray:
-    """Point by point, how far above its baseline level the history was at the same time of
-    the period (smoothed), scaled to today: what the observation should look like anyway."""
-    paths = []
-    for h in histories:
-        b, a = h.split.before, h.split.after
-        then = stats.median(b.v)
-        ht = np.concatenate([b.t, a.t])
-        hv = np.concatenate([b.v, a.v])
-        smooth = _running_median(hv, 5)
-        paths.append((np.interp(t - h.offset, ht, smooth) - then) * _scale(level, then))
-    if not paths:
-        return np.zeros_like(t)
-    if len(paths) == 1:
-        return paths[0]
-    return np.asarray(np.median(np.vstack(paths), axis=0), dtype=np.float64)
-
-
-def _running_median(v: FloatArray, width: int) -> FloatArray:
-    if v.size < width:
-        return v
-    pad = width // 2
-    padded = np.pad(v, pad, mode="edge")
-    windows = np.lib.stride_tricks.sliding_window_view(padded, width)
-    return np.asarray(np.median(windows, axis=1), dtype=np.float64)
-
-
-def _trend(
-    split: Split, histories: list[HistorySplit], level: float, rho: float
-) -> tuple[Estimate, float]:
-    """How much more the observation rose over its span than the same length of baseline
-    before it did (a change in Theil-Sen slope, so a ramp that merely continues is not a
-    leak), minus the same difference one period earlier; and where the observation's fitted
-    line ends."""
-    after = split.after
-    before = split.before.since(float(after.t[0]) - after.span)
-    slope, intercept = stats.theil_sen(after.t - after.t[0], after.v, CONFIDENCE, rho)
-    diff = slope
-    if before.n >= MIN_TREND_POINTS:
-        diff = diff.minus(stats.theil_sen(before.t, before.v, CONFIDENCE, rho)[0])
-    refs = []
-    for h in histories:
-        ha = h.split.after
-        hb = h.split.before.since(float(ha.t[0]) - ha.span)
-        if ha.n >= MIN_TREND_POINTS and hb.n >= MIN_TREND_POINTS:
-            then = _scale(level, stats.median(h.split.before.v))
-            ref = stats.theil_sen(ha.t, ha.v, CONFIDENCE, rho)[0].minus(
-                stats.theil_sen(hb.t, hb.v, CONFIDENCE, rho)[0]
-            )
-            refs.append(ref.scaled(then))
-    ref_est = _median_estimate(refs)
-    if ref_est is not None:
-        diff = diff.minus(ref_est)
-    return diff.scaled(after.span), intercept + slope.value * after.span
 
 
 def _onset(m: _Measure, sign: float, decisive: str) -> float | None:

@@ -1,0 +1,111 @@
+"""What the same windows looked like one period earlier, and how the metric trended.
+
+The judge's difference-in-differences pieces: the shift the history showed across the same
+split (scaled to today's level), the path the history took point by point (for dating a
+divergence and learning the noise without the daily rhythm), and the change in Theil-Sen
+slope at the change, net of the history's.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from webhooks.baseline import stats
+from webhooks.baseline.assessment import CONFIDENCE
+from webhooks.baseline.series import FloatArray, HistorySplit, Split
+from webhooks.baseline.stats import Estimate
+
+#: A history window needs this many points on each side to tell the seasonal shift.
+MIN_HISTORY_POINTS = 5
+#: A slope needs this many points before it is trusted at all.
+MIN_TREND_POINTS = 8
+#: The seasonal scale (baseline level now / then) is clamped: history from a very different
+#: regime says little about today.
+MAX_SEASONAL_SCALE = 4.0
+
+
+def scale(level_now: float, level_then: float) -> float:
+    """How much bigger today's level is than the history's: seasonal swings scale with it."""
+    if level_now <= 0 or level_then <= 0:
+        return 1.0
+    return min(max(level_now / level_then, 1.0 / MAX_SEASONAL_SCALE), MAX_SEASONAL_SCALE)
+
+
+def median_estimate(estimates: list[Estimate]) -> Estimate | None:
+    if not estimates:
+        return None
+    return sorted(estimates, key=lambda e: e.value)[(len(estimates) - 1) // 2]
+
+
+def seasonal_shift(
+    histories: list[HistorySplit], level: float, skip: float
+) -> Estimate | None:
+    """The shift the same windows showed one period earlier, scaled to today's level
+    (``skip``: seconds after the change where the compared observation starts)."""
+    shifts = []
+    for h in histories:
+        b, a = h.split.before, h.split.after.since(h.split.after.t[0] + skip if skip else -math.inf)
+        if a.n < MIN_HISTORY_POINTS:
+            continue
+        then = stats.median(b.v)
+        rho = stats.lag1(b.v - then, a.v - stats.median(a.v))
+        shifts.append(stats.hodges_lehmann(a.v, b.v, CONFIDENCE, rho).scaled(scale(level, then)))
+    return median_estimate(shifts)
+
+
+def expected_path(histories: list[HistorySplit], t: FloatArray, level: float) -> FloatArray:
+    """Point by point, how far above its baseline level the history was at the same time of
+    the period (smoothed), scaled to today: what the observation should look like anyway."""
+    paths = []
+    for h in histories:
+        b, a = h.split.before, h.split.after
+        then = stats.median(b.v)
+        ht = np.concatenate([b.t, a.t])
+        hv = np.concatenate([b.v, a.v])
+        smooth = running_median(hv, 5)
+        paths.append((np.interp(t - h.offset, ht, smooth) - then) * scale(level, then))
+    if not paths:
+        return np.zeros_like(t)
+    if len(paths) == 1:
+        return paths[0]
+    return np.asarray(np.median(np.vstack(paths), axis=0), dtype=np.float64)
+
+
+def running_median(v: FloatArray, width: int) -> FloatArray:
+    if v.size < width:
+        return v
+    pad = width // 2
+    padded = np.pad(v, pad, mode="edge")
+    windows = np.lib.stride_tricks.sliding_window_view(padded, width)
+    return np.asarray(np.median(windows, axis=1), dtype=np.float64)
+
+
+def trend(
+    split: Split, histories: list[HistorySplit], level: float, rho: float
+) -> tuple[Estimate, float]:
+    """How much more the observation rose over its span than the same length of baseline
+    before it did (a change in Theil-Sen slope, so a ramp that merely continues is not a
+    leak), minus the same difference one period earlier; and where the observation's fitted
+    line ends."""
+    after = split.after
+    before = split.before.since(float(after.t[0]) - after.span)
+    slope, intercept = stats.theil_sen(after.t - after.t[0], after.v, CONFIDENCE, rho)
+    diff = slope
+    if before.n >= MIN_TREND_POINTS:
+        diff = diff.minus(stats.theil_sen(before.t, before.v, CONFIDENCE, rho)[0])
+    refs = []
+    for h in histories:
+        ha = h.split.after
+        hb = h.split.before.since(float(ha.t[0]) - ha.span)
+        if ha.n >= MIN_TREND_POINTS and hb.n >= MIN_TREND_POINTS:
+            then = scale(level, stats.median(h.split.before.v))
+            ref = stats.theil_sen(ha.t, ha.v, CONFIDENCE, rho)[0].minus(
+                stats.theil_sen(hb.t, hb.v, CONFIDENCE, rho)[0]
+            )
+            refs.append(ref.scaled(then))
+    ref_est = median_estimate(refs)
+    if ref_est is not None:
+        diff = diff.minus(ref_est)
+    return diff.scaled(after.span), intercept + slope.value * after.span
