@@ -330,6 +330,27 @@ def test_divergence_inside_the_drift_budget_is_a_warning_and_past_it_critical() 
     assert late.divergent_seconds is not None and late.divergent_seconds > 600
 
 
+def test_divergence_over_the_whole_observe_window_meets_a_budget_as_long_as_it() -> None:
+    # The collector's defaults: 30m baseline, 10m observed at a 15 s step, budget = observe.
+    rng = np.random.default_rng(20)
+    t = CHANGE - 1800 + 15.0 * np.arange(160)  # the grid does not start at the change
+    v = 0.002 * np.exp(0.1 * rng.standard_normal(t.size))
+    v[t >= CHANGE + 7] *= 4
+    metric: MetricSeries = {
+        "name": "error_ratio",
+        "direction": "increase-is-bad",
+        "changeAt": stamp(CHANGE + 7),
+        "series": series(t[t <= CHANGE + 7 + 600], v[t <= CHANGE + 7 + 600]),
+        "critical": True,
+        "driftBudgetSeconds": 600.0,
+    }
+
+    a = assess(metric)
+
+    assert a.severity == "critical"
+    assert a.divergent_seconds is not None and a.divergent_seconds >= 600
+
+
 def test_transient_blip_that_recovered_is_not_critical() -> None:
     rng = np.random.default_rng(16)
     after = noise(rng, 40, 0.002)

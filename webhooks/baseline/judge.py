@@ -22,9 +22,8 @@ Around the tests:
   non-zero?": its interval must clear ``max(absolute, relative * baseline level)``.
 - **Multiplicity** — a metric's one-sided p-values are combined with Simes' test, and the
   metrics of one call are controlled with Benjamini-Hochberg before anything is flagged.
-- **Drift budget** — a divergence that has not lasted longer than ``driftBudgetSeconds``
-  (or has already recovered) is a warning; only a persistent one on a critical metric is
-  critical.
+- **Drift budget** — a divergence that has not yet lasted ``driftBudgetSeconds`` (or has
+  already recovered) is a warning; only a persistent one on a critical metric is critical.
 
 Too few points say NoData (an info finding) rather than guess.
 """
@@ -92,7 +91,9 @@ class _Measure:
     half: float = 0.0  # where the later half starts
     excess_t: FloatArray | None = None  # observation times …
     excess: FloatArray | None = None  # … and values minus baseline level and seasonal path
-    end: float = 0.0
+    end: float = 0.0  # time of the last observation point
+    step: float = 0.0  # typical spacing of the points: each stands for that much time
+    change_at: float = 0.0
 
 
 def assess(metric: MetricSeries, now: float | None = None) -> Assessment:
@@ -171,6 +172,8 @@ def _measure(metric: MetricSeries, now: float | None) -> _Measure:
         if h.split.before.n >= MIN_HISTORY_POINTS and h.split.after.n >= MIN_HISTORY_POINTS
     ]
     m.end = float(after.t[-1])
+    m.change_at = change_at
+    m.step = stats.median(np.diff(t)) if t.size > 1 else 0.0
     m.windows = Windows(
         baseline_seconds=change_at - start,
         observation_seconds=m.end - change_at,
@@ -310,7 +313,10 @@ def _onset(m: _Measure, sign: float, decisive: str) -> float | None:
         grid.sort(axis=1)
         centre = 0.5 * (grid[idx, (counts - 1) // 2] + grid[idx, counts // 2])
     beyond = np.flatnonzero((centre > m.tolerance) & (counts >= min(ONGOING_POINTS, n)))
-    return float(tt[beyond[0]]) if beyond.size else m.half
+    if not beyond.size:
+        return m.half
+    # Diverging from the first point on means diverging since the change itself.
+    return m.change_at if beyond[0] == 0 else float(tt[beyond[0]])
 
 
 # --- deciding -------------------------------------------------------------------------------
@@ -356,13 +362,15 @@ def _decide(m: _Measure, p_bad: float) -> Assessment:
         regression = True
         decisive = m.decisive.get("high" if side_high else "low", "shift")
         onset = _onset(m, 1.0 if side_high else -1.0, decisive)
-        divergent = (m.end - onset) if onset is not None else 0.0
+        # Each point stands for one sampling interval, so a divergence seen at every point of
+        # a 10-minute observation has lasted 10 minutes, not 10 minutes less one step.
+        divergent = (m.end + m.step - onset) if onset is not None else 0.0
         critical = bool(metric.get("critical", False))
         if onset is None:
             reasons.append("diverged after the change but has recovered")
             severity = "warning"
-        elif divergent <= budget:
-            reasons.append("divergent, but not for longer than the drift budget yet")
+        elif divergent < budget:
+            reasons.append("divergent, but not yet for as long as the drift budget")
             severity = "warning"
         elif not critical:
             reasons.append("regressed, but the metric is not critical")
