@@ -85,7 +85,7 @@ def test_four_fold_error_rate_step_is_a_critical_high_naming_metric_effect_and_w
     assert re.search(r"HL shift \+0\.00[56]\d*, ", msg)  # the effect in the metric's units …
     assert "98% CI [" in msg  # … with its interval
     assert "vs 30m before the change" in msg  # the windows compared
-    assert "observed 29m after the change" in msg
+    assert "observed 30m after the change" in msg
     a = assess(metric)
     assert a.classification == "High"
     assert a.regression

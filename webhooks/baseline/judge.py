@@ -161,8 +161,8 @@ def _measure(metric: MetricSeries, now: float | None) -> _Measure:
     before, after = split.before, split.after
     if before.n < MIN_BASELINE_POINTS or after.n < MIN_OBSERVATION_POINTS:
         m.nodata = (
-            f"{before.n} usable points before the change and {after.n} after"
-            f" (needs {MIN_BASELINE_POINTS} and {MIN_OBSERVATION_POINTS})"
+            f"{before.n} usable points before the change and {after.n} after,"
+            f" needs {MIN_BASELINE_POINTS} and {MIN_OBSERVATION_POINTS}"
         )
         return m
     start = float(before.t[0])
@@ -176,7 +176,8 @@ def _measure(metric: MetricSeries, now: float | None) -> _Measure:
     m.step = stats.median(np.diff(t)) if t.size > 1 else 0.0
     m.windows = Windows(
         baseline_seconds=change_at - start,
-        observation_seconds=m.end - change_at,
+        # Each point stands for one sampling interval (see the drift budget below).
+        observation_seconds=m.end + m.step - change_at,
         baseline_points=before.n,
         observation_points=after.n,
         history_offsets=tuple(h.offset for h in histories),
@@ -343,7 +344,7 @@ def _decide(m: _Measure, p_bad: float) -> Assessment:
             classification="NoData",
             regression=False,
             severity="info",
-            message=f"{name}: no data to judge ({m.nodata}); not guessing",
+            message=f"{name}: no data to judge, not guessing: {m.nodata}",
             reasons=(m.nodata,),
             drift_budget_seconds=budget,
         )

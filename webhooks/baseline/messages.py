@@ -84,10 +84,9 @@ def describe(a: Assessment) -> str:
     text = f"{a.name} {went}{ratio} ({level}, {what}, tolerance ±{number(a.tolerance or 0.0)})"
     text += f" {compared_with(a)}; observed {duration(w.observation_seconds)} after the change"
     if a.regression and a.divergent_seconds:
-        text += (
-            f"; divergent for {duration(a.divergent_seconds)}"
-            f" (drift budget {duration(a.drift_budget_seconds)})"
-        )
+        text += f"; divergent for {duration(a.divergent_seconds)}"
+        if a.drift_budget_seconds > 0:
+            text += f" (drift budget {duration(a.drift_budget_seconds)})"
     if a.reasons:
         text += f" — {'; '.join(a.reasons)}"
     return text
