@@ -79,8 +79,10 @@ def describe(a: Assessment) -> str:
     else:
         what = f"{adjusted}HL shift {signed(effect.value)}, {interval}"
     level = number(a.baseline_level)
-    if a.ratio is not None and a.classification != "Pass":
-        level += f" → {number(a.baseline_level * a.ratio)}"
+    if a.classification != "Pass":
+        base = a.baseline_level
+        after = base * a.ratio if a.ratio is not None else base + effect.value
+        level += f" → {number(after)}"
     text = f"{a.name} {went}{ratio} ({level}, {what}, tolerance ±{number(a.tolerance or 0.0)})"
     text += f" {compared_with(a)}; observed {duration(w.observation_seconds)} after the change"
     if a.regression and a.divergent_seconds:
