@@ -408,3 +408,19 @@ def test_negative_tolerance_is_a_bad_request() -> None:
 
     with pytest.raises(BadRequestError, match="tolerance"):
         assess(metric)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "match"),
+    [
+        ("direction", "up-is-bad", "direction must be"),
+        ("kind", "histogram", "kind must be gauge or counter"),
+        ("series", None, "series and history must be lists"),
+    ],
+)
+def test_malformed_metric_fields_are_a_bad_request(field: str, value: Any, match: str) -> None:
+    metric = make(np.ones(30), np.ones(30))
+    metric[field] = value  # type: ignore[literal-required]
+
+    with pytest.raises(BadRequestError, match=match):
+        judge_metrics([metric])

@@ -52,7 +52,7 @@ from webhooks.baseline.series import (
     split_history,
 )
 from webhooks.baseline.stats import Estimate
-from webhooks.errors import BadRequestError
+from webhooks.errors import BadRequestError, short
 from webhooks.evidence.model import Direction, Finding, MetricSeries, Severity
 
 __all__ = [
@@ -154,6 +154,7 @@ def _measure(metric: MetricSeries, now: float | None) -> _Measure:
         change_at = parse_time(metric["changeAt"])
     except KeyError as e:
         raise BadRequestError(f"metric {name!r} has no changeAt") from e
+    _check_shape(metric, name)
     counter = metric.get("kind") == "counter"
     t, v = prepare(metric.get("series", []), counter)
     end = float(now) if now is not None else (float(t[-1]) if t.size else change_at)
@@ -187,6 +188,22 @@ def _measure(metric: MetricSeries, now: float | None) -> _Measure:
     m.tolerance = _tolerance(metric, m.level)
     _run_tests(m, split, histories, change_at)
     return m
+
+
+def _check_shape(metric: MetricSeries, name: str) -> None:
+    """Refuse what would otherwise be silently misread (a typo'd direction read as "either")."""
+    direction = metric.get("direction", "either")
+    if direction not in ("increase-is-bad", "decrease-is-bad", "either"):
+        raise BadRequestError(
+            f"metric {name!r}: direction must be increase-is-bad, decrease-is-bad or either,"
+            f" got {short(direction, 40)!r}"
+        )
+    if metric.get("kind", "gauge") not in ("gauge", "counter"):
+        raise BadRequestError(f"metric {name!r}: kind must be gauge or counter")
+    if not isinstance(metric.get("series", []), list) or not isinstance(
+        metric.get("history", []), list
+    ):
+        raise BadRequestError(f"metric {name!r}: series and history must be lists")
 
 
 def _run_tests(m: _Measure, split: Split, histories: list[HistorySplit], change_at: float) -> None:

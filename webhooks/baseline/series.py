@@ -84,8 +84,8 @@ def to_arrays(points: Sequence[Sequence[float]]) -> tuple[FloatArray, FloatArray
         # Fast path for well-formed pairs (the usual case, and most of the judge's time).
         flat = itertools.chain.from_iterable(points)
         raw = np.fromiter(flat, dtype=np.float64, count=2 * len(points)).reshape(-1, 2)
-        if any(len(p) != 2 for p in (points[0], points[-1])):
-            raise ValueError("not pairs")
+        if next(flat, None) is not None:
+            raise ValueError("some points are not pairs")
     except (TypeError, ValueError):
         # Ragged or partly non-numeric input: fall back to the slow, forgiving path.
         rows = []
@@ -156,6 +156,8 @@ def split_history(
     """
     out: list[HistorySplit] = []
     for w in windows:
+        if not isinstance(w, dict):
+            raise BadRequestError("each history window must be an object")
         try:
             offset = float(w["offsetSeconds"])
         except (KeyError, TypeError, ValueError) as e:
