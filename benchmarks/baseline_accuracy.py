@@ -110,6 +110,7 @@ def run(cases: Iterable[Case]) -> tuple[dict[tuple[str, str], Tally], dict[str, 
                 ttd = time_to_detect(judge, case)
                 if ttd is not None:
                     tallies[(case.source, name)].ttd.append(ttd)
+                    tallies[("overall", name)].ttd.append(ttd)
     return tallies, families
 
 
