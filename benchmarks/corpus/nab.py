@@ -2,10 +2,12 @@
 
 NAB centres each labelled window on the anomaly it marks (the window's start is typically
 half a day of normal behaviour before it). A *regression* case therefore puts the change just
-before the labelled anomaly, at the window's centre: the observation runs from there to the
-window's end (capped), the baseline is as long again before the change, and, where the file
+before the labelled anomaly, at the window's centre: the observation runs from there, the
+baseline ends there, and, where the file
 reaches back far enough, the same span one day earlier is the history. (Cutting at the
 window's start instead would ask the judge to blame a change for an event many hours later.)
+Windows are those of a deploy verification: two hours observed after the change, four hours
+of baseline before it (at NAB's usual 5-minute resolution).
 
 *Healthy* cases cut the same shapes at evenly spaced points whose baseline and observation
 stay at least one window-length away from any labelled window: real noise, real daily rhythm,
@@ -29,8 +31,10 @@ from benchmarks.corpus import Case
 from webhooks.evidence.model import HistoryWindow, MetricSeries
 
 DAY = 86400.0
-#: Longest observation cut from one window, in points (half a day at 5-minute resolution).
-MAX_OBSERVE = 144
+#: Observation after the change, in points: two hours at NAB's usual 5-minute resolution,
+#: the order of what a deploy verification watches. The baseline is twice as long.
+OBSERVE = 24
+BASELINE = 48
 #: Healthy cuts per file at most.
 HEALTHY_PER_FILE = 4
 
@@ -81,26 +85,21 @@ def _metric(
 def cases(root: Path) -> Iterator[Case]:
     for key, t, v, windows in load(root):
         step = float(np.median(np.diff(t)))
-        spans = []
-        for a, b in windows:
-            start = int(np.searchsorted(t, (a + b) / 2.0))
-            length = min(int(np.searchsorted(t, b, side="right")) - start, MAX_OBSERVE)
-            spans.append((start, length))
-        # Regressions: the change at each window's start, when there is a clean baseline.
-        for wi, (start, length) in enumerate(spans):
-            lo, hi = start - length, start + length
+        starts = [int(np.searchsorted(t, (a + b) / 2.0)) for a, b in windows]
+        # Regressions: the change just before each labelled anomaly, with a clean baseline.
+        for wi, start in enumerate(starts):
+            lo, hi = start - BASELINE, start + OBSERVE
             if lo < 0 or hi > t.size:
                 continue
             if any(t[lo] < b and a < t[start] and (a, b) != windows[wi] for a, b in windows):
                 continue  # the baseline would include an earlier anomaly
             metric = _metric(key, t, v, (lo, start, hi), step)
             yield Case(f"nab-{key}-w{wi}", "nab", key, metric, True, start - lo)
-        # Healthy: evenly spaced cuts far from every window.
-        length = max((n for _, n in spans), default=144)
-        margin = length * step
+        # Healthy: evenly spaced cuts, a whole window-length away from every labelled window.
+        margin = max((b - a for a, b in windows), default=0.0)
         candidates = []
-        for change in range(length, t.size - length, max(length // 2, 1)):
-            lo, hi = change - length, change + length
+        for change in range(BASELINE, t.size - OBSERVE, OBSERVE):
+            lo, hi = change - BASELINE, change + OBSERVE
             if all(t[hi - 1] + margin < a or b + margin < t[lo] for a, b in windows):
                 candidates.append((lo, change, hi))
         if candidates:
