@@ -13,7 +13,7 @@ import pytest
 from webhooks.baseline.judge import assess, assess_all, judge_metrics
 from webhooks.baseline.stats import hodges_lehmann
 from webhooks.errors import BadRequestError
-from webhooks.evidence.model import Direction, MetricSeries
+from webhooks.evidence.model import Direction, HistoryWindow, MetricSeries
 
 CHANGE = 1_764_000_000.0
 STEP = 60.0
@@ -137,6 +137,20 @@ def test_daily_rhythm_crossing_the_change_passes_when_history_shows_it() -> None
     assert without.classification == "High"
     assert without.severity == "critical"
     assert "no history" in without.message
+
+
+def test_a_day_and_a_week_of_history_are_both_used() -> None:
+    metric = _seasonal(np.random.default_rng(21), with_history=True)
+    t = np.array([p[0] for p in metric["series"]])
+    week = 1.1 * _daily(t) * np.exp(0.03 * np.random.default_rng(22).standard_normal(t.size))
+    weekly: HistoryWindow = {"offsetSeconds": 7 * DAY, "series": series(t - 7 * DAY, week)}
+    metric["history"] = [*metric["history"], weekly]
+
+    a = assess(metric)
+
+    assert a.classification == "Pass"
+    assert a.windows is not None and a.windows.history_offsets == (DAY, 7 * DAY)
+    assert "the same windows 1d and 7d earlier" in a.message
 
 
 def test_slow_leak_is_high_although_the_mean_moved_less_than_the_tolerance() -> None:

@@ -210,17 +210,15 @@ def _run_tests(m: _Measure, split: Split, histories: list[HistorySplit], change_
     """Shift, mean, later-half shift and trend tests; their combined p-value per side; and
     what is needed to tell later when the divergence began."""
     before, after = split.before, split.after
-    # Autocorrelation is learnt where nothing changed — the baseline and the history windows —
-    # (a step inside the observation would pass for autocorrelation) and on what is left once
-    # the daily rhythm, where history tells it, is taken out.
+    # Autocorrelation is learnt where nothing changed, the baseline (a step inside the
+    # observation would pass for autocorrelation), and on what is left once the daily rhythm
+    # is taken out: the baseline minus the path the history took. (The history windows
+    # themselves are not used: inside them the rhythm would pass for autocorrelation.)
     path = season.expected_path(histories, np.concatenate([before.t, after.t]), m.level)
     rest_before = before.v - path[: before.n]
     rest_after = after.v - path[before.n :]
-    rho = stats.lag1(
-        rest_before - stats.median(rest_before),
-        *(w.v - stats.median(w.v) for h in histories for w in (h.split.before, h.split.after)),
-    )
-    seasonal = season.seasonal_shift(histories, m.level, 0.0)
+    rho = stats.lag1(rest_before - stats.median(rest_before))
+    seasonal = season.seasonal_shift(histories, m.level, 0.0, rho)
     m.seasonal = seasonal.value if seasonal else None
     tests = [("shift", _adjusted_shift(after, before, rho, seasonal))]
     m.shift = tests[0][1]
@@ -231,7 +229,9 @@ def _run_tests(m: _Measure, split: Split, histories: list[HistorySplit], change_
     half = change_at + (m.end - change_at) / 2.0
     recent = after.since(half)
     if recent.n >= MIN_OBSERVATION_POINTS and recent.n < after.n:
-        seasonal_recent = season.seasonal_shift(histories, m.level, half - change_at)
+        seasonal_recent = season.seasonal_shift(
+            histories, m.level, half - change_at, rho
+        )
         tests.append(("recent", _adjusted_shift(recent, before, rho, seasonal_recent)))
     gates: dict[str, tuple[bool, bool]] = {}
     # A trend counts only when the observation also *ends* beyond the tolerance (memory that

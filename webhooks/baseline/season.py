@@ -34,23 +34,31 @@ def scale(level_now: float, level_then: float) -> float:
 
 
 def median_estimate(estimates: list[Estimate]) -> Estimate | None:
+    """Several history offsets (a day, a week) combined: the median estimate with the median
+    half-widths, so one unusual earlier period (a holiday, an incident) does not decide."""
     if not estimates:
         return None
-    return sorted(estimates, key=lambda e: e.value)[(len(estimates) - 1) // 2]
+    if len(estimates) == 1:
+        return estimates[0]
+    value = float(np.median([e.value for e in estimates]))
+    below = float(np.median([e.value - e.lo for e in estimates]))
+    above = float(np.median([e.hi - e.value for e in estimates]))
+    return Estimate(value, value - below, value + above, estimates[0].z)
 
 
 def seasonal_shift(
-    histories: list[HistorySplit], level: float, skip: float
+    histories: list[HistorySplit], level: float, skip: float, rho: float
 ) -> Estimate | None:
     """The shift the same windows showed one period earlier, scaled to today's level
-    (``skip``: seconds after the change where the compared observation starts)."""
+    (``skip``: seconds after the change where the compared observation starts). ``rho`` is
+    the autocorrelation learnt on today's baseline: inside a history window the daily rhythm
+    itself would pass for autocorrelation."""
     shifts = []
     for h in histories:
         b, a = h.split.before, h.split.after.since(h.split.after.t[0] + skip if skip else -math.inf)
         if a.n < MIN_HISTORY_POINTS:
             continue
         then = stats.median(b.v)
-        rho = stats.lag1(b.v - then, a.v - stats.median(a.v))
         shifts.append(stats.hodges_lehmann(a.v, b.v, CONFIDENCE, rho).scaled(scale(level, then)))
     return median_estimate(shifts)
 
