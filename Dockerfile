@@ -17,6 +17,7 @@ WORKDIR /src
 RUN python -m venv /opt/truthgate/venv
 COPY pyproject.toml README.md ./
 COPY webhooks ./webhooks
+COPY policies ./policies
 # Every dependency ships binary wheels for this platform; pip fails rather than compile.
 RUN /opt/truthgate/venv/bin/pip wheel --only-binary=:all: --no-binary=truthgate \
         --wheel-dir /wheels . \
@@ -30,14 +31,13 @@ LABEL org.opencontainers.image.title="truthgate" \
       org.opencontainers.image.description="Admission intent ledger and post-sync verification above Argo CD" \
       org.opencontainers.image.licenses="Apache-2.0"
 COPY --from=build /opt/truthgate/venv /opt/truthgate/venv
+# The wheel carries the policies too (<venv>/share/truthgate/policies); this copy is the stable
+# path users and the chart point --policies at, and TRUTHGATE_POLICY_ROOT makes it the default.
 COPY policies /opt/truthgate/policies
-# truthgate looks for its shipped policies next to the installed package (policies/admission
-# for `serve`, policies/verdict for `verify`): point that place at the copy above.
-RUN ln -s /opt/truthgate/policies \
-      "$(/opt/truthgate/venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/policies"
 # The ledger volume's mount point, owned by the runtime user (the chart also sets fsGroup).
 RUN mkdir -p /var/lib/truthgate && chown 65532:65532 /var/lib/truthgate
 ENV PATH=/opt/truthgate/venv/bin:$PATH \
+    TRUTHGATE_POLICY_ROOT=/opt/truthgate/policies \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     HOME=/tmp \

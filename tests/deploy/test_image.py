@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-import webhooks
 from tests.deploy.conftest import ROOT
 
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
@@ -76,18 +75,21 @@ def test_runtime_writes_go_only_to_tmp_and_the_ledger_volume() -> None:
     assert workdir[-1] == "/var/lib/truthgate"
 
 
-def test_shipped_policies_sit_where_truthgate_looks_for_them() -> None:
-    # The image links <site-packages>/policies to /opt/truthgate/policies. That is where both
-    # defaults resolve from the installed package: serve's policies/admission and verify's
-    # policies/verdict, each relative to the `webhooks` package's parent directory.
-    from webhooks.cli.serve import default_policy_dir
-    from webhooks.verdict.policy import DEFAULT_POLICY_DIR
+def test_shipped_policies_sit_where_truthgate_looks_for_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The image copies the policies to /opt/truthgate/policies and names that root in
+    # TRUTHGATE_POLICY_ROOT, which both defaults (serve's admission, verify's verdict) honour.
+    from webhooks.shipped import shipped_policy_dir
 
-    package_parent = Path(webhooks.__file__).resolve().parents[1]
-    assert package_parent / "policies" / "verdict" == DEFAULT_POLICY_DIR
-    assert default_policy_dir(cwd=Path("/nonexistent")) == package_parent / "policies" / "admission"
-    assert "ln -s /opt/truthgate/policies" in DOCKERFILE
     assert "COPY policies /opt/truthgate/policies" in DOCKERFILE
+    assert "TRUTHGATE_POLICY_ROOT=/opt/truthgate/policies" in DOCKERFILE
+    assert "COPY policies ./policies" in DOCKERFILE  # the wheel's data files need them too
+    for name in ("admission", "verdict"):
+        (tmp_path / name).mkdir()
+    monkeypatch.setenv("TRUTHGATE_POLICY_ROOT", str(tmp_path))
+    assert shipped_policy_dir("verdict") == tmp_path / "verdict"
+    assert shipped_policy_dir("admission") == tmp_path / "admission"
 
 
 def test_dockerignore_sends_only_what_the_build_copies() -> None:

@@ -19,10 +19,9 @@ from webhooks.errors import PolicyError, short
 from webhooks.evidence.model import VerdictValue
 from webhooks.policy.loader import PolicySource, load_sources
 from webhooks.policy.regorus_engine import clean_error, new_engine
+from webhooks.shipped import policy_roots, shipped_policy_dir
 
 PACKAGE = "truthgate.verdict"
-# The shipped policy lives beside the package in the source tree and the container image.
-DEFAULT_POLICY_DIR = Path(__file__).resolve().parents[2] / "policies" / "verdict"
 
 _VERDICTS: frozenset[str] = frozenset(get_args(VerdictValue))
 
@@ -48,7 +47,7 @@ class VerdictPolicy:
     @classmethod
     def from_dir(cls, directory: Path | str | None = None) -> VerdictPolicy:
         """Every non-test ``.rego`` under ``directory`` (default: the shipped policy)."""
-        path = Path(directory) if directory is not None else DEFAULT_POLICY_DIR
+        path = Path(directory) if directory is not None else _shipped()
         sources = load_sources(path)  # PolicyError when missing or unreadable
         if not sources:
             raise PolicyError(f"verdict policy directory {path} holds no .rego file")
@@ -104,7 +103,18 @@ class VerdictPolicy:
         )
 
 
+def _shipped() -> Path:
+    path = shipped_policy_dir("verdict")
+    if path is None:
+        raise PolicyError(
+            "no verdict policy ships with this installation (looked in "
+            + ", ".join(str(r / "verdict") for r in policy_roots())
+            + "); pass --verdict-policy DIR or set TRUTHGATE_POLICY_ROOT"
+        )
+    return path
+
+
 @functools.cache
 def default_policy() -> VerdictPolicy:
     """The shipped policy, loaded once per process."""
-    return VerdictPolicy.from_dir(DEFAULT_POLICY_DIR)
+    return VerdictPolicy.from_dir(_shipped())
