@@ -66,6 +66,26 @@ def test_fail_sync_action_exits_non_zero_on_degraded(api: ApiServer, web: Web) -
     assert status(api)["verdict"] == "Degraded"
 
 
+def test_a_teams_own_verdict_policy_decides(api: ApiServer, web: Web, tmp_path: Path) -> None:
+    # This team treats a failing probe as a warning only: their policy, not Python, says so.
+    url, _ = web
+    seed(api, {"web-broken": f"{url}/broken"})
+    (tmp_path / "verdict.rego").write_text(
+        "package truthgate.verdict\n\nimport rego.v1\n\n"
+        'default verdict := "Healthy"\n\n'
+        'verdict := "Degraded" if { some f in input.findings; f.severity == "critical"; '
+        'not startswith(f.check, "probes/") }\n\n'
+        "reasons := [f.message | some f in input.findings]\n")
+    out = truthgate("verify", "--server", api.url, "--app", "shop-web", "-n", "shop",
+                    "--no-wait", "--verdict-policy", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    assert status(api)["verdict"] == "Healthy"
+    broken = truthgate("verify", "--server", api.url, "--app", "shop-web", "-n", "shop",
+                       "--no-wait", "--verdict-policy", str(tmp_path / "absent"))
+    assert broken.returncode == 2
+    assert "does not exist" in broken.stderr
+
+
 def test_hook_finds_its_app_from_its_own_job_and_keeps_secrets_out(
     api: ApiServer, web: Web, tmp_path: Path
 ) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -34,10 +35,17 @@ def _self_pod() -> tuple[str, str] | None:
     return (namespace, name) if name and namespace else None
 
 
-def _judge(evidence: Evidence) -> Verdict:
+def _judge_with(policy_dir: Path | None) -> Callable[[Evidence], Verdict]:
+    """The judge, with the verdict policy loaded once (the shipped one unless a dir is given)."""
     from webhooks.verdict.judge import judge
+    from webhooks.verdict.policy import VerdictPolicy
 
-    return judge(evidence)
+    policy = VerdictPolicy.from_dir(policy_dir) if policy_dir is not None else None
+
+    def _judge(evidence: Evidence) -> Verdict:
+        return judge(evidence, policy=policy)
+
+    return _judge
 
 
 @click.command(context_settings={"max_content_width": 100})
@@ -77,11 +85,15 @@ def _judge(evidence: Evidence) -> Verdict:
 @click.option("--no-wait", is_flag=True, help="Judge now; skip spec.observationWindow.")
 @click.option("--timeout", type=click.FloatRange(min=1, max=300), default=10,
               show_default=True, metavar="SECONDS", help="Per Kubernetes API request.")
+@click.option("--verdict-policy", envvar="TRUTHGATE_VERDICT_POLICY",
+              type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+              help="Directory with your own Rego package truthgate.verdict (default: the "
+                   "shipped policies/verdict). [env TRUTHGATE_VERDICT_POLICY]")
 def verify(  # noqa: PLR0917 - one parameter per flag is how click works
     app: str | None, app_namespace: str, namespace: str | None, truthcheck: str | None,
     ledger: str | None, kubeconfig: str | None, context: str | None, in_cluster: bool,
     server: str | None, phase: HookPhase, save_evidence: Path | None, watch: bool,
-    interval: float, no_wait: bool, timeout: float,
+    interval: float, no_wait: bool, timeout: float, verdict_policy: Path | None,
 ) -> None:
     """Verify that an Argo CD application really runs what its last sync declared.
 
@@ -101,6 +113,8 @@ def verify(  # noqa: PLR0917 - one parameter per flag is how click works
         raise click.UsageError("--watch belongs to the post-sync run")
     from webhooks.cluster.reader import connect
 
+    judge = _judge_with(verdict_policy)  # a broken policy fails before touching the cluster
+
     client = connect(kubeconfig=kubeconfig, context=context, in_cluster=in_cluster,
                      server=server, timeout=timeout)
     store = None
@@ -109,7 +123,7 @@ def verify(  # noqa: PLR0917 - one parameter per flag is how click works
 
         store = open_store(ledger, create=False)
     try:
-        verifier = Verifier(client, client, _judge, SystemClock(), ledger=store)
+        verifier = Verifier(client, client, judge, SystemClock(), ledger=store)
         outcome = verifier.run(VerifyOptions(
             app=app or None, app_namespace=app_namespace, namespace=namespace,
             truthcheck=truthcheck, phase=phase, wait=not no_wait, watch=watch,
