@@ -70,8 +70,10 @@ def expected_path(histories: list[HistorySplit], t: FloatArray, level: float) ->
     for h in histories:
         b, a = h.split.before, h.split.after
         then = stats.median(b.v)
-        ht = np.concatenate([b.t, a.t])
-        hv = np.concatenate([b.v, a.v])
+        # A long history is thinned first: the path is a rhythm, not a detail (and a day of
+        # minutes would otherwise cost more than all four tests together).
+        ht, stride = stats.thin(np.concatenate([b.t, a.t]), 4 * stats.MAX_POINTS)
+        hv = np.concatenate([b.v, a.v])[::stride]
         smooth = running_median(hv, 5)
         paths.append((np.interp(t - h.offset, ht, smooth) - then) * scale(level, then))
     if not paths:
