@@ -438,3 +438,34 @@ def test_malformed_metric_fields_are_a_bad_request(field: str, value: Any, match
 
     with pytest.raises(BadRequestError, match=match):
         judge_metrics([metric])
+
+
+def test_an_unset_tolerance_bound_keeps_its_default() -> None:
+    only_absolute = make(np.full(30, 5.0), np.full(30, 5.5), tolerance={"absolute": 0.01})
+    relative_off = make(
+        np.full(30, 5.0), np.full(30, 5.5), tolerance={"relative": 0.0, "absolute": 0.01}
+    )
+
+    assert assess(only_absolute).classification == "Pass"  # the default 20% still applies
+    assert assess(relative_off).classification == "High"  # 0.5 is beyond the 0.01 asked for
+
+
+def test_a_day_of_baseline_is_thinned_and_still_finds_the_step() -> None:
+    rng = np.random.default_rng(23)
+    metric = make(noise(rng, 1440, 0.002), noise(rng, 120, 0.006), driftBudgetSeconds=600)
+
+    a = assess(metric)
+
+    assert a.severity == "critical"
+    assert "vs 1d before the change" in a.message
+    assert a.windows is not None and a.windows.baseline_points == 1440
+
+
+def test_a_metric_too_slow_to_tell_is_called_inconclusive_not_healthy_by_evidence() -> None:
+    v = 50 + np.cumsum(np.random.default_rng(24).standard_normal(60))  # a random walk
+
+    a = assess(make(v[:30], v[30:], direction="either"))
+
+    assert a.classification == "Pass"
+    assert a.shift is not None and not math.isfinite(a.shift.lo)  # 30 points hold ~1 of news
+    assert any("inconclusive" in r for r in a.reasons)
