@@ -462,10 +462,10 @@ def test_a_day_of_baseline_is_thinned_and_still_finds_the_step() -> None:
 
 
 def test_a_metric_too_slow_to_tell_is_called_inconclusive_not_healthy_by_evidence() -> None:
-    v = 50 + np.cumsum(np.random.default_rng(24).standard_normal(60))  # a random walk
+    v = 50 + np.cumsum(np.random.default_rng(24).standard_normal(120))  # a random walk
 
-    a = assess(make(v[:30], v[30:], direction="either"))
+    a = assess(make(v[:60], v[60:], direction="either"))
 
     assert a.classification == "Pass"
-    assert a.shift is not None and not math.isfinite(a.shift.lo)  # 30 points hold ~1 of news
+    assert a.shift is not None and not math.isfinite(a.shift.lo)  # 60 points hold ~2 of news
     assert any("inconclusive" in r for r in a.reasons)
