@@ -469,3 +469,12 @@ def test_a_metric_too_slow_to_tell_is_called_inconclusive_not_healthy_by_evidenc
     assert a.classification == "Pass"
     assert a.shift is not None and not math.isfinite(a.shift.lo)  # 60 points hold ~2 of news
     assert any("inconclusive" in r for r in a.reasons)
+
+
+def test_absurdly_large_values_say_nodata_instead_of_overflowing() -> None:
+    metric = make(np.full(30, 1e300), np.full(30, 2e300))
+
+    a = assess(metric)
+
+    assert a.classification == "NoData"
+    assert "cannot be compared" in a.message

@@ -65,6 +65,8 @@ DEFAULT_RELATIVE_TOLERANCE = 0.2
 #: Fewer clean points than this on either side of the change is NoData, not a guess.
 MIN_BASELINE_POINTS = 10
 MIN_OBSERVATION_POINTS = 5
+#: Larger values would overflow squared sums; no real metric comes near.
+MAX_MAGNITUDE = 1e150
 #: The shortest trailing stretch that can date the start of a divergence.
 ONGOING_POINTS = 5
 
@@ -157,6 +159,9 @@ def _measure(metric: MetricSeries, now: float | None) -> _Measure:
     _check_shape(metric, name)
     counter = metric.get("kind") == "counter"
     t, v = prepare(metric.get("series", []), counter)
+    if v.size and float(np.max(np.abs(v))) > MAX_MAGNITUDE:
+        m.nodata = f"values beyond ±{MAX_MAGNITUDE:g} cannot be compared without overflow"
+        return m
     end = float(now) if now is not None else (float(t[-1]) if t.size else change_at)
     split = cut(t, v, change_at, -math.inf, end)
     before, after = split.before, split.after
