@@ -430,6 +430,9 @@ def test_negative_tolerance_is_a_bad_request() -> None:
         ("direction", "up-is-bad", "direction must be"),
         ("kind", "histogram", "kind must be gauge or counter"),
         ("series", None, "series and history must be lists"),
+        ("tolerance", {"relative": "a lot"}, "tolerance must be numbers"),
+        ("driftBudgetSeconds", -60, "driftBudgetSeconds must be a number >= 0"),
+        ("history", [{"offsetSeconds": 86400, "series": "none"}], "series must be a list"),
     ],
 )
 def test_malformed_metric_fields_are_a_bad_request(field: str, value: Any, match: str) -> None:

@@ -203,12 +203,25 @@ def _check_shape(metric: MetricSeries, name: str) -> None:
             f"metric {name!r}: direction must be increase-is-bad, decrease-is-bad or either,"
             f" got {short(direction, 40)!r}"
         )
+    _budget(metric)
     if metric.get("kind", "gauge") not in ("gauge", "counter"):
         raise BadRequestError(f"metric {name!r}: kind must be gauge or counter")
     if not isinstance(metric.get("series", []), list) or not isinstance(
         metric.get("history", []), list
     ):
         raise BadRequestError(f"metric {name!r}: series and history must be lists")
+
+
+def _budget(metric: MetricSeries) -> float:
+    """``driftBudgetSeconds``, 0 when absent; a clear error when it is not a number >= 0."""
+    wrong = f"metric {metric.get('name')!r}: driftBudgetSeconds must be a number >= 0"
+    try:
+        budget = float(metric.get("driftBudgetSeconds", 0.0) or 0.0)
+    except (TypeError, ValueError) as e:
+        raise BadRequestError(wrong) from e
+    if not (math.isfinite(budget) and budget >= 0):
+        raise BadRequestError(wrong)
+    return budget
 
 
 def _run_tests(m: _Measure, split: Split, histories: list[HistorySplit], change_at: float) -> None:
@@ -305,8 +318,11 @@ def _adjusted_shift(
 
 def _tolerance(metric: MetricSeries, level: float) -> float:
     tol = metric.get("tolerance") or {}
-    relative = float(tol.get("relative", DEFAULT_RELATIVE_TOLERANCE))
-    absolute = float(tol.get("absolute", 0.0))
+    try:
+        relative = float(tol.get("relative", DEFAULT_RELATIVE_TOLERANCE))
+        absolute = float(tol.get("absolute", 0.0))
+    except (TypeError, ValueError, AttributeError) as e:
+        raise BadRequestError(f"metric {metric.get('name')!r}: tolerance must be numbers") from e
     if relative < 0 or absolute < 0 or not (math.isfinite(relative) and math.isfinite(absolute)):
         raise BadRequestError(f"metric {metric.get('name')!r}: tolerance must be >= 0")
     return max(absolute, relative * abs(level))
@@ -358,7 +374,7 @@ def _decide(m: _Measure, p_bad: float) -> Assessment:
     metric = m.metric
     name = metric.get("name", "?")
     direction: Direction = metric.get("direction", "either")
-    budget = float(metric.get("driftBudgetSeconds", 0.0) or 0.0)
+    budget = _budget(metric)
     if m.nodata is not None:
         return Assessment(
             name=name,

@@ -164,6 +164,8 @@ def split_history(
             raise BadRequestError("history window needs a numeric offsetSeconds") from e
         if not np.isfinite(offset) or offset <= 0:
             raise BadRequestError(f"history offsetSeconds must be positive, got {offset}")
+        if not isinstance(w.get("series", []), list):
+            raise BadRequestError("a history window's series must be a list")
         t, v = prepare(w.get("series", []), is_counter)
         out.append(
             HistorySplit(offset, cut(t, v, change_at - offset, start - offset, end - offset))
