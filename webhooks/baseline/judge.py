@@ -424,13 +424,15 @@ def _decide(m: _Measure, p_bad: float) -> Assessment:
         classification = "Low"
         decisive = m.decisive.get("low", "shift")
         reasons.append("went down, which this metric does not count as bad")
+    elif m.shift is not None and not math.isfinite(m.shift.lo - m.shift.hi):
+        # Too few *effective* points is a tiny sample too: say so rather than call it healthy.
+        classification, severity = "NoData", "info"
+        reasons.append(
+            "inconclusive: the metric wanders so slowly that these windows hold too few"
+            " independent points (add history or a longer baseline)"
+        )
     else:
         reasons.append("no change beyond the tolerance at the chosen confidence")
-        if m.shift is not None and not math.isfinite(m.shift.lo - m.shift.hi):
-            reasons.append(
-                "inconclusive: the metric wanders so slowly that these windows hold too few"
-                " independent points (add history or a longer window)"
-            )
     a = Assessment(
         name=name,
         direction=direction,

@@ -59,8 +59,9 @@ def describe(a: Assessment) -> str:
         return f"{a.name}: {'; '.join(a.reasons)}"
     w = a.windows
     pct = round(100 * a.confidence)
-    went = {"High": "up", "Low": "down"}.get(a.classification, "unchanged")
-    ratio = f" {a.ratio:.2g}x" if a.ratio is not None and a.classification != "Pass" else ""
+    went = {"High": "up", "Low": "down", "NoData": "cannot tell"}.get(a.classification, "unchanged")
+    moved = a.classification in ("High", "Low")
+    ratio = f" {a.ratio:.2g}x" if a.ratio is not None and moved else ""
     effect = a.effect or a.shift
     adjusted = "seasonally adjusted " if a.seasonal_shift is not None else ""
     interval = f"{pct}% CI [{number(effect.lo)}, {number(effect.hi)}]"
