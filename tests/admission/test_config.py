@@ -18,7 +18,7 @@ def test_shipped_file_denies_with_every_shipped_policy_listed(
 ) -> None:
     config = load_config(POLICIES / "enforcement.yaml")
     assert config.default_action is EnforcementAction.DENY
-    assert config.failure_mode == "fail-closed"
+    assert config.failure_mode == "fail-open"
     assert config.argocd_usernames == frozenset({ARGOCD_CONTROLLER})
     # A typo in a package name would silently fall back to the default: keep the file honest.
     assert set(config.actions) == {m.package for m in shipped_engine.policies()}
@@ -36,7 +36,7 @@ def test_environment_overrides_the_file(tmp_path: Path) -> None:
     config = load_config(
         path,
         env={
-            "TRUTHGATE_FAILURE_MODE": "fail-open",
+            "TRUTHGATE_FAILURE_MODE": "fail-closed",
             "TRUTHGATE_POLICY_ACTIONS": (
                 "truthgate.admission.a=dryrun, data.truthgate.admission.b=warn"
             ),
@@ -45,7 +45,7 @@ def test_environment_overrides_the_file(tmp_path: Path) -> None:
             ),
         },
     )
-    assert config.failure_mode == "fail-open"
+    assert config.failure_mode == "fail-closed"
     assert config.action_for("truthgate.admission.a") is EnforcementAction.DRYRUN
     assert config.action_for("truthgate.admission.b") is EnforcementAction.WARN
     assert config.action_for("truthgate.admission.c") is EnforcementAction.WARN

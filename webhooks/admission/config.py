@@ -47,7 +47,7 @@ class AdmissionConfig:
     actions: Mapping[str, EnforcementAction] = field(default_factory=dict)
     default_action: EnforcementAction = EnforcementAction.DENY
     # A policy that errors is a policy that did not say "allowed": deny unless told otherwise.
-    failure_mode: FailureMode = "fail-closed"
+    failure_mode: FailureMode = "fail-open"
     argocd_usernames: frozenset[str] = frozenset({ARGOCD_CONTROLLER})
 
     def action_for(self, package: str) -> EnforcementAction:

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import click
 
-import webhooks
 from webhooks.admission.config import (
     FAILURE_MODES,
     AdmissionConfig,
@@ -25,6 +24,7 @@ from webhooks.admission.config import (
     load_config,
 )
 from webhooks.errors import BadRequestError, LedgerError, TruthgateError, short
+from webhooks.shipped import shipped_policy_dir
 
 log = logging.getLogger("truthgate.server")
 
@@ -44,12 +44,12 @@ WARM_INPUT = {
 
 
 def default_policy_dir(cwd: Path | None = None) -> Path:
-    """``./policies/admission`` if present, else the directory shipped with the source tree."""
+    """``./policies/admission`` if present, else the policies shipped with this installation."""
     local = (cwd or Path.cwd()) / "policies" / "admission"
     if local.is_dir():
         return local
-    shipped = Path(webhooks.__file__).resolve().parents[1] / "policies" / "admission"
-    if shipped.is_dir():
+    shipped = shipped_policy_dir("admission")
+    if shipped is not None:
         return shipped
     raise BadRequestError(
         "no admission policy directory: ./policies/admission does not exist and none ships with "
