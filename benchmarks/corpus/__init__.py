@@ -23,3 +23,6 @@ class Case:
     metric: MetricSeries
     regression: bool
     change_index: int  # index in metric["series"] of the first observation point
+    #: "transient" for a labelled anomaly that does not last into the observation (a spike,
+    #: a short burst): not a deploy regression, so scored apart from the rest.
+    shape: str = ""
