@@ -1,4 +1,4 @@
-"""Fixtures: the fake Kubernetes API with a seeded application, and a probed local service."""
+"""Fixtures: the fake Kubernetes API (shared with tests/cluster) and a probed local service."""
 
 from __future__ import annotations
 
@@ -6,22 +6,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.cluster.fakeapi import ApiServer, serve_api
+from tests.cluster.conftest import api, kube
 from tests.postsync.world import service
-from webhooks.cluster.reader import KubeClient, connect
 
-
-@pytest.fixture
-def api() -> Iterator[ApiServer]:
-    with serve_api() as server:
-        yield server
-
-
-@pytest.fixture
-def kube(api: ApiServer) -> Iterator[KubeClient]:
-    client = connect(server=api.url, timeout=5)
-    yield client
-    client.close()
+__all__ = ["api", "kube", "web"]
 
 
 @pytest.fixture
