@@ -89,6 +89,9 @@ def running_median(v: FloatArray, width: int) -> FloatArray:
     pad = width // 2
     padded = np.pad(v, pad, mode="edge")
     windows = np.lib.stride_tricks.sliding_window_view(padded, width)
+    if width % 2:
+        # The middle order statistic of each window: np.median's generality costs 4x here.
+        return np.asarray(np.partition(windows, pad, axis=1)[:, pad], dtype=np.float64)
     return np.asarray(np.median(windows, axis=1), dtype=np.float64)
 
 
