@@ -58,7 +58,7 @@ def seasonal_shift(
         b, a = h.split.before, h.split.after.since(h.split.after.t[0] + skip if skip else -math.inf)
         if a.n < MIN_HISTORY_POINTS:
             continue
-        then = stats.median(b.v)
+        then = h.level
         shifts.append(stats.hodges_lehmann(a.v, b.v, CONFIDENCE, rho).scaled(scale(level, then)))
     return median_estimate(shifts)
 
@@ -69,7 +69,7 @@ def expected_path(histories: list[HistorySplit], t: FloatArray, level: float) ->
     paths = []
     for h in histories:
         b, a = h.split.before, h.split.after
-        then = stats.median(b.v)
+        then = h.level
         # A long history is thinned first: the path is a rhythm, not a detail (and a day of
         # minutes would otherwise cost more than all four tests together).
         ht, stride = stats.thin(np.concatenate([b.t, a.t]), 4 * stats.MAX_POINTS)
@@ -113,7 +113,7 @@ def trend(
         ha = h.split.after
         hb = h.split.before.since(float(ha.t[0]) - ha.span)
         if ha.n >= MIN_TREND_POINTS and hb.n >= MIN_TREND_POINTS:
-            then = scale(level, stats.median(h.split.before.v))
+            then = scale(level, h.level)
             ref = stats.theil_sen(ha.t, ha.v, CONFIDENCE, rho)[0].minus(
                 stats.theil_sen(hb.t, hb.v, CONFIDENCE, rho)[0]
             )

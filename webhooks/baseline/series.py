@@ -8,6 +8,7 @@ same span one period earlier) on the same split. The judge then only sees numpy 
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -58,6 +59,12 @@ class HistorySplit:
 
     offset: float
     split: Split
+
+    @functools.cached_property
+    def level(self) -> float:
+        """The median of the history's baseline (asked for by several estimates; a day of
+        points makes it worth computing once)."""
+        return float(np.median(self.split.before.v))
 
 
 def parse_time(text: str) -> float:
