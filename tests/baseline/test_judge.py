@@ -471,7 +471,10 @@ def test_a_metric_too_slow_to_tell_says_inconclusive_instead_of_healthy() -> Non
 
     assert a.classification == "NoData"
     assert a.severity == "info"
-    assert a.shift is not None and not math.isfinite(a.shift.lo)  # 60 points hold ~2 of news
+    # 60 points hold ~2 of news: no rank interval exists, and the robust-scale interval that
+    # continues it still reaches past the tolerance, so nothing can be concluded.
+    assert a.shift is not None and a.shift.saturated
+    assert a.tolerance is not None and a.shift.lo < -a.tolerance
     assert "inconclusive" in a.message
 
 

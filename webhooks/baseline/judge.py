@@ -424,7 +424,7 @@ def _decide(m: _Measure, p_bad: float) -> Assessment:
         classification = "Low"
         decisive = m.decisive.get("low", "shift")
         reasons.append("went down, which this metric does not count as bad")
-    elif m.shift is not None and not math.isfinite(m.shift.lo - m.shift.hi):
+    elif m.shift is not None and (m.shift.saturated or not math.isfinite(m.shift.hi - m.shift.lo)):
         # Too few *effective* points is a tiny sample too: say so rather than call it healthy.
         classification, severity = "NoData", "info"
         reasons.append(

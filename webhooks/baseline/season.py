@@ -43,7 +43,8 @@ def median_estimate(estimates: list[Estimate]) -> Estimate | None:
     value = float(np.median([e.value for e in estimates]))
     below = float(np.median([e.value - e.lo for e in estimates]))
     above = float(np.median([e.hi - e.value for e in estimates]))
-    return Estimate(value, value - below, value + above, estimates[0].z)
+    saturated = any(e.saturated for e in estimates)
+    return Estimate(value, value - below, value + above, estimates[0].z, saturated)
 
 
 def seasonal_shift(

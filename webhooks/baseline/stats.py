@@ -34,6 +34,9 @@ class Estimate:
     lo: float
     hi: float
     z: float  # the normal quantile the interval was built with
+    #: The windows held too few effective points for a rank interval; this one was built
+    #: from a robust scale instead (see ``hodges_lehmann``).
+    saturated: bool = False
 
     def p_above(self, threshold: float) -> float:
         """One-sided p-value for "the true value exceeds ``threshold``" (normal approximation,
@@ -50,11 +53,15 @@ class Estimate:
         lo_w = math.hypot(self.value - self.lo, (other.hi - other.value) * z / other.z)
         hi_w = math.hypot(self.hi - self.value, (other.value - other.lo) * z / other.z)
         value = self.value - other.value
-        return Estimate(value, value - lo_w, value + hi_w, z)
+        return Estimate(
+            value, value - lo_w, value + hi_w, z, self.saturated or other.saturated
+        )
 
     def scaled(self, factor: float) -> Estimate:
         """The estimate multiplied by a positive constant."""
-        return Estimate(self.value * factor, self.lo * factor, self.hi * factor, self.z)
+        return Estimate(
+            self.value * factor, self.lo * factor, self.hi * factor, self.z, self.saturated
+        )
 
 
 def _p_beyond(margin: float, half_width: float, z: float) -> float:
@@ -116,6 +123,23 @@ def inflation(rho: float) -> float:
     return (1.0 + rho) / (1.0 - rho)
 
 
+def robust_variance(x: FloatArray, rho: float) -> float:
+    """The marginal variance of an AR(1) window, from its MAD (outliers do not inflate it),
+    corrected for the points' autocorrelation: around its own centre a short window of slow
+    wander looks far less variable than the process is. (For AR(1), the expected sample
+    variance is ``(n - S/n) / (n - 1)`` of the true one, ``S`` the sum of all ``rho**|i-j|``.)
+    Infinite for fewer than two points."""
+    n = x.size
+    if n < 2:
+        return math.inf
+    mad = 1.4826 * median(np.abs(x - median(x)))
+    if rho >= 1.0:
+        return math.inf
+    total = n * (1 + rho) / (1 - rho) - 2 * rho * (1 - rho**n) / (1 - rho) ** 2
+    seen = (n - total / n) / (n - 1)
+    return mad * mad / seen if seen > 0 else math.inf
+
+
 def hodges_lehmann(
     after: FloatArray, before: FloatArray, confidence: float, rho: float
 ) -> Estimate:
@@ -140,9 +164,21 @@ def hodges_lehmann(
     k = math.floor(n * m / 2.0 - half)
     mid = (total - 1) // 2, total // 2
     if k < 1:
-        part = np.partition(diffs, mid)
+        # No rank interval exists: even complete separation of the two windows would not be
+        # significant with so few effective points. The ranks have saturated, but how *far*
+        # apart the windows lie still carries information (a 2x step on a slowly wandering
+        # temperature is no less a step), so the interval continues on a robust scale: the
+        # shift's standard error for the effective sample sizes, and never narrower than
+        # the widest rank interval (all differences, k = 1), so it only ever widens as the
+        # autocorrelation grows.
+        part = np.partition(diffs, sorted({0, mid[0], mid[1], total - 1}))
         value = 0.5 * (float(part[mid[0]]) + float(part[mid[1]]))
-        return Estimate(value, -math.inf, math.inf, z)
+        half_w = z * math.sqrt(
+            inflation(rho ** sa) * robust_variance(a, rho ** sa) / n
+            + inflation(rho ** sb) * robust_variance(b, rho ** sb) / m
+        )
+        lo, hi = min(float(part[0]), value - half_w), max(float(part[-1]), value + half_w)
+        return Estimate(value, lo, hi, z, saturated=True)
     lo_i, hi_i = k - 1, total - k
     part = np.partition(diffs, sorted({lo_i, mid[0], mid[1], hi_i}))
     value = 0.5 * (float(part[mid[0]]) + float(part[mid[1]]))
