@@ -29,6 +29,7 @@ from typing import Any, Protocol, TypeVar
 
 from webhooks.errors import BadRequestError, LedgerError
 from webhooks.evidence.model import IntentRecord
+from webhooks.ledger.group import GroupCommit
 from webhooks.ledger.intent import (
     Anchor,
     ChainHash,
@@ -50,6 +51,9 @@ log = logging.getLogger("truthgate.ledger")
 SCHEMA_VERSION = 1
 PAGE = 500  # rows per read statement: keeps every statement short and memory flat
 PRUNE_EVERY_S = 3600.0  # automatic retention runs at most this often per store
+# How long an append waits for its batch's turn: the batch being committed, then its own, each
+# bounded by the backend's lock/statement timeout (5 s). Past that: LedgerError, never a hang.
+GROUP_WAIT_S = 11.0
 
 T = TypeVar("T")
 
@@ -73,6 +77,9 @@ class SqlLedger(abc.ABC):
         self.retention_days = retention_days
         self._next_prune = 0.0
         self._prune_lock = threading.Lock()
+        self._group: GroupCommit[dict[str, Any], IntentRecord] = GroupCommit(
+            self._append_batch, wait_s=GROUP_WAIT_S
+        )
 
     # -- what a backend provides ------------------------------------------------------------
 
@@ -87,39 +94,55 @@ class SqlLedger(abc.ABC):
     # -- IntentStore --------------------------------------------------------------------------
 
     def append(self, draft: dict[str, Any]) -> IntentRecord:
-        uid = index_columns(draft)["uid"]  # refuse a malformed draft before taking the lock
+        index_columns(draft)  # refuse a malformed draft before it joins a batch
+        record = self._group.submit(draft)
+        self._maybe_prune()
+        return record
 
-        def op(cur: Cursor) -> IntentRecord:
+    def _append_batch(self, drafts: Sequence[dict[str, Any]]) -> list[IntentRecord | Exception]:
+        """Chain ``drafts`` in order in ONE transaction (one commit, one fsync): group commit."""
+
+        def op(cur: Cursor) -> list[IntentRecord | Exception]:
             # Lock first, then look for the uid: a resend racing the original on another
             # replica then sees its commit instead of failing on the unique uid.
             head = self._head(cur, lock=True)
-            cur.execute(self._q("SELECT doc FROM intents WHERE uid = ?"), (uid,))
-            existing = cur.fetchone()
-            if existing is not None:
-                # The API server resent the same review: the first record stands.
-                log.info("intent %s already recorded; returning the stored record", uid)
-                return decode(existing[0])
-            record = chain(draft, head.hash)
-            cols = index_columns(record)
-            seq = head.appended + 1
-            cur.execute(
-                self._q(
-                    "INSERT INTO intents (seq, uid, app, namespace, ts, hash, doc)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)"
-                ),
-                (seq, uid, cols["app"], cols["namespace"], cols["ts"], record["hash"],
-                 encode(record)),
-            )
-            cur.execute(
-                self._q("UPDATE chain_head SET head_hash = ?, head_uid = ?, appended = ?"
-                        " WHERE id = 1"),
-                (record["hash"], uid, seq),
-            )
-            return record
+            prev, seq, last_uid = head.hash, head.appended, head.uid
+            out: list[IntentRecord | Exception] = []
+            for draft in drafts:
+                uid = draft["uid"]
+                cur.execute(self._q("SELECT doc FROM intents WHERE uid = ?"), (uid,))
+                existing = cur.fetchone()
+                if existing is not None:
+                    # The API server resent the same review: the first record stands.
+                    log.info("intent %s already recorded; returning the stored record", uid)
+                    out.append(decode(existing[0]))
+                    continue
+                try:
+                    record = chain(draft, prev)
+                except BadRequestError as e:  # this draft alone; the batch goes on
+                    out.append(e)
+                    continue
+                cols = index_columns(record)
+                seq += 1
+                cur.execute(
+                    self._q(
+                        "INSERT INTO intents (seq, uid, app, namespace, ts, hash, doc)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?)"
+                    ),
+                    (seq, uid, cols["app"], cols["namespace"], cols["ts"], record["hash"],
+                     encode(record)),
+                )
+                prev, last_uid = ChainHash(record["hash"]), uid
+                out.append(record)
+            if seq != head.appended:
+                cur.execute(
+                    self._q("UPDATE chain_head SET head_hash = ?, head_uid = ?, appended = ?"
+                            " WHERE id = 1"),
+                    (prev, last_uid, seq),
+                )
+            return out
 
-        record = self._run(op, write=True)
-        self._maybe_prune()
-        return record
+        return self._run(op, write=True)
 
     def intents(
         self,
@@ -279,3 +302,4 @@ class SqlLedger(abc.ABC):
             log.warning("retention prune failed (will retry later): %s", e)
         finally:
             self._prune_lock.release()
+
