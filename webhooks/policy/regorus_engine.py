@@ -16,7 +16,7 @@ import json
 import re
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -155,12 +155,32 @@ def messages(value: object) -> tuple[str, ...]:
     return tuple(sorted(out))
 
 
+# One rule to evaluate: the policy's package, "deny" or "warn", and the query text.
+_Step = tuple[str, str, str]
+
+
 @dataclass(frozen=True)
 class _PolicySet:
     generation: int
     sources: tuple[PolicySource, ...]
     metas: tuple[PolicyMeta, ...]
     rules: Mapping[str, frozenset[str]]  # package → which of deny/warn it defines
+    # kind → (packages that target it, in order; the rules to evaluate). Filled on first use
+    # per kind: routing and query strings are computed once per policy set, not per review.
+    plans: dict[str, tuple[tuple[str, ...], tuple[_Step, ...]]] = field(default_factory=dict)
+
+    def plan(self, kind: str) -> tuple[tuple[str, ...], tuple[_Step, ...]]:
+        found = self.plans.get(kind)
+        if found is None:
+            packages = tuple(m.package for m in self.metas if targets(m, kind))
+            steps = tuple(
+                (package, rule, f"data.{package}.{rule}")
+                for package in packages
+                for rule in RULES
+                if rule in self.rules.get(package, frozenset())
+            )
+            found = self.plans[kind] = (packages, steps)  # racing threads compute the same
+        return found
 
 
 class RegorusEngine:
@@ -202,8 +222,8 @@ class RegorusEngine:
 
     def evaluate(self, kind: str, input_doc: Mapping[str, Any]) -> list[PolicyOutcome]:
         policy_set = self._set  # one consistent set for the whole evaluation
-        selected = [m for m in policy_set.metas if targets(m, kind)]
-        if not selected:
+        packages, steps = policy_set.plan(kind)
+        if not packages:
             return []
         engine = self._thread_engine(policy_set)
         try:
@@ -212,21 +232,19 @@ class RegorusEngine:
             if _is_fatal(e):
                 raise
             raise PolicyError(f"policy input rejected: {short(clean_error(e), 300)}") from e
-        outcomes: list[PolicyOutcome] = []
-        for meta in selected:
-            found: dict[str, tuple[str, ...]] = {}
-            for rule in RULES:
-                if rule not in policy_set.rules.get(meta.package, frozenset()):
-                    continue
-                try:
-                    # As JSON: a Python set cannot hold Gatekeeper-style object messages.
-                    value = json.loads(engine.eval_rule_as_json(f"data.{meta.package}.{rule}"))
-                    found[rule] = messages(None if value == "<undefined>" else value)
-                except BaseException as e:
-                    if _is_fatal(e):
-                        raise
-                    raise PolicyError(f"{meta.package}.{rule}: {short(clean_error(e), 300)}") from e
-            outcomes.append(
-                PolicyOutcome(meta.package, found.get("deny", ()), found.get("warn", ()))
-            )
-        return outcomes
+        found: dict[tuple[str, str], tuple[str, ...]] = {}
+        for package, rule, query in steps:
+            try:
+                # As JSON: a Python set cannot hold Gatekeeper-style object messages.
+                text = engine.eval_rule_as_json(query)
+            except BaseException as e:
+                if _is_fatal(e):
+                    raise
+                raise PolicyError(f"{package}.{rule}: {short(clean_error(e), 300)}") from e
+            if text != "[]":  # nearly every rule of an allowed review yields the empty set
+                value = json.loads(text)
+                found[package, rule] = messages(None if value == "<undefined>" else value)
+        return [
+            PolicyOutcome(p, found.get((p, "deny"), ()), found.get((p, "warn"), ()))
+            for p in packages
+        ]
