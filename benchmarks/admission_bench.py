@@ -4,13 +4,17 @@ Side by side in one run, same client, same concurrency, same gunicorn settings:
 
 - ``floor``: gunicorn + Flask over TLS answering ``allowed: true`` (benchmarks/admission_floor.py)
 - ``truthgate``: the real ``truthgate serve``: the shipped policies plus 30 generated ones,
-  each review evaluated, its intent appended to a SQLite ledger (WAL, synchronous=FULL: one
-  fsync per review) before the answer, one log line per review, metrics.
+  each review evaluated, its intent appended to a SQLite ledger (WAL, synchronous=FULL: durable
+  before the answer; concurrent appends of a worker share one commit and fsync), one log line
+  per review, metrics.
 
 Reviews: a ~3 KB Argo CD-managed Deployment update, a ConfigMap update and a Secret update, each
 with a fresh uid. The client is ``--clients`` processes on loopback, each with one persistent
 ``http.client.HTTPSConnection`` sending its share of ``--requests`` back to back (bounded by
 ``--time-cap`` seconds). Each configuration runs ``--runs`` times; the table shows medians.
+Each measurement also reads the CPU time of the server (master and workers, from /proc), of the
+client processes, and of the whole machine: the client shares the cores with the server, and
+so does whatever else runs on the machine; the table shows all three shares.
 A second table shows what the ledger append costs in process: fsync per commit (FULL, what
 truthgate uses) against NORMAL (no fsync per commit; not durable on power loss).
 
@@ -23,6 +27,7 @@ import argparse
 import json
 import multiprocessing
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -117,8 +122,10 @@ class Target:
 
 
 @contextmanager
-def _server(name: str, cmd: list[str], port: int, ca: Path, cwd: Path) -> Iterator[Target]:
-    log = (cwd / f"{name}.log").open("wb")
+def _server(
+    name: str, cmd: list[str], port: int, ca: Path, cwd: Path, *, log_dir: Path
+) -> Iterator[Target]:
+    log = (log_dir / f"{name}.log").open("wb")
     env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
     proc = subprocess.Popen(cmd, cwd=cwd, stdout=log, stderr=log, env=env,
                             start_new_session=True)
@@ -213,14 +220,48 @@ class Result:
     p50: float
     p99: float
     failures: int
+    server_ms: float = 0.0  # server CPU (master + workers) per review
+    server_share: float = 0.0  # of the machine's CPU time (all cores) during the measurement
+    client_share: float = 0.0  # the load generator's own processes
+    other_share: float = 0.0  # everything else running on the machine meanwhile
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _tree_cpu(root: int) -> float:
+    """CPU seconds of ``root`` and its children (the gunicorn master and its workers)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # exited meanwhile
+        if int(stat.parent.name) == root or int(fields[1]) == root:
+            total += (int(fields[11]) + int(fields[12])) / _TICK
+    return total
+
+
+def _machine_cpu() -> tuple[float, float]:
+    """(all CPU seconds, busy CPU seconds) of the machine so far, every core summed."""
+    with open("/proc/stat") as f:
+        values = [int(v) for v in f.readline().split()[1:]]
+    total = sum(values[:8]) / _TICK  # guest time is already inside user
+    return total, total - (values[3] + values[4]) / _TICK
 
 
 def _load(
     port: int, ca: Path, review: Any, requests: int, *, clients: int, cap: float,
-    rate: float = 0.0,
+    rate: float = 0.0, server_pid: int | None = None,
 ) -> Result:
-    """``requests`` reviews from ``clients`` connections, back to back or at ``rate`` per s."""
+    """``requests`` reviews from ``clients`` connections, back to back or at ``rate`` per s.
+
+    With ``server_pid``, also what the server, the client and everything else spent in CPU.
+    """
     template = json.dumps(review, separators=(",", ":")).encode()
+    server0 = _tree_cpu(server_pid) if server_pid else 0.0
+    client0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    machine0 = _machine_cpu()
     start_at = time.time() + 0.5
     interval = clients / rate if rate else 0.0
     jobs = [Job(port, str(ca), template, requests // clients, cap,
@@ -233,7 +274,21 @@ def _load(
     latencies = sorted(x for r in results for x in r[2])
     failures = sum(r[3] for r in results)
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
-    return Result(len(latencies) / (ended - began), statistics.median(latencies), p99, failures)
+    rate_done = len(latencies) / (ended - began)
+    if not server_pid:
+        return Result(rate_done, statistics.median(latencies), p99, failures)
+    # Pool workers are reaped when the pool closes, so RUSAGE_CHILDREN now includes them
+    # (their start-up and body preparation too: a slight overestimate of the client).
+    server = _tree_cpu(server_pid) - server0
+    client1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    client = (client1.ru_utime + client1.ru_stime) - (client0.ru_utime + client0.ru_stime)
+    machine1 = _machine_cpu()
+    total, busy = machine1[0] - machine0[0], machine1[1] - machine0[1]
+    return Result(
+        rate_done, statistics.median(latencies), p99, failures,
+        server_ms=server * 1000 / len(latencies), server_share=server / total,
+        client_share=client / total, other_share=max(0.0, busy - server - client) / total,
+    )
 
 
 # --- ledger cost ----------------------------------------------------------------------------
@@ -308,8 +363,8 @@ def main() -> None:
                   str(ledger_dir / "ledger.db"), "--policies", str(tmp / "policies"), *tls, *size]
         results: dict[tuple[str, str, str], list[Result]] = {}
         with (
-            _server("floor", floor_cmd, floor_port, ca_file, ROOT) as floor,
-            _server("truthgate", tg_cmd, tg_port, ca_file, tmp) as truthgate,
+            _server("floor", floor_cmd, floor_port, ca_file, ROOT, log_dir=tmp) as floor,
+            _server("truthgate", tg_cmd, tg_port, ca_file, tmp, log_dir=tmp) as truthgate,
         ):
             for target in (floor, truthgate):  # warm-up: connections, caches
                 _load(target.port, ca_file, _deployment(), 200, clients=args.clients, cap=10)
@@ -322,10 +377,14 @@ def main() -> None:
                                 paced if mode == "paced" else args.requests,
                                 clients=args.clients, cap=args.time_cap,
                                 rate=args.rate if mode == "paced" else 0.0,
+                                server_pid=target.proc.pid,
                             )
                             results.setdefault((mode, target.name, kind), []).append(r)
                             print(f"  run {run + 1} {mode:5} {target.name:9} {kind:10} "
-                                  f"{r.rate:6.0f}/s p50 {r.p50:5.2f} ms p99 {r.p99:6.2f} ms"
+                                  f"{r.rate:6.0f}/s p50 {r.p50:5.2f} ms p99 {r.p99:6.2f} ms "
+                                  f"server {r.server_ms:.2f} ms CPU/review; of the machine: "
+                                  f"server {r.server_share:.0%} client {r.client_share:.0%} "
+                                  f"other {r.other_share:.0%}"
                                   + (f"  FAILURES {r.failures}" if r.failures else ""),
                                   file=sys.stderr, flush=True)
         ledger = _ledger_cost(ledger_dir)
@@ -334,7 +393,9 @@ def main() -> None:
 
     print(f"\nAdmission over TLS on loopback: {args.clients} client connections, gunicorn "
           f"{args.workers} workers x {args.threads} threads, 33 policies, SQLite ledger "
-          f"(fsync per review). Medians of {args.runs} runs.")
+          f"(durable before each answer; fsyncs shared by group commit). Medians of "
+          f"{args.runs} runs, {os.cpu_count()} CPUs; CPU shares are of all of them together "
+          f"(client: the load generator; other: everything else on the machine).")
     _table(f"Paced at {args.rate:.0f} reviews/s (latency from the scheduled send time)",
            "paced", results, kinds)
     _table("Saturation (clients send back to back)", "max", results, kinds)
@@ -354,16 +415,21 @@ def _table(
 ) -> None:
     print(f"\n{title}:\n")
     print(f"| {'target':9} | {'review':10} | {'reviews/s':>9} | {'p50 ms':>6} | {'p99 ms':>6} "
-          f"| {'p99 / floor':>11} |")
-    print(f"|{'-' * 11}|{'-' * 12}|{'-' * 11}|{'-' * 8}|{'-' * 8}|{'-' * 13}|")
+          f"| {'p99 / floor':>11} | server CPU ms/review | CPU: server / client / other |")
+    print(f"|{'-' * 11}|{'-' * 12}|{'-' * 11}|{'-' * 8}|{'-' * 8}|{'-' * 13}|{'-' * 22}"
+          f"|{'-' * 31}|")
     for kind in kinds:
         floor_p99 = statistics.median(r.p99 for r in results[(mode, "floor", kind)])
         for name in ("floor", "truthgate"):
             rs = results[(mode, name, kind)]
             p99 = statistics.median(r.p99 for r in rs)
-            print(f"| {name:9} | {kind:10} | {statistics.median(r.rate for r in rs):9.0f} | "
-                  f"{statistics.median(r.p50 for r in rs):6.2f} | {p99:6.2f} | "
-                  f"{p99 / floor_p99:10.2f}x |")
+            def med(field: str, rs: list[Result] = rs) -> float:
+                return float(statistics.median(getattr(r, field) for r in rs))
+
+            print(f"| {name:9} | {kind:10} | {med('rate'):9.0f} | {med('p50'):6.2f} | "
+                  f"{p99:6.2f} | {p99 / floor_p99:10.2f}x | {med('server_ms'):20.2f} | "
+                  f"{med('server_share'):8.0%} / {med('client_share'):4.0%} / "
+                  f"{med('other_share'):4.0%}      |")
 
 
 if __name__ == "__main__":
