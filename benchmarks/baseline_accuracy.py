@@ -94,20 +94,27 @@ def time_to_detect(judge: Judge, case: Case) -> int | None:
 #: as a regression (as NAB marks them); "nab lasting" only those still there in the
 #: observation (see benchmarks/corpus/nab.py), split into the tune and holdout halves of the
 #: files; "nab transient" holds only the spikes and bursts (recall = how often a judge flags
-#: one). "overall" is simulated + nab lasting.
+#: one). "nab injected" scores the healthy cuts against the same cuts with a 1.5x step
+#: injected (real noise around a known regression). "overall" is simulated + nab lasting.
 SUBSETS = (
     "simulated", "nab every label", "nab lasting", "nab lasting: tune half",
-    "nab lasting: holdout half", "nab transient", "overall",
+    "nab lasting: holdout half", "nab transient", "nab injected 1.5x: tune half",
+    "nab injected 1.5x: holdout half", "overall",
 )
 
 
 def subsets(case: Case) -> list[str]:
     if case.source != "nab":
         return [case.source, "overall"]
+    half = nab.half(case.family)
     if case.shape == "transient":
         return ["nab every label", "nab transient"]
-    return ["nab every label", "nab lasting", f"nab lasting: {nab.half(case.family)} half",
-            "overall"]
+    if case.shape == "injected":
+        return [f"nab injected 1.5x: {half} half"]
+    out = ["nab every label", "nab lasting", f"nab lasting: {half} half", "overall"]
+    if not case.regression:
+        out.append(f"nab injected 1.5x: {half} half")
+    return out
 
 
 def run(cases: Iterable[Case]) -> tuple[dict[tuple[str, str], Tally], dict[str, list[int]]]:
@@ -155,7 +162,8 @@ def main() -> None:
     cases: list[Case] = list(simulated.cases(args.per_family))
     nab_root = Path(args.nab)
     if (nab_root / "labels" / "combined_windows.json").exists():
-        cases += list(nab.cases(nab_root))
+        real = list(nab.cases(nab_root))
+        cases += real + list(nab.injected(iter(real)))
     else:
         print(f"(no NAB data at {nab_root}: simulated cases only)")
     started = time.perf_counter()

@@ -26,12 +26,18 @@ The files are split in two halves by name (every other file in sorted order): ``
 ``holdout``. Anything about the judge that was chosen while looking at NAB was looked at on the
 tune half only; the holdout half is reported separately to show how that generalises.
 
+*Injected* cases take each healthy cut and multiply its observation by ``STEP_FACTOR``
+(1.5: a step of half the level, well beyond the default 20% tolerance) — real noise, real
+autocorrelation and real rhythm around a regression whose size and onset are known. Cuts whose
+baseline sits at zero are skipped (multiplying zeros is no step).
+
 Direction is "either" (NAB does not say which way is bad) and every metric is critical with
 a drift budget of two sample intervals; tolerance is left at the judge's default.
 """
 
 from __future__ import annotations
 
+import copy
 import csv
 import datetime as dt
 import json
@@ -48,6 +54,8 @@ DAY = 86400.0
 #: the order of what a deploy verification watches. The baseline is twice as long.
 OBSERVE = 24
 BASELINE = 48
+#: The step injected into healthy cuts for the semi-synthetic regressions.
+STEP_FACTOR = 1.5
 #: Healthy cuts per file at most.
 HEALTHY_PER_FILE = 4
 
@@ -139,3 +147,22 @@ def cases(root: Path) -> Iterator[Case]:
                 lo, change, hi = candidates[ci]
                 metric = _metric(key, t, v, (lo, change, hi), step)
                 yield Case(f"nab-{key}-h{ci}", "nab", key, metric, False, change - lo)
+
+
+def injected(healthy: Iterator[Case]) -> Iterator[Case]:
+    """Each healthy cut with its observation multiplied by ``STEP_FACTOR`` (a regression)."""
+    for case in healthy:
+        if case.regression:
+            continue
+        points = case.metric["series"]
+        if float(np.median([p[1] for p in points[: case.change_index]])) <= 0:
+            continue
+        metric = copy.copy(case.metric)
+        metric["series"] = [
+            [p[0], p[1] * STEP_FACTOR] if i >= case.change_index else list(p)
+            for i, p in enumerate(points)
+        ]
+        yield Case(
+            case.id.replace("-h", "-x"), "nab", case.family, metric, True, case.change_index,
+            "injected",
+        )
