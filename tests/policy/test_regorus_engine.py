@@ -177,3 +177,17 @@ def test_factory_opens_regorus_by_default_and_rejects_unknown_specs() -> None:
     assert isinstance(open_engine("", ADMISSION), RegorusEngine)
     with pytest.raises(PolicyError, match="unknown policy engine 'wasm'"):
         open_engine("wasm", ADMISSION)
+
+
+def test_a_kind_evaluated_before_a_reload_sees_the_policies_added_by_it(tmp_path: Path) -> None:
+    write(tmp_path, "every_kind.rego", EVERY_KIND)
+    engine = RegorusEngine(tmp_path)
+    before = engine.evaluate("Deployment", inp("Deployment", "forbidden"))
+    assert [o.package for o in before] == ["truthgate.admission.every_kind"]
+    write(tmp_path, "deployments_only.rego", DEPLOYMENT_ONLY)
+    engine.reload()
+    with pytest.raises(PolicyError, match="deployments_only"):  # now routed to, and evaluated
+        engine.evaluate("Deployment", inp("Deployment", "forbidden"))
+    assert [o.package for o in engine.evaluate("Pod", inp("Pod"))] == [
+        "truthgate.admission.every_kind"
+    ]
