@@ -6,7 +6,9 @@ interval here is widened by the AR(1) variance inflation factor ``(1 + rho) / (1
 (rho = lag-1 autocorrelation of the demeaned or detrended points), i.e. computed for the
 *effective* sample size ``n (1 - rho) / (1 + rho)``. Long windows are thinned to a fixed
 number of evenly spaced points first (cheap, and harmless: thinning by ``s`` leaves
-``rho ** s`` and so about the same effective size).
+``rho ** s`` and so about the same effective size). When the effective size is so small that
+no rank interval exists, the Hodges-Lehmann interval continues on a robust (MAD) scale
+instead of becoming infinite (``Estimate.saturated``): ranks saturate, distances do not.
 """
 
 from __future__ import annotations
