@@ -103,19 +103,28 @@ class SqlLedger(abc.ABC):
         """Chain ``drafts`` in order in ONE transaction (one commit, one fsync): group commit."""
 
         def op(cur: Cursor) -> list[IntentRecord | Exception]:
-            # Lock first, then look for the uid: a resend racing the original on another
-            # replica then sees its commit instead of failing on the unique uid.
+            # Lock first, then look for the uids: a resend racing the original on another
+            # replica then sees its commit instead of failing on the unique uid. As few
+            # statements as possible while the lock is held: each one lets go of the GIL,
+            # and getting it back can wait for another thread's Rego evaluation.
             head = self._head(cur, lock=True)
+            uids = list(dict.fromkeys(d["uid"] for d in drafts))
+            marks = ", ".join("?" * len(uids))
+            cur.execute(
+                self._q(f"SELECT uid, doc FROM intents WHERE uid IN ({marks})"),  # noqa: S608
+                uids,
+            )
+            stored: dict[str, IntentRecord] = {
+                uid: decode(doc) for uid, doc in cur.fetchall()
+            }
             prev, seq, last_uid = head.hash, head.appended, head.uid
             out: list[IntentRecord | Exception] = []
             for draft in drafts:
                 uid = draft["uid"]
-                cur.execute(self._q("SELECT doc FROM intents WHERE uid = ?"), (uid,))
-                existing = cur.fetchone()
-                if existing is not None:
+                if uid in stored:
                     # The API server resent the same review: the first record stands.
                     log.info("intent %s already recorded; returning the stored record", uid)
-                    out.append(decode(existing[0]))
+                    out.append(stored[uid])
                     continue
                 try:
                     record = chain(draft, prev)
@@ -133,6 +142,7 @@ class SqlLedger(abc.ABC):
                      encode(record)),
                 )
                 prev, last_uid = ChainHash(record["hash"]), uid
+                stored[uid] = record
                 out.append(record)
             if seq != head.appended:
                 cur.execute(

@@ -17,14 +17,17 @@ Decisions:
   millisecond to a few, so those sleeps, not the work, made most of the tail latency.
 * Appends from the threads of one process are group-committed (:mod:`webhooks.ledger.group`):
   one transaction and one fsync per batch.
-* One connection per thread (gunicorn ``gthread`` workers), re-opened after a fork
+* Reads use one connection per thread (gunicorn ``gthread`` workers); writes use one
+  connection per process, whose busy handler is off. Both are re-opened after a fork
   (:mod:`webhooks.ledger.connections`).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -84,7 +87,9 @@ class SqliteStore(SqlLedger):
         self._create = create
         self._synchronous = synchronous
         self._busy_timeout_s = busy_timeout_s
-        self._conns = PerThread(self._connect, _close)
+        self._conns = PerThread(self._connect, _close)  # reads: one connection per thread
+        self._write_lock = threading.Lock()
+        self._writer_conn: tuple[int, sqlite3.Connection] | None = None
         if not create and not Path(self.path).is_file():
             raise LedgerError(f"no ledger at {self.path} (check --ledger / TRUTHGATE_LEDGER)")
         if create and not Path(self.path).parent.is_dir():
@@ -155,7 +160,27 @@ class SqliteStore(SqlLedger):
     # -- SqlLedger ----------------------------------------------------------------------------
 
     def _run(self, op: Callable[[Cursor], T], *, write: bool) -> T:
-        conn = self._conn()
+        if write:
+            with self._write_lock:
+                return self._transaction(self._writer(), op, write=True)
+        return self._transaction(self._conn(), op, write=False)
+
+    def _writer(self) -> sqlite3.Connection:
+        """This process's one write connection (busy handler off: see ``_begin_immediate``).
+
+        Writes of a process are serialised anyway (group commit, then SQLite's write lock), so
+        one connection serves them all, opened after any fork, used under ``_write_lock``.
+        """
+        pid = os.getpid()
+        if self._writer_conn is None or self._writer_conn[0] != pid:
+            conn = self._connect()
+            conn.execute("PRAGMA busy_timeout=0")
+            self._writer_conn = (pid, conn)  # a parent's connection is dropped, not closed
+        return self._writer_conn[1]
+
+    def _transaction(
+        self, conn: sqlite3.Connection, op: Callable[[Cursor], T], *, write: bool
+    ) -> T:
         try:
             if write:
                 self._begin_immediate(conn)
@@ -181,26 +206,27 @@ class SqliteStore(SqlLedger):
     def _begin_immediate(self, conn: sqlite3.Connection) -> None:
         """Take the write lock, retrying every 0.1 to 1 ms up to the busy timeout.
 
-        The busy handler is off (0) only for this statement, so reads keep SQLite's own.
+        Only the write connection runs this, and its busy handler is off, so the retries are
+        these rather than SQLite's sleeps.
         """
-        conn.execute("PRAGMA busy_timeout=0")
-        try:
-            deadline = time.monotonic() + self._busy_timeout_s
-            delay = LOCK_RETRY_FIRST_S
-            while True:
-                try:
-                    conn.execute("BEGIN IMMEDIATE")
-                    return
-                except sqlite3.OperationalError as e:
-                    if not _is_busy(e) or time.monotonic() + delay > deadline:
-                        raise
-                time.sleep(delay)
-                delay = min(delay * 2, LOCK_RETRY_MAX_S)
-        finally:
-            conn.execute(f"PRAGMA busy_timeout={int(self._busy_timeout_s * 1000)}")
+        deadline = time.monotonic() + self._busy_timeout_s
+        delay = LOCK_RETRY_FIRST_S
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as e:
+                if not _is_busy(e) or time.monotonic() + delay > deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, LOCK_RETRY_MAX_S)
 
     def close(self) -> None:
         self._conns.close_all()
+        with self._write_lock:
+            writer, self._writer_conn = self._writer_conn, None
+        if writer is not None and writer[0] == os.getpid():
+            _close(writer[1])
 
 
 def _is_busy(error: sqlite3.Error) -> bool:
