@@ -100,6 +100,28 @@ def test_malformed_json_over_https_is_a_400_with_a_json_error(sqlite_server: Ser
     assert "not JSON" in reply.json()["error"]
 
 
+def test_every_100th_answer_on_a_connection_closes_it_politely(sqlite_server: Served) -> None:
+    # A kept-alive connection stays with one worker; closing it now and then lets the
+    # client's next connection land on whichever worker is free (load spreads again).
+    conn = sqlite_server.connect()
+    try:
+        said = []
+        for _ in range(100):
+            conn.request("GET", "/healthz")
+            response = conn.getresponse()
+            response.read()
+            assert response.status == 200
+            said.append(response.getheader("Connection"))
+        assert said[:99] == ["keep-alive"] * 99
+        assert said[99] == "close"
+        conn.request("GET", "/healthz")  # http.client reconnects, as any client does
+        again = conn.getresponse()
+        assert again.status == 200 and again.getheader("Connection") == "keep-alive"
+        again.read()
+    finally:
+        conn.close()
+
+
 def test_metrics_count_decisions_across_workers(sqlite_server: Served) -> None:
     def totals() -> dict[str, float]:
         text = sqlite_server.request("GET", "/metrics").body.decode()
