@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, NotRequired, TypedDict, cast
+from typing import Any, cast
 
 from webhooks.admission.config import AdmissionConfig, FailureMode
 from webhooks.admission.context import TruthgateContext, build_input
@@ -32,31 +32,12 @@ from webhooks.admission.review import (
 )
 from webhooks.errors import PolicyError, short
 from webhooks.evidence.model import (
-    ActorRecord,
-    GroupVersionKind,
     IntentDecision,
-    Operation,
+    IntentDraft,
 )
 from webhooks.policy.engine import EnforcementAction, PolicyEngine
 
 MAX_MESSAGE_CHARS = 256  # one policy message, as stored and shown
-
-
-class IntentDraft(TypedDict):
-    """An IntentRecord before the ledger chains it (no prevHash/hash yet)."""
-
-    uid: str
-    time: str
-    app: str | None
-    kind: GroupVersionKind
-    namespace: str | None
-    name: str | None
-    operation: Operation
-    actor: ActorRecord
-    patch: list[dict[str, Any]]
-    decision: IntentDecision
-    dryRun: bool
-    breakGlass: NotRequired[str | None]
 
 
 @dataclass(frozen=True)

@@ -40,10 +40,10 @@ class IntentDecision(TypedDict):
     error: NotRequired[str]  # a policy evaluation error and the failure mode applied
 
 
-class IntentRecord(TypedDict):
-    """One admitted or denied request on a GitOps-managed object (``uid`` = admission uid)."""
+class IntentDraft(TypedDict):
+    """An intent as the admission decision makes it, before the ledger chains it."""
 
-    uid: str
+    uid: str  # the admission uid
     time: str  # RFC 3339, UTC
     app: str | None
     kind: GroupVersionKind
@@ -55,6 +55,11 @@ class IntentRecord(TypedDict):
     decision: IntentDecision
     dryRun: bool
     breakGlass: NotRequired[str | None]
+
+
+class IntentRecord(IntentDraft):
+    """One admitted or denied request on a GitOps-managed object, chained by hash."""
+
     prevHash: str
     hash: str
 
