@@ -21,7 +21,7 @@ from datetime import timedelta
 from typing import Any, Literal, cast, get_args
 from urllib.parse import urlsplit
 
-from webhooks.baseline.windows import format_duration, parse_duration
+from webhooks.baseline.windows import duration_field, format_duration
 from webhooks.errors import BadRequestError
 from webhooks.evidence.model import Direction, Tolerance
 
@@ -129,7 +129,9 @@ def parse_baseline(spec: Mapping[str, Any]) -> BaselineConfig | None:
     metrics = _metrics(_required(body, "metrics", path), f"{path}.metrics")
     windows = _windows(body.get("windows"), f"{path}.windows")
     drift = body.get("driftBudget")
-    drift_budget = windows.observe if drift is None else _duration(drift, f"{path}.driftBudget")
+    drift_budget = (
+        windows.observe if drift is None else duration_field(drift, f"{path}.driftBudget")
+    )
     return BaselineConfig(
         prometheus=prometheus, metrics=metrics, windows=windows, drift_budget=drift_budget
     )
@@ -300,7 +302,7 @@ def _windows(value: object, path: str) -> Windows:
     span = observe + baseline
     history: list[timedelta] = []
     for i, item in enumerate(raw_history):
-        offset = _duration(item, f"{path}.history[{i}]")
+        offset = duration_field(item, f"{path}.history[{i}]")
         if offset < span:
             # A shorter offset would overlap the window it is meant to be compared with.
             raise BadRequestError(
@@ -346,19 +348,10 @@ def _choice(value: object, path: str, choices: tuple[str, ...]) -> str:
     return value
 
 
-def _duration(value: object, path: str) -> timedelta:
-    if not isinstance(value, str):
-        raise BadRequestError(f"{path}: must be a duration string like 10m (quote it in YAML)")
-    try:
-        return parse_duration(value)
-    except ValueError as e:
-        raise BadRequestError(f"{path}: {e}") from e
-
-
 def _positive_duration(value: object, path: str, default: timedelta) -> timedelta:
     if value is None:
         return default
-    duration = _duration(value, path)
+    duration = duration_field(value, path)
     if duration <= timedelta(0):
         raise BadRequestError(f"{path}: must be longer than zero")
     return duration

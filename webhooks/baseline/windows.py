@@ -20,6 +20,8 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from webhooks.errors import BadRequestError
+
 MIN_STEP_SECONDS = 15
 MAX_POINTS = 1500
 
@@ -52,6 +54,16 @@ def parse_duration(text: str) -> timedelta:
     seconds = sum(int(v) * _UNIT_SECONDS[u] for u, v in parts.items() if v and u != "ms")
     millis = int(match.group("ms") or 0)
     return timedelta(seconds=seconds, milliseconds=millis)
+
+
+def duration_field(value: object, path: str) -> timedelta:
+    """A spec field holding a duration; BadRequestError names the field when it is not one."""
+    if not isinstance(value, str):
+        raise BadRequestError(f"{path}: must be a duration string like 10m (quote it in YAML)")
+    try:
+        return parse_duration(value)
+    except ValueError as e:
+        raise BadRequestError(f"{path}: {e}") from e
 
 
 def format_duration(value: timedelta) -> str:

@@ -30,7 +30,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from webhooks.baseline.windows import parse_duration
+from webhooks.baseline.windows import duration_field
 from webhooks.cluster.api import ClusterReader, StatusWriter
 from webhooks.cluster.resources import JOB, POD, TRUTHCHECK
 from webhooks.errors import BadRequestError, ClusterError, TruthgateError, short
@@ -88,14 +88,7 @@ class Located:
 
 
 def _duration(value: object, path: str, default: timedelta) -> timedelta:
-    if value is None:
-        return default
-    if not isinstance(value, str):
-        raise BadRequestError(f"{path}: must be a duration string like 2m")
-    try:
-        return parse_duration(value)
-    except ValueError as e:
-        raise BadRequestError(f"{path}: {e}") from e
+    return default if value is None else duration_field(value, path)
 
 
 def divergence_action(truthcheck: KubeObject) -> DivergenceAction:
