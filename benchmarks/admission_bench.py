@@ -30,7 +30,6 @@ import os
 import resource
 import shutil
 import signal
-import socket
 import ssl
 import statistics
 import subprocess
@@ -48,6 +47,7 @@ from typing import Any
 import trustme
 
 from benchmarks.admission_policies import write_policy_dir
+from tests.support.net import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "docs" / "examples" / "admission-review-deployment-update.json"
@@ -107,11 +107,6 @@ REVIEWS = {"Deployment": _deployment, "ConfigMap": _configmap, "Secret": _secret
 # --- servers --------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -355,7 +350,7 @@ def main() -> None:
         write_policy_dir(tmp / "policies", ROOT / "policies" / "admission", extra=30)
         tls = ["--tls-cert", str(tmp / "tls.crt"), "--tls-key", str(tmp / "tls.key")]
         size = ["--workers", str(args.workers), "--threads", str(args.threads)]
-        floor_port, tg_port = _free_port(), _free_port()
+        floor_port, tg_port = free_port(), free_port()
         floor_cmd = [sys.executable, "-m", "benchmarks.admission_floor",
                      "--bind", f"127.0.0.1:{floor_port}", *tls, *size]
         ledger_dir = Path(tempfile.mkdtemp(dir=args.ledger_dir)) if args.ledger_dir else tmp

@@ -7,7 +7,6 @@ socket, a proxy that echoes the request), so small scripted servers play them.
 from __future__ import annotations
 
 import json
-import socket
 import ssl
 import time
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ import pytest
 import requests
 import trustme
 
+from tests.support.net import free_port
 from tests.support.prometheus import Reply, SeenRequest, matrix, stand_in
 from webhooks.baseline.prometheus import MAX_ATTEMPTS, collect_metrics
 from webhooks.baseline.spec import BaselineConfig, parse_baseline
@@ -52,11 +52,6 @@ def form(request: SeenRequest) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(request.body.decode()).items()}
 
 
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port  # nothing listens here once the socket is closed
 
 
 def test_queries_are_posted_form_encoded_with_the_token_and_extra_headers() -> None:
@@ -137,7 +132,7 @@ def test_a_bad_query_is_not_retried() -> None:
 
 
 def test_an_unreachable_prometheus_fails_every_metric_within_the_deadline() -> None:
-    cfg = config(f"http://127.0.0.1:{closed_port()}", names=("a", "b", "c"))
+    cfg = config(f"http://127.0.0.1:{free_port()}", names=("a", "b", "c"))
     started = time.monotonic()
     result = collect_metrics(cfg, CHANGE, NOW, bearer_token=TOKEN, deadline_seconds=5)
     elapsed = time.monotonic() - started

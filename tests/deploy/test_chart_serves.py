@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import pytest
 
 from tests.deploy.conftest import ROOT, one, render
+from tests.support.net import free_port
 
 pytestmark = pytest.mark.gunicorn
 SERVICE_DNS = "truthgate.truthgate.svc"  # what the API server connects to (clientConfig.service)
@@ -44,11 +45,6 @@ class Webhook:
             conn.close()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")

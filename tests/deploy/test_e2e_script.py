@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.deploy.conftest import ARGOCD, ROOT
+from tests.support.net import free_port
 
 SCRIPT = ROOT / "tools" / "e2e-kind"
 TEXT = SCRIPT.read_text()
@@ -73,11 +74,6 @@ def embedded(tag: str) -> str:
     return match.group(1) + "\n"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @pytest.fixture

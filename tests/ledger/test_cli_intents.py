@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -14,6 +13,7 @@ import click
 import pytest
 
 from tests.ledger.ledger_support import draft, raw_sql
+from tests.support.net import free_port
 from webhooks.cli.intents import parse_when
 from webhooks.ledger import open_store
 
@@ -115,9 +115,7 @@ def test_a_bad_time_is_a_usage_error(tmp_path: Path) -> None:
 
 
 def test_unreachable_postgres_is_reported_without_the_password() -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     out = truthgate("intents", "verify", "--ledger",
                     f"postgresql://auditor:Very-Secret-1@127.0.0.1:{port}/ledger")
     assert out.returncode == 2

@@ -12,6 +12,7 @@ import psycopg
 import pytest
 
 from tests.ledger.ledger_support import draft
+from tests.support.net import free_port
 from tests.support.postgres import PostgresServer
 from webhooks.errors import LedgerError
 from webhooks.ledger import open_store
@@ -21,10 +22,6 @@ pytestmark = pytest.mark.postgres
 SECRET = "s3cr3t-Pa55word"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _whole_story(e: BaseException) -> str:
@@ -33,7 +30,7 @@ def _whole_story(e: BaseException) -> str:
 
 
 def test_closed_port_raises_ledger_error_quickly_without_the_password() -> None:
-    url = f"postgresql://truthgate:{SECRET}@127.0.0.1:{_free_port()}/ledger"
+    url = f"postgresql://truthgate:{SECRET}@127.0.0.1:{free_port()}/ledger"
     started = time.monotonic()
     with pytest.raises(LedgerError) as caught:
         open_store(url)

@@ -11,7 +11,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -22,16 +21,13 @@ from http.client import HTTPSConnection
 from pathlib import Path
 from typing import Any
 
+from tests.support.net import free_port
+
 TRUTHGATE = str(Path(sys.executable).with_name("truthgate"))
 START_DEADLINE_S = 20.0
 REQUEST_TIMEOUT_S = 10.0
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclass

@@ -16,7 +16,8 @@ import pytest
 import trustme
 
 from tests.server.reviews import ALICE, POLICIES, deployment_update
-from tests.server.served import Served, free_port, serving, start, truthgate
+from tests.server.served import Served, serving, start, truthgate
+from tests.support.net import free_port
 from webhooks.ledger import open_store
 
 pytestmark = pytest.mark.gunicorn

@@ -21,7 +21,6 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -30,6 +29,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
+
+from tests.support.net import free_port
 
 SUPERUSER = "postgres"
 START_TIMEOUT_S = 30
@@ -87,10 +88,6 @@ def find_bin_dir() -> Path | None:
     return found[-1].parent if found else None
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _as_server_user() -> list[str]:
@@ -140,7 +137,7 @@ def start_postgres() -> PostgresServer:
         pwfile.unlink()
         last_error = ""
         for _ in range(3):  # a free port can be taken between probing and binding
-            port = _free_port()
+            port = free_port()
             conf = base / "data" / "postgresql.conf"
             text = conf.read_text().split("\n# truthgate tests\n")[0]
             conf.write_text(

@@ -18,7 +18,6 @@ import http.server
 import json
 import math
 import shutil
-import socket
 import ssl
 import subprocess
 import threading
@@ -30,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+from tests.support.net import free_port
 
 DAY = 86400
 READY_DEADLINE_SECONDS = 20.0
@@ -144,11 +145,6 @@ def _openmetrics(layout: SeriesLayout) -> str:
     return "\n".join(lines) + "\n"
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _wait_ready(url: str, proc: subprocess.Popen[bytes], log_path: Path) -> None:
