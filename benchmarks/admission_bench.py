@@ -69,16 +69,24 @@ def _core_kind(kind: str, resource: str, new: dict[str, Any], old: dict[str, Any
     gvk = {"group": "", "version": "v1", "kind": kind}
     gvr = {"group": "", "version": "v1", "resource": resource}
     review["request"].update(
-        kind=gvk, resource=gvr, requestKind=gvk, requestResource=gvr, name=new["metadata"]["name"],
-        object=new, oldObject=old,
+        kind=gvk,
+        resource=gvr,
+        requestKind=gvk,
+        requestResource=gvr,
+        name=new["metadata"]["name"],
+        object=new,
+        oldObject=old,
     )
     return review
 
 
 def _meta(name: str, kind: str) -> dict[str, Any]:
     return {
-        "name": name, "namespace": "shop", "uid": "4c1e7d52-8f47-4d36-a2c1-0d9f5b1e2a33",
-        "resourceVersion": "52001", "creationTimestamp": "2026-11-20T09:00:00Z",
+        "name": name,
+        "namespace": "shop",
+        "uid": "4c1e7d52-8f47-4d36-a2c1-0d9f5b1e2a33",
+        "resourceVersion": "52001",
+        "creationTimestamp": "2026-11-20T09:00:00Z",
         "labels": {"app.kubernetes.io/name": "web"},
         "annotations": {"argocd.argoproj.io/tracking-id": f"shop-web:/{kind}:shop/{name}"},
     }
@@ -90,14 +98,20 @@ def _configmap() -> Any:
         data["log.level"] = level
         meta = _meta("web-config", "ConfigMap")
         return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": data}
+
     return _core_kind("ConfigMap", "configmaps", cm("debug"), cm("info"))
 
 
 def _secret() -> Any:
     def secret(password: str) -> dict[str, Any]:
-        return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-                "metadata": _meta("db", "Secret"),
-                "data": {"username": "c2hvcA==", "password": password}}
+        return {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": "Opaque",
+            "metadata": _meta("db", "Secret"),
+            "data": {"username": "c2hvcA==", "password": password},
+        }
+
     return _core_kind("Secret", "secrets", secret("bmV3LXBhc3N3b3Jk"), secret("b2xkLXBhc3N3b3Jk"))
 
 
@@ -105,8 +119,6 @@ REVIEWS = {"Deployment": _deployment, "ConfigMap": _configmap, "Secret": _secret
 
 
 # --- servers --------------------------------------------------------------------------------
-
-
 
 
 @dataclass
@@ -122,8 +134,7 @@ def _server(
 ) -> Iterator[Target]:
     log = (log_dir / f"{name}.log").open("wb")
     env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=log, stderr=log, env=env,
-                            start_new_session=True)
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=log, stderr=log, env=env, start_new_session=True)
     target = Target(name, port, proc)
     try:
         _await_ready(target, ca)
@@ -181,8 +192,9 @@ def _client(job: Job) -> tuple[float, float, list[float], int]:
     conn = HTTPSConnection("127.0.0.1", job.port, context=ctx, timeout=10)
     conn.connect()
     headers = {"Content-Type": "application/json"}
-    bodies = [job.template.replace(UID.encode(), str(uuid.uuid4()).encode())
-              for _ in range(job.count)]
+    bodies = [
+        job.template.replace(UID.encode(), str(uuid.uuid4()).encode()) for _ in range(job.count)
+    ]
     time.sleep(max(0.0, job.start_at - time.time()))
     latencies: list[float] = []
     failures = 0
@@ -246,8 +258,15 @@ def _machine_cpu() -> tuple[float, float]:
 
 
 def _load(
-    port: int, ca: Path, review: Any, requests: int, *, clients: int, cap: float,
-    rate: float = 0.0, server_pid: int | None = None,
+    port: int,
+    ca: Path,
+    review: Any,
+    requests: int,
+    *,
+    clients: int,
+    cap: float,
+    rate: float = 0.0,
+    server_pid: int | None = None,
 ) -> Result:
     """``requests`` reviews from ``clients`` connections, back to back or at ``rate`` per s.
 
@@ -259,9 +278,18 @@ def _load(
     machine0 = _machine_cpu()
     start_at = time.time() + 0.5
     interval = clients / rate if rate else 0.0
-    jobs = [Job(port, str(ca), template, requests // clients, cap,
-                start_at + k * interval / clients, interval)  # staggered, evenly spaced
-            for k in range(clients)]
+    jobs = [
+        Job(
+            port,
+            str(ca),
+            template,
+            requests // clients,
+            cap,
+            start_at + k * interval / clients,
+            interval,
+        )  # staggered, evenly spaced
+        for k in range(clients)
+    ]
     with multiprocessing.get_context("fork").Pool(clients) as pool:
         results = pool.map(_client, jobs)
     began = min(r[0] for r in results)
@@ -280,9 +308,14 @@ def _load(
     machine1 = _machine_cpu()
     total, busy = machine1[0] - machine0[0], machine1[1] - machine0[1]
     return Result(
-        rate_done, statistics.median(latencies), p99, failures,
-        server_ms=server * 1000 / len(latencies), server_share=server / total,
-        client_share=client / total, other_share=max(0.0, busy - server - client) / total,
+        rate_done,
+        statistics.median(latencies),
+        p99,
+        failures,
+        server_ms=server * 1000 / len(latencies),
+        server_share=server / total,
+        client_share=client / total,
+        other_share=max(0.0, busy - server - client) / total,
     )
 
 
@@ -299,13 +332,23 @@ def _ledger_cost(tmp: Path, n: int = 300) -> dict[str, tuple[float, float]]:
         times = []
         for _ in range(n):
             draft = {
-                "uid": str(uuid.uuid4()), "time": "2026-11-27T10:00:00.000Z", "app": "shop-web",
-                "kind": review["kind"], "namespace": "shop", "name": "web",
+                "uid": str(uuid.uuid4()),
+                "time": "2026-11-27T10:00:00.000Z",
+                "app": "shop-web",
+                "kind": review["kind"],
+                "namespace": "shop",
+                "name": "web",
                 "operation": "UPDATE",
                 "actor": {"username": "argocd", "groups": [], "class": "argocd"},
-                "patch": [{"op": "replace", "path": "/spec/template/spec/containers/0/image",
-                           "value": "registry.example.com/shop/web:1.5.0"}],
-                "decision": {"allowed": True, "denials": [], "warnings": []}, "dryRun": False,
+                "patch": [
+                    {
+                        "op": "replace",
+                        "path": "/spec/template/spec/containers/0/image",
+                        "value": "registry.example.com/shop/web:1.5.0",
+                    }
+                ],
+                "decision": {"allowed": True, "denials": [], "warnings": []},
+                "dryRun": False,
             }
             t0 = time.perf_counter()
             store.append(draft)
@@ -320,21 +363,26 @@ def _ledger_cost(tmp: Path, n: int = 300) -> dict[str, tuple[float, float]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--rate", type=float, default=300.0, help="paced load, reviews/s")
     parser.add_argument("--duration", type=float, default=5.0, help="seconds of paced load")
-    parser.add_argument("--requests", type=int, default=1500,
-                        help="reviews per saturation measurement")
+    parser.add_argument(
+        "--requests", type=int, default=1500, help="reviews per saturation measurement"
+    )
     parser.add_argument("--clients", type=int, default=4, help="concurrent connections")
     parser.add_argument("--time-cap", type=float, default=20.0, help="seconds per measurement")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--kinds", default="Deployment,ConfigMap,Secret")
-    parser.add_argument("--ledger-dir", type=Path,
-                        help="where the SQLite ledger lives [default: the temp dir, on disk]; "
-                             "/dev/shm (tmpfs: fsync is free) separates CPU cost from fsync cost")
+    parser.add_argument(
+        "--ledger-dir",
+        type=Path,
+        help="where the SQLite ledger lives [default: the temp dir, on disk]; "
+        "/dev/shm (tmpfs: fsync is free) separates CPU cost from fsync cost",
+    )
     args = parser.parse_args()
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
     paced = int(args.rate * args.duration)
@@ -351,11 +399,28 @@ def main() -> None:
         tls = ["--tls-cert", str(tmp / "tls.crt"), "--tls-key", str(tmp / "tls.key")]
         size = ["--workers", str(args.workers), "--threads", str(args.threads)]
         floor_port, tg_port = free_port(), free_port()
-        floor_cmd = [sys.executable, "-m", "benchmarks.admission_floor",
-                     "--bind", f"127.0.0.1:{floor_port}", *tls, *size]
+        floor_cmd = [
+            sys.executable,
+            "-m",
+            "benchmarks.admission_floor",
+            "--bind",
+            f"127.0.0.1:{floor_port}",
+            *tls,
+            *size,
+        ]
         ledger_dir = Path(tempfile.mkdtemp(dir=args.ledger_dir)) if args.ledger_dir else tmp
-        tg_cmd = [TRUTHGATE, "serve", "--bind", f"127.0.0.1:{tg_port}", "--ledger",
-                  str(ledger_dir / "ledger.db"), "--policies", str(tmp / "policies"), *tls, *size]
+        tg_cmd = [
+            TRUTHGATE,
+            "serve",
+            "--bind",
+            f"127.0.0.1:{tg_port}",
+            "--ledger",
+            str(ledger_dir / "ledger.db"),
+            "--policies",
+            str(tmp / "policies"),
+            *tls,
+            *size,
+        ]
         results: dict[tuple[str, str, str], list[Result]] = {}
         with (
             _server("floor", floor_cmd, floor_port, ca_file, ROOT, log_dir=tmp) as floor,
@@ -368,31 +433,43 @@ def main() -> None:
                     for mode in ("paced", "max"):
                         for target in (floor, truthgate):  # alternate: drift hits both alike
                             r = _load(
-                                target.port, ca_file, REVIEWS[kind](),
+                                target.port,
+                                ca_file,
+                                REVIEWS[kind](),
                                 paced if mode == "paced" else args.requests,
-                                clients=args.clients, cap=args.time_cap,
+                                clients=args.clients,
+                                cap=args.time_cap,
                                 rate=args.rate if mode == "paced" else 0.0,
                                 server_pid=target.proc.pid,
                             )
                             results.setdefault((mode, target.name, kind), []).append(r)
-                            print(f"  run {run + 1} {mode:5} {target.name:9} {kind:10} "
-                                  f"{r.rate:6.0f}/s p50 {r.p50:5.2f} ms p99 {r.p99:6.2f} ms "
-                                  f"server {r.server_ms:.2f} ms CPU/review; of the machine: "
-                                  f"server {r.server_share:.0%} client {r.client_share:.0%} "
-                                  f"other {r.other_share:.0%}"
-                                  + (f"  FAILURES {r.failures}" if r.failures else ""),
-                                  file=sys.stderr, flush=True)
+                            print(
+                                f"  run {run + 1} {mode:5} {target.name:9} {kind:10} "
+                                f"{r.rate:6.0f}/s p50 {r.p50:5.2f} ms p99 {r.p99:6.2f} ms "
+                                f"server {r.server_ms:.2f} ms CPU/review; of the machine: "
+                                f"server {r.server_share:.0%} client {r.client_share:.0%} "
+                                f"other {r.other_share:.0%}"
+                                + (f"  FAILURES {r.failures}" if r.failures else ""),
+                                file=sys.stderr,
+                                flush=True,
+                            )
         ledger = _ledger_cost(ledger_dir)
         if ledger_dir != tmp:
             shutil.rmtree(ledger_dir, ignore_errors=True)
 
-    print(f"\nAdmission over TLS on loopback: {args.clients} client connections, gunicorn "
-          f"{args.workers} workers x {args.threads} threads, 33 policies, SQLite ledger "
-          f"(durable before each answer; fsyncs shared by group commit). Medians of "
-          f"{args.runs} runs, {os.cpu_count()} CPUs; CPU shares are of all of them together "
-          f"(client: the load generator; other: everything else on the machine).")
-    _table(f"Paced at {args.rate:.0f} reviews/s (latency from the scheduled send time)",
-           "paced", results, kinds)
+    print(
+        f"\nAdmission over TLS on loopback: {args.clients} client connections, gunicorn "
+        f"{args.workers} workers x {args.threads} threads, 33 policies, SQLite ledger "
+        f"(durable before each answer; fsyncs shared by group commit). Medians of "
+        f"{args.runs} runs, {os.cpu_count()} CPUs; CPU shares are of all of them together "
+        f"(client: the load generator; other: everything else on the machine)."
+    )
+    _table(
+        f"Paced at {args.rate:.0f} reviews/s (latency from the scheduled send time)",
+        "paced",
+        results,
+        kinds,
+    )
     _table("Saturation (clients send back to back)", "max", results, kinds)
     failures = sum(r.failures for rs in results.values() for r in rs)
     if failures:
@@ -409,22 +486,28 @@ def _table(
     title: str, mode: str, results: dict[tuple[str, str, str], list[Result]], kinds: list[str]
 ) -> None:
     print(f"\n{title}:\n")
-    print(f"| {'target':9} | {'review':10} | {'reviews/s':>9} | {'p50 ms':>6} | {'p99 ms':>6} "
-          f"| {'p99 / floor':>11} | server CPU ms/review | CPU: server / client / other |")
-    print(f"|{'-' * 11}|{'-' * 12}|{'-' * 11}|{'-' * 8}|{'-' * 8}|{'-' * 13}|{'-' * 22}"
-          f"|{'-' * 31}|")
+    print(
+        f"| {'target':9} | {'review':10} | {'reviews/s':>9} | {'p50 ms':>6} | {'p99 ms':>6} "
+        f"| {'p99 / floor':>11} | server CPU ms/review | CPU: server / client / other |"
+    )
+    print(
+        f"|{'-' * 11}|{'-' * 12}|{'-' * 11}|{'-' * 8}|{'-' * 8}|{'-' * 13}|{'-' * 22}|{'-' * 31}|"
+    )
     for kind in kinds:
         floor_p99 = statistics.median(r.p99 for r in results[(mode, "floor", kind)])
         for name in ("floor", "truthgate"):
             rs = results[(mode, name, kind)]
             p99 = statistics.median(r.p99 for r in rs)
+
             def med(field: str, rs: list[Result] = rs) -> float:
                 return float(statistics.median(getattr(r, field) for r in rs))
 
-            print(f"| {name:9} | {kind:10} | {med('rate'):9.0f} | {med('p50'):6.2f} | "
-                  f"{p99:6.2f} | {p99 / floor_p99:10.2f}x | {med('server_ms'):20.2f} | "
-                  f"{med('server_share'):8.0%} / {med('client_share'):4.0%} / "
-                  f"{med('other_share'):4.0%}      |")
+            print(
+                f"| {name:9} | {kind:10} | {med('rate'):9.0f} | {med('p50'):6.2f} | "
+                f"{p99:6.2f} | {p99 / floor_p99:10.2f}x | {med('server_ms'):20.2f} | "
+                f"{med('server_share'):8.0%} / {med('client_share'):4.0%} / "
+                f"{med('other_share'):4.0%}      |"
+            )
 
 
 if __name__ == "__main__":

@@ -21,11 +21,13 @@ def floor_app() -> Flask:
     @app.post("/validate")
     def validate() -> Response:
         review = json.loads(request.get_data())
-        return jsonify({
-            "apiVersion": "admission.k8s.io/v1",
-            "kind": "AdmissionReview",
-            "response": {"uid": review["request"]["uid"], "allowed": True},
-        })
+        return jsonify(
+            {
+                "apiVersion": "admission.k8s.io/v1",
+                "kind": "AdmissionReview",
+                "response": {"uid": review["request"]["uid"], "allowed": True},
+            }
+        )
 
     @app.get("/readyz")
     def readyz() -> Response:
@@ -43,8 +45,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4)
     args = parser.parse_args()
     settings = ServerSettings(
-        bind=args.bind, certfile=args.tls_cert, keyfile=args.tls_key,
-        workers=args.workers, threads=args.threads, loglevel="warning",
+        bind=args.bind,
+        certfile=args.tls_cert,
+        keyfile=args.tls_key,
+        workers=args.workers,
+        threads=args.threads,
+        loglevel="warning",
     )
     WebhookServer(settings, floor_app()).run()
 

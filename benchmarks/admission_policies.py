@@ -29,69 +29,95 @@ containers := object.get(pod_spec, "containers", [])
 
 _BODIES = [
     # 0: a required label on workloads
-    ('["Deployment"]', """
+    (
+        '["Deployment"]',
+        """
 deny contains msg if {{
 	input.request.operation in {{"CREATE", "UPDATE"}}
 	not labels["{label}"]
 	msg := sprintf("%s lacks label {label}", [meta.name])
 }}
-"""),
+""",
+    ),
     # 1: images only from approved registries
-    ('["Deployment"]', """
+    (
+        '["Deployment"]',
+        """
 deny contains msg if {{
 	some c in containers
 	not startswith(c.image, "registry.example.com/")
 	not startswith(c.image, "{registry}/")
 	msg := sprintf("container %s: image %s is not from an approved registry", [c.name, c.image])
 }}
-"""),
+""",
+    ),
     # 2: memory limits required
-    ('["Deployment"]', """
+    (
+        '["Deployment"]',
+        """
 deny contains msg if {{
 	some c in containers
 	not c.resources.limits.memory
 	msg := sprintf("container %s has no memory limit ({n})", [c.name])
 }}
-"""),
+""",
+    ),
     # 3: replica ceiling
-    ('["Deployment"]', """
+    (
+        '["Deployment"]',
+        """
 deny contains msg if {{
 	object.get(object.get(obj, "spec", {{}}), "replicas", 1) > {limit}
 	msg := sprintf("%s asks for more than {limit} replicas", [meta.name])
 }}
-"""),
+""",
+    ),
     # 4: ConfigMap size
-    ('["ConfigMap"]', """
+    (
+        '["ConfigMap"]',
+        """
 deny contains msg if {{
 	count(object.get(obj, "data", {{}})) > {limit}
 	msg := sprintf("ConfigMap %s has more than {limit} keys", [meta.name])
 }}
-"""),
+""",
+    ),
     # 5: Secret types people may not create by hand
-    ('["Secret"]', """
+    (
+        '["Secret"]',
+        """
 deny contains msg if {{
 	obj.type == "kubernetes.io/service-account-token"
 	input.truthgate.actor["class"] == "human"
 	msg := sprintf("Secret %s: service-account tokens are not created by hand ({n})", [meta.name])
 }}
-"""),
+""",
+    ),
     # 6: a forbidden annotation, any kind
-    ('["*"]', """
+    (
+        '["*"]',
+        """
 deny contains msg if {{
 	annotations["{annotation}"]
 	msg := sprintf("%s carries forbidden annotation {annotation}", [meta.name])
 }}
-"""),
+""",
+    ),
     # 7: protected namespaces, any kind
-    ('["*"]', """
+    (
+        '["*"]',
+        """
 deny contains msg if {{
 	input.request.namespace in {{"kube-system", "kube-public", "{namespace}"}}
 	input.truthgate.actor["class"] == "human"
 	msg := sprintf("namespace %s is protected", [input.request.namespace])
 }}
-"""),
+""",
+    ),
     # 8: literal passwords in env
-    ('["Deployment"]', """
+    (
+        '["Deployment"]',
+        """
 warn contains msg if {{
 	some c in containers
 	some e in object.get(c, "env", [])
@@ -99,24 +125,46 @@ warn contains msg if {{
 	e.value
 	msg := sprintf("container %s: env %s holds a literal value", [c.name, e.name])
 }}
-"""),
+""",
+    ),
     # 9: readiness probes
-    ('["Deployment"]', """
+    (
+        '["Deployment"]',
+        """
 warn contains msg if {{
 	some c in containers
 	not c.readinessProbe
 	msg := sprintf("container %s has no readinessProbe ({n})", [c.name])
 }}
-"""),
+""",
+    ),
 ]
 
 _PARAMS = [
-    {"label": "app.kubernetes.io/name", "registry": "ghcr.io/example", "limit": 50,
-     "annotation": "example.com/forbidden", "namespace": "platform", "word": "PASSWORD"},
-    {"label": "app.kubernetes.io/name", "registry": "quay.io/example", "limit": 100,
-     "annotation": "example.com/legacy", "namespace": "billing", "word": "TOKEN"},
-    {"label": "app.kubernetes.io/name", "registry": "docker.io/example", "limit": 200,
-     "annotation": "example.com/unsafe", "namespace": "security", "word": "SECRET_KEY"},
+    {
+        "label": "app.kubernetes.io/name",
+        "registry": "ghcr.io/example",
+        "limit": 50,
+        "annotation": "example.com/forbidden",
+        "namespace": "platform",
+        "word": "PASSWORD",
+    },
+    {
+        "label": "app.kubernetes.io/name",
+        "registry": "quay.io/example",
+        "limit": 100,
+        "annotation": "example.com/legacy",
+        "namespace": "billing",
+        "word": "TOKEN",
+    },
+    {
+        "label": "app.kubernetes.io/name",
+        "registry": "docker.io/example",
+        "limit": 200,
+        "annotation": "example.com/unsafe",
+        "namespace": "security",
+        "word": "SECRET_KEY",
+    },
 ]
 
 

@@ -97,9 +97,15 @@ def time_to_detect(judge: Judge, case: Case) -> int | None:
 #: one). "nab injected" scores the healthy cuts against the same cuts with a 1.5x step
 #: injected (real noise around a known regression). "overall" is simulated + nab lasting.
 SUBSETS = (
-    "simulated", "nab every label", "nab lasting", "nab lasting: tune half",
-    "nab lasting: holdout half", "nab transient", "nab injected 1.5x: tune half",
-    "nab injected 1.5x: holdout half", "overall",
+    "simulated",
+    "nab every label",
+    "nab lasting",
+    "nab lasting: tune half",
+    "nab lasting: holdout half",
+    "nab transient",
+    "nab injected 1.5x: tune half",
+    "nab injected 1.5x: holdout half",
+    "overall",
 )
 
 
@@ -175,8 +181,21 @@ def main() -> None:
         for name in JUDGES:
             if (subset, name) in tallies:
                 rows.append([subset, name, *tallies[(subset, name)].row()])
-    print(table(["cases", "judge", "regressions/healthy", "precision", "recall", "F1", "FPR",
-                 "median TTD (points)"], rows))
+    print(
+        table(
+            [
+                "cases",
+                "judge",
+                "regressions/healthy",
+                "precision",
+                "recall",
+                "F1",
+                "FPR",
+                "median TTD (points)",
+            ],
+            rows,
+        )
+    )
     print()
     fam_rows = [
         [key, "regression" if f[3] else "healthy", str(f[0]), str(f[1]), str(f[2])]

@@ -85,8 +85,16 @@ def main() -> None:
         ours = timed(lambda m=metrics: judge_metrics(m), args.repeat)
         plain = timed(lambda m=metrics: [kayenta.degraded(x) for x in m], args.repeat)
         for judge, secs in (("truthgate", ours), ("kayenta-style", plain)):
-            rows.append([label, judge, str(len(metrics)), str(points), f"{secs * 1e3:.0f}",
-                         f"{secs / len(metrics) * 1e6:.0f}"])
+            rows.append(
+                [
+                    label,
+                    judge,
+                    str(len(metrics)),
+                    str(points),
+                    f"{secs * 1e3:.0f}",
+                    f"{secs / len(metrics) * 1e6:.0f}",
+                ]
+            )
         rows.append([label, "ratio truthgate/kayenta", "", "", f"{ours / plain:.2f}x", ""])
     header = ["scenario", "judge", "metrics", "points/metric", "CPU ms", "µs/metric"]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]

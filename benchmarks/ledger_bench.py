@@ -91,8 +91,9 @@ def _postgres_rows(appends: int, threads: int) -> list[Row]:
         return []
     try:
         dsn = server.create_database("bench")
-        return [_measure("PostgreSQL, synchronous_commit=on", lambda: open_store(dsn),
-                         appends, threads)]
+        return [
+            _measure("PostgreSQL, synchronous_commit=on", lambda: open_store(dsn), appends, threads)
+        ]
     finally:
         stop_postgres(server)
 
@@ -108,18 +109,22 @@ def main() -> None:
         full = _measure(
             "SQLite WAL, synchronous=FULL",
             lambda: SqliteStore(f"{tmp}/full.db", synchronous="FULL"),
-            args.appends, args.threads,
+            args.appends,
+            args.threads,
         )
         normal = _measure(
             "SQLite WAL, synchronous=NORMAL (baseline)",
             lambda: SqliteStore(f"{tmp}/normal.db", synchronous="NORMAL"),
-            args.appends, args.threads,
+            args.appends,
+            args.threads,
         )
     rows = [full, normal, *_postgres_rows(args.appends, args.threads)]
 
     print(f"\n{args.appends} appends, one at a time; then {args.threads} threads on one store\n")
-    header = (f"| {'backend':<42} | median ms | p99 ms | appends/s | {args.threads} threads/s "
-              f"| verify ms | median vs NORMAL |")
+    header = (
+        f"| {'backend':<42} | median ms | p99 ms | appends/s | {args.threads} threads/s "
+        f"| verify ms | median vs NORMAL |"
+    )
     print(header)
     print("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
     for r in rows:

@@ -44,8 +44,12 @@ def _renamed(obj: dict[str, Any], i: int) -> dict[str, Any]:
 
 def evidence_with(apps: int) -> dict[str, Any]:
     base = build.capacity_degraded()
-    web = [o for o in base["objects"] if o["kind"] not in ("StatefulSet", "ResourceQuota")
-           and "cache" not in o["metadata"]["name"]]
+    web = [
+        o
+        for o in base["objects"]
+        if o["kind"] not in ("StatefulSet", "ResourceQuota")
+        and "cache" not in o["metadata"]["name"]
+    ]
     doc = copy.deepcopy(base)
     doc["objects"] = [o for o in base["objects"] if o not in web]
     for i in range(apps):
@@ -68,8 +72,10 @@ def _parse(raw: str) -> object:
 
 def main() -> None:
     default_policy()  # load once, as a long-running verifier does
-    print(f"{'deployments':>11} {'objects':>8} {'baseline ms':>12} {'judge ms':>10} "
-          f"{'ratio':>7} {'findings':>9}")
+    print(
+        f"{'deployments':>11} {'objects':>8} {'baseline ms':>12} {'judge ms':>10} "
+        f"{'ratio':>7} {'findings':>9}"
+    )
     for apps in (1, 10, 50, 200):
         doc = evidence_with(apps)
         raw = json.dumps(doc)
@@ -78,8 +84,10 @@ def main() -> None:
         base = median_seconds(functools.partial(_parse, raw), runs)
         judged = median_seconds(functools.partial(judge, ev), runs)
         findings = len(judge(ev)["findings"])
-        print(f"{apps:>11} {len(doc['objects']):>8} {base * 1000:>12.1f} {judged * 1000:>10.1f} "
-              f"{judged / base:>7.1f} {findings:>9}")
+        print(
+            f"{apps:>11} {len(doc['objects']):>8} {base * 1000:>12.1f} {judged * 1000:>10.1f} "
+            f"{judged / base:>7.1f} {findings:>9}"
+        )
 
 
 if __name__ == "__main__":

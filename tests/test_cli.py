@@ -8,9 +8,14 @@ import sys
 
 def test_help_lists_every_subcommand_without_importing_them() -> None:
     out = subprocess.run(
-        [sys.executable, "-c", "import sys; from webhooks.cli import main; "
-         "sys.argv=['truthgate','--help']; main()"],
-        capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-c",
+            "import sys; from webhooks.cli import main; sys.argv=['truthgate','--help']; main()",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert out.returncode == 0, out.stderr
     for name in ("serve", "policy", "intents", "verify", "replay"):

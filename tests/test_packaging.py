@@ -12,9 +12,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_the_wheel_ships_every_policy_as_data_files(tmp_path: Path) -> None:
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
-         "-w", str(tmp_path), str(ROOT)],
-        check=True, capture_output=True, timeout=120,
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
+        check=True,
+        capture_output=True,
+        timeout=120,
     )
     (wheel,) = tmp_path.glob("truthgate-*.whl")
     names = zipfile.ZipFile(wheel).namelist()

@@ -163,6 +163,11 @@ def injected(healthy: Iterator[Case]) -> Iterator[Case]:
             for i, p in enumerate(points)
         ]
         yield Case(
-            case.id.replace("-h", "-x"), "nab", case.family, metric, True, case.change_index,
+            case.id.replace("-h", "-x"),
+            "nab",
+            case.family,
+            metric,
+            True,
+            case.change_index,
             "injected",
         )

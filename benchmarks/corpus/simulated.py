@@ -223,12 +223,28 @@ def family(name: str, rng: np.random.Generator) -> tuple[Shape, bool, str]:
 
 
 REGRESSIONS = (
-    "step", "delayed_step", "leak", "seasonal_step", "heavy_tail_step",
-    "autocorrelated_step", "counter_step", "gappy_step", "error_bursts",
+    "step",
+    "delayed_step",
+    "leak",
+    "seasonal_step",
+    "heavy_tail_step",
+    "autocorrelated_step",
+    "counter_step",
+    "gappy_step",
+    "error_bursts",
 )
 HEALTHY = (
-    "noise", "wander", "seasonal_ramp", "seasonal_peak", "heavy_tail_noise", "counter_reset",
-    "gappy_noise", "small_change", "blip", "improvement", "restart_refill",
+    "noise",
+    "wander",
+    "seasonal_ramp",
+    "seasonal_peak",
+    "heavy_tail_noise",
+    "counter_reset",
+    "gappy_noise",
+    "small_change",
+    "blip",
+    "improvement",
+    "restart_refill",
 )
 
 

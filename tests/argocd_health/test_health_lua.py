@@ -31,8 +31,10 @@ def _obj(case: dict[str, Any]) -> dict[str, Any]:
 @pytest.mark.parametrize("case", CASES, ids=[c["inputPath"] for c in CASES])
 def test_each_case_gives_the_status_and_message_it_names(case: dict[str, Any]) -> None:
     got = run_health(SCRIPT, _obj(case))
-    assert got == {"status": case["healthStatus"]["status"],
-                   "message": case["healthStatus"]["message"]}
+    assert got == {
+        "status": case["healthStatus"]["status"],
+        "message": case["healthStatus"]["message"],
+    }
     assert got["status"] in ARGO_STATUSES
 
 
@@ -51,9 +53,13 @@ def test_cases_reach_every_return_of_the_script() -> None:
 
 def test_the_sandbox_really_lacks_string_and_math() -> None:
     # Guards the guard: a script using either must fail here as it would in Argo CD.
-    for body in ('return {status = string.upper("x")}', "return {status = math.floor(1)}",
-                 'local s = "abc" return {status = s:sub(1, 1)}',
-                 'return {status = io.read()}', 'return {status = os.getenv("HOME")}'):
+    for body in (
+        'return {status = string.upper("x")}',
+        "return {status = math.floor(1)}",
+        'local s = "abc" return {status = s:sub(1, 1)}',
+        "return {status = io.read()}",
+        'return {status = os.getenv("HOME")}',
+    ):
         with pytest.raises(lupa.lua51.LuaError):
             run_health(body, {})
     assert run_health("return {status = tostring(os.time() > 0)}", {}) == {"status": "true"}

@@ -180,9 +180,7 @@ def test_memory_refilling_after_a_restart_is_not_a_leak() -> None:
 
 def test_throughput_drop_is_low_for_decrease_is_bad() -> None:
     rng = np.random.default_rng(6)
-    metric = make(
-        noise(rng, 30, 500), noise(rng, 30, 250), name="rps", direction="decrease-is-bad"
-    )
+    metric = make(noise(rng, 30, 500), noise(rng, 30, 250), name="rps", direction="decrease-is-bad")
 
     a = assess(metric)
 
@@ -326,9 +324,7 @@ def test_slowly_wandering_healthy_metric_is_not_a_regression() -> None:
 
 
 def _step_at_change(rng: np.random.Generator, after_minutes: int, budget: float) -> MetricSeries:
-    return make(
-        noise(rng, 60, 0.002), noise(rng, after_minutes, 0.008), driftBudgetSeconds=budget
-    )
+    return make(noise(rng, 60, 0.002), noise(rng, after_minutes, 0.008), driftBudgetSeconds=budget)
 
 
 def test_divergence_inside_the_drift_budget_is_a_warning_and_past_it_critical() -> None:

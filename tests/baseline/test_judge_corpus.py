@@ -31,8 +31,9 @@ def test_a_shift_that_appears_in_the_later_half_is_lasting() -> None:
 
 def test_injection_multiplies_only_the_observation_and_skips_cuts_at_zero() -> None:
     rng = np.random.default_rng(5)
-    healthy = Case("nab-x-h0", "nab", "g/x.csv", make(5 + rng.random(48), 5 + rng.random(24)),
-                   False, 48)
+    healthy = Case(
+        "nab-x-h0", "nab", "g/x.csv", make(5 + rng.random(48), 5 + rng.random(24)), False, 48
+    )
     zero = Case("nab-z-h0", "nab", "g/z.csv", make(np.zeros(48), np.zeros(24)), False, 48)
 
     out = list(nab.injected(iter([healthy, zero])))

@@ -44,8 +44,15 @@ def test_a_step_comes_back_with_the_baseline_before_and_the_new_level_after(
     layout = prometheus_server.layout
     cfg = config(
         prometheus_server.url,
-        [{"name": "level", "query": 'tg_step_gauge{job="web"}', "direction": "increase-is-bad",
-          "tolerance": {"relative": 0.2}, "critical": True}],
+        [
+            {
+                "name": "level",
+                "query": 'tg_step_gauge{job="web"}',
+                "direction": "increase-is-bad",
+                "tolerance": {"relative": 0.2},
+                "critical": True,
+            }
+        ],
     )
     change = at(layout.step_at)
     [metric] = collect_metrics(cfg, change, at(layout.anchor))
@@ -69,7 +76,8 @@ def test_a_week_long_baseline_is_fetched_in_a_bounded_number_of_points(
 ) -> None:
     layout = prometheus_server.layout
     cfg = config(
-        prometheus_server.url, [{"name": "seasonal", "query": 'tg_seasonal{job="web"}'}],
+        prometheus_server.url,
+        [{"name": "seasonal", "query": 'tg_seasonal{job="web"}'}],
         windows={"baseline": "7d", "observe": "1h"},
     )
     [metric] = collect_metrics(cfg, at(layout.anchor - 3600), at(layout.anchor))
@@ -85,7 +93,8 @@ def test_history_windows_return_the_same_span_one_day_and_one_week_earlier(
 ) -> None:
     layout = prometheus_server.layout
     cfg = config(
-        prometheus_server.url, [{"name": "seasonal", "query": 'tg_seasonal{job="web"}'}],
+        prometheus_server.url,
+        [{"name": "seasonal", "query": 'tg_seasonal{job="web"}'}],
         windows={"history": ["24h", "168h"]},
     )
     [metric] = collect_metrics(cfg, at(layout.anchor - 3600), at(layout.anchor))
@@ -124,7 +133,8 @@ def test_a_raw_counter_comes_through_with_its_reset_for_the_judge_to_rate(
 def test_a_gap_in_the_data_is_a_gap_in_the_series(prometheus_server: PrometheusServer) -> None:
     layout = prometheus_server.layout
     cfg = config(
-        prometheus_server.url, [{"name": "gappy", "query": 'tg_gappy{job="web"}'}],
+        prometheus_server.url,
+        [{"name": "gappy", "query": 'tg_gappy{job="web"}'}],
         windows={"baseline": "30m", "observe": "1h"},
     )
     [metric] = collect_metrics(cfg, at(layout.gap_start), at(layout.anchor))
@@ -208,7 +218,8 @@ def test_the_real_server_accepts_the_window_plan_for_every_span(
     """Prometheus refuses > 11,000 points; the plan must never get there, even for a year."""
     layout = prometheus_server.layout
     cfg = config(
-        prometheus_server.url, [{"name": "level", "query": 'tg_step_gauge{job="web"}'}],
+        prometheus_server.url,
+        [{"name": "level", "query": 'tg_step_gauge{job="web"}'}],
         windows={"baseline": "365d", "observe": "1d"},
     )
     [metric] = collect_metrics(cfg, at(layout.anchor - 86400), at(layout.anchor))

@@ -30,8 +30,11 @@ LONG_QUERY = (
     'sum(rate(http_requests_total{job="web",code=~"5.."}[1m])) '
     '/ sum(rate(http_requests_total{job="web"}[1m])) + 0 * ' + " + ".join(["vector(1)"] * 400)
 )
-OK = Reply(200, matrix([(CHANGE.timestamp() - 60, "1"), (CHANGE.timestamp() + 60, "2.5")]),
-           {"Content-Type": "application/json"})
+OK = Reply(
+    200,
+    matrix([(CHANGE.timestamp() - 60, "1"), (CHANGE.timestamp() + 60, "2.5")]),
+    {"Content-Type": "application/json"},
+)
 
 
 def unavailable(status: int = 503) -> Reply:
@@ -40,18 +43,20 @@ def unavailable(status: int = 503) -> Reply:
 
 
 def config(url: str, names: tuple[str, ...] = ("level",), **prometheus: Any) -> BaselineConfig:
-    parsed = parse_baseline({"baseline": {
-        "prometheus": {"url": url, **prometheus},
-        "metrics": [{"name": n, "query": LONG_QUERY} for n in names],
-    }})
+    parsed = parse_baseline(
+        {
+            "baseline": {
+                "prometheus": {"url": url, **prometheus},
+                "metrics": [{"name": n, "query": LONG_QUERY} for n in names],
+            }
+        }
+    )
     assert parsed is not None
     return parsed
 
 
 def form(request: SeenRequest) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(request.body.decode()).items()}
-
-
 
 
 def test_queries_are_posted_form_encoded_with_the_token_and_extra_headers() -> None:
@@ -80,9 +85,17 @@ def test_the_token_never_reaches_an_error_even_when_a_proxy_echoes_it() -> None:
         return Reply(400, json.dumps(body).encode(), {"Content-Type": "application/json"})
 
     with stand_in(echo) as server:
-        cfg = parse_baseline({"baseline": {"prometheus": {"url": server.url}, "metrics": [
-            {"name": "a", "query": "up"}, {"name": "b", "query": "oops"},
-        ]}})
+        cfg = parse_baseline(
+            {
+                "baseline": {
+                    "prometheus": {"url": server.url},
+                    "metrics": [
+                        {"name": "a", "query": "up"},
+                        {"name": "b", "query": "oops"},
+                    ],
+                }
+            }
+        )
         assert cfg is not None
         result = collect_metrics(cfg, CHANGE, NOW, bearer_token=TOKEN, deadline_seconds=10)
     assert TOKEN not in json.dumps(result)
@@ -166,11 +179,15 @@ def test_a_failing_history_window_loses_only_that_comparison() -> None:
         return OK
 
     with stand_in(only_today) as server:
-        parsed = parse_baseline({"baseline": {
-            "prometheus": {"url": server.url},
-            "metrics": [{"name": "level", "query": "up"}],
-            "windows": {"history": ["1d"]},
-        }})
+        parsed = parse_baseline(
+            {
+                "baseline": {
+                    "prometheus": {"url": server.url},
+                    "metrics": [{"name": "level", "query": "up"}],
+                    "windows": {"history": ["1d"]},
+                }
+            }
+        )
         assert parsed is not None
         [metric] = collect_metrics(parsed, CHANGE, NOW)
     assert "error" not in metric

@@ -18,15 +18,17 @@ def success(result: list[dict[str, Any]], result_type: str = "matrix") -> bytes:
 
 
 def test_one_series_becomes_float_points() -> None:
-    answer = parse_query_range(200, success([{"metric": {}, "values": [[1700000000, "0.25"],
-                                                                       [1700000015.5, "3"]]}]))
+    answer = parse_query_range(
+        200, success([{"metric": {}, "values": [[1700000000, "0.25"], [1700000015.5, "3"]]}])
+    )
     assert answer.error is None
     assert answer.points == [[1700000000.0, 0.25], [1700000015.5, 3.0]]
 
 
 def test_nan_and_infinities_are_floats() -> None:
-    answer = parse_query_range(200, success([{"metric": {}, "values": [
-        [1, "NaN"], [2, "+Inf"], [3, "-Inf"]]}]))
+    answer = parse_query_range(
+        200, success([{"metric": {}, "values": [[1, "NaN"], [2, "+Inf"], [3, "-Inf"]]}])
+    )
     values = [v for _, v in answer.points]
     assert math.isnan(values[0]) and values[1] == math.inf and values[2] == -math.inf
 
@@ -37,8 +39,10 @@ def test_no_series_is_no_data_not_an_error() -> None:
 
 
 def test_several_series_ask_for_aggregation_and_name_a_few() -> None:
-    result = [{"metric": {"__name__": "up", "job": "web", "pod": f"web-{i}"}, "values": []}
-              for i in range(5)]
+    result = [
+        {"metric": {"__name__": "up", "job": "web", "pod": f"web-{i}"}, "values": []}
+        for i in range(5)
+    ]
     answer = parse_query_range(200, success(result))
     assert answer.points == []
     assert answer.series_count == 5
@@ -49,16 +53,25 @@ def test_several_series_ask_for_aggregation_and_name_a_few() -> None:
 
 
 def test_an_api_error_names_its_type_and_message() -> None:
-    answer = parse_query_range(422, body({"status": "error", "errorType": "execution",
-                                          "error": "query processing would load too many samples"}))
+    answer = parse_query_range(
+        422,
+        body(
+            {
+                "status": "error",
+                "errorType": "execution",
+                "error": "query processing would load too many samples",
+            }
+        ),
+    )
     assert answer.error == (
         "Prometheus execution (HTTP 422): query processing would load too many samples"
     )
 
 
 def test_a_long_upstream_message_is_cut() -> None:
-    answer = parse_query_range(400, body({"status": "error", "errorType": "bad_data",
-                                          "error": "x" * 5000}))
+    answer = parse_query_range(
+        400, body({"status": "error", "errorType": "bad_data", "error": "x" * 5000})
+    )
     assert answer.error is not None and len(answer.error) < 260
 
 

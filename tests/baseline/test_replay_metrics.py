@@ -41,7 +41,10 @@ def replay(tmp_path: Path, doc: dict[str, Any]) -> dict[str, Any]:
     path.write_text(json.dumps(doc))
     out = subprocess.run(
         [sys.executable, "-m", "webhooks", "replay", str(path)],
-        capture_output=True, text=True, timeout=90, check=False,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
     )
     assert out.returncode == 0, out.stderr
     verdict: dict[str, Any] = json.loads(out.stdout)

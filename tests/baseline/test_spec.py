@@ -75,13 +75,15 @@ def test_every_field_is_read() -> None:
     assert prom.headers == (("X-Scope-OrgID", "tenant-a"),)
     error_rate, requests = config.metrics
     assert error_rate.name == "error-rate"
-    assert error_rate.query.startswith("sum(rate(http_requests_total{job=\"web\",code=~\"5..\"}")
+    assert error_rate.query.startswith('sum(rate(http_requests_total{job="web",code=~"5.."}')
     assert error_rate.direction == "increase-is-bad"
     assert error_rate.kind == "gauge"
     assert error_rate.tolerance == ToleranceSpec(relative=0.2, absolute=0.001)
     assert error_rate.critical is True
     assert (requests.direction, requests.kind, requests.critical) == (
-        "decrease-is-bad", "counter", False,
+        "decrease-is-bad",
+        "counter",
+        False,
     )
     assert config.windows.observe == timedelta(minutes=15)
     assert config.windows.baseline == timedelta(hours=1, minutes=30)
@@ -95,8 +97,12 @@ def test_a_spec_without_baseline_section_has_nothing_to_collect() -> None:
 
 def test_defaults_for_everything_optional() -> None:
     config = parse(
-        {"baseline": {"prometheus": {"url": "http://prometheus:9090"},
-                      "metrics": [{"name": "latency", "query": "sum(up)"}]}}
+        {
+            "baseline": {
+                "prometheus": {"url": "http://prometheus:9090"},
+                "metrics": [{"name": "latency", "query": "sum(up)"}],
+            }
+        }
     )
     assert config.prometheus.bearer_token_secret_ref is None
     assert config.prometheus.tls.ca_secret_ref is None
@@ -138,59 +144,113 @@ def test_tolerance_keeps_only_the_bounds_set() -> None:
         ("prometheus.url", "http://p:port", "spec.baseline.prometheus.url: not a valid URL"),
         ("prometheus.url", "http://p:9090/?x=1", "must not have a query string"),
         ("prometheus.url", "", "spec.baseline.prometheus.url: must be a non-empty string"),
-        ("prometheus.bearerTokenSecretRef", {"name": "t"},
-         "spec.baseline.prometheus.bearerTokenSecretRef.key: required"),
-        ("prometheus.bearerTokenSecretRef", {"name": "Bad_Name", "key": "t"},
-         "spec.baseline.prometheus.bearerTokenSecretRef.name: must be a Secret name"),
-        ("prometheus.bearerTokenSecretRef", {"name": "t", "key": "a/b"},
-         "spec.baseline.prometheus.bearerTokenSecretRef.key: must be a Secret key"),
-        ("prometheus.tls.insecureSkipVerify", "yes",
-         "spec.baseline.prometheus.tls.insecureSkipVerify: must be true or false"),
-        ("prometheus.tls.caSecretRef", "prom-ca",
-         "spec.baseline.prometheus.tls.caSecretRef: must be an object"),
+        (
+            "prometheus.bearerTokenSecretRef",
+            {"name": "t"},
+            "spec.baseline.prometheus.bearerTokenSecretRef.key: required",
+        ),
+        (
+            "prometheus.bearerTokenSecretRef",
+            {"name": "Bad_Name", "key": "t"},
+            "spec.baseline.prometheus.bearerTokenSecretRef.name: must be a Secret name",
+        ),
+        (
+            "prometheus.bearerTokenSecretRef",
+            {"name": "t", "key": "a/b"},
+            "spec.baseline.prometheus.bearerTokenSecretRef.key: must be a Secret key",
+        ),
+        (
+            "prometheus.tls.insecureSkipVerify",
+            "yes",
+            "spec.baseline.prometheus.tls.insecureSkipVerify: must be true or false",
+        ),
+        (
+            "prometheus.tls.caSecretRef",
+            "prom-ca",
+            "spec.baseline.prometheus.tls.caSecretRef: must be an object",
+        ),
         ("prometheus.headers", ["X-Scope-OrgID"], "spec.baseline.prometheus.headers: must be an"),
         ("prometheus.headers", {"X Bad": "v"}, "'X Bad' is not a valid HTTP header name"),
-        ("prometheus.headers", {"X-Scope-OrgID": 7},
-         "spec.baseline.prometheus.headers.X-Scope-OrgID: must be a string"),
+        (
+            "prometheus.headers",
+            {"X-Scope-OrgID": 7},
+            "spec.baseline.prometheus.headers.X-Scope-OrgID: must be a string",
+        ),
         ("prometheus.headers", {"X-A": "a\r\nX-B: b"}, "must not contain line breaks"),
-        ("prometheus.headers", {"X-A": "a" * 1025},
-         "spec.baseline.prometheus.headers.X-A: longer than 1024 characters"),
-        ("prometheus.headers", {f"X-{i}": "v" for i in range(17)},
-         "spec.baseline.prometheus.headers: at most 16 headers"),
-        ("prometheus.headers", {"Authorization": "Bearer abc"},
-         "spec.baseline.prometheus.headers.Authorization: not allowed: put the token in a Secret"),
+        (
+            "prometheus.headers",
+            {"X-A": "a" * 1025},
+            "spec.baseline.prometheus.headers.X-A: longer than 1024 characters",
+        ),
+        (
+            "prometheus.headers",
+            {f"X-{i}": "v" for i in range(17)},
+            "spec.baseline.prometheus.headers: at most 16 headers",
+        ),
+        (
+            "prometheus.headers",
+            {"Authorization": "Bearer abc"},
+            "spec.baseline.prometheus.headers.Authorization: not allowed: put the token in a Secret",
+        ),
         ("metrics", [], "spec.baseline.metrics: must list at least one metric"),
         ("metrics", {"name": "x"}, "spec.baseline.metrics: must be a list"),
         ("metrics.1.name", ..., "spec.baseline.metrics[1].name: required"),
         ("metrics.1.name", "error rate", "spec.baseline.metrics[1].name: must be 1-63"),
-        ("metrics.1.name", "error-rate",
-         "spec.baseline.metrics[1].name: 'error-rate' is used twice"),
+        (
+            "metrics.1.name",
+            "error-rate",
+            "spec.baseline.metrics[1].name: 'error-rate' is used twice",
+        ),
         ("metrics.1.query", ..., "spec.baseline.metrics[1].query: required"),
         ("metrics.1.query", "  ", "spec.baseline.metrics[1].query: must be a non-empty string"),
         ("metrics.1.query", "x" * 20000, "spec.baseline.metrics[1].query: longer than"),
-        ("metrics.1.direction", "up",
-         "spec.baseline.metrics[1].direction: must be one of increase-is-bad, decrease-is-bad, "
-         "either"),
-        ("metrics.1.kind", "histogram",
-         "spec.baseline.metrics[1].kind: must be one of gauge, counter"),
+        (
+            "metrics.1.direction",
+            "up",
+            "spec.baseline.metrics[1].direction: must be one of increase-is-bad, decrease-is-bad, "
+            "either",
+        ),
+        (
+            "metrics.1.kind",
+            "histogram",
+            "spec.baseline.metrics[1].kind: must be one of gauge, counter",
+        ),
         ("metrics.1.critical", "true", "spec.baseline.metrics[1].critical: must be true or false"),
-        ("metrics.0.tolerance", {"relative": "20%"},
-         "spec.baseline.metrics[0].tolerance.relative: must be a number"),
-        ("metrics.0.tolerance", {"absolute": -1},
-         "spec.baseline.metrics[0].tolerance.absolute: must be zero or more"),
-        ("metrics.0.tolerance", {"relative": True},
-         "spec.baseline.metrics[0].tolerance.relative: must be a number"),
-        ("metrics.0.tolerence", {"relative": 0.1},
-         "spec.baseline.metrics[0].tolerence: unknown field; expected one of critical, direction"),
+        (
+            "metrics.0.tolerance",
+            {"relative": "20%"},
+            "spec.baseline.metrics[0].tolerance.relative: must be a number",
+        ),
+        (
+            "metrics.0.tolerance",
+            {"absolute": -1},
+            "spec.baseline.metrics[0].tolerance.absolute: must be zero or more",
+        ),
+        (
+            "metrics.0.tolerance",
+            {"relative": True},
+            "spec.baseline.metrics[0].tolerance.relative: must be a number",
+        ),
+        (
+            "metrics.0.tolerence",
+            {"relative": 0.1},
+            "spec.baseline.metrics[0].tolerence: unknown field; expected one of critical, direction",
+        ),
         ("windows.observe", "10 minutes", "spec.baseline.windows.observe: '10 minutes' is not a"),
         ("windows.observe", 600, "spec.baseline.windows.observe: must be a duration string"),
         ("windows.observe", "0s", "spec.baseline.windows.observe: must be longer than zero"),
         ("windows.baseline", "30m1h", "spec.baseline.windows.baseline: '30m1h' is not a duration"),
         ("windows.history", "24h", "spec.baseline.windows.history: must be a list of durations"),
-        ("windows.history", ["24h", "1d"],
-         "spec.baseline.windows.history[1]: '1d' is listed twice"),
-        ("windows.history", ["30m"],
-         "spec.baseline.windows.history[0]: must be at least baseline + observe (1h45m)"),
+        (
+            "windows.history",
+            ["24h", "1d"],
+            "spec.baseline.windows.history[1]: '1d' is listed twice",
+        ),
+        (
+            "windows.history",
+            ["30m"],
+            "spec.baseline.windows.history[0]: must be at least baseline + observe (1h45m)",
+        ),
         ("windows.history", ["1d"] * 9, "spec.baseline.windows.history: at most 8 offsets"),
         ("driftBudget", "soon", "spec.baseline.driftBudget: 'soon' is not a duration"),
         ("extra", True, "spec.baseline.extra: unknown field"),

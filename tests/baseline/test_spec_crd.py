@@ -55,9 +55,12 @@ def test_the_schema_defaults_are_the_parser_defaults(baseline_schema: dict[str, 
     "section",
     [
         {"prometheus": {"url": "http://p:9090"}, "metrics": [{"name": "m", "query": "up"}]},
-        {"prometheus": {"url": "https://mimir.example/prometheus"},
-         "metrics": [{"name": "a.b:c_d-e", "query": "up", "tolerance": {"absolute": 0}}],
-         "windows": {"observe": "1h30m", "history": ["1w"]}, "driftBudget": "0"},
+        {
+            "prometheus": {"url": "https://mimir.example/prometheus"},
+            "metrics": [{"name": "a.b:c_d-e", "query": "up", "tolerance": {"absolute": 0}}],
+            "windows": {"observe": "1h30m", "history": ["1w"]},
+            "driftBudget": "0",
+        },
     ],
 )
 def test_sections_the_parser_accepts_pass_the_schema(
@@ -74,12 +77,19 @@ def test_sections_the_parser_accepts_pass_the_schema(
         {"prometheus": {"url": "p:9090"}, "metrics": [{"name": "m", "query": "up"}]},
         {"prometheus": {"url": "http://p"}, "metrics": []},
         {"prometheus": {"url": "http://p"}, "metrics": [{"name": "m m", "query": "up"}]},
-        {"prometheus": {"url": "http://p"}, "metrics": [{"name": "m", "query": "up",
-                                                          "direction": "up"}]},
-        {"prometheus": {"url": "http://p"}, "metrics": [{"name": "m", "query": "up"}],
-         "windows": {"observe": "10 min"}},
-        {"prometheus": {"url": "http://p"}, "metrics": [{"name": "m", "query": "up",
-                                                          "tolerance": {"relative": -1}}]},
+        {
+            "prometheus": {"url": "http://p"},
+            "metrics": [{"name": "m", "query": "up", "direction": "up"}],
+        },
+        {
+            "prometheus": {"url": "http://p"},
+            "metrics": [{"name": "m", "query": "up"}],
+            "windows": {"observe": "10 min"},
+        },
+        {
+            "prometheus": {"url": "http://p"},
+            "metrics": [{"name": "m", "query": "up", "tolerance": {"relative": -1}}],
+        },
     ],
 )
 def test_sections_the_schema_refuses_the_parser_refuses_too(

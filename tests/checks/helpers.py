@@ -30,49 +30,87 @@ def obj(kind: str, name: str, *, api: str = "v1", ns: str | None = "shop", **fie
 
 
 def owned(child: Obj, owner: Obj) -> Obj:
-    child["metadata"]["ownerReferences"] = [{
-        "apiVersion": owner["apiVersion"], "kind": owner["kind"],
-        "name": owner["metadata"]["name"], "uid": owner["metadata"]["uid"], "controller": True}]
+    child["metadata"]["ownerReferences"] = [
+        {
+            "apiVersion": owner["apiVersion"],
+            "kind": owner["kind"],
+            "name": owner["metadata"]["name"],
+            "uid": owner["metadata"]["uid"],
+            "controller": True,
+        }
+    ]
     return child
 
 
-def pod(name: str, *, phase: str = "Running", ready: bool = True, statuses: list[Obj] | None = None,
-        start: str = AFTER, labels: dict[str, str] | None = None, spec: Obj | None = None) -> Obj:
+def pod(
+    name: str,
+    *,
+    phase: str = "Running",
+    ready: bool = True,
+    statuses: list[Obj] | None = None,
+    start: str = AFTER,
+    labels: dict[str, str] | None = None,
+    spec: Obj | None = None,
+) -> Obj:
     return obj(
-        "Pod", name, metadata={"labels": labels or {}},
+        "Pod",
+        name,
+        metadata={"labels": labels or {}},
         spec=spec or {"containers": [{"name": "app", "image": "registry.example.com/app:1"}]},
         status={
             "phase": phase,
             "startTime": start,
             "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
-            "containerStatuses": statuses if statuses is not None else [
-                {"name": "app", "ready": ready, "restartCount": 0,
-                 "state": {"running": {"startedAt": start}}}],
+            "containerStatuses": statuses
+            if statuses is not None
+            else [
+                {
+                    "name": "app",
+                    "ready": ready,
+                    "restartCount": 0,
+                    "state": {"running": {"startedAt": start}},
+                }
+            ],
         },
     )
 
 
-def application(*, started: str = SYNC, phase: str = "Succeeded", resources: list[Obj] | None
-                = None, health: str = "Healthy", revision: str = "abc1234def") -> Obj:
+def application(
+    *,
+    started: str = SYNC,
+    phase: str = "Succeeded",
+    resources: list[Obj] | None = None,
+    health: str = "Healthy",
+    revision: str = "abc1234def",
+) -> Obj:
     return {
-        "apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
         "metadata": {"name": "shop-web", "namespace": "argocd"},
         "status": {
             "sync": {"status": "Synced", "revision": revision},
             "health": {"status": health},
-            "operationState": {"phase": phase, "startedAt": started,
-                               "finishedAt": started,
-                               "syncResult": {"revision": revision,
-                                              "resources": resources or []}},
+            "operationState": {
+                "phase": phase,
+                "startedAt": started,
+                "finishedAt": started,
+                "syncResult": {"revision": revision, "resources": resources or []},
+            },
         },
     }
 
 
-def evidence(objects: list[Obj] | None = None, *, now: str = LATE, app: Obj | None = None,
-             **sections: Any) -> Evidence:
-    doc: Obj = {"apiVersion": "truthgate.dev/v1alpha1", "kind": "Evidence", "collectedAt": now,
-                "application": app if app is not None else application(),
-                "objects": objects or [], **sections}
+def evidence(
+    objects: list[Obj] | None = None, *, now: str = LATE, app: Obj | None = None, **sections: Any
+) -> Evidence:
+    doc: Obj = {
+        "apiVersion": "truthgate.dev/v1alpha1",
+        "kind": "Evidence",
+        "collectedAt": now,
+        "application": app if app is not None else application(),
+        "objects": objects or [],
+        **sections,
+    }
     return doc  # type: ignore[return-value]
 
 

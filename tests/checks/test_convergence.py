@@ -7,11 +7,22 @@ from webhooks.checks import convergence
 
 
 def _deployment(**status: object) -> dict[str, object]:
-    base: dict[str, object] = {"observedGeneration": 2, "replicas": 5, "updatedReplicas": 5,
-                               "readyReplicas": 5, "availableReplicas": 5}
+    base: dict[str, object] = {
+        "observedGeneration": 2,
+        "replicas": 5,
+        "updatedReplicas": 5,
+        "readyReplicas": 5,
+        "availableReplicas": 5,
+    }
     base.update(status)
-    return obj("Deployment", "web", api="apps/v1", metadata={"generation": 2},
-               spec={"replicas": 5, "progressDeadlineSeconds": 600}, status=base)
+    return obj(
+        "Deployment",
+        "web",
+        api="apps/v1",
+        metadata={"generation": 2},
+        spec={"replicas": 5, "progressDeadlineSeconds": 600},
+        status=base,
+    )
 
 
 def test_converged_deployment_has_no_finding() -> None:
@@ -19,8 +30,13 @@ def test_converged_deployment_has_no_finding() -> None:
 
 
 def test_progress_deadline_exceeded_is_critical_at_once() -> None:
-    dep = _deployment(updatedReplicas=3, availableReplicas=3, conditions=[
-        {"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded"}])
+    dep = _deployment(
+        updatedReplicas=3,
+        availableReplicas=3,
+        conditions=[
+            {"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded"}
+        ],
+    )
     [f] = run(convergence.check, evidence([dep], now=EARLY))
     assert f["severity"] == "critical"
     assert f["resource"] == {"kind": "Deployment", "namespace": "shop", "name": "web"}
@@ -41,82 +57,174 @@ def test_rollout_in_progress_is_converging_within_grace_and_critical_after() -> 
 def test_new_pods_in_image_pull_backoff_fail_the_deployment_without_waiting() -> None:
     dep = _deployment(updatedReplicas=5, availableReplicas=3)
     dep["metadata"]["annotations"] = {"deployment.kubernetes.io/revision": "4"}  # type: ignore[index]
-    rs = owned(obj("ReplicaSet", "web-abc", api="apps/v1",
-                   metadata={"annotations": {"deployment.kubernetes.io/revision": "4"}}), dep)
-    bad = owned(pod("web-abc-1", ready=False, statuses=[
-        {"name": "app", "ready": False, "restartCount": 0,
-         "state": {"waiting": {"reason": "ImagePullBackOff",
-                               "message": "Back-off pulling image"}}}]), rs)
+    rs = owned(
+        obj(
+            "ReplicaSet",
+            "web-abc",
+            api="apps/v1",
+            metadata={"annotations": {"deployment.kubernetes.io/revision": "4"}},
+        ),
+        dep,
+    )
+    bad = owned(
+        pod(
+            "web-abc-1",
+            ready=False,
+            statuses=[
+                {
+                    "name": "app",
+                    "ready": False,
+                    "restartCount": 0,
+                    "state": {
+                        "waiting": {
+                            "reason": "ImagePullBackOff",
+                            "message": "Back-off pulling image",
+                        }
+                    },
+                }
+            ],
+        ),
+        rs,
+    )
     [f] = run(convergence.check, evidence([dep, rs, bad], now=EARLY))
     assert f["severity"] == "critical"
     assert "1 ImagePullBackOff (web-abc-1)" in f["message"]
 
 
 def test_crash_looping_statefulset_is_critical_where_argo_cd_says_progressing() -> None:
-    sts = obj("StatefulSet", "cache", api="apps/v1", metadata={"generation": 1},
-              spec={"replicas": 3}, status={"observedGeneration": 1, "replicas": 3,
-                                             "readyReplicas": 2, "updatedReplicas": 3})
-    crashing = owned(pod("cache-2", ready=False, statuses=[
-        {"name": "redis", "restartCount": 7, "state": {"waiting": {"reason": "CrashLoopBackOff"}}}
-    ]), sts)
+    sts = obj(
+        "StatefulSet",
+        "cache",
+        api="apps/v1",
+        metadata={"generation": 1},
+        spec={"replicas": 3},
+        status={"observedGeneration": 1, "replicas": 3, "readyReplicas": 2, "updatedReplicas": 3},
+    )
+    crashing = owned(
+        pod(
+            "cache-2",
+            ready=False,
+            statuses=[
+                {
+                    "name": "redis",
+                    "restartCount": 7,
+                    "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                }
+            ],
+        ),
+        sts,
+    )
     [f] = run(convergence.check, evidence([sts, crashing], now=EARLY))
     assert f["severity"] == "critical"
     assert f["message"] == (
-        "StatefulSet shop/cache: 2 of 3 replicas ready: 1 CrashLoopBackOff (cache-2)")
+        "StatefulSet shop/cache: 2 of 3 replicas ready: 1 CrashLoopBackOff (cache-2)"
+    )
 
 
 def test_unschedulable_statefulset_pod_is_named_with_the_scheduler_message() -> None:
-    sts = obj("StatefulSet", "cache", api="apps/v1", spec={"replicas": 3},
-              status={"replicas": 3, "readyReplicas": 2, "updatedReplicas": 3})
+    sts = obj(
+        "StatefulSet",
+        "cache",
+        api="apps/v1",
+        spec={"replicas": 3},
+        status={"replicas": 3, "readyReplicas": 2, "updatedReplicas": 3},
+    )
     pending = owned(pod("cache-2", phase="Pending", ready=False, statuses=[]), sts)
-    pending["status"]["conditions"] = [{"type": "PodScheduled", "status": "False",
-                                        "reason": "Unschedulable",
-                                        "message": "0/3 nodes are available"}]
+    pending["status"]["conditions"] = [
+        {
+            "type": "PodScheduled",
+            "status": "False",
+            "reason": "Unschedulable",
+            "message": "0/3 nodes are available",
+        }
+    ]
     [f] = run(convergence.check, evidence([sts, pending], now=LATE))
     assert f["severity"] == "critical"
     assert "1 Unschedulable (cache-2)" in f["message"]
 
 
 def test_ondelete_statefulset_on_old_revision_is_a_warning_argo_cd_calls_healthy() -> None:
-    sts = obj("StatefulSet", "cache", api="apps/v1",
-              spec={"replicas": 3, "updateStrategy": {"type": "OnDelete"}},
-              status={"replicas": 3, "readyReplicas": 3, "updatedReplicas": 1})
+    sts = obj(
+        "StatefulSet",
+        "cache",
+        api="apps/v1",
+        spec={"replicas": 3, "updateStrategy": {"type": "OnDelete"}},
+        status={"replicas": 3, "readyReplicas": 3, "updatedReplicas": 1},
+    )
     [f] = run(convergence.check, evidence([sts]))
     assert f["severity"] == "warning" and "converging" not in f
     assert "2 of 3 pods still on the old revision" in f["message"]
 
 
 def test_partitioned_statefulset_is_converged_when_the_partition_is_updated() -> None:
-    sts = obj("StatefulSet", "cache", api="apps/v1",
-              spec={"replicas": 3, "updateStrategy": {"type": "RollingUpdate",
-                                                      "rollingUpdate": {"partition": 2}}},
-              status={"replicas": 3, "readyReplicas": 3, "updatedReplicas": 1,
-                      "currentRevision": "a", "updateRevision": "b"})
+    sts = obj(
+        "StatefulSet",
+        "cache",
+        api="apps/v1",
+        spec={
+            "replicas": 3,
+            "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 2}},
+        },
+        status={
+            "replicas": 3,
+            "readyReplicas": 3,
+            "updatedReplicas": 1,
+            "currentRevision": "a",
+            "updateRevision": "b",
+        },
+    )
     assert run(convergence.check, evidence([sts])) == []
 
 
 def test_daemonset_with_unavailable_pods_is_reported_with_numbers() -> None:
-    ds = obj("DaemonSet", "agent", api="apps/v1", status={
-        "desiredNumberScheduled": 6, "currentNumberScheduled": 6, "updatedNumberScheduled": 6,
-        "numberAvailable": 4, "numberUnavailable": 2, "numberReady": 4})
+    ds = obj(
+        "DaemonSet",
+        "agent",
+        api="apps/v1",
+        status={
+            "desiredNumberScheduled": 6,
+            "currentNumberScheduled": 6,
+            "updatedNumberScheduled": 6,
+            "numberAvailable": 4,
+            "numberUnavailable": 2,
+            "numberReady": 4,
+        },
+    )
     [f] = run(convergence.check, evidence([ds], now=LATE))
     assert f["severity"] == "critical"
     assert "DaemonSet shop/agent: 2 of 6 pods unavailable" in f["message"]
 
 
 def test_failed_job_reports_backoff_limit() -> None:
-    job = obj("Job", "migrate", api="batch/v1", spec={"backoffLimit": 4}, status={
-        "failed": 5, "conditions": [{"type": "Failed", "status": "True",
-                                     "reason": "BackoffLimitExceeded",
-                                     "message": "Job has reached the specified backoff limit"}]})
+    job = obj(
+        "Job",
+        "migrate",
+        api="batch/v1",
+        spec={"backoffLimit": 4},
+        status={
+            "failed": 5,
+            "conditions": [
+                {
+                    "type": "Failed",
+                    "status": "True",
+                    "reason": "BackoffLimitExceeded",
+                    "message": "Job has reached the specified backoff limit",
+                }
+            ],
+        },
+    )
     [f] = run(convergence.check, evidence([job], now=EARLY))
     assert f["severity"] == "critical"
     assert "BackoffLimitExceeded" in f["message"] and "backoffLimit 4" in f["message"]
 
 
 def test_complete_job_and_bound_claim_are_converged() -> None:
-    job = obj("Job", "migrate", api="batch/v1",
-              status={"conditions": [{"type": "Complete", "status": "True"}]})
+    job = obj(
+        "Job",
+        "migrate",
+        api="batch/v1",
+        status={"conditions": [{"type": "Complete", "status": "True"}]},
+    )
     pvc = obj("PersistentVolumeClaim", "data", status={"phase": "Bound"})
     assert run(convergence.check, evidence([job, pvc])) == []
 
@@ -131,9 +239,17 @@ def test_lost_claim_fails_and_pending_claim_waits() -> None:
 
 
 def test_standalone_pod_in_crash_loop_is_critical() -> None:
-    p = pod("debug", ready=False, statuses=[
-        {"name": "app", "restartCount": 3,
-         "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 40s"}}}])
+    p = pod(
+        "debug",
+        ready=False,
+        statuses=[
+            {
+                "name": "app",
+                "restartCount": 3,
+                "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 40s"}},
+            }
+        ],
+    )
     [f] = run(convergence.check, evidence([p], now=EARLY))
     assert f["message"] == "Pod shop/debug: CrashLoopBackOff (container app): back-off 40s"
 
@@ -147,16 +263,34 @@ def test_load_balancer_without_ingress_waits_then_fails() -> None:
 
 
 def test_hpa_that_cannot_read_metrics_is_critical() -> None:
-    hpa = obj("HorizontalPodAutoscaler", "web", api="autoscaling/v2", status={"conditions": [
-        {"type": "ScalingActive", "status": "False", "reason": "FailedGetResourceMetric",
-         "message": "unable to get metrics for resource cpu"}]})
+    hpa = obj(
+        "HorizontalPodAutoscaler",
+        "web",
+        api="autoscaling/v2",
+        status={
+            "conditions": [
+                {
+                    "type": "ScalingActive",
+                    "status": "False",
+                    "reason": "FailedGetResourceMetric",
+                    "message": "unable to get metrics for resource cpu",
+                }
+            ]
+        },
+    )
     [f] = run(convergence.check, evidence([hpa]))
     assert f["severity"] == "critical" and "FailedGetResourceMetric" in f["message"]
 
 
 def test_stalled_custom_resource_fails_kstatus_style() -> None:
-    cr = obj("Certificate", "web-tls", api="cert-manager.io/v1", status={"conditions": [
-        {"type": "Stalled", "status": "True", "message": "issuer not found"}]})
+    cr = obj(
+        "Certificate",
+        "web-tls",
+        api="cert-manager.io/v1",
+        status={
+            "conditions": [{"type": "Stalled", "status": "True", "message": "issuer not found"}]
+        },
+    )
     [f] = run(convergence.check, evidence([cr]))
     assert f["severity"] == "critical" and "issuer not found" in f["message"]
 
@@ -181,16 +315,28 @@ def test_generation_not_observed_is_left_to_the_staleness_check() -> None:
 
 
 def test_evicted_pods_left_behind_do_not_fail_a_complete_rollout() -> None:
-    sts = obj("StatefulSet", "cache", api="apps/v1", spec={"replicas": 1},
-              status={"replicas": 1, "readyReplicas": 1, "updatedReplicas": 1})
+    sts = obj(
+        "StatefulSet",
+        "cache",
+        api="apps/v1",
+        spec={"replicas": 1},
+        status={"replicas": 1, "readyReplicas": 1, "updatedReplicas": 1},
+    )
     evicted = owned(pod("cache-0-old", phase="Failed", ready=False, statuses=[]), sts)
     evicted["status"]["reason"] = "Evicted"
     assert run(convergence.check, evidence([sts, evicted, owned(pod("cache-0"), sts)])) == []
 
 
 def test_deployment_reporting_available_false_is_not_converged() -> None:
-    dep = _deployment(conditions=[{"type": "Available", "status": "False",
-                                   "reason": "MinimumReplicasUnavailable",
-                                   "message": "Deployment does not have minimum availability."}])
+    dep = _deployment(
+        conditions=[
+            {
+                "type": "Available",
+                "status": "False",
+                "reason": "MinimumReplicasUnavailable",
+                "message": "Deployment does not have minimum availability.",
+            }
+        ]
+    )
     [f] = run(convergence.check, evidence([dep], now=LATE))
     assert "Available=False: Deployment does not have minimum availability." in f["message"]

@@ -8,15 +8,25 @@ from tests.checks.helpers import evidence, obj, run
 from webhooks.checks import drift
 
 
-def _intent(user: str, cls: str, when: str = "2026-11-27T10:07:00Z", **extra: Any
-            ) -> dict[str, Any]:
-    return {"uid": "u", "time": when, "app": "shop-web",
-            "kind": {"group": "apps", "version": "v1", "kind": "Deployment"},
-            "namespace": "shop", "name": "web", "operation": "UPDATE",
-            "actor": {"username": user, "groups": [], "class": cls},
-            "patch": [{"op": "replace", "path": "/spec/replicas", "value": 7}],
-            "decision": {"allowed": True, "denials": [], "warnings": []}, "dryRun": False,
-            "prevHash": "", "hash": "", **extra}
+def _intent(
+    user: str, cls: str, when: str = "2026-11-27T10:07:00Z", **extra: Any
+) -> dict[str, Any]:
+    return {
+        "uid": "u",
+        "time": when,
+        "app": "shop-web",
+        "kind": {"group": "apps", "version": "v1", "kind": "Deployment"},
+        "namespace": "shop",
+        "name": "web",
+        "operation": "UPDATE",
+        "actor": {"username": user, "groups": [], "class": cls},
+        "patch": [{"op": "replace", "path": "/spec/replicas", "value": 7}],
+        "decision": {"allowed": True, "denials": [], "warnings": []},
+        "dryRun": False,
+        "prevHash": "",
+        "hash": "",
+        **extra,
+    }
 
 
 def test_human_change_after_sync_is_critical_drift_with_who_and_what() -> None:
@@ -24,15 +34,18 @@ def test_human_change_after_sync_is_critical_drift_with_who_and_what() -> None:
     assert f["severity"] == "critical" and f["check"] == "drift/human"
     assert f["message"] == (
         "Deployment shop/web: changed out of band by alice@example.com at 2026-11-27T10:07:00Z "
-        "(UPDATE /spec/replicas); Git no longer describes it")
+        "(UPDATE /spec/replicas); Git no longer describes it"
+    )
 
 
 def test_break_glass_is_a_warning_with_the_reason() -> None:
     intent = _intent("alice@example.com", "human", breakGlass="INC-4821 checkout down")
     [f] = run(drift.check, evidence([], intents=[intent]))
     assert f["severity"] == "warning" and f["check"] == "drift/break-glass"
-    assert "by alice@example.com" in f["message"] and "reason: INC-4821 checkout down" in (
-        f["message"])
+    assert (
+        "by alice@example.com" in f["message"]
+        and "reason: INC-4821 checkout down" in (f["message"])
+    )
 
 
 def test_repeated_edits_are_one_finding() -> None:
@@ -54,8 +67,10 @@ def test_argocd_controllers_dry_runs_denials_and_earlier_edits_are_not_drift() -
 
 def test_other_apps_objects_are_not_ours() -> None:
     intent = _intent("alice", "human", app="billing", name="api")
-    assert run(drift.check, evidence([obj("Deployment", "web", api="apps/v1")],
-                                     intents=[intent])) == []
+    assert (
+        run(drift.check, evidence([obj("Deployment", "web", api="apps/v1")], intents=[intent]))
+        == []
+    )
 
 
 def test_unclassified_actor_is_a_warning() -> None:

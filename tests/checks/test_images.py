@@ -11,26 +11,53 @@ IMAGE = "registry.example.com/shop/web:1.5.0"
 
 
 def _workload(image: str = IMAGE, strategy: str = "RollingUpdate") -> dict[str, object]:
-    return obj("StatefulSet", "web", api="apps/v1", spec={
-        "replicas": 2, "updateStrategy": {"type": strategy},
-        "template": {"spec": {"containers": [{"name": "web", "image": image}]}}})
+    return obj(
+        "StatefulSet",
+        "web",
+        api="apps/v1",
+        spec={
+            "replicas": 2,
+            "updateStrategy": {"type": strategy},
+            "template": {"spec": {"containers": [{"name": "web", "image": image}]}},
+        },
+    )
 
 
-def _pod(owner: dict[str, object], name: str, image: str = IMAGE, digest: str = "sha256:aaa",
-         running: str | None = None) -> dict[str, object]:
-    return owned(pod(name, spec={"containers": [{"name": "web", "image": image}]}, statuses=[
-        {"name": "web", "image": running or image,
-         "imageID": f"registry.example.com/shop/web@{digest}", "restartCount": 0,
-         "state": {"running": {}}}]), owner)
+def _pod(
+    owner: dict[str, object],
+    name: str,
+    image: str = IMAGE,
+    digest: str = "sha256:aaa",
+    running: str | None = None,
+) -> dict[str, object]:
+    return owned(
+        pod(
+            name,
+            spec={"containers": [{"name": "web", "image": image}]},
+            statuses=[
+                {
+                    "name": "web",
+                    "image": running or image,
+                    "imageID": f"registry.example.com/shop/web@{digest}",
+                    "restartCount": 0,
+                    "state": {"running": {}},
+                }
+            ],
+        ),
+        owner,
+    )
 
 
-@pytest.mark.parametrize(("given", "normal"), [
-    ("nginx", "docker.io/library/nginx:latest"),
-    ("nginx:1.25", "docker.io/library/nginx:1.25"),
-    ("bitnami/redis:7", "docker.io/bitnami/redis:7"),
-    ("registry.example.com:5000/web", "registry.example.com:5000/web:latest"),
-    ("localhost/web@sha256:abc", "localhost/web@sha256:abc"),
-])
+@pytest.mark.parametrize(
+    ("given", "normal"),
+    [
+        ("nginx", "docker.io/library/nginx:latest"),
+        ("nginx:1.25", "docker.io/library/nginx:1.25"),
+        ("bitnami/redis:7", "docker.io/bitnami/redis:7"),
+        ("registry.example.com:5000/web", "registry.example.com:5000/web:latest"),
+        ("localhost/web@sha256:abc", "localhost/web@sha256:abc"),
+    ],
+)
 def test_image_references_normalise_like_the_kubelet(given: str, normal: str) -> None:
     assert images.normalize(given) == normal
 
@@ -42,14 +69,20 @@ def test_one_digest_everywhere_is_fine() -> None:
 
 def test_mixed_digests_under_one_tag_mean_a_re_pushed_tag() -> None:
     sts = _workload()
-    ev = evidence([sts, _pod(sts, "web-0", digest="sha256:" + "a" * 64),
-                   _pod(sts, "web-1", digest="sha256:" + "b" * 64),
-                   _pod(sts, "web-2", digest="sha256:" + "a" * 64)])
+    ev = evidence(
+        [
+            sts,
+            _pod(sts, "web-0", digest="sha256:" + "a" * 64),
+            _pod(sts, "web-1", digest="sha256:" + "b" * 64),
+            _pod(sts, "web-2", digest="sha256:" + "a" * 64),
+        ]
+    )
     [f] = run(images.check, ev)
     assert f["check"] == "images/mixed-digests" and f["severity"] == "critical"
     assert f["resource"] == {"kind": "StatefulSet", "namespace": "shop", "name": "web"}
-    assert "2 different digests of registry.example.com/shop/web:1.5.0 across 3 pods" in (
-        f["message"])
+    assert (
+        "2 different digests of registry.example.com/shop/web:1.5.0 across 3 pods" in (f["message"])
+    )
     assert "on 2" in f["message"] and "on 1" in f["message"]
 
 
@@ -61,8 +94,10 @@ def test_pods_on_an_old_image_wait_for_grace_then_fail() -> None:
     assert early.get("converging") is True
     [late] = run(images.check, evidence(ev_objects, now=LATE))
     assert late["severity"] == "critical"
-    assert "1 of 2 pods run registry.example.com/shop/web:1.4.0 in container web, declared " \
+    assert (
+        "1 of 2 pods run registry.example.com/shop/web:1.4.0 in container web, declared "
         "registry.example.com/shop/web:1.5.0" in late["message"]
+    )
 
 
 def test_ondelete_workload_on_an_old_image_is_a_warning() -> None:
@@ -94,10 +129,16 @@ def test_digest_pinned_image_running_another_digest_is_flagged() -> None:
 
 
 def test_a_deployment_is_judged_through_its_replicasets_pods() -> None:
-    dep = obj("Deployment", "web", api="apps/v1", spec={
-        "template": {"spec": {"containers": [{"name": "web", "image": IMAGE}]}}})
+    dep = obj(
+        "Deployment",
+        "web",
+        api="apps/v1",
+        spec={"template": {"spec": {"containers": [{"name": "web", "image": IMAGE}]}}},
+    )
     rs = owned(obj("ReplicaSet", "web-1", api="apps/v1"), dep)
-    pods = [_pod(rs, "web-1-a", digest="sha256:" + "a" * 64),
-            _pod(rs, "web-1-b", digest="sha256:" + "b" * 64)]
+    pods = [
+        _pod(rs, "web-1-a", digest="sha256:" + "a" * 64),
+        _pod(rs, "web-1-b", digest="sha256:" + "b" * 64),
+    ]
     [f] = run(images.check, evidence([dep, rs, *pods]))
     assert f["resource"] == {"kind": "Deployment", "namespace": "shop", "name": "web"}

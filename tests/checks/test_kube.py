@@ -10,10 +10,17 @@ from webhooks.checks import kube
 from webhooks.checks.index import ObjectIndex
 
 
-@pytest.mark.parametrize(("text", "value"), [
-    ("10", Decimal(10)), ("250m", Decimal("0.25")), ("1Gi", Decimal(2**30)),
-    ("1.5k", Decimal(1500)), ("1e3", Decimal(1000)), (3, Decimal(3)),
-])
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("10", Decimal(10)),
+        ("250m", Decimal("0.25")),
+        ("1Gi", Decimal(2**30)),
+        ("1.5k", Decimal(1500)),
+        ("1e3", Decimal(1000)),
+        (3, Decimal(3)),
+    ],
+)
 def test_quantities_parse_like_the_api(text: object, value: Decimal) -> None:
     assert kube.parse_quantity(text) == value
 
@@ -39,39 +46,80 @@ def test_readers_treat_wrong_types_as_absent() -> None:
 
 
 def test_label_selectors_support_expressions() -> None:
-    sel = {"matchLabels": {"app": "web"}, "matchExpressions": [
-        {"key": "tier", "operator": "In", "values": ["front", "edge"]},
-        {"key": "canary", "operator": "DoesNotExist"}]}
+    sel = {
+        "matchLabels": {"app": "web"},
+        "matchExpressions": [
+            {"key": "tier", "operator": "In", "values": ["front", "edge"]},
+            {"key": "canary", "operator": "DoesNotExist"},
+        ],
+    }
     assert kube.selector_matches(sel, {"app": "web", "tier": "edge"})
     assert not kube.selector_matches(sel, {"app": "web", "tier": "back"})
     assert not kube.selector_matches(sel, {"app": "web", "tier": "edge", "canary": "1"})
 
 
 def test_quota_gist_shortens_the_api_servers_refusal() -> None:
-    msg = ('pods "x" is forbidden: exceeded quota: compute, requested: pods=1,requests.cpu=250m,'
-           " used: pods=10,requests.cpu=2500m, limited: pods=10,requests.cpu=4")
+    msg = (
+        'pods "x" is forbidden: exceeded quota: compute, requested: pods=1,requests.cpu=250m,'
+        " used: pods=10,requests.cpu=2500m, limited: pods=10,requests.cpu=4"
+    )
     assert kube.quota_gist(msg) == (
         "exceeded quota compute (requested pods=1,requests.cpu=250m, used pods=10,"
-        "requests.cpu=2500m, limited pods=10,requests.cpu=4)")
+        "requests.cpu=2500m, limited pods=10,requests.cpu=4)"
+    )
     assert kube.quota_gist("pods are forbidden: violates PodSecurity") is None
 
 
 def test_membership_follows_tracking_and_ownership_and_ignores_foreign_objects() -> None:
-    app = {"metadata": {"name": "shop-web"}, "status": {"resources": [
-        {"kind": "Service", "namespace": "shop", "name": "listed"}]}}
-    dep = {"kind": "Deployment", "metadata": {"name": "web", "namespace": "shop", "uid": "d1",
-           "annotations": {"argocd.argoproj.io/tracking-id":
-                           "shop-web:apps/Deployment:shop/web"}}}
-    rs = {"kind": "ReplicaSet", "metadata": {"name": "web-1", "namespace": "shop", "uid": "r1",
-          "ownerReferences": [{"kind": "Deployment", "name": "web", "uid": "d1"}]}}
-    pod = {"kind": "Pod", "metadata": {"name": "web-1-a", "namespace": "shop",
-           "ownerReferences": [{"kind": "ReplicaSet", "name": "web-1", "uid": "r1"}]}}
-    labelled = {"kind": "ConfigMap", "metadata": {"name": "cfg", "namespace": "shop",
-                "labels": {"app.kubernetes.io/instance": "shop-web"}}}
+    app = {
+        "metadata": {"name": "shop-web"},
+        "status": {"resources": [{"kind": "Service", "namespace": "shop", "name": "listed"}]},
+    }
+    dep = {
+        "kind": "Deployment",
+        "metadata": {
+            "name": "web",
+            "namespace": "shop",
+            "uid": "d1",
+            "annotations": {"argocd.argoproj.io/tracking-id": "shop-web:apps/Deployment:shop/web"},
+        },
+    }
+    rs = {
+        "kind": "ReplicaSet",
+        "metadata": {
+            "name": "web-1",
+            "namespace": "shop",
+            "uid": "r1",
+            "ownerReferences": [{"kind": "Deployment", "name": "web", "uid": "d1"}],
+        },
+    }
+    pod = {
+        "kind": "Pod",
+        "metadata": {
+            "name": "web-1-a",
+            "namespace": "shop",
+            "ownerReferences": [{"kind": "ReplicaSet", "name": "web-1", "uid": "r1"}],
+        },
+    }
+    labelled = {
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": "cfg",
+            "namespace": "shop",
+            "labels": {"app.kubernetes.io/instance": "shop-web"},
+        },
+    }
     listed = {"kind": "Service", "metadata": {"name": "listed", "namespace": "shop"}}
-    foreign = {"kind": "Deployment", "metadata": {"name": "billing", "namespace": "shop",
-               "annotations": {"argocd.argoproj.io/tracking-id":
-                               "billing:apps/Deployment:shop/billing"}}}
+    foreign = {
+        "kind": "Deployment",
+        "metadata": {
+            "name": "billing",
+            "namespace": "shop",
+            "annotations": {
+                "argocd.argoproj.io/tracking-id": "billing:apps/Deployment:shop/billing"
+            },
+        },
+    }
     index = ObjectIndex([dep, rs, pod, labelled, listed, foreign], app)
     members = {o["metadata"]["name"] for o in index.objects if index.is_member(o)}
     assert members == {"web", "web-1", "web-1-a", "cfg", "listed"}

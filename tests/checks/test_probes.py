@@ -9,21 +9,36 @@ from webhooks.checks import probes
 
 
 def _probe(**over: Any) -> dict[str, Any]:
-    return {"name": "checkout", "url": "http://web.shop.svc/healthz", "ok": True, "status": 200,
-            "latencyMs": 12.0, "at": "2026-11-27T10:10:00Z", "error": None, **over}
+    return {
+        "name": "checkout",
+        "url": "http://web.shop.svc/healthz",
+        "ok": True,
+        "status": 200,
+        "latencyMs": 12.0,
+        "at": "2026-11-27T10:10:00Z",
+        "error": None,
+        **over,
+    }
 
 
 def test_failed_probe_names_status_error_and_latency() -> None:
-    [f] = run(probes.check, evidence(probes=[_probe(ok=False, status=503, latencyMs=1240.3,
-                                                    error="upstream reset")]))
+    [f] = run(
+        probes.check,
+        evidence(probes=[_probe(ok=False, status=503, latencyMs=1240.3, error="upstream reset")]),
+    )
     assert f["severity"] == "critical" and f["resource"] is None
-    assert f["message"] == ("probe checkout (http://web.shop.svc/healthz) failed: HTTP 503: "
-                            "upstream reset in 1240 ms")
+    assert f["message"] == (
+        "probe checkout (http://web.shop.svc/healthz) failed: HTTP 503: upstream reset in 1240 ms"
+    )
 
 
 def test_probe_without_response_says_so() -> None:
-    [f] = run(probes.check, evidence(probes=[_probe(ok=False, status=None, latencyMs=None,
-                                                    error="timed out after 5s")]))
+    [f] = run(
+        probes.check,
+        evidence(
+            probes=[_probe(ok=False, status=None, latencyMs=None, error="timed out after 5s")]
+        ),
+    )
     assert "no response: timed out after 5s in no latency" in f["message"]
 
 

@@ -11,26 +11,45 @@ CHANGED = "2026-11-27T10:00:02Z"
 
 
 def _intent(kind: str, name: str, when: str = CHANGED, **extra: Any) -> dict[str, Any]:
-    return {"uid": "u1", "time": when, "app": "shop-web",
-            "kind": {"group": "", "version": "v1", "kind": kind}, "namespace": "shop",
-            "name": name, "operation": "UPDATE",
-            "actor": {"username": "argocd", "groups": [], "class": "argocd"}, "patch": [],
-            "decision": {"allowed": True, "denials": [], "warnings": []}, "dryRun": False,
-            "prevHash": "", "hash": "", **extra}
+    return {
+        "uid": "u1",
+        "time": when,
+        "app": "shop-web",
+        "kind": {"group": "", "version": "v1", "kind": kind},
+        "namespace": "shop",
+        "name": name,
+        "operation": "UPDATE",
+        "actor": {"username": "argocd", "groups": [], "class": "argocd"},
+        "patch": [],
+        "decision": {"allowed": True, "denials": [], "warnings": []},
+        "dryRun": False,
+        "prevHash": "",
+        "hash": "",
+        **extra,
+    }
 
 
-def _consumer(name: str, container: dict[str, Any], start: str = BEFORE,
-              volumes: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def _consumer(
+    name: str,
+    container: dict[str, Any],
+    start: str = BEFORE,
+    volumes: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     dep = obj("Deployment", "web", api="apps/v1")
     rs = owned(obj("ReplicaSet", "web-1", api="apps/v1"), dep)
-    p = owned(pod(name, start=start, spec={"containers": [{"name": "app", **container}],
-                                            "volumes": volumes or []}), rs)
+    p = owned(
+        pod(
+            name,
+            start=start,
+            spec={"containers": [{"name": "app", **container}], "volumes": volumes or []},
+        ),
+        rs,
+    )
     return {"dep": dep, "rs": rs, "pod": p}
 
 
 def _ev(parts: dict[str, Any], **sections: Any) -> Any:
-    return evidence([parts["dep"], parts["rs"], parts["pod"], obj("ConfigMap", "cfg")],
-                    **sections)
+    return evidence([parts["dep"], parts["rs"], parts["pod"], obj("ConfigMap", "cfg")], **sections)
 
 
 def test_env_from_configmap_changed_after_pod_start_is_stale() -> None:
@@ -40,26 +59,34 @@ def test_env_from_configmap_changed_after_pod_start_is_stale() -> None:
     assert f["resource"] == {"kind": "Deployment", "namespace": "shop", "name": "web"}
     assert f["message"].startswith(
         "Deployment shop/web: 1 of 1 pods still run the old ConfigMap shop/cfg "
-        "(changed 2026-11-27T10:00:02Z; read via envFrom")
+        "(changed 2026-11-27T10:00:02Z; read via envFrom"
+    )
 
 
 def test_secret_key_in_env_is_never_refreshed_either() -> None:
-    parts = _consumer("web-1-a", {"env": [{"name": "PW", "valueFrom": {
-        "secretKeyRef": {"name": "db", "key": "password"}}}]})
+    parts = _consumer(
+        "web-1-a",
+        {"env": [{"name": "PW", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}}]},
+    )
     [f] = run(propagation.check, _ev(parts, intents=[_intent("Secret", "db")]))
     assert "old Secret shop/db" in f["message"] and "via env" in f["message"]
 
 
 def test_volume_without_subpath_is_refreshed_by_the_kubelet() -> None:
-    parts = _consumer("web-1-a", {"volumeMounts": [{"name": "c", "mountPath": "/etc/app"}]},
-                      volumes=[{"name": "c", "configMap": {"name": "cfg"}}])
+    parts = _consumer(
+        "web-1-a",
+        {"volumeMounts": [{"name": "c", "mountPath": "/etc/app"}]},
+        volumes=[{"name": "c", "configMap": {"name": "cfg"}}],
+    )
     assert run(propagation.check, _ev(parts, intents=[_intent("ConfigMap", "cfg")])) == []
 
 
 def test_subpath_mount_of_a_projected_volume_is_stale() -> None:
-    parts = _consumer("web-1-a", {"volumeMounts": [
-        {"name": "c", "mountPath": "/etc/app/app.yaml", "subPath": "app.yaml"}]},
-        volumes=[{"name": "c", "projected": {"sources": [{"configMap": {"name": "cfg"}}]}}])
+    parts = _consumer(
+        "web-1-a",
+        {"volumeMounts": [{"name": "c", "mountPath": "/etc/app/app.yaml", "subPath": "app.yaml"}]},
+        volumes=[{"name": "c", "projected": {"sources": [{"configMap": {"name": "cfg"}}]}}],
+    )
     [f] = run(propagation.check, _ev(parts, intents=[_intent("ConfigMap", "cfg")]))
     assert "subPath volume" in f["message"]
 
@@ -72,17 +99,26 @@ def test_container_restarted_after_the_change_reads_the_new_config() -> None:
 
 def test_changes_before_the_sync_dry_runs_and_denials_do_not_count() -> None:
     parts = _consumer("web-1-a", {"envFrom": [{"configMapRef": {"name": "cfg"}}]})
-    intents = [_intent("ConfigMap", "cfg", when="2026-11-27T09:59:00Z"),
-               _intent("ConfigMap", "cfg", dryRun=True),
-               _intent("ConfigMap", "cfg", decision={"allowed": False, "denials": ["no"],
-                                                     "warnings": []})]
+    intents = [
+        _intent("ConfigMap", "cfg", when="2026-11-27T09:59:00Z"),
+        _intent("ConfigMap", "cfg", dryRun=True),
+        _intent("ConfigMap", "cfg", decision={"allowed": False, "denials": ["no"], "warnings": []}),
+    ]
     assert run(propagation.check, _ev(parts, intents=intents)) == []
 
 
 def test_without_an_intents_section_managed_fields_date_the_change() -> None:
     parts = _consumer("web-1-a", {"envFrom": [{"configMapRef": {"name": "cfg"}}]})
-    cm = obj("ConfigMap", "cfg", metadata={"creationTimestamp": BEFORE, "managedFields": [
-        {"manager": "argocd-controller", "operation": "Apply", "time": CHANGED}]})
+    cm = obj(
+        "ConfigMap",
+        "cfg",
+        metadata={
+            "creationTimestamp": BEFORE,
+            "managedFields": [
+                {"manager": "argocd-controller", "operation": "Apply", "time": CHANGED}
+            ],
+        },
+    )
     ev = evidence([parts["dep"], parts["rs"], parts["pod"], cm])
     assert "intents" not in ev
     [f] = run(propagation.check, ev)

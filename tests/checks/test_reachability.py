@@ -15,12 +15,17 @@ def _svc(name: str = "web", **spec: Any) -> dict[str, Any]:
 
 
 def _slice(service: str, *ready: bool | None) -> dict[str, Any]:
-    endpoints = [{"addresses": [f"10.0.0.{i}"],
-                  **({} if r is None else {"conditions": {"ready": r}})}
-                 for i, r in enumerate(ready)]
-    return obj("EndpointSlice", f"{service}-abc", api="discovery.k8s.io/v1",
-               metadata={"labels": {"kubernetes.io/service-name": service}},
-               endpoints=endpoints)
+    endpoints = [
+        {"addresses": [f"10.0.0.{i}"], **({} if r is None else {"conditions": {"ready": r}})}
+        for i, r in enumerate(ready)
+    ]
+    return obj(
+        "EndpointSlice",
+        f"{service}-abc",
+        api="discovery.k8s.io/v1",
+        metadata={"labels": {"kubernetes.io/service-name": service}},
+        endpoints=endpoints,
+    )
 
 
 def test_ready_endpoint_means_reachable() -> None:
@@ -41,16 +46,19 @@ def test_absent_ready_condition_counts_as_ready_as_the_api_says() -> None:
 
 
 def test_selector_matching_no_pod_names_the_selector() -> None:
-    ev = evidence([_svc(), pod("web-1", labels={"app": "web-frontend"}), _slice("web")],
-                  now=EARLY)
+    ev = evidence([_svc(), pod("web-1", labels={"app": "web-frontend"}), _slice("web")], now=EARLY)
     [f] = run(reachability.check, ev)
     assert f["check"] == "reachability/selector" and f.get("converging") is True
     assert "selector app=web matches none of the 1 pods in namespace shop" in f["message"]
 
 
 def test_external_name_services_are_skipped() -> None:
-    ev = evidence([_svc(type="ExternalName", externalName="db.example.com", selector=None),
-                   _slice("other", True)])
+    ev = evidence(
+        [
+            _svc(type="ExternalName", externalName="db.example.com", selector=None),
+            _slice("other", True),
+        ]
+    )
     assert run(reachability.check, ev) == []
 
 

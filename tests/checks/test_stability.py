@@ -8,28 +8,49 @@ from tests.checks.helpers import BEFORE, evidence, obj, owned, pod, run
 from webhooks.checks import stability
 
 
-def _status(restarts: int, *, reason: str = "Error", finished: str = "2026-11-27T10:06:00Z",
-            waiting: str | None = None) -> dict[str, Any]:
-    return {"name": "app", "restartCount": restarts,
-            "state": {"waiting": {"reason": waiting}} if waiting else {"running": {}},
-            "lastState": {"terminated": {"reason": reason, "exitCode": 137 if reason ==
-                                         "OOMKilled" else 1, "finishedAt": finished}}}
+def _status(
+    restarts: int,
+    *,
+    reason: str = "Error",
+    finished: str = "2026-11-27T10:06:00Z",
+    waiting: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "name": "app",
+        "restartCount": restarts,
+        "state": {"waiting": {"reason": waiting}} if waiting else {"running": {}},
+        "lastState": {
+            "terminated": {
+                "reason": reason,
+                "exitCode": 137 if reason == "OOMKilled" else 1,
+                "finishedAt": finished,
+            }
+        },
+    }
 
 
 def _pods(*statuses: dict[str, Any], start: str = "2026-11-27T10:01:00Z") -> list[dict[str, Any]]:
     dep = obj("Deployment", "web", api="apps/v1")
     rs = owned(obj("ReplicaSet", "web-1", api="apps/v1"), dep)
-    spec = {"containers": [{"name": "app", "image": "x", "resources": {"limits": {
-        "memory": "256Mi"}}}]}
-    return [dep, rs, *[owned(pod(f"web-1-{i}", statuses=[s], start=start, spec=spec), rs)
-                       for i, s in enumerate(statuses)]]
+    spec = {
+        "containers": [{"name": "app", "image": "x", "resources": {"limits": {"memory": "256Mi"}}}]
+    }
+    return [
+        dep,
+        rs,
+        *[
+            owned(pod(f"web-1-{i}", statuses=[s], start=start, spec=spec), rs)
+            for i, s in enumerate(statuses)
+        ],
+    ]
 
 
 def test_restarts_since_sync_at_the_threshold_are_critical() -> None:
     [f] = run(stability.check, evidence(_pods(_status(2), _status(1))))
     assert f["check"] == "stability/restarts" and f["severity"] == "critical"
-    assert f["message"] == ("Deployment shop/web: 3 container restarts since sync in 2 pods "
-                            "(last: Error, exit 1)")
+    assert f["message"] == (
+        "Deployment shop/web: 3 container restarts since sync in 2 pods (last: Error, exit 1)"
+    )
 
 
 def test_few_restarts_are_a_warning_and_the_threshold_is_tunable() -> None:

@@ -7,14 +7,33 @@ from webhooks.checks import staleness
 
 
 def _synced(kind: str, name: str, **extra: object) -> dict[str, object]:
-    return {"group": "apps", "version": "v1", "kind": kind, "namespace": "shop", "name": name,
-            "status": "Synced", "hookPhase": "Running", "syncPhase": "Sync", **extra}
+    return {
+        "group": "apps",
+        "version": "v1",
+        "kind": kind,
+        "namespace": "shop",
+        "name": name,
+        "status": "Synced",
+        "hookPhase": "Running",
+        "syncPhase": "Sync",
+        **extra,
+    }
 
 
 def _sts(ready: int, generation: int = 1, observed: int = 1) -> dict[str, object]:
-    return obj("StatefulSet", "cache", api="apps/v1", metadata={"generation": generation},
-               spec={"replicas": 3}, status={"observedGeneration": observed, "replicas": 3,
-                                             "readyReplicas": ready, "updatedReplicas": 3})
+    return obj(
+        "StatefulSet",
+        "cache",
+        api="apps/v1",
+        metadata={"generation": generation},
+        spec={"replicas": 3},
+        status={
+            "observedGeneration": observed,
+            "replicas": 3,
+            "readyReplicas": ready,
+            "updatedReplicas": 3,
+        },
+    )
 
 
 def test_generation_behind_long_after_sync_is_critical() -> None:
@@ -22,7 +41,8 @@ def test_generation_behind_long_after_sync_is_critical() -> None:
     [f] = [f for f in findings if f["check"] == "staleness/generation"]
     assert f["severity"] == "critical"
     assert f["message"].startswith(
-        "StatefulSet shop/cache: controller has not observed generation 5 (observedGeneration 4)")
+        "StatefulSet shop/cache: controller has not observed generation 5 (observedGeneration 4)"
+    )
 
 
 def test_generation_behind_within_grace_is_converging() -> None:
@@ -44,7 +64,8 @@ def test_sync_succeeded_but_applied_workload_not_converged() -> None:
     assert f["severity"] == "critical"
     assert f["message"].startswith(
         "Argo CD reports Healthy, sync Succeeded for StatefulSet shop/cache at abc1234, but it "
-        "is not converged: 1 of 3 replicas ready")
+        "is not converged: 1 of 3 replicas ready"
+    )
 
 
 def test_converged_workload_matches_the_claim() -> None:
@@ -59,15 +80,24 @@ def test_hooks_are_not_judged_as_applied_workloads() -> None:
 
 
 def test_failed_sync_step_and_failed_operation_are_critical() -> None:
-    app = application(phase="Failed", resources=[
-        _synced("Deployment", "web", status="SyncFailed",
-                message='admission webhook "validate.truthgate.dev" denied the request')])
+    app = application(
+        phase="Failed",
+        resources=[
+            _synced(
+                "Deployment",
+                "web",
+                status="SyncFailed",
+                message='admission webhook "validate.truthgate.dev" denied the request',
+            )
+        ],
+    )
     app["status"]["operationState"]["message"] = "one or more objects failed to apply"
     findings = run(staleness.check, evidence([], app=app))
     checks = {f["check"]: f for f in findings}
     assert "denied the request" in checks["staleness/sync-result"]["message"]
     assert checks["staleness/sync-failed"]["message"] == (
-        "Argo CD sync of shop-web at abc1234 Failed: one or more objects failed to apply")
+        "Argo CD sync of shop-web at abc1234 Failed: one or more objects failed to apply"
+    )
 
 
 def test_applied_object_missing_live_is_a_warning_only_when_its_kind_was_collected() -> None:

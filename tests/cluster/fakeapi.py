@@ -81,10 +81,11 @@ class StrictEmulator(kmock.KubernetesEmulator):
             if sent_rv is not None and sent_rv != stored["metadata"]["resourceVersion"]:
                 self.conflicts += 1
                 raise k8s.KubernetesError(
-                    status=409, reason="Conflict",
-                    message=f'Operation cannot be fulfilled on {request.resource.plural} '
-                            f'"{request.name}": the object has been modified; please apply '
-                            f"your changes to the latest version and try again",
+                    status=409,
+                    reason="Conflict",
+                    message=f"Operation cannot be fulfilled on {request.resource.plural} "
+                    f'"{request.name}": the object has been modified; please apply '
+                    f"your changes to the latest version and try again",
                 )
             # Shape the body as the real server would treat it, before kmock merges it.
             if request.subresource == "status":
@@ -125,8 +126,11 @@ class ApiServer:
         key = (_res(rtype), meta.get("namespace"), meta["name"])
 
         def do() -> Obj:
-            old = self.emulator.objects[key].raw if key in self.emulator.objects and not \
-                self.emulator.objects[key].deleted else None
+            old = (
+                self.emulator.objects[key].raw
+                if key in self.emulator.objects and not self.emulator.objects[key].deleted
+                else None
+            )
             if old is not None:
                 for field in ("uid", "generation", "creationTimestamp"):
                     if field in old["metadata"]:
@@ -137,9 +141,7 @@ class ApiServer:
             if old is None:
                 self.emulator.objects[key] = obj
             else:
-                self.emulator.objects[key].patch(
-                    {k: None for k in old if k not in obj} | obj
-                )
+                self.emulator.objects[key].patch({k: None for k in old if k not in obj} | obj)
             return copy.deepcopy(obj)
 
         result: Obj = self._run(do)

@@ -16,8 +16,9 @@ import yaml
 from webhooks.postsync.appinfo import SyncRef
 from webhooks.postsync.publish import pending_status, verified_status, verifying_status
 
-CRD_PATH = (Path(__file__).resolve().parents[2]
-            / "charts/truthgate/crds/truthchecks.truthgate.dev.yaml")
+CRD_PATH = (
+    Path(__file__).resolve().parents[2] / "charts/truthgate/crds/truthchecks.truthgate.dev.yaml"
+)
 CRD: dict[str, Any] = yaml.safe_load(CRD_PATH.read_text(encoding="utf-8"))
 VERSION = CRD["spec"]["versions"][0]
 SCHEMA: dict[str, Any] = VERSION["schema"]["openAPIV3Schema"]
@@ -98,22 +99,31 @@ def test_kubectl_get_shows_verdict_revision_and_age() -> None:
 
 def test_the_documented_example_is_accepted() -> None:
     VALIDATOR.validate(EXAMPLE)
-    VALIDATOR.validate({"apiVersion": "truthgate.dev/v1alpha1", "kind": "TruthCheck",
-                        "metadata": {"name": "minimal"}, "spec": {}})
+    VALIDATOR.validate(
+        {
+            "apiVersion": "truthgate.dev/v1alpha1",
+            "kind": "TruthCheck",
+            "metadata": {"name": "minimal"},
+            "spec": {},
+        }
+    )
 
 
-@pytest.mark.parametrize(("path", "value"), [
-    (("onDivergence",), "explode"),
-    (("observationWindow",), "2 minutes"),
-    (("observationWindow",), "m2"),
-    (("probes", 0, "url"), "ftp://web/healthz"),
-    (("probes", 0, "expectStatus"), 42),
-    (("probes", 0, "timeoutSeconds"), 0),
-    (("workloads", 0, "kind"), "Pod"),
-    (("baseline", "driftBudget"), "half an hour"),
-    (("baseline", "metrics", 0, "direction"), "up"),
-    (("baseline", "prometheus", "url"), "http://user:pw@prometheus:9090"),
-])
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        (("onDivergence",), "explode"),
+        (("observationWindow",), "2 minutes"),
+        (("observationWindow",), "m2"),
+        (("probes", 0, "url"), "ftp://web/healthz"),
+        (("probes", 0, "expectStatus"), 42),
+        (("probes", 0, "timeoutSeconds"), 0),
+        (("workloads", 0, "kind"), "Pod"),
+        (("baseline", "driftBudget"), "half an hour"),
+        (("baseline", "metrics", 0, "direction"), "up"),
+        (("baseline", "prometheus", "url"), "http://user:pw@prometheus:9090"),
+    ],
+)
 def test_values_truthgate_cannot_use_are_refused(path: tuple[Any, ...], value: Any) -> None:
     bad = copy.deepcopy(EXAMPLE)
     node = bad["spec"]
@@ -127,13 +137,32 @@ def test_every_status_truthgate_writes_fits_the_schema() -> None:
     now = datetime(2026, 11, 27, 10, 5, tzinfo=UTC)
     sync = SyncRef("abc123", "2026-11-27T10:00:00Z", None, "Running")
     tc = {"metadata": {"generation": 3}}
-    verdict = {"apiVersion": "truthgate.dev/v1alpha1", "kind": "Verdict", "verdict": "Degraded",
-               "revision": "abc123", "summary": "1 critical", "findings": [
-                   {"layer": "runtime", "check": "probes/failed", "resource": None,
-                    "message": "probe failed", "severity": "critical"},
-                   {"layer": "controller", "check": "convergence/deployment",
-                    "resource": {"kind": "Deployment", "namespace": "shop", "name": "web"},
-                    "message": "2/5 ready", "severity": "warning"}]}
-    for status in (pending_status(tc, sync, now), verifying_status(tc, sync, now, now),
-                   verified_status(verdict, tc, sync, now)):  # type: ignore[arg-type]
+    verdict = {
+        "apiVersion": "truthgate.dev/v1alpha1",
+        "kind": "Verdict",
+        "verdict": "Degraded",
+        "revision": "abc123",
+        "summary": "1 critical",
+        "findings": [
+            {
+                "layer": "runtime",
+                "check": "probes/failed",
+                "resource": None,
+                "message": "probe failed",
+                "severity": "critical",
+            },
+            {
+                "layer": "controller",
+                "check": "convergence/deployment",
+                "resource": {"kind": "Deployment", "namespace": "shop", "name": "web"},
+                "message": "2/5 ready",
+                "severity": "warning",
+            },
+        ],
+    }
+    for status in (
+        pending_status(tc, sync, now),
+        verifying_status(tc, sync, now, now),
+        verified_status(verdict, tc, sync, now),  # type: ignore[arg-type]
+    ):
         VALIDATOR.validate({**EXAMPLE, "status": status})

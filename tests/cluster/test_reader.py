@@ -18,8 +18,10 @@ from webhooks.errors import ClusterError, ConflictError
 APP = {
     "metadata": {"name": "shop-web", "namespace": "argocd"},
     "spec": {"destination": {"namespace": "shop"}},
-    "status": {"sync": {"status": "Synced", "revision": "abc123"},
-               "operationState": {"phase": "Running", "startedAt": "2026-11-27T10:00:00Z"}},
+    "status": {
+        "sync": {"status": "Synced", "revision": "abc123"},
+        "operationState": {"phase": "Running", "startedAt": "2026-11-27T10:00:00Z"},
+    },
 }
 
 
@@ -33,8 +35,9 @@ def test_objects_come_back_as_the_api_wrote_them(api: ApiServer, kube: KubeClien
 
 
 def test_listed_items_regain_apiversion_and_kind(api: ApiServer, kube: KubeClient) -> None:
-    api.put(POD, {"metadata": {"name": "web-1", "namespace": "shop"},
-                  "status": {"phase": "Pending"}})
+    api.put(
+        POD, {"metadata": {"name": "web-1", "namespace": "shop"}, "status": {"phase": "Pending"}}
+    )
     api.put(POD, {"metadata": {"name": "other", "namespace": "elsewhere"}})
     pods = kube.list_objects(POD, "shop")
     assert [(p["apiVersion"], p["kind"], p["metadata"]["name"]) for p in pods] == [
@@ -44,12 +47,22 @@ def test_listed_items_regain_apiversion_and_kind(api: ApiServer, kube: KubeClien
 
 def test_secret_values_never_leave_the_adapter(api: ApiServer, kube: KubeClient) -> None:
     value = base64.b64encode(b"hunter2").decode()
-    api.put(SECRET, {
-        "metadata": {"name": "db", "namespace": "shop", "annotations": {
-            "kubectl.kubernetes.io/last-applied-configuration": f'{{"data":{{"p":"{value}"}}}}',
-            "team": "shop"}},
-        "type": "Opaque", "data": {"password": value}, "stringData": {"password": "hunter2"},
-    })
+    api.put(
+        SECRET,
+        {
+            "metadata": {
+                "name": "db",
+                "namespace": "shop",
+                "annotations": {
+                    "kubectl.kubernetes.io/last-applied-configuration": f'{{"data":{{"p":"{value}"}}}}',
+                    "team": "shop",
+                },
+            },
+            "type": "Opaque",
+            "data": {"password": value},
+            "stringData": {"password": "hunter2"},
+        },
+    )
     listed = kube.list_objects(SECRET, "shop")
     fetched = kube.get_object(SECRET, "shop", "db")
     for secret in (listed[0], fetched):
@@ -67,8 +80,10 @@ def test_missing_object_is_none_and_unserved_type_lists_empty(kube: KubeClient) 
 
 
 def test_status_patch_writes_status_only(api: ApiServer, kube: KubeClient) -> None:
-    tc = api.put(TRUTHCHECK, {"metadata": {"name": "web", "namespace": "shop"},
-                              "spec": {"observationWindow": "2m"}})
+    tc = api.put(
+        TRUTHCHECK,
+        {"metadata": {"name": "web", "namespace": "shop"}, "spec": {"observationWindow": "2m"}},
+    )
     out = kube.patch_status(
         TRUTHCHECK, "shop", "web", {"verdict": "Healthy"}, tc["metadata"]["resourceVersion"]
     )
@@ -91,10 +106,17 @@ def test_stale_resource_version_is_a_conflict(api: ApiServer, kube: KubeClient) 
 
 
 def test_forbidden_names_the_missing_verb_and_resource(api: ApiServer, kube: KubeClient) -> None:
-    api.emulator[kmock.resource("", "v1", "secrets")] << 403 << {
-        "kind": "Status", "code": 403, "reason": "Forbidden",
-        "message": 'secrets is forbidden: User "system:serviceaccount:shop:truthgate" cannot '
-                   'list resource "secrets" in API group "" in the namespace "shop"'}
+    (
+        api.emulator[kmock.resource("", "v1", "secrets")]
+        << 403
+        << {
+            "kind": "Status",
+            "code": 403,
+            "reason": "Forbidden",
+            "message": 'secrets is forbidden: User "system:serviceaccount:shop:truthgate" cannot '
+            'list resource "secrets" in API group "" in the namespace "shop"',
+        }
+    )
     with pytest.raises(ForbiddenError) as err:
         kube.list_objects(SECRET, "shop")
     assert "cannot list secrets in namespace 'shop'" in str(err.value)

@@ -35,8 +35,9 @@ def load_all(text: str) -> list[Manifest]:
     return [d for d in yaml.safe_load_all(text) if d]
 
 
-def render(values: Mapping[str, Any] | None = None, chart: Path = CHART,
-           namespace: str = "truthgate") -> list[Manifest]:
+def render(
+    values: Mapping[str, Any] | None = None, chart: Path = CHART, namespace: str = "truthgate"
+) -> list[Manifest]:
     """The manifests `helm install truthgate <chart> -n <namespace>` would apply (a fresh copy:
     renders are cached because each one generates RSA keys)."""
     return copy.deepcopy(_render(json.dumps(values or {}, sort_keys=True), str(chart), namespace))
@@ -47,8 +48,9 @@ def _render(values_json: str, chart: str, namespace: str) -> list[Manifest]:
     import helm_python as helm
 
     with helm.Chart.load(chart) as loaded:
-        files = loaded.render(json.loads(values_json), name="truthgate", namespace=namespace,
-                              is_install=True)
+        files = loaded.render(
+            json.loads(values_json), name="truthgate", namespace=namespace, is_install=True
+        )
     docs: list[Manifest] = []
     for name, text in sorted(files.items()):
         if name.endswith("NOTES.txt"):
@@ -73,14 +75,16 @@ def notes(values: Mapping[str, Any] | None = None) -> str:
     import helm_python as helm
 
     with helm.Chart.load(str(CHART)) as loaded:
-        files = loaded.render(dict(values or {}), name="truthgate", namespace="truthgate",
-                              is_install=True)
+        files = loaded.render(
+            dict(values or {}), name="truthgate", namespace="truthgate", is_install=True
+        )
     return next(text for name, text in files.items() if name.endswith("NOTES.txt"))
 
 
 def one(docs: list[Manifest], kind: str, name: str | None = None) -> Manifest:
-    found = [d for d in docs if d["kind"] == kind
-             and (name is None or d["metadata"]["name"] == name)]
+    found = [
+        d for d in docs if d["kind"] == kind and (name is None or d["metadata"]["name"] == name)
+    ]
     assert len(found) == 1, f"expected one {kind} {name or ''}, got {len(found)}"
     return found[0]
 
@@ -101,7 +105,8 @@ def kustomize(path: Path) -> list[Manifest]:
     kubectl = shutil.which("kubectl")
     if kubectl is None:
         pytest.skip("kubectl (with kustomize) is not installed on this machine")
-    out = subprocess.run([kubectl, "kustomize", str(path)], capture_output=True, text=True,
-                         check=False, timeout=60)
+    out = subprocess.run(
+        [kubectl, "kustomize", str(path)], capture_output=True, text=True, check=False, timeout=60
+    )
     assert out.returncode == 0, f"kubectl kustomize {path} failed:\n{out.stderr}"
     return load_all(out.stdout)

@@ -39,10 +39,17 @@ def run_rule_tests(promtool: str, tmp_path: Path, tests: list[dict[str, Any]]) -
         for rule in group["rules"]:
             rule.pop("annotations", None)
     (tmp_path / "alerts.yaml").write_text(yaml.safe_dump(rules))
-    (tmp_path / "tests.yaml").write_text(yaml.safe_dump({
-        "rule_files": ["alerts.yaml"], "evaluation_interval": "1m", "tests": tests}))
-    out = subprocess.run([promtool, "test", "rules", "tests.yaml"], cwd=tmp_path,
-                         capture_output=True, text=True, check=False, timeout=60)
+    (tmp_path / "tests.yaml").write_text(
+        yaml.safe_dump({"rule_files": ["alerts.yaml"], "evaluation_interval": "1m", "tests": tests})
+    )
+    out = subprocess.run(
+        [promtool, "test", "rules", "tests.yaml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
 
 
@@ -53,20 +60,31 @@ def test_the_documented_example_is_the_shipped_rules() -> None:
 
 
 def test_rules_are_valid_for_prometheus(promtool: str) -> None:
-    out = subprocess.run([promtool, "check", "rules", str(ALERTS)], capture_output=True,
-                         text=True, check=False, timeout=60)
+    out = subprocess.run(
+        [promtool, "check", "rules", str(ALERTS)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     assert f"SUCCESS: {len(alert_names())} rules found" in out.stdout
 
 
 def test_every_metric_the_alerts_use_is_one_truthgate_or_argo_cd_exports() -> None:
     text = ALERTS.read_text()
-    exported = {"truthgate_admission_requests_total", "truthgate_admission_duration_seconds",
-                "truthgate_ledger_write_seconds", "truthgate_errors_total",
-                "truthgate_fail_open_total", "argocd_app_info", "up",
-                # kube-apiserver's own admission webhook metrics
-                "apiserver_admission_webhook_fail_open_count",
-                "apiserver_admission_webhook_rejection_count"}
+    exported = {
+        "truthgate_admission_requests_total",
+        "truthgate_admission_duration_seconds",
+        "truthgate_ledger_write_seconds",
+        "truthgate_errors_total",
+        "truthgate_fail_open_total",
+        "argocd_app_info",
+        "up",
+        # kube-apiserver's own admission webhook metrics
+        "apiserver_admission_webhook_fail_open_count",
+        "apiserver_admission_webhook_rejection_count",
+    }
     import re
 
     used = set(re.findall(r"\b(truthgate_[a-z_]+|argocd_[a-z_]+|apiserver_[a-z_]+)\b", text))
@@ -88,111 +106,213 @@ def test_fail_open_and_ledger_errors_fire(promtool: str, tmp_path: Path) -> None
         {"series": 'truthgate_errors_total{kind="ledger",pod="a"}', "values": "0 0 0 3 3 3 3 3"},
         {"series": 'up{job="truthgate"}', "values": "1x20"},
     ]
-    checks = [expect("TruthgateFailingOpen", "3m", None),  # not yet: `for: 5m`
-              expect("TruthgateFailingOpen", "10m", {"severity": "warning"}),
-              expect("TruthgateLedgerWriteErrors", "5m", {"severity": "critical"}),
-              expect("TruthgateWebhookDown", "10m", None)]
-    run_rule_tests(promtool, tmp_path, [{"interval": "1m", "input_series": series,
-                                         "alert_rule_test": checks}])
+    checks = [
+        expect("TruthgateFailingOpen", "3m", None),  # not yet: `for: 5m`
+        expect("TruthgateFailingOpen", "10m", {"severity": "warning"}),
+        expect("TruthgateLedgerWriteErrors", "5m", {"severity": "critical"}),
+        expect("TruthgateWebhookDown", "10m", None),
+    ]
+    run_rule_tests(
+        promtool, tmp_path, [{"interval": "1m", "input_series": series, "alert_rule_test": checks}]
+    )
 
 
 def test_webhook_down_fires_when_no_pod_is_scraped_or_none_is_up(
-        promtool: str, tmp_path: Path) -> None:
+    promtool: str, tmp_path: Path
+) -> None:
     down = [{"series": 'up{job="truthgate",pod="a"}', "values": "0x15"}]
-    run_rule_tests(promtool, tmp_path, [
-        {"interval": "1m", "input_series": down,
-         "alert_rule_test": [expect("TruthgateWebhookDown", "10m", {"severity": "critical"})]},
-        {"interval": "1m", "input_series": [{"series": 'up{job="other"}', "values": "1x15"}],
-         "alert_rule_test": [expect("TruthgateWebhookDown", "10m", {
-             "severity": "critical", "job": "truthgate"})]},
-    ])
+    run_rule_tests(
+        promtool,
+        tmp_path,
+        [
+            {
+                "interval": "1m",
+                "input_series": down,
+                "alert_rule_test": [
+                    expect("TruthgateWebhookDown", "10m", {"severity": "critical"})
+                ],
+            },
+            {
+                "interval": "1m",
+                "input_series": [{"series": 'up{job="other"}', "values": "1x15"}],
+                "alert_rule_test": [
+                    expect(
+                        "TruthgateWebhookDown", "10m", {"severity": "critical", "job": "truthgate"}
+                    )
+                ],
+            },
+        ],
+    )
 
 
 def test_the_api_server_failing_to_reach_truthgate_fires(promtool: str, tmp_path: Path) -> None:
     name = 'name="intents.truthgate.dev",type="validating",operation="CREATE"'
-    run_rule_tests(promtool, tmp_path, [
-        # failurePolicy Ignore: calls fail and are admitted (e.g. an expired certificate).
-        {"interval": "1m", "input_series": [
-            {"series": f"apiserver_admission_webhook_fail_open_count{{{name}}}",
-             "values": "0+3x20"}],
-         "alert_rule_test": [expect("TruthgateUnreachableFromAPIServer", "10m",
-                                    {"severity": "critical"})]},
-        # failurePolicy Fail: calls fail and requests are rejected.
-        {"interval": "1m", "input_series": [
-            {"series": "apiserver_admission_webhook_rejection_count"
-                       f'{{{name},error_type="calling_webhook_error",rejection_code="500"}}',
-             "values": "0+3x20"}],
-         "alert_rule_test": [expect("TruthgateUnreachableFromAPIServer", "10m",
-                                    {"severity": "critical"})]},
-        # Policy denials are rejections too, but not failures to reach truthgate.
-        {"interval": "1m", "input_series": [
-            {"series": "apiserver_admission_webhook_rejection_count"
-                       f'{{{name},error_type="no_error",rejection_code="403"}}',
-             "values": "0+3x20"}],
-         "alert_rule_test": [expect("TruthgateUnreachableFromAPIServer", "10m", None)]},
-    ])
+    run_rule_tests(
+        promtool,
+        tmp_path,
+        [
+            # failurePolicy Ignore: calls fail and are admitted (e.g. an expired certificate).
+            {
+                "interval": "1m",
+                "input_series": [
+                    {
+                        "series": f"apiserver_admission_webhook_fail_open_count{{{name}}}",
+                        "values": "0+3x20",
+                    }
+                ],
+                "alert_rule_test": [
+                    expect("TruthgateUnreachableFromAPIServer", "10m", {"severity": "critical"})
+                ],
+            },
+            # failurePolicy Fail: calls fail and requests are rejected.
+            {
+                "interval": "1m",
+                "input_series": [
+                    {
+                        "series": "apiserver_admission_webhook_rejection_count"
+                        f'{{{name},error_type="calling_webhook_error",rejection_code="500"}}',
+                        "values": "0+3x20",
+                    }
+                ],
+                "alert_rule_test": [
+                    expect("TruthgateUnreachableFromAPIServer", "10m", {"severity": "critical"})
+                ],
+            },
+            # Policy denials are rejections too, but not failures to reach truthgate.
+            {
+                "interval": "1m",
+                "input_series": [
+                    {
+                        "series": "apiserver_admission_webhook_rejection_count"
+                        f'{{{name},error_type="no_error",rejection_code="403"}}',
+                        "values": "0+3x20",
+                    }
+                ],
+                "alert_rule_test": [expect("TruthgateUnreachableFromAPIServer", "10m", None)],
+            },
+        ],
+    )
 
 
 def test_error_rate_counts_real_errors_not_bad_requests(promtool: str, tmp_path: Path) -> None:
-    requests = {"series": 'truthgate_admission_requests_total{decision="allowed"}',
-                "values": "0+100x30"}
-    run_rule_tests(promtool, tmp_path, [
-        {"interval": "1m", "input_series": [
-            requests, {"series": 'truthgate_errors_total{kind="policy"}', "values": "0+10x30"}],
-         "alert_rule_test": [expect("TruthgateErrorRate", "20m", {"severity": "warning"})]},
-        {"interval": "1m", "input_series": [
-            requests, {"series": 'truthgate_errors_total{kind="bad_request"}',
-                       "values": "0+50x30"}],
-         "alert_rule_test": [expect("TruthgateErrorRate", "20m", None)]},
-    ])
+    requests = {
+        "series": 'truthgate_admission_requests_total{decision="allowed"}',
+        "values": "0+100x30",
+    }
+    run_rule_tests(
+        promtool,
+        tmp_path,
+        [
+            {
+                "interval": "1m",
+                "input_series": [
+                    requests,
+                    {"series": 'truthgate_errors_total{kind="policy"}', "values": "0+10x30"},
+                ],
+                "alert_rule_test": [expect("TruthgateErrorRate", "20m", {"severity": "warning"})],
+            },
+            {
+                "interval": "1m",
+                "input_series": [
+                    requests,
+                    {"series": 'truthgate_errors_total{kind="bad_request"}', "values": "0+50x30"},
+                ],
+                "alert_rule_test": [expect("TruthgateErrorRate", "20m", None)],
+            },
+        ],
+    )
 
 
 def test_slow_admissions_fire_and_fast_ones_do_not(promtool: str, tmp_path: Path) -> None:
     def histogram(slow: bool) -> list[dict[str, str]]:
         # 100 reviews a minute; slow: 5% of them between 1s and 2.5s.
-        fast_le = {"0.01": "0+95x30" if slow else "0+100x30", "1.0": "0+95x30" if slow
-                   else "0+100x30", "2.5": "0+100x30", "+Inf": "0+100x30"}
-        return [{"series": f'truthgate_admission_duration_seconds_bucket{{le="{le}"}}',
-                 "values": v} for le, v in fast_le.items()]
-    run_rule_tests(promtool, tmp_path, [
-        {"interval": "1m", "input_series": histogram(slow=True),
-         "alert_rule_test": [expect("TruthgateSlowAdmission", "20m", {"severity": "warning"})]},
-        {"interval": "1m", "input_series": histogram(slow=False),
-         "alert_rule_test": [expect("TruthgateSlowAdmission", "20m", None)]},
-    ])
+        fast_le = {
+            "0.01": "0+95x30" if slow else "0+100x30",
+            "1.0": "0+95x30" if slow else "0+100x30",
+            "2.5": "0+100x30",
+            "+Inf": "0+100x30",
+        }
+        return [
+            {"series": f'truthgate_admission_duration_seconds_bucket{{le="{le}"}}', "values": v}
+            for le, v in fast_le.items()
+        ]
+
+    run_rule_tests(
+        promtool,
+        tmp_path,
+        [
+            {
+                "interval": "1m",
+                "input_series": histogram(slow=True),
+                "alert_rule_test": [
+                    expect("TruthgateSlowAdmission", "20m", {"severity": "warning"})
+                ],
+            },
+            {
+                "interval": "1m",
+                "input_series": histogram(slow=False),
+                "alert_rule_test": [expect("TruthgateSlowAdmission", "20m", None)],
+            },
+        ],
+    )
 
 
-def test_a_degraded_application_fires_once_per_application(promtool: str,
-                                                           tmp_path: Path) -> None:
-    series = [{"series": 'argocd_app_info{name="shop-web",namespace="argocd",'
-                         'health_status="Degraded",sync_status="Synced",pod="c1"}',
-               "values": "1x10"},
-              {"series": 'argocd_app_info{name="shop-web",namespace="argocd",'
-                         'health_status="Degraded",sync_status="Synced",pod="c2"}',
-               "values": "1x10"},
-              {"series": 'argocd_app_info{name="billing",namespace="argocd",'
-                         'health_status="Healthy",sync_status="Synced"}', "values": "1x10"}]
-    run_rule_tests(promtool, tmp_path, [{"interval": "1m", "input_series": series,
-                                         "alert_rule_test": [expect(
-                                             "ArgoCDApplicationDegraded", "8m",
-                                             {"severity": "warning", "name": "shop-web",
-                                              "namespace": "argocd"})]}])
+def test_a_degraded_application_fires_once_per_application(promtool: str, tmp_path: Path) -> None:
+    series = [
+        {
+            "series": 'argocd_app_info{name="shop-web",namespace="argocd",'
+            'health_status="Degraded",sync_status="Synced",pod="c1"}',
+            "values": "1x10",
+        },
+        {
+            "series": 'argocd_app_info{name="shop-web",namespace="argocd",'
+            'health_status="Degraded",sync_status="Synced",pod="c2"}',
+            "values": "1x10",
+        },
+        {
+            "series": 'argocd_app_info{name="billing",namespace="argocd",'
+            'health_status="Healthy",sync_status="Synced"}',
+            "values": "1x10",
+        },
+    ]
+    run_rule_tests(
+        promtool,
+        tmp_path,
+        [
+            {
+                "interval": "1m",
+                "input_series": series,
+                "alert_rule_test": [
+                    expect(
+                        "ArgoCDApplicationDegraded",
+                        "8m",
+                        {"severity": "warning", "name": "shop-web", "namespace": "argocd"},
+                    )
+                ],
+            }
+        ],
+    )
 
 
 def test_a_healthy_webhook_raises_nothing(promtool: str, tmp_path: Path) -> None:
     series = [
         {"series": 'up{job="truthgate"}', "values": "1x30"},
-        {"series": 'truthgate_admission_requests_total{decision="allowed"}',
-         "values": "0+100x30"},
+        {"series": 'truthgate_admission_requests_total{decision="allowed"}', "values": "0+100x30"},
         {"series": 'truthgate_errors_total{kind="ledger"}', "values": "0x30"},
         {"series": "truthgate_fail_open_total", "values": "0x30"},
-        {"series": 'truthgate_admission_duration_seconds_bucket{le="0.01"}',
-         "values": "0+100x30"},
-        {"series": 'truthgate_admission_duration_seconds_bucket{le="+Inf"}',
-         "values": "0+100x30"},
+        {"series": 'truthgate_admission_duration_seconds_bucket{le="0.01"}', "values": "0+100x30"},
+        {"series": 'truthgate_admission_duration_seconds_bucket{le="+Inf"}', "values": "0+100x30"},
         {"series": 'truthgate_ledger_write_seconds_bucket{le="0.01"}', "values": "0+100x30"},
         {"series": 'truthgate_ledger_write_seconds_bucket{le="+Inf"}', "values": "0+100x30"},
     ]
-    run_rule_tests(promtool, tmp_path, [{"interval": "1m", "input_series": series,
-                                         "alert_rule_test": [expect(a, "25m", None)
-                                                             for a in sorted(alert_names())]}])
+    run_rule_tests(
+        promtool,
+        tmp_path,
+        [
+            {
+                "interval": "1m",
+                "input_series": series,
+                "alert_rule_test": [expect(a, "25m", None) for a in sorted(alert_names())],
+            }
+        ],
+    )

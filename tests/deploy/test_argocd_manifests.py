@@ -25,8 +25,11 @@ from tests.deploy.conftest import (
 )
 
 EXAMPLE = ARGOCD / "examples" / "shop-web"
-BUILDS = [EXAMPLE / "base", EXAMPLE / "overlays" / "kind",
-          EXAMPLE / "overlays" / "kind-config-changed"]
+BUILDS = [
+    EXAMPLE / "base",
+    EXAMPLE / "overlays" / "kind",
+    EXAMPLE / "overlays" / "kind-config-changed",
+]
 HEALTH_KEY = "resource.customizations.health.truthgate.dev_TruthCheck"
 CHART_VALUES = yaml.safe_load((CHART / "values.yaml").read_text())
 
@@ -52,8 +55,13 @@ def crd_schema(strict: bool) -> dict[str, Any]:
         if out.get("exclusiveMaximum") is True:
             out["exclusiveMaximum"] = out.pop("maximum")
         out.pop("format", None) if out.get("format") == "int64" else None
-        if strict and out.get("type") == "object" and "properties" in out \
-                and "additionalProperties" not in out and out is not None:
+        if (
+            strict
+            and out.get("type") == "object"
+            and "properties" in out
+            and "additionalProperties" not in out
+            and out is not None
+        ):
             out["additionalProperties"] = False
         return out
 
@@ -77,26 +85,39 @@ def validate(doc: Manifest) -> None:
 
 # -- argocd-cm ---------------------------------------------------------------------------------
 
+
 def test_argocd_cm_embeds_the_health_check_file_byte_for_byte() -> None:
     (cm,) = kustomize(ARGOCD)
-    assert (cm["kind"], cm["metadata"]["name"], cm["metadata"]["namespace"]) == \
-        ("ConfigMap", "argocd-cm", "argocd")
+    assert (cm["kind"], cm["metadata"]["name"], cm["metadata"]["namespace"]) == (
+        "ConfigMap",
+        "argocd-cm",
+        "argocd",
+    )
     assert list(cm["data"]) == [HEALTH_KEY]
     assert cm["data"][HEALTH_KEY].encode("utf-8") == HEALTH_LUA.read_bytes()
     # The labels Argo CD's install gives argocd-cm survive a client-side apply of this one.
-    assert cm["metadata"]["labels"] == {"app.kubernetes.io/name": "argocd-cm",
-                                        "app.kubernetes.io/part-of": "argocd"}
+    assert cm["metadata"]["labels"] == {
+        "app.kubernetes.io/name": "argocd-cm",
+        "app.kubernetes.io/part-of": "argocd",
+    }
     validate_builtin(cm)
 
 
 def test_the_health_check_is_referenced_never_copied() -> None:
-    copies = [p for p in ARGOCD.rglob("*") if p.is_file() and p != HEALTH_LUA
-              and p.suffix in {".lua", ".yaml"} and "health" not in p.relative_to(ARGOCD).parts
-              and "hs.status" in p.read_text()]
+    copies = [
+        p
+        for p in ARGOCD.rglob("*")
+        if p.is_file()
+        and p != HEALTH_LUA
+        and p.suffix in {".lua", ".yaml"}
+        and "health" not in p.relative_to(ARGOCD).parts
+        and "hs.status" in p.read_text()
+    ]
     assert copies == []
 
 
 # -- the CRD -----------------------------------------------------------------------------------
+
 
 def test_the_crd_is_a_valid_kubernetes_object() -> None:
     validate_builtin(yaml.safe_load(CRD.read_text()))
@@ -119,11 +140,19 @@ def test_a_truthcheck_with_a_typo_is_rejected() -> None:
 
 # -- the example application -------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("path", BUILDS, ids=lambda p: str(p.relative_to(EXAMPLE)))
 def test_every_example_build_is_valid(path: Path) -> None:
     docs = kustomize(path)
-    assert {d["kind"] for d in docs} >= {"ConfigMap", "Deployment", "Service", "TruthCheck",
-                                          "Job", "ServiceAccount", "RoleBinding"}
+    assert {d["kind"] for d in docs} >= {
+        "ConfigMap",
+        "Deployment",
+        "Service",
+        "TruthCheck",
+        "Job",
+        "ServiceAccount",
+        "RoleBinding",
+    }
     for doc in docs:
         validate(doc)
 
@@ -163,9 +192,13 @@ def test_the_kind_overlays_differ_only_where_the_e2e_needs_them() -> None:
 
 # -- the hooks ---------------------------------------------------------------------------------
 
+
 def hooks() -> list[Manifest]:
-    return [d for d in kustomize(EXAMPLE / "base") if d["kind"] in
-            {"Job", "ServiceAccount", "RoleBinding"}]
+    return [
+        d
+        for d in kustomize(EXAMPLE / "base")
+        if d["kind"] in {"Job", "ServiceAccount", "RoleBinding"}
+    ]
 
 
 def test_hooks_are_presync_mark_and_postsync_verify() -> None:
@@ -173,8 +206,10 @@ def test_hooks_are_presync_mark_and_postsync_verify() -> None:
     pre, post = one(docs, "Job", "truthgate-mark-pending"), one(docs, "Job", "truthgate-verify")
     for job, phase in ((pre, "PreSync"), (post, "PostSync")):
         assert job["metadata"]["annotations"]["argocd.argoproj.io/hook"] == phase
-        assert job["metadata"]["annotations"][
-            "argocd.argoproj.io/hook-delete-policy"] == "BeforeHookCreation"
+        assert (
+            job["metadata"]["annotations"]["argocd.argoproj.io/hook-delete-policy"]
+            == "BeforeHookCreation"
+        )
         assert 1 <= job["spec"]["backoffLimit"] <= 3
         assert 0 < job["spec"]["activeDeadlineSeconds"] <= 900
         args = job["spec"]["template"]["spec"]["containers"][0]["args"]
@@ -205,10 +240,14 @@ def test_hook_identity_matches_the_charts_rbac_and_exists_before_the_presync_job
     binding = one(docs, "RoleBinding")
     verifier = CHART_VALUES["verifier"]
     assert sa["metadata"]["name"] == verifier["serviceAccountName"]
-    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io",
-                                  "kind": "ClusterRole", "name": verifier["clusterRoleName"]}
-    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": sa["metadata"]["name"],
-                                    "namespace": "shop"}]
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "ClusterRole",
+        "name": verifier["clusterRoleName"],
+    }
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": sa["metadata"]["name"], "namespace": "shop"}
+    ]
     for job in [d for d in docs if d["kind"] == "Job"]:
         assert job["spec"]["template"]["spec"]["serviceAccountName"] == sa["metadata"]["name"]
     for obj in (sa, binding):
@@ -226,6 +265,7 @@ def test_the_kind_overlay_runs_the_image_the_e2e_script_loads() -> None:
 
 
 # -- the health check's fixtures are TruthChecks too ------------------------------------------
+
 
 def without_nulls(node: Any) -> Any:
     """What the API server stores: null values of non-nullable fields are dropped."""
@@ -245,5 +285,6 @@ def test_health_check_fixtures_are_truthchecks_the_api_server_would_store(path: 
     errors = list(jsonschema.Draft7Validator(crd_schema(strict=True)).iter_errors(doc))
     # The one allowed exception: a verdict outside the enum, a robustness case for values a
     # newer verifier might write (the health check must not break on them).
-    assert all(list(e.absolute_path) == ["status", "verdict"] for e in errors), \
-        [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in errors]
+    assert all(list(e.absolute_path) == ["status", "verdict"] for e in errors), [
+        f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in errors
+    ]

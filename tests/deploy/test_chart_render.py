@@ -45,18 +45,29 @@ def test_helm_lint_is_clean_in_strict_mode() -> None:
     import helm_python as helm
 
     for values in [None, *CI_VALUES.values()]:
-        report = helm.lint(str(CHART), values, strict=True, namespace="truthgate",
-                           kube_version="1.30.0")
+        report = helm.lint(
+            str(CHART), values, strict=True, namespace="truthgate", kube_version="1.30.0"
+        )
         problems = [m for m in report["messages"] if m["severity"] > 1]
         assert report["errors"] == [] and problems == [], report
 
 
 def test_default_install_is_the_single_replica_sqlite_quick_start() -> None:
     docs = render()
-    assert kinds(docs) == sorted([
-        "ClusterRole", "ClusterRole", "Deployment", "NetworkPolicy", "PersistentVolumeClaim",
-        "PodDisruptionBudget", "Secret", "Service", "ServiceAccount",
-        "ValidatingWebhookConfiguration"])
+    assert kinds(docs) == sorted(
+        [
+            "ClusterRole",
+            "ClusterRole",
+            "Deployment",
+            "NetworkPolicy",
+            "PersistentVolumeClaim",
+            "PodDisruptionBudget",
+            "Secret",
+            "Service",
+            "ServiceAccount",
+            "ValidatingWebhookConfiguration",
+        ]
+    )
     deploy = one(docs, "Deployment")
     assert deploy["spec"]["replicas"] == 1
     # One RWO volume, one SQLite writer: the old pod must stop before the new one starts.
@@ -66,13 +77,15 @@ def test_default_install_is_the_single_replica_sqlite_quick_start() -> None:
     mounts = {m["name"]: m["mountPath"] for m in pod_spec(docs)["containers"][0]["volumeMounts"]}
     assert mounts["ledger"] == "/var/lib/truthgate"
     claim = one(docs, "PersistentVolumeClaim")
-    assert {v["name"]: v for v in pod_spec(docs)["volumes"]}["ledger"][
-        "persistentVolumeClaim"]["claimName"] == claim["metadata"]["name"]
+    assert {v["name"]: v for v in pod_spec(docs)["volumes"]}["ledger"]["persistentVolumeClaim"][
+        "claimName"
+    ] == claim["metadata"]["name"]
     # The ledger is the audit record: uninstalling truthgate does not delete it.
     assert claim["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
 
 
 # -- the webhook configuration ---------------------------------------------------------------
+
 
 def test_webhook_configuration_is_safe_by_default() -> None:
     hook = webhook(render(namespace="tg-system"))
@@ -82,10 +95,20 @@ def test_webhook_configuration_is_safe_by_default() -> None:
     assert hook["timeoutSeconds"] == 3
     assert hook["matchPolicy"] == "Equivalent"
     assert hook["clientConfig"]["service"] == {
-        "name": "truthgate", "namespace": "tg-system", "path": "/validate", "port": 443}
-    assert hook["namespaceSelector"] == {"matchExpressions": [{
-        "key": "kubernetes.io/metadata.name", "operator": "NotIn",
-        "values": ["kube-system", "kube-node-lease", "tg-system"]}]}
+        "name": "truthgate",
+        "namespace": "tg-system",
+        "path": "/validate",
+        "port": 443,
+    }
+    assert hook["namespaceSelector"] == {
+        "matchExpressions": [
+            {
+                "key": "kubernetes.io/metadata.name",
+                "operator": "NotIn",
+                "values": ["kube-system", "kube-node-lease", "tg-system"],
+            }
+        ]
+    }
     assert {c["name"] for c in hook["matchConditions"]} == {"gitops-managed", "not-break-glass"}
 
 
@@ -98,7 +121,11 @@ def test_failure_policy_and_timeout_come_from_values() -> None:
 def test_extra_excluded_namespaces_add_to_the_fixed_ones() -> None:
     hook = webhook(render({"webhook": {"excludeNamespaces": ["argocd", "kube-system"]}}))
     assert hook["namespaceSelector"]["matchExpressions"][0]["values"] == [
-        "kube-system", "kube-node-lease", "truthgate", "argocd"]
+        "kube-system",
+        "kube-node-lease",
+        "truthgate",
+        "argocd",
+    ]
 
 
 def test_rules_never_cover_events_leases_or_everything() -> None:
@@ -114,8 +141,19 @@ def test_rules_never_cover_events_leases_or_everything() -> None:
 def test_a_rule_for_events_or_leases_is_refused_with_the_reason(resource: str) -> None:
     from tests.deploy.conftest import render_error
 
-    error = render_error({"webhook": {"rules": [
-        {"apiGroups": [""], "apiVersions": ["v1"], "resources": ["configmaps", resource]}]}})
+    error = render_error(
+        {
+            "webhook": {
+                "rules": [
+                    {
+                        "apiGroups": [""],
+                        "apiVersions": ["v1"],
+                        "resources": ["configmaps", resource],
+                    }
+                ]
+            }
+        }
+    )
     assert f'"{resource}" is refused' in error
     assert "must never wait on truthgate" in error
 
@@ -132,6 +170,7 @@ def test_the_webhook_port_the_api_server_calls_is_the_port_the_pods_serve() -> N
 
 
 # -- the webhook pods ------------------------------------------------------------------------
+
 
 def test_webhook_pods_run_locked_down() -> None:
     spec = pod_spec(render())
@@ -153,8 +192,11 @@ def test_the_only_writable_paths_are_emptydirs_and_the_ledger() -> None:
     spec = pod_spec(render())
     volumes = {v["name"]: v for v in spec["volumes"]}
     container = spec["containers"][0]
-    writable = {m["mountPath"]: volumes[m["name"]] for m in container["volumeMounts"]
-                if not m.get("readOnly")}
+    writable = {
+        m["mountPath"]: volumes[m["name"]]
+        for m in container["volumeMounts"]
+        if not m.get("readOnly")
+    }
     assert set(writable) == {"/tmp", "/var/run/truthgate/metrics", "/var/lib/truthgate"}
     assert "emptyDir" in writable["/tmp"] and "emptyDir" in writable["/var/run/truthgate/metrics"]
     env = {e["name"]: e.get("value") for e in container["env"]}
@@ -165,18 +207,31 @@ def test_the_only_writable_paths_are_emptydirs_and_the_ledger() -> None:
 def test_probes_use_https_on_the_health_endpoints() -> None:
     container = pod_spec(render())["containers"][0]
     assert container["readinessProbe"]["httpGet"] == {
-        "path": "/readyz", "port": "https", "scheme": "HTTPS"}
+        "path": "/readyz",
+        "port": "https",
+        "scheme": "HTTPS",
+    }
     assert container["livenessProbe"]["httpGet"] == {
-        "path": "/healthz", "port": "https", "scheme": "HTTPS"}
+        "path": "/healthz",
+        "port": "https",
+        "scheme": "HTTPS",
+    }
 
 
 def test_serve_arguments_follow_values() -> None:
-    args = pod_spec(render({"webhook": {
-        "workers": 3, "threads": 8, "failureMode": "fail-closed"}}))["containers"][0]["args"]
+    args = pod_spec(
+        render({"webhook": {"workers": 3, "threads": 8, "failureMode": "fail-closed"}})
+    )["containers"][0]["args"]
     assert args[0] == "serve"
-    assert {"--workers=3", "--threads=8", "--failure-mode=fail-closed",
-            "--tls-cert=/etc/truthgate/tls/tls.crt", "--tls-key=/etc/truthgate/tls/tls.key",
-            "--policies=/opt/truthgate/policies/admission", "--bind=0.0.0.0:8443"} <= set(args)
+    assert {
+        "--workers=3",
+        "--threads=8",
+        "--failure-mode=fail-closed",
+        "--tls-cert=/etc/truthgate/tls/tls.crt",
+        "--tls-key=/etc/truthgate/tls/tls.key",
+        "--policies=/opt/truthgate/policies/admission",
+        "--bind=0.0.0.0:8443",
+    } <= set(args)
 
 
 def test_a_policy_configmap_replaces_the_shipped_policies() -> None:
@@ -203,8 +258,10 @@ def test_ha_install_uses_postgres_from_a_secret_and_rolls_without_a_gap() -> Non
     assert spec["priorityClassName"] == "system-cluster-critical"
     env = {e["name"]: e for e in spec["containers"][0]["env"]}
     # The DSN (with its password) never appears in the manifest, only a reference.
-    assert env["TRUTHGATE_LEDGER"] == {"name": "TRUTHGATE_LEDGER", "valueFrom": {
-        "secretKeyRef": {"name": "truthgate-ledger", "key": "dsn"}}}
+    assert env["TRUTHGATE_LEDGER"] == {
+        "name": "TRUTHGATE_LEDGER",
+        "valueFrom": {"secretKeyRef": {"name": "truthgate-ledger", "key": "dsn"}},
+    }
     assert "PersistentVolumeClaim" not in kinds(docs)
     assert "ledger" not in {v["name"] for v in spec["volumes"]}
 
@@ -221,14 +278,18 @@ def test_disruption_budget_never_blocks_a_drain() -> None:
 
 # -- RBAC ------------------------------------------------------------------------------------
 
+
 def test_the_webhook_has_no_api_access_at_all() -> None:
     docs = render(HA)
     sa = one(docs, "ServiceAccount", "truthgate")
     assert sa["automountServiceAccountToken"] is False
     assert "ClusterRoleBinding" not in kinds(docs)
     for binding in [d for d in docs if d["kind"] == "RoleBinding"]:
-        assert {"kind": "ServiceAccount", "name": "truthgate",
-                "namespace": "truthgate"} not in binding["subjects"]
+        assert {
+            "kind": "ServiceAccount",
+            "name": "truthgate",
+            "namespace": "truthgate",
+        } not in binding["subjects"]
 
 
 def test_the_verifier_role_only_reads_except_truthcheck_status() -> None:
@@ -239,39 +300,55 @@ def test_the_verifier_role_only_reads_except_truthcheck_status() -> None:
             assert set(rule["verbs"]) == {"get", "update", "patch"}
         else:
             assert set(rule["verbs"]) == {"get", "list"}, rule
-    granted = {(g, r) for rule in role["rules"] for g in rule["apiGroups"]
-               for r in rule["resources"]}
+    granted = {
+        (g, r) for rule in role["rules"] for g in rule["apiGroups"] for r in rule["resources"]
+    }
     needed = {
-        ("apps", "deployments"), ("apps", "statefulsets"), ("apps", "daemonsets"),
-        ("apps", "replicasets"), ("", "pods"), ("", "services"), ("", "events"),
-        ("", "configmaps"), ("", "secrets"), ("", "persistentvolumeclaims"),
-        ("", "resourcequotas"), ("discovery.k8s.io", "endpointslices"),
-        ("autoscaling", "horizontalpodautoscalers"), ("batch", "jobs"),
-        ("events.k8s.io", "events"), ("truthgate.dev", "truthchecks"),
-        ("truthgate.dev", "truthchecks/status")}
+        ("apps", "deployments"),
+        ("apps", "statefulsets"),
+        ("apps", "daemonsets"),
+        ("apps", "replicasets"),
+        ("", "pods"),
+        ("", "services"),
+        ("", "events"),
+        ("", "configmaps"),
+        ("", "secrets"),
+        ("", "persistentvolumeclaims"),
+        ("", "resourcequotas"),
+        ("discovery.k8s.io", "endpointslices"),
+        ("autoscaling", "horizontalpodautoscalers"),
+        ("batch", "jobs"),
+        ("events.k8s.io", "events"),
+        ("truthgate.dev", "truthchecks"),
+        ("truthgate.dev", "truthchecks/status"),
+    }
     assert granted == needed
 
 
 def test_secrets_access_can_be_dropped() -> None:
-    role = one(render({"verifier": {"rbac": {"readSecrets": False}}}), "ClusterRole",
-               "truthgate-verifier")
+    role = one(
+        render({"verifier": {"rbac": {"readSecrets": False}}}), "ClusterRole", "truthgate-verifier"
+    )
     assert all("secrets" not in rule["resources"] for rule in role["rules"])
 
 
 def test_applications_are_readable_only_in_the_argocd_namespace_by_listed_hooks() -> None:
     docs = render({"verifier": {"namespaces": ["shop", "billing"], "argocdNamespace": "gitops"}})
     argocd_role = one(docs, "ClusterRole", "truthgate-verifier-argocd")
-    assert argocd_role["rules"] == [{"apiGroups": ["argoproj.io"], "resources": ["applications"],
-                                     "verbs": ["get", "list"]}]
+    assert argocd_role["rules"] == [
+        {"apiGroups": ["argoproj.io"], "resources": ["applications"], "verbs": ["get", "list"]}
+    ]
     binding = one(docs, "RoleBinding")
     assert binding["metadata"]["namespace"] == "gitops"
     assert binding["roleRef"]["name"] == "truthgate-verifier-argocd"
     assert binding["subjects"] == [
         {"kind": "ServiceAccount", "name": "truthgate-verifier", "namespace": "shop"},
-        {"kind": "ServiceAccount", "name": "truthgate-verifier", "namespace": "billing"}]
+        {"kind": "ServiceAccount", "name": "truthgate-verifier", "namespace": "billing"},
+    ]
 
 
 # -- network, monitoring, certificates, hook -------------------------------------------------
+
 
 def test_network_policy_admits_only_the_webhook_port_and_sqlite_needs_no_egress() -> None:
     policy = one(render(), "NetworkPolicy")
@@ -302,8 +379,10 @@ def test_service_monitor_scrapes_the_tls_port_trusting_the_webhook_ca() -> None:
     assert endpoint["port"] == one(docs, "Service")["spec"]["ports"][0]["name"]
     assert endpoint["scheme"] == "https" and endpoint["path"] == "/metrics"
     assert endpoint["tlsConfig"]["ca"]["secret"] == {"name": "truthgate-tls", "key": "ca.crt"}
-    assert monitor["spec"]["selector"]["matchLabels"].items() <= \
-        one(docs, "Service")["metadata"]["labels"].items()
+    assert (
+        monitor["spec"]["selector"]["matchLabels"].items()
+        <= one(docs, "Service")["metadata"]["labels"].items()
+    )
 
 
 def test_cert_manager_mode_lets_cainjector_fill_the_ca_bundle() -> None:
@@ -337,13 +416,19 @@ def test_the_self_verification_hooks_are_locked_down_jobs() -> None:
     post = one(docs, "Job", "truthgate-verify")
     assert post["metadata"]["annotations"] == {
         "argocd.argoproj.io/hook": "PostSync",
-        "argocd.argoproj.io/hook-delete-policy": "BeforeHookCreation"}
+        "argocd.argoproj.io/hook-delete-policy": "BeforeHookCreation",
+    }
     assert post["spec"]["backoffLimit"] == 1
     assert post["spec"]["activeDeadlineSeconds"] == 600
     (container,) = post["spec"]["template"]["spec"]["containers"]
-    assert container["args"] == ["verify", "--in-cluster", "--app=truthgate",
-                                 "--app-namespace=argocd", "--namespace=truthgate",
-                                 "--truthcheck=truthgate"]
+    assert container["args"] == [
+        "verify",
+        "--in-cluster",
+        "--app=truthgate",
+        "--app-namespace=argocd",
+        "--namespace=truthgate",
+        "--truthcheck=truthgate",
+    ]
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
     pre = one(docs, "Job", "truthgate-mark-pending")
@@ -369,6 +454,7 @@ def test_notes_say_how_to_break_glass() -> None:
 
 # -- the template refuses what the schema refuses, even when the schema is skipped -----------
 
+
 @pytest.fixture(scope="module")
 def chart_without_schema(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`helm install --skip-schema-validation` in effect: the same chart minus its schema."""
@@ -378,18 +464,25 @@ def chart_without_schema(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return copy
 
 
-@pytest.mark.parametrize(("values", "message"), [
-    ({"replicas": 2}, "one SQLite file cannot be shared by several webhook pods"),
-    ({"webhook": {"timeoutSeconds": 30}}, "must be 1..10"),
-    ({"webhook": {"failurePolicy": "Sometimes"}}, "must be Ignore or Fail"),
-    ({"ledger": {"type": "postgresql"}}, "needs ledger.postgresql.existingSecret"),
-], ids=["sqlite-replicas", "timeout", "failure-policy", "postgres-secret"])
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"replicas": 2}, "one SQLite file cannot be shared by several webhook pods"),
+        ({"webhook": {"timeoutSeconds": 30}}, "must be 1..10"),
+        ({"webhook": {"failurePolicy": "Sometimes"}}, "must be Ignore or Fail"),
+        ({"ledger": {"type": "postgresql"}}, "needs ledger.postgresql.existingSecret"),
+    ],
+    ids=["sqlite-replicas", "timeout", "failure-policy", "postgres-secret"],
+)
 def test_templates_refuse_unsafe_values_without_the_schema(
-        chart_without_schema: Path, values: dict[str, Any], message: str) -> None:
+    chart_without_schema: Path, values: dict[str, Any], message: str
+) -> None:
     import helm_python as helm
 
-    with helm.Chart.load(str(chart_without_schema)) as loaded, \
-            pytest.raises(helm.HelmError) as caught:
+    with (
+        helm.Chart.load(str(chart_without_schema)) as loaded,
+        pytest.raises(helm.HelmError) as caught,
+    ):
         loaded.render(values, name="truthgate", namespace="truthgate", is_install=True)
     assert message in str(caught.value)
 

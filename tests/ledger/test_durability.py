@@ -35,9 +35,7 @@ while True:
 def test_concurrent_processes_append_one_unforked_chain(ledger_url: str) -> None:
     open_store(ledger_url).close()  # create the schema once, as the first worker would
     ctx = multiprocessing.get_context("spawn")
-    workers = [
-        ctx.Process(target=append_many, args=(ledger_url, f"p{n}", 50)) for n in range(4)
-    ]
+    workers = [ctx.Process(target=append_many, args=(ledger_url, f"p{n}", 50)) for n in range(4)]
     for w in workers:
         w.start()
     for w in workers:
@@ -60,7 +58,10 @@ def test_concurrent_processes_append_one_unforked_chain(ledger_url: str) -> None
 def test_a_record_acked_before_sigkill_is_there_after_reopening(ledger_url: str) -> None:
     writer = subprocess.Popen(
         [sys.executable, "-c", _KILLED_WRITER, ledger_url],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     acked: list[str] = []
     try:

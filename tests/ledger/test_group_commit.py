@@ -35,8 +35,7 @@ class GatedCommit:
         error = self._fail_with(items)
         if error is not None:
             raise error
-        return [BadRequestError(f"{i} is bad") if i.startswith("bad") else f"ok:{i}"
-                for i in items]
+        return [BadRequestError(f"{i} is bad") if i.startswith("bad") else f"ok:{i}" for i in items]
 
 
 def _queue_in_order(

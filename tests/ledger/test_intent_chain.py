@@ -39,8 +39,7 @@ def _rows(records: list[dict[str, Any]]) -> list[StoredRecord]:
 def test_hash_is_sha256_of_prev_hash_then_sorted_compact_utf8_json() -> None:
     record = chain({"uid": "u", "time": "2026-11-27T10:00:00Z", "app": "café", "b": 1}, GENESIS)
     expected_body = (
-        '{"app":"café","b":1,"prevHash":"' + GENESIS + '","time":"2026-11-27T10:00:00Z",'
-        '"uid":"u"}'
+        '{"app":"café","b":1,"prevHash":"' + GENESIS + '","time":"2026-11-27T10:00:00Z","uid":"u"}'
     ).encode()
     assert canonical(record) == expected_body
     assert record["hash"] == hashlib.sha256(GENESIS.encode() + expected_body).hexdigest()
@@ -116,7 +115,6 @@ def test_unparseable_stored_text_is_reported_as_edited() -> None:
     report = verify_chain(rows)
     assert report.first_bad == "u1"
     assert report.reason == "edited: its stored content is not valid JSON"
-
 
 
 def test_plain_records_verify_as_a_stretch_of_the_chain() -> None:

@@ -22,8 +22,6 @@ pytestmark = pytest.mark.postgres
 SECRET = "s3cr3t-Pa55word"
 
 
-
-
 def _whole_story(e: BaseException) -> str:
     """Message, reprs and the chained causes, as a log with a traceback would show them."""
     return "".join(traceback.format_exception(e)) + repr(e)

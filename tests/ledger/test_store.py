@@ -16,8 +16,8 @@ from webhooks.ledger.intent import GENESIS, record_hash
 
 
 def _day(n: int) -> str:
-    return (datetime(2026, 11, 1, tzinfo=UTC) + timedelta(days=n)).isoformat().replace(
-        "+00:00", "Z"
+    return (
+        (datetime(2026, 11, 1, tzinfo=UTC) + timedelta(days=n)).isoformat().replace("+00:00", "Z")
     )
 
 
@@ -113,8 +113,10 @@ def test_editing_a_patch_in_sql_is_reported_at_that_record(
     store: IntentStore, ledger_url: str
 ) -> None:
     _fill(store, 5)
-    raw_sql(ledger_url, "UPDATE intents SET doc = replace(doc, 'web:1.0.2', 'web:6.6.6')"
-                        " WHERE uid = 'u2'")
+    raw_sql(
+        ledger_url,
+        "UPDATE intents SET doc = replace(doc, 'web:1.0.2', 'web:6.6.6') WHERE uid = 'u2'",
+    )
 
     report = store.verify()
     assert not report.ok
@@ -152,9 +154,7 @@ def test_deleting_a_record_is_reported_at_the_record_after_it(
     assert report.reason is not None and report.reason.startswith("removed")
 
 
-def test_swapping_two_records_is_reported_as_reordered(
-    store: IntentStore, ledger_url: str
-) -> None:
+def test_swapping_two_records_is_reported_as_reordered(store: IntentStore, ledger_url: str) -> None:
     _fill(store, 5)
     raw_sql(
         ledger_url,
@@ -226,8 +226,9 @@ def test_opening_with_retention_days_prunes_old_records(ledger_url: str) -> None
     first = open_store(ledger_url)
     first.append(draft("old", at=(now - timedelta(days=40)).isoformat()))
     first.append(draft("new", at=(now - timedelta(days=1)).isoformat()))
-    first.append_verification({"app": "shop-web", "verdict": "Healthy",
-                               "time": (now - timedelta(days=40)).isoformat()})
+    first.append_verification(
+        {"app": "shop-web", "verdict": "Healthy", "time": (now - timedelta(days=40)).isoformat()}
+    )
     first.close()
 
     kept = open_store(ledger_url, retention_days=30)
@@ -240,17 +241,40 @@ def test_opening_with_retention_days_prunes_old_records(ledger_url: str) -> None
 
 
 def test_verification_records_are_kept_per_app_in_order(store: IntentStore) -> None:
-    store.append_verification({"app": "shop-web", "revision": "abc", "verdict": "Healthy",
-                               "summary": "all good", "findings": 0,
-                               "time": "2026-11-27T10:05:00Z"})
-    store.append_verification({"app": "billing", "revision": "def", "verdict": "Degraded",
-                               "summary": "3 of 5 pods Pending", "findings": 2})
-    store.append_verification({"app": "shop-web", "revision": "abd", "verdict": "Degraded",
-                               "summary": "error rate up 4x", "findings": 1})
+    store.append_verification(
+        {
+            "app": "shop-web",
+            "revision": "abc",
+            "verdict": "Healthy",
+            "summary": "all good",
+            "findings": 0,
+            "time": "2026-11-27T10:05:00Z",
+        }
+    )
+    store.append_verification(
+        {
+            "app": "billing",
+            "revision": "def",
+            "verdict": "Degraded",
+            "summary": "3 of 5 pods Pending",
+            "findings": 2,
+        }
+    )
+    store.append_verification(
+        {
+            "app": "shop-web",
+            "revision": "abd",
+            "verdict": "Degraded",
+            "summary": "error rate up 4x",
+            "findings": 1,
+        }
+    )
 
     shop = list(store.verifications(app="shop-web"))
-    assert [(v["revision"], v["verdict"]) for v in shop] == [("abc", "Healthy"),
-                                                            ("abd", "Degraded")]
+    assert [(v["revision"], v["verdict"]) for v in shop] == [
+        ("abc", "Healthy"),
+        ("abd", "Degraded"),
+    ]
     assert shop[0]["time"] == "2026-11-27T10:05:00Z"
     assert "time" in shop[1]  # stamped when missing
     assert len(list(store.verifications())) == 3

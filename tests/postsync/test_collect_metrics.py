@@ -36,11 +36,17 @@ class _Prom(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length", 0))
         form = parse_qs(self.rfile.read(length).decode())
-        _Prom.seen.append({"path": self.path, "auth": self.headers.get("Authorization"),
-                           "form": form})
+        _Prom.seen.append(
+            {"path": self.path, "auth": self.headers.get("Authorization"), "form": form}
+        )
         start = float(form["start"][0])
-        body = {"status": "success", "data": {"resultType": "matrix", "result": [
-            {"metric": {}, "values": [[start + 60 * i, "0.01"] for i in range(5)]}]}}
+        body = {
+            "status": "success",
+            "data": {
+                "resultType": "matrix",
+                "result": [{"metric": {}, "values": [[start + 60 * i, "0.01"] for i in range(5)]}],
+            },
+        }
         data = json.dumps(body).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -76,14 +82,25 @@ def _seed(api: ApiServer, prom_url: str, secret: bool = True) -> None:
     tc = truthcheck({})
     tc["spec"]["baseline"] = {
         "prometheus": {"url": prom_url, "bearerTokenSecretRef": {"name": "prom", "key": "token"}},
-        "metrics": [{"name": "error-rate", "query": "sum(rate(errors[1m]))",
-                     "direction": "increase-is-bad", "critical": True}],
+        "metrics": [
+            {
+                "name": "error-rate",
+                "query": "sum(rate(errors[1m]))",
+                "direction": "increase-is-bad",
+                "critical": True,
+            }
+        ],
         "windows": {"observe": "10m", "baseline": "30m"},
     }
     api.put(TRUTHCHECK, tc)
     if secret:
-        api.put(SECRET, {"metadata": {"name": "prom", "namespace": "shop"},
-                         "data": {"token": base64.b64encode(TOKEN.encode()).decode()}})
+        api.put(
+            SECRET,
+            {
+                "metadata": {"name": "prom", "namespace": "shop"},
+                "data": {"token": base64.b64encode(TOKEN.encode()).decode()},
+            },
+        )
 
 
 TARGET = Target(AppRef("shop-web", "argocd"), "shop", "shop-web")

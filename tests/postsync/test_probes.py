@@ -73,20 +73,26 @@ def test_an_unreachable_service_is_a_failed_probe_not_an_error() -> None:
 
 
 def test_credentials_in_a_probe_url_are_masked_in_the_record() -> None:
-    assert masked("http://bot:hunter2@web.shop.svc:8080/healthz") == \
-        "http://bot:***@web.shop.svc:8080/healthz"
-    result = run_probes([ProbeSpec("c", "http://bot:hunter2@127.0.0.1:9/x",
-                                   timeout_seconds=0.5)])[0]
+    assert (
+        masked("http://bot:hunter2@web.shop.svc:8080/healthz")
+        == "http://bot:***@web.shop.svc:8080/healthz"
+    )
+    result = run_probes([ProbeSpec("c", "http://bot:hunter2@127.0.0.1:9/x", timeout_seconds=0.5)])[
+        0
+    ]
     assert "hunter2" not in str(result)
 
 
-@pytest.mark.parametrize(("spec", "field"), [
-    ({"probes": [{"name": "x", "url": "ftp://h/"}]}, r"spec.probes\[0\].url"),
-    ({"probes": [{"url": "http://h/"}]}, r"spec.probes\[0\].name"),
-    ({"probes": [{"name": "x", "url": "http://h/", "expectStatus": 42}]}, "expectStatus"),
-    ({"probes": [{"name": "x", "url": "http://h/", "timeoutSeconds": 0}]}, "timeoutSeconds"),
-    ({"probes": "http://h/"}, "spec.probes: must be a list"),
-])
+@pytest.mark.parametrize(
+    ("spec", "field"),
+    [
+        ({"probes": [{"name": "x", "url": "ftp://h/"}]}, r"spec.probes\[0\].url"),
+        ({"probes": [{"url": "http://h/"}]}, r"spec.probes\[0\].name"),
+        ({"probes": [{"name": "x", "url": "http://h/", "expectStatus": 42}]}, "expectStatus"),
+        ({"probes": [{"name": "x", "url": "http://h/", "timeoutSeconds": 0}]}, "timeoutSeconds"),
+        ({"probes": "http://h/"}, "spec.probes: must be a list"),
+    ],
+)
 def test_bad_probe_specs_name_the_field(spec: dict[str, object], field: str) -> None:
     with pytest.raises(BadRequestError, match=field):
         parse_probes(spec)

@@ -14,14 +14,24 @@ SYNC = SyncRef("abc123", "2026-11-27T10:00:00Z", None, "Running")
 
 
 def _finding(i: int, severity: str, size: int = 50) -> Finding:
-    return {"layer": "runtime", "check": f"c{i}", "resource": None,
-            "message": "x" * size, "severity": severity}  # type: ignore[typeddict-item]
+    return {
+        "layer": "runtime",
+        "check": f"c{i}",
+        "resource": None,
+        "message": "x" * size,
+        "severity": severity,  # type: ignore[typeddict-item]
+    }
 
 
 def _verdict(findings: list[Finding], value: str = "Degraded") -> Verdict:
-    return {"apiVersion": "truthgate.dev/v1alpha1", "kind": "Verdict",
-            "verdict": value, "revision": "abc123",  # type: ignore[typeddict-item]
-            "summary": "s", "findings": findings}
+    return {
+        "apiVersion": "truthgate.dev/v1alpha1",
+        "kind": "Verdict",
+        "verdict": value,  # type: ignore[typeddict-item]
+        "revision": "abc123",
+        "summary": "s",
+        "findings": findings,
+    }
 
 
 def test_thousands_of_findings_are_capped_most_severe_first_and_stay_small() -> None:
@@ -43,8 +53,12 @@ def test_condition_keeps_its_time_while_its_status_holds_and_moves_when_it_flips
     assert same["conditions"][0]["lastTransitionTime"] == "2026-11-27T10:05:00Z"
     flipped = verified_status(_verdict([], "Healthy"), tc, SYNC, later)
     assert flipped["conditions"][0] == {
-        "type": "Verified", "status": "True", "reason": "Healthy", "message": "s",
-        "lastTransitionTime": "2026-11-27T10:12:00Z"}
+        "type": "Verified",
+        "status": "True",
+        "reason": "Healthy",
+        "message": "s",
+        "lastTransitionTime": "2026-11-27T10:12:00Z",
+    }
 
 
 def test_newer_sync_start_orders_statuses_not_the_revision_string() -> None:

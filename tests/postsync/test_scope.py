@@ -10,9 +10,16 @@ from webhooks.postsync.scope import select_app_objects
 APP = AppRef("shop-web", "argocd")
 
 
-def obj(kind: str, name: str, uid: str, *, owner: str | None = None,
-        annotations: dict[str, str] | None = None, labels: dict[str, str] | None = None,
-        **extra: Any) -> dict[str, Any]:
+def obj(
+    kind: str,
+    name: str,
+    uid: str,
+    *,
+    owner: str | None = None,
+    annotations: dict[str, str] | None = None,
+    labels: dict[str, str] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
     meta: dict[str, Any] = {"name": name, "namespace": "shop", "uid": uid}
     if owner:
         meta["ownerReferences"] = [{"uid": owner, "kind": "X", "name": "x"}]
@@ -33,11 +40,26 @@ def test_scope_is_the_apps_objects_their_children_what_they_use_and_events_about
     pool = [
         obj("Deployment", "web", "d1", annotations=tid),
         obj("ReplicaSet", "web-1", "r1", owner="d1"),
-        obj("Pod", "web-1-a", "p1", owner="r1", spec={"containers": [
-            {"name": "c", "envFrom": [{"configMapRef": {"name": "cfg"}}],
-             "env": [{"name": "P", "valueFrom": {"secretKeyRef": {"name": "db", "key": "p"}}}]}],
-            "volumes": [{"name": "d", "persistentVolumeClaim": {"claimName": "data"}}]}),
-        obj("ConfigMap", "cfg", "c1"), obj("Secret", "db", "s1"),
+        obj(
+            "Pod",
+            "web-1-a",
+            "p1",
+            owner="r1",
+            spec={
+                "containers": [
+                    {
+                        "name": "c",
+                        "envFrom": [{"configMapRef": {"name": "cfg"}}],
+                        "env": [
+                            {"name": "P", "valueFrom": {"secretKeyRef": {"name": "db", "key": "p"}}}
+                        ],
+                    }
+                ],
+                "volumes": [{"name": "d", "persistentVolumeClaim": {"claimName": "data"}}],
+            },
+        ),
+        obj("ConfigMap", "cfg", "c1"),
+        obj("Secret", "db", "s1"),
         obj("PersistentVolumeClaim", "data", "v1"),
         obj("ResourceQuota", "compute", "q1"),
         obj("Event", "web-1-a.1", "e1", involvedObject={"uid": "p1"}),
@@ -51,15 +73,25 @@ def test_scope_is_the_apps_objects_their_children_what_they_use_and_events_about
     ]
     chosen = select_app_objects(APP, {("", "Service", "shop", "web")}, pool)
     assert names(chosen) == [
-        "Deployment/web", "ReplicaSet/web-1", "Pod/web-1-a", "ConfigMap/cfg", "Secret/db",
-        "PersistentVolumeClaim/data", "ResourceQuota/compute", "Event/web-1-a.1", "Service/web",
+        "Deployment/web",
+        "ReplicaSet/web-1",
+        "Pod/web-1-a",
+        "ConfigMap/cfg",
+        "Secret/db",
+        "PersistentVolumeClaim/data",
+        "ResourceQuota/compute",
+        "Event/web-1-a.1",
+        "Service/web",
     ]
 
 
 def test_the_verifying_job_and_its_pod_are_left_out() -> None:
     label = {"app.kubernetes.io/instance": "shop-web"}
-    pool = [obj("Job", "verify", "j1", labels=label), obj("Pod", "verify-a", "p1", owner="j1"),
-            obj("Deployment", "web", "d1", labels=label)]
+    pool = [
+        obj("Job", "verify", "j1", labels=label),
+        obj("Pod", "verify-a", "p1", owner="j1"),
+        obj("Deployment", "web", "d1", labels=label),
+    ]
     # Excluding the Job (as the verifier does with its own) excludes its Pods too.
     assert names(select_app_objects(APP, set(), pool, frozenset({"j1"}))) == ["Deployment/web"]
 
@@ -73,20 +105,34 @@ def test_tracking_ids_name_the_app_and_its_namespace_when_outside_argocd() -> No
 
 
 def test_the_sync_is_named_by_its_revision_and_start_multi_source_too() -> None:
-    app = {"status": {"operationState": {
-        "phase": "Running", "startedAt": "2026-11-27T10:00:00Z",
-        "syncResult": {"revisions": ["abc", "def"]}}}}
+    app = {
+        "status": {
+            "operationState": {
+                "phase": "Running",
+                "startedAt": "2026-11-27T10:00:00Z",
+                "syncResult": {"revisions": ["abc", "def"]},
+            }
+        }
+    }
     ref = sync_ref(app)
-    assert (ref.revision, ref.started_at, ref.phase) == ("abc,def", "2026-11-27T10:00:00Z",
-                                                        "Running")
+    assert (ref.revision, ref.started_at, ref.phase) == (
+        "abc,def",
+        "2026-11-27T10:00:00Z",
+        "Running",
+    )
     assert sync_ref({"status": {"sync": {"revision": "zzz"}}}).revision == "zzz"
 
 
 def test_listed_workloads_narrow_the_scope_to_them_and_their_pods() -> None:
     label = {"app.kubernetes.io/instance": "shop-web"}
-    pool = [obj("Deployment", "web", "d1", labels=label), obj("Pod", "web-a", "p1", owner="d1"),
-            obj("Deployment", "worker", "d2", labels=label),
-            obj("Pod", "worker-a", "p2", owner="d2"), obj("Service", "web", "s1", labels=label)]
-    chosen = select_app_objects(APP, set(), pool,
-                                workloads=frozenset({("Deployment", "shop", "web")}))
+    pool = [
+        obj("Deployment", "web", "d1", labels=label),
+        obj("Pod", "web-a", "p1", owner="d1"),
+        obj("Deployment", "worker", "d2", labels=label),
+        obj("Pod", "worker-a", "p2", owner="d2"),
+        obj("Service", "web", "s1", labels=label),
+    ]
+    chosen = select_app_objects(
+        APP, set(), pool, workloads=frozenset({("Deployment", "shop", "web")})
+    )
     assert names(chosen) == ["Deployment/web", "Pod/web-a", "Service/web"]

@@ -23,8 +23,9 @@ from webhooks.errors import BadRequestError
 from webhooks.postsync.verify import Verifier, VerifyOptions
 from webhooks.verdict.judge import judge
 
-HEALTH_LUA = (Path(__file__).resolve().parents[2]
-              / "argocd/health/truthgate.dev/TruthCheck/health.lua").read_text()
+HEALTH_LUA = (
+    Path(__file__).resolve().parents[2] / "argocd/health/truthgate.dev/TruthCheck/health.lua"
+).read_text()
 Web = tuple[str, dict[str, int]]
 
 
@@ -77,9 +78,11 @@ def test_observes_the_window_as_progressing_then_publishes(
 
     assert clock.slept == [120.0]
     assert seen["status"]["phase"] == "Verifying"
-    assert seen["health"] == {"status": "Progressing", "message":
-                              f"Verifying revision {REVISION}: observing until "
-                              f"{iso(SYNC_STARTED + timedelta(seconds=160))}"}
+    assert seen["health"] == {
+        "status": "Progressing",
+        "message": f"Verifying revision {REVISION}: observing until "
+        f"{iso(SYNC_STARTED + timedelta(seconds=160))}",
+    }
     assert outcome.exit_code == 0 and outcome.verdict is not None
     assert outcome.verdict["verdict"] == "Healthy"
     assert health(api)["status"] == "Healthy"
@@ -90,8 +93,9 @@ def test_watch_turns_degraded_when_the_world_breaks_mid_budget(
     api: ApiServer, kube: KubeClient, web: Web
 ) -> None:
     url, codes = web
-    seed(api, {"web-health": f"{url}/healthz"}, window="10m", phase="Succeeded",
-          on_divergence="both")
+    seed(
+        api, {"web-health": f"{url}/healthz"}, window="10m", phase="Succeeded", on_divergence="both"
+    )
     clock = FakeClock(SYNC_STARTED + timedelta(minutes=1))
     history: list[str] = []
     # Twenty minutes of budget would be the same story: a slow regression after a green sync.
@@ -105,8 +109,9 @@ def test_watch_turns_degraded_when_the_world_breaks_mid_budget(
         return result
 
     v._publish = spy  # type: ignore[method-assign]
-    outcome = v.run(VerifyOptions(app="shop-web", namespace="shop", wait=False, watch=True,
-                                  interval_seconds=60))
+    outcome = v.run(
+        VerifyOptions(app="shop-web", namespace="shop", wait=False, watch=True, interval_seconds=60)
+    )
     assert history[0] == "Healthy"
     assert history[-1] == "Degraded"
     assert "Healthy" in history[:4] and history.index("Degraded") >= 3
@@ -118,9 +123,7 @@ def test_watch_turns_degraded_when_the_world_breaks_mid_budget(
     assert "503" in health(api)["message"]
 
 
-def test_watch_stops_when_a_newer_sync_starts(
-    api: ApiServer, kube: KubeClient, web: Web
-) -> None:
+def test_watch_stops_when_a_newer_sync_starts(api: ApiServer, kube: KubeClient, web: Web) -> None:
     url, _ = web
     seed(api, {"web-health": f"{url}/healthz"}, window="30m", phase="Succeeded")
     clock = FakeClock(SYNC_STARTED + timedelta(minutes=1))
@@ -130,8 +133,9 @@ def test_watch_stops_when_a_newer_sync_starts(
         api.put(APPLICATION, application("def456", newer))
 
     clock.at.append((newer, new_sync))
-    outcome = verifier(kube, clock).run(VerifyOptions(
-        app="shop-web", namespace="shop", wait=False, watch=True, interval_seconds=60))
+    outcome = verifier(kube, clock).run(
+        VerifyOptions(app="shop-web", namespace="shop", wait=False, watch=True, interval_seconds=60)
+    )
     assert outcome.rounds == 3  # 10:01, 10:02, 10:03; at 10:04 the newer sync is seen
     assert clock.t == newer
     assert tc(api)["status"]["revision"] == REVISION
@@ -144,14 +148,32 @@ def test_a_conflicting_write_is_retried_on_the_fresh_object(
     seed(api, {"web-health": f"{url}/healthz"}, phase="Succeeded")
     earlier = SYNC_STARTED - timedelta(hours=1)
     # Between our read and our write, another run (of an earlier sync) writes the status.
-    api.emulator.before_status_patch.append(lambda: api.emulator.overwrite_status(
-        TRUTHCHECK, "shop", "shop-web",
-        {"phase": "Verified", "verdict": "Degraded", "revision": "old999",
-         "syncStartedAt": iso(earlier), "summary": "old", "conditions": [
-             {"type": "Verified", "status": "False", "reason": "Degraded", "message": "old",
-              "lastTransitionTime": iso(earlier)}]}))
+    api.emulator.before_status_patch.append(
+        lambda: api.emulator.overwrite_status(
+            TRUTHCHECK,
+            "shop",
+            "shop-web",
+            {
+                "phase": "Verified",
+                "verdict": "Degraded",
+                "revision": "old999",
+                "syncStartedAt": iso(earlier),
+                "summary": "old",
+                "conditions": [
+                    {
+                        "type": "Verified",
+                        "status": "False",
+                        "reason": "Degraded",
+                        "message": "old",
+                        "lastTransitionTime": iso(earlier),
+                    }
+                ],
+            },
+        )
+    )
     outcome = verifier(kube, FakeClock(SYNC_STARTED + timedelta(minutes=1))).run(
-        VerifyOptions(app="shop-web", namespace="shop", wait=False))
+        VerifyOptions(app="shop-web", namespace="shop", wait=False)
+    )
     assert api.emulator.conflicts == 1 and api.emulator.status_patches == 2
     st = tc(api)["status"]
     assert outcome.verdict is not None
@@ -166,11 +188,17 @@ def test_an_older_sync_never_overwrites_a_newer_verdict(
 ) -> None:
     url, _ = web
     seed(api, {"web-broken": f"{url}/broken"})
-    newer = {"phase": "Verified", "verdict": "Healthy", "revision": "def456",
-             "syncStartedAt": iso(SYNC_STARTED + timedelta(minutes=30)), "summary": "newer"}
+    newer = {
+        "phase": "Verified",
+        "verdict": "Healthy",
+        "revision": "def456",
+        "syncStartedAt": iso(SYNC_STARTED + timedelta(minutes=30)),
+        "summary": "newer",
+    }
     api.set_status(TRUTHCHECK, "shop", "shop-web", newer)
     outcome = verifier(kube, FakeClock(SYNC_STARTED + timedelta(minutes=1))).run(
-        VerifyOptions(app="shop-web", namespace="shop", wait=False))
+        VerifyOptions(app="shop-web", namespace="shop", wait=False)
+    )
     assert outcome.verdict is None and "newer sync" in outcome.message
     assert tc(api)["status"] == newer
 
@@ -208,19 +236,23 @@ def test_pre_sync_sets_aside_the_last_verdict_so_the_fixing_sync_is_not_blocked(
     fix = SYNC_STARTED + timedelta(minutes=20)
     api.put(APPLICATION, application("def456", fix))
     clock.t = fix + timedelta(seconds=2)
-    outcome = verifier(kube, clock).run(VerifyOptions(
-        app="shop-web", namespace="shop", phase="pre-sync"))
+    outcome = verifier(kube, clock).run(
+        VerifyOptions(app="shop-web", namespace="shop", phase="pre-sync")
+    )
     assert outcome.exit_code == 0
     st = tc(api)["status"]
     assert st["phase"] == "Pending" and "verdict" not in st and "findings" not in st
-    assert health(api) == {"status": "Healthy",
-                           "message": "Sync started: awaiting verification of revision def456"}
+    assert health(api) == {
+        "status": "Healthy",
+        "message": "Sync started: awaiting verification of revision def456",
+    }
 
 
 def test_pre_sync_before_the_first_install_is_a_no_op(api: ApiServer, kube: KubeClient) -> None:
     api.put(APPLICATION, application())
-    outcome = verifier(kube, FakeClock(SYNC_STARTED)).run(VerifyOptions(
-        app="shop-web", namespace="shop", phase="pre-sync"))
+    outcome = verifier(kube, FakeClock(SYNC_STARTED)).run(
+        VerifyOptions(app="shop-web", namespace="shop", phase="pre-sync")
+    )
     assert outcome.exit_code == 0 and "no TruthCheck yet" in outcome.message
 
 
@@ -232,7 +264,8 @@ def test_a_spec_it_cannot_use_is_published_as_unknown_then_raised(
     api.put(TRUTHCHECK, bad)
     with pytest.raises(BadRequestError, match=r"spec.probes\[0\].url"):
         verifier(kube, FakeClock(SYNC_STARTED)).run(
-            VerifyOptions(app="shop-web", namespace="shop", wait=False))
+            VerifyOptions(app="shop-web", namespace="shop", wait=False)
+        )
     st = tc(api)["status"]
     assert st["verdict"] == "Unknown"
     assert health(api)["status"] == "Unknown"
@@ -244,13 +277,18 @@ def test_a_newer_sync_winning_the_race_keeps_its_status(
 ) -> None:
     url, _ = web
     seed(api, {"web-broken": f"{url}/broken"})
-    newer = {"phase": "Pending", "revision": "def456",
-             "syncStartedAt": iso(SYNC_STARTED + timedelta(minutes=9)),
-             "summary": "Sync started: awaiting verification of revision def456"}
+    newer = {
+        "phase": "Pending",
+        "revision": "def456",
+        "syncStartedAt": iso(SYNC_STARTED + timedelta(minutes=9)),
+        "summary": "Sync started: awaiting verification of revision def456",
+    }
     api.emulator.before_status_patch.append(
-        lambda: api.emulator.overwrite_status(TRUTHCHECK, "shop", "shop-web", newer))
+        lambda: api.emulator.overwrite_status(TRUTHCHECK, "shop", "shop-web", newer)
+    )
     outcome = verifier(kube, FakeClock(SYNC_STARTED + timedelta(minutes=10))).run(
-        VerifyOptions(app="shop-web", namespace="shop", wait=False))
+        VerifyOptions(app="shop-web", namespace="shop", wait=False)
+    )
     assert api.emulator.conflicts == 1
     assert outcome.verdict is None
     assert tc(api)["status"] == newer

@@ -23,11 +23,18 @@ Web = tuple[str, dict[str, int]]
 
 
 def truthgate(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items()
-            if k not in ("KUBERNETES_SERVICE_HOST", "POD_NAME", "POD_NAMESPACE", "TRUTHGATE_APP")}
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("KUBERNETES_SERVICE_HOST", "POD_NAME", "POD_NAMESPACE", "TRUTHGATE_APP")
+    }
     return subprocess.run(
-        [sys.executable, "-m", "webhooks", *args], capture_output=True, text=True,
-        timeout=90, check=False, env=base | (env or {}),
+        [sys.executable, "-m", "webhooks", *args],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+        env=base | (env or {}),
     )
 
 
@@ -43,8 +50,7 @@ def test_degrade_action_turns_the_truthcheck_degraded_and_exits_zero(
 ) -> None:
     url, _ = web
     seed(api, {"web-health": f"{url}/healthz", "web-broken": f"{url}/broken"})
-    out = truthgate("verify", "--server", api.url, "--app", "shop-web", "-n", "shop",
-                    "--no-wait")
+    out = truthgate("verify", "--server", api.url, "--app", "shop-web", "-n", "shop", "--no-wait")
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("Degraded:")
     st = status(api)
@@ -59,8 +65,7 @@ def test_degrade_action_turns_the_truthcheck_degraded_and_exits_zero(
 def test_fail_sync_action_exits_non_zero_on_degraded(api: ApiServer, web: Web) -> None:
     url, _ = web
     seed(api, {"web-broken": f"{url}/broken"}, on_divergence="fail-sync")
-    out = truthgate("verify", "--server", api.url, "--app", "shop-web", "-n", "shop",
-                    "--no-wait")
+    out = truthgate("verify", "--server", api.url, "--app", "shop-web", "-n", "shop", "--no-wait")
     assert out.returncode == 1
     assert "failing the hook" in out.stderr
     assert status(api)["verdict"] == "Degraded"
@@ -75,13 +80,34 @@ def test_a_teams_own_verdict_policy_decides(api: ApiServer, web: Web, tmp_path: 
         'default verdict := "Healthy"\n\n'
         'verdict := "Degraded" if { some f in input.findings; f.severity == "critical"; '
         'not startswith(f.check, "probes/") }\n\n'
-        "reasons := [f.message | some f in input.findings]\n")
-    out = truthgate("verify", "--server", api.url, "--app", "shop-web", "-n", "shop",
-                    "--no-wait", "--verdict-policy", str(tmp_path))
+        "reasons := [f.message | some f in input.findings]\n"
+    )
+    out = truthgate(
+        "verify",
+        "--server",
+        api.url,
+        "--app",
+        "shop-web",
+        "-n",
+        "shop",
+        "--no-wait",
+        "--verdict-policy",
+        str(tmp_path),
+    )
     assert out.returncode == 0, out.stderr
     assert status(api)["verdict"] == "Healthy"
-    broken = truthgate("verify", "--server", api.url, "--app", "shop-web", "-n", "shop",
-                       "--no-wait", "--verdict-policy", str(tmp_path / "absent"))
+    broken = truthgate(
+        "verify",
+        "--server",
+        api.url,
+        "--app",
+        "shop-web",
+        "-n",
+        "shop",
+        "--no-wait",
+        "--verdict-policy",
+        str(tmp_path / "absent"),
+    )
     assert broken.returncode == 2
     assert "does not exist" in broken.stderr
 
@@ -92,8 +118,15 @@ def test_hook_finds_its_app_from_its_own_job_and_keeps_secrets_out(
     url, _ = web
     seed(api, {"web-health": f"{url}/healthz"}, on_divergence="both", phase="Succeeded")
     saved = tmp_path / "evidence.json"
-    out = truthgate("verify", "--server", api.url, "--no-wait", "--save-evidence", str(saved),
-                    env={"POD_NAME": "shop-web-verify-x7k", "POD_NAMESPACE": "shop"})
+    out = truthgate(
+        "verify",
+        "--server",
+        api.url,
+        "--no-wait",
+        "--save-evidence",
+        str(saved),
+        env={"POD_NAME": "shop-web-verify-x7k", "POD_NAMESPACE": "shop"},
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("Healthy:")
     assert status(api)["verdict"] == "Healthy"
@@ -117,8 +150,18 @@ def test_saved_evidence_replays_to_the_published_verdict(
     url, _ = web
     seed(api, {"web-broken": f"{url}/broken"})
     saved = tmp_path / "evidence.json"
-    out = truthgate("verify", "--server", api.url, "--app", "shop-web", "-n", "shop",
-                    "--no-wait", "--save-evidence", str(saved))
+    out = truthgate(
+        "verify",
+        "--server",
+        api.url,
+        "--app",
+        "shop-web",
+        "-n",
+        "shop",
+        "--no-wait",
+        "--save-evidence",
+        str(saved),
+    )
     assert out.returncode == 0, out.stderr
     replayed = truthgate("replay", str(saved))
     assert replayed.returncode == 0, replayed.stderr
@@ -132,8 +175,7 @@ def test_saved_evidence_replays_to_the_published_verdict(
 def test_missing_truthcheck_is_a_clear_error(api: ApiServer, web: Web) -> None:
     url, _ = web
     seed(api, {"web-health": f"{url}/healthz"})
-    out = truthgate("verify", "--server", api.url, "--app", "shop-web", "-n", "other",
-                    "--no-wait")
+    out = truthgate("verify", "--server", api.url, "--app", "shop-web", "-n", "other", "--no-wait")
     assert out.returncode == 2
     assert "no TruthCheck in namespace other for application shop-web" in out.stderr
 
@@ -142,8 +184,18 @@ def test_unknown_application_is_a_clear_error(api: ApiServer, web: Web) -> None:
     url, _ = web
     seed(api, {"web-health": f"{url}/healthz"})
     api.delete(APPLICATION, "argocd", "shop-web")
-    out = truthgate("verify", "--server", api.url, "--app", "shop-web", "-n", "shop",
-                    "--truthcheck", "shop-web", "--no-wait")
+    out = truthgate(
+        "verify",
+        "--server",
+        api.url,
+        "--app",
+        "shop-web",
+        "-n",
+        "shop",
+        "--truthcheck",
+        "shop-web",
+        "--no-wait",
+    )
     assert out.returncode == 2
     assert "Application argocd/shop-web not found" in out.stderr
 
@@ -151,12 +203,18 @@ def test_unknown_application_is_a_clear_error(api: ApiServer, web: Web) -> None:
 def test_missing_rbac_names_the_verb_and_resource(api: ApiServer, web: Web) -> None:
     url, _ = web
     seed(api, {"web-health": f"{url}/healthz"})
-    api.emulator[kmock.resource("truthgate.dev", "v1alpha1", "truthchecks")] << 403 << {
-        "kind": "Status", "code": 403, "reason": "Forbidden",
-        "message": 'truthchecks.truthgate.dev is forbidden: User "system:serviceaccount:shop:'
-                   'verifier" cannot list resource "truthchecks"'}
-    out = truthgate("verify", "--server", api.url, "--app", "shop-web", "-n", "shop",
-                    "--no-wait")
+    (
+        api.emulator[kmock.resource("truthgate.dev", "v1alpha1", "truthchecks")]
+        << 403
+        << {
+            "kind": "Status",
+            "code": 403,
+            "reason": "Forbidden",
+            "message": 'truthchecks.truthgate.dev is forbidden: User "system:serviceaccount:shop:'
+            'verifier" cannot list resource "truthchecks"',
+        }
+    )
+    out = truthgate("verify", "--server", api.url, "--app", "shop-web", "-n", "shop", "--no-wait")
     assert out.returncode == 2
     assert "cannot list truthchecks.truthgate.dev in namespace 'shop'" in out.stderr
     assert "grant the ServiceAccount verb 'list'" in out.stderr
@@ -177,8 +235,20 @@ def test_ledger_supplies_this_syncs_intents_and_records_the_verification(
     store.append(draft("elsewhere", app="billing", at="2026-11-27T10:00:06Z"))
     store.close()
     saved = tmp_path / "evidence.json"
-    out = truthgate("verify", "--server", api.url, "--app", "shop-web", "-n", "shop",
-                    "--no-wait", "--ledger", ledger, "--save-evidence", str(saved))
+    out = truthgate(
+        "verify",
+        "--server",
+        api.url,
+        "--app",
+        "shop-web",
+        "-n",
+        "shop",
+        "--no-wait",
+        "--ledger",
+        ledger,
+        "--save-evidence",
+        str(saved),
+    )
     assert out.returncode == 0, out.stderr
     assert [i["uid"] for i in json.loads(saved.read_text())["intents"]] == ["during"]
     store = open_store(ledger, create=False)

@@ -47,160 +47,336 @@ def application(
 ) -> dict[str, Any]:
     """The Application as Argo CD shows it while its PostSync hook runs (or after: Succeeded)."""
     op: dict[str, Any] = {
-        "phase": phase, "startedAt": iso(started),
+        "phase": phase,
+        "startedAt": iso(started),
         "message": "waiting for completion of hook batch/Job/shop-web-verify"
-        if phase == "Running" else "successfully synced (all tasks run)",
+        if phase == "Running"
+        else "successfully synced (all tasks run)",
         "operation": {"sync": {"revision": revision}},
-        "syncResult": {"revision": revision, "resources": [
-            {"group": "apps", "version": "v1", "kind": "Deployment", "namespace": "shop",
-             "name": "web", "status": "Synced", "syncPhase": "Sync",
-             "message": "deployment.apps/web configured"},
-            {"group": "batch", "version": "v1", "kind": "Job", "namespace": "shop",
-             "name": "shop-web-verify", "status": "Synced", "syncPhase": "PostSync",
-             "hookType": "PostSync",
-             "hookPhase": "Running" if phase == "Running" else "Succeeded"},
-        ]},
+        "syncResult": {
+            "revision": revision,
+            "resources": [
+                {
+                    "group": "apps",
+                    "version": "v1",
+                    "kind": "Deployment",
+                    "namespace": "shop",
+                    "name": "web",
+                    "status": "Synced",
+                    "syncPhase": "Sync",
+                    "message": "deployment.apps/web configured",
+                },
+                {
+                    "group": "batch",
+                    "version": "v1",
+                    "kind": "Job",
+                    "namespace": "shop",
+                    "name": "shop-web-verify",
+                    "status": "Synced",
+                    "syncPhase": "PostSync",
+                    "hookType": "PostSync",
+                    "hookPhase": "Running" if phase == "Running" else "Succeeded",
+                },
+            ],
+        },
     }
     if phase != "Running":
         op["finishedAt"] = iso(started + timedelta(seconds=30))
     return {
         "metadata": {"name": "shop-web", "namespace": "argocd"},
-        "spec": {"destination": {"server": "https://kubernetes.default.svc", "namespace": "shop"},
-                 "source": {"repoURL": "https://git.example.com/shop.git", "path": "web"}},
+        "spec": {
+            "destination": {"server": "https://kubernetes.default.svc", "namespace": "shop"},
+            "source": {"repoURL": "https://git.example.com/shop.git", "path": "web"},
+        },
         "status": {
             "sync": {"status": "Synced", "revision": revision},
             "health": {"status": "Healthy"},
             "operationState": op,
             "resources": [
-                {"group": "apps", "version": "v1", "kind": "Deployment", "namespace": "shop",
-                 "name": "web", "status": "Synced"},
-                {"version": "v1", "kind": "Service", "namespace": "shop", "name": "web",
-                 "status": "Synced"},
-                {"group": "truthgate.dev", "version": "v1alpha1", "kind": "TruthCheck",
-                 "namespace": "shop", "name": "shop-web", "status": "Synced"},
+                {
+                    "group": "apps",
+                    "version": "v1",
+                    "kind": "Deployment",
+                    "namespace": "shop",
+                    "name": "web",
+                    "status": "Synced",
+                },
+                {
+                    "version": "v1",
+                    "kind": "Service",
+                    "namespace": "shop",
+                    "name": "web",
+                    "status": "Synced",
+                },
+                {
+                    "group": "truthgate.dev",
+                    "version": "v1alpha1",
+                    "kind": "TruthCheck",
+                    "namespace": "shop",
+                    "name": "shop-web",
+                    "status": "Synced",
+                },
             ],
         },
     }
 
 
-def truthcheck(probe_urls: dict[str, str], on_divergence: str = "degrade",
-               window: str = "2m") -> dict[str, Any]:
+def truthcheck(
+    probe_urls: dict[str, str], on_divergence: str = "degrade", window: str = "2m"
+) -> dict[str, Any]:
     return {
-        "metadata": {"name": "shop-web", "namespace": "shop",
-                     "annotations": tracking("TruthCheck", "shop-web", "truthgate.dev")},
+        "metadata": {
+            "name": "shop-web",
+            "namespace": "shop",
+            "annotations": tracking("TruthCheck", "shop-web", "truthgate.dev"),
+        },
         "spec": {
-            "application": "shop-web", "observationWindow": window,
+            "application": "shop-web",
+            "observationWindow": window,
             "onDivergence": on_divergence,
-            "probes": [{"name": n, "url": u, "expectStatus": 200, "timeoutSeconds": 2}
-                       for n, u in probe_urls.items()],
+            "probes": [
+                {"name": n, "url": u, "expectStatus": 200, "timeoutSeconds": 2}
+                for n, u in probe_urls.items()
+            ],
         },
     }
 
 
-def pod(name: str, *, ready: bool = True, restarts: int = 0, owner_uid: str,
-        owner_kind: str = "ReplicaSet", owner_name: str = "web-7d9f",
-        started: datetime = SYNC_STARTED + timedelta(seconds=20)) -> dict[str, Any]:
+def pod(
+    name: str,
+    *,
+    ready: bool = True,
+    restarts: int = 0,
+    owner_uid: str,
+    owner_kind: str = "ReplicaSet",
+    owner_name: str = "web-7d9f",
+    started: datetime = SYNC_STARTED + timedelta(seconds=20),
+) -> dict[str, Any]:
     state: dict[str, Any] = (
-        {"running": {"startedAt": iso(started)}} if ready
+        {"running": {"startedAt": iso(started)}}
+        if ready
         else {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off restarting"}}
     )
     return {
         "metadata": {
-            "name": name, "namespace": "shop",
+            "name": name,
+            "namespace": "shop",
             "labels": {"app": "web", "pod-template-hash": "7d9f"},
             "creationTimestamp": iso(started - timedelta(seconds=5)),
-            "ownerReferences": [{"apiVersion": "apps/v1", "kind": owner_kind,
-                                 "name": owner_name, "uid": owner_uid, "controller": True}],
+            "ownerReferences": [
+                {
+                    "apiVersion": "apps/v1",
+                    "kind": owner_kind,
+                    "name": owner_name,
+                    "uid": owner_uid,
+                    "controller": True,
+                }
+            ],
         },
-        "spec": {"containers": [{"name": "web", "image": IMAGE,
-                                 "envFrom": [{"secretRef": {"name": "db"}}]}],
-                 "nodeName": "node-1"},
+        "spec": {
+            "containers": [
+                {"name": "web", "image": IMAGE, "envFrom": [{"secretRef": {"name": "db"}}]}
+            ],
+            "nodeName": "node-1",
+        },
         "status": {
             "phase": "Running",
             "startTime": iso(started - timedelta(seconds=4)),
-            "conditions": [{"type": "Ready", "status": "True" if ready else "False",
-                            "lastTransitionTime": iso(started)}],
-            "containerStatuses": [{
-                "name": "web", "image": IMAGE, "ready": ready, "restartCount": restarts,
-                "imageID": "registry.example.com/shop/web@sha256:" + "a" * 64,
-                "started": ready, "state": state,
-            }],
+            "conditions": [
+                {
+                    "type": "Ready",
+                    "status": "True" if ready else "False",
+                    "lastTransitionTime": iso(started),
+                }
+            ],
+            "containerStatuses": [
+                {
+                    "name": "web",
+                    "image": IMAGE,
+                    "ready": ready,
+                    "restartCount": restarts,
+                    "imageID": "registry.example.com/shop/web@sha256:" + "a" * 64,
+                    "started": ready,
+                    "state": state,
+                }
+            ],
         },
     }
 
 
-def seed(api: ApiServer, probe_urls: dict[str, str], *, on_divergence: str = "degrade",
-         window: str = "2m", phase: str = "Running") -> None:
+def seed(
+    api: ApiServer,
+    probe_urls: dict[str, str],
+    *,
+    on_divergence: str = "degrade",
+    window: str = "2m",
+    phase: str = "Running",
+) -> None:
     api.put(APPLICATION, application(phase=phase))
-    dep = api.put(DEPLOYMENT, {
-        "metadata": {"name": "web", "namespace": "shop",
-                     "annotations": tracking("Deployment", "web"), "labels": {"app": "web"}},
-        "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
-                 "template": {"metadata": {"labels": {"app": "web"}},
-                              "spec": {"containers": [{
-                                  "name": "web", "image": IMAGE,
-                                  "envFrom": [{"secretRef": {"name": "db"}}]}]}}},
-        "status": {"observedGeneration": 1, "replicas": 2, "updatedReplicas": 2,
-                   "readyReplicas": 2, "availableReplicas": 2,
-                   "conditions": [
-                       {"type": "Available", "status": "True",
-                        "reason": "MinimumReplicasAvailable"},
-                       {"type": "Progressing", "status": "True",
-                        "reason": "NewReplicaSetAvailable"}]},
-    })
-    rs = api.put(REPLICASET, {
-        "metadata": {"name": "web-7d9f", "namespace": "shop", "labels": {"app": "web"},
-                     "annotations": {"deployment.kubernetes.io/revision": "1"},
-                     "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment",
-                                          "name": "web", "uid": dep["metadata"]["uid"],
-                                          "controller": True}]},
-        "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
-                 "template": {"spec": {"containers": [{"name": "web", "image": IMAGE}]}}},
-        "status": {"replicas": 2, "readyReplicas": 2, "availableReplicas": 2,
-                   "observedGeneration": 1},
-    })
+    dep = api.put(
+        DEPLOYMENT,
+        {
+            "metadata": {
+                "name": "web",
+                "namespace": "shop",
+                "annotations": tracking("Deployment", "web"),
+                "labels": {"app": "web"},
+            },
+            "spec": {
+                "replicas": 2,
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": {
+                    "metadata": {"labels": {"app": "web"}},
+                    "spec": {
+                        "containers": [
+                            {
+                                "name": "web",
+                                "image": IMAGE,
+                                "envFrom": [{"secretRef": {"name": "db"}}],
+                            }
+                        ]
+                    },
+                },
+            },
+            "status": {
+                "observedGeneration": 1,
+                "replicas": 2,
+                "updatedReplicas": 2,
+                "readyReplicas": 2,
+                "availableReplicas": 2,
+                "conditions": [
+                    {"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable"},
+                    {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable"},
+                ],
+            },
+        },
+    )
+    rs = api.put(
+        REPLICASET,
+        {
+            "metadata": {
+                "name": "web-7d9f",
+                "namespace": "shop",
+                "labels": {"app": "web"},
+                "annotations": {"deployment.kubernetes.io/revision": "1"},
+                "ownerReferences": [
+                    {
+                        "apiVersion": "apps/v1",
+                        "kind": "Deployment",
+                        "name": "web",
+                        "uid": dep["metadata"]["uid"],
+                        "controller": True,
+                    }
+                ],
+            },
+            "spec": {
+                "replicas": 2,
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": {"spec": {"containers": [{"name": "web", "image": IMAGE}]}},
+            },
+            "status": {
+                "replicas": 2,
+                "readyReplicas": 2,
+                "availableReplicas": 2,
+                "observedGeneration": 1,
+            },
+        },
+    )
     for i in (1, 2):
         api.put(POD, pod(f"web-7d9f-{i}", owner_uid=rs["metadata"]["uid"]))
-    svc = api.put(SERVICE, {
-        "metadata": {"name": "web", "namespace": "shop",
-                     "annotations": tracking("Service", "web", "")},
-        "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]},
-    })
-    api.put(ENDPOINTSLICE, {
-        "metadata": {"name": "web-x1", "namespace": "shop",
-                     "labels": {"kubernetes.io/service-name": "web"},
-                     "ownerReferences": [{"apiVersion": "v1", "kind": "Service", "name": "web",
-                                          "uid": svc["metadata"]["uid"]}]},
-        "addressType": "IPv4",
-        "endpoints": [{"addresses": [f"10.0.0.{i}"], "conditions": {"ready": True},
-                       "targetRef": {"kind": "Pod", "name": f"web-7d9f-{i}", "namespace": "shop"}}
-                      for i in (1, 2)],
-        "ports": [{"port": 8080}],
-    })
-    api.put(SECRET, {
-        "metadata": {"name": "db", "namespace": "shop"}, "type": "Opaque",
-        "data": {"password": base64.b64encode(SECRET_VALUE.encode()).decode()},
-    })
-    api.put(SECRET, {  # not the app's: must not even appear by name
-        "metadata": {"name": "unrelated", "namespace": "shop"}, "type": "Opaque",
-        "data": {"token": base64.b64encode(b"other").decode()},
-    })
+    svc = api.put(
+        SERVICE,
+        {
+            "metadata": {
+                "name": "web",
+                "namespace": "shop",
+                "annotations": tracking("Service", "web", ""),
+            },
+            "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]},
+        },
+    )
+    api.put(
+        ENDPOINTSLICE,
+        {
+            "metadata": {
+                "name": "web-x1",
+                "namespace": "shop",
+                "labels": {"kubernetes.io/service-name": "web"},
+                "ownerReferences": [
+                    {
+                        "apiVersion": "v1",
+                        "kind": "Service",
+                        "name": "web",
+                        "uid": svc["metadata"]["uid"],
+                    }
+                ],
+            },
+            "addressType": "IPv4",
+            "endpoints": [
+                {
+                    "addresses": [f"10.0.0.{i}"],
+                    "conditions": {"ready": True},
+                    "targetRef": {"kind": "Pod", "name": f"web-7d9f-{i}", "namespace": "shop"},
+                }
+                for i in (1, 2)
+            ],
+            "ports": [{"port": 8080}],
+        },
+    )
+    api.put(
+        SECRET,
+        {
+            "metadata": {"name": "db", "namespace": "shop"},
+            "type": "Opaque",
+            "data": {"password": base64.b64encode(SECRET_VALUE.encode()).decode()},
+        },
+    )
+    api.put(
+        SECRET,
+        {  # not the app's: must not even appear by name
+            "metadata": {"name": "unrelated", "namespace": "shop"},
+            "type": "Opaque",
+            "data": {"token": base64.b64encode(b"other").decode()},
+        },
+    )
     api.put(TRUTHCHECK, truthcheck(probe_urls, on_divergence, window))
-    job = api.put(JOB, {
-        "metadata": {"name": "shop-web-verify", "namespace": "shop",
-                     "annotations": {**tracking("Job", "shop-web-verify", "batch"),
-                                     "argocd.argoproj.io/hook": "PostSync"}},
-        "spec": {"template": {"spec": {"containers": [{"name": "verify", "image": "truthgate"}]}}},
-        "status": {"active": 1},
-    })
-    api.put(POD, {
-        "metadata": {"name": "shop-web-verify-x7k", "namespace": "shop",
-                     "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job",
-                                          "name": "shop-web-verify",
-                                          "uid": job["metadata"]["uid"], "controller": True}]},
-        "spec": {"containers": [{"name": "verify", "image": "truthgate"}]},
-        "status": {"phase": "Running"},
-    })
+    job = api.put(
+        JOB,
+        {
+            "metadata": {
+                "name": "shop-web-verify",
+                "namespace": "shop",
+                "annotations": {
+                    **tracking("Job", "shop-web-verify", "batch"),
+                    "argocd.argoproj.io/hook": "PostSync",
+                },
+            },
+            "spec": {
+                "template": {"spec": {"containers": [{"name": "verify", "image": "truthgate"}]}}
+            },
+            "status": {"active": 1},
+        },
+    )
+    api.put(
+        POD,
+        {
+            "metadata": {
+                "name": "shop-web-verify-x7k",
+                "namespace": "shop",
+                "ownerReferences": [
+                    {
+                        "apiVersion": "batch/v1",
+                        "kind": "Job",
+                        "name": "shop-web-verify",
+                        "uid": job["metadata"]["uid"],
+                        "controller": True,
+                    }
+                ],
+            },
+            "spec": {"containers": [{"name": "verify", "image": "truthgate"}]},
+            "status": {"phase": "Running"},
+        },
+    )
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -25,15 +25,20 @@ def deployment_update(*, username: str | None = None, uid: str | None = None) ->
 
 def secret_update(value: str, *, uid: str | None = None) -> dict[str, Any]:
     """An Argo CD-managed Secret whose data changes to base64 ``value``."""
+
     def obj(data: str) -> dict[str, Any]:
         return {
-            "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": "Opaque",
             "metadata": {
-                "name": "db", "namespace": "shop",
+                "name": "db",
+                "namespace": "shop",
                 "annotations": {"argocd.argoproj.io/tracking-id": "shop-web:/Secret:shop/db"},
             },
             "data": {"password": data},
         }
+
     review = deployment_update(uid=uid)
     request = review["request"]
     request.update(
@@ -41,7 +46,9 @@ def secret_update(value: str, *, uid: str | None = None) -> dict[str, Any]:
         resource={"group": "", "version": "v1", "resource": "secrets"},
         requestKind={"group": "", "version": "v1", "kind": "Secret"},
         requestResource={"group": "", "version": "v1", "resource": "secrets"},
-        name="db", object=obj(value), oldObject=obj("b2xkLXZhbHVl"),
+        name="db",
+        object=obj(value),
+        oldObject=obj("b2xkLXZhbHVl"),
     )
     return review
 

@@ -28,8 +28,6 @@ START_DEADLINE_S = 20.0
 REQUEST_TIMEOUT_S = 10.0
 
 
-
-
 @dataclass
 class Reply:
     status: int
@@ -106,7 +104,9 @@ class Served:
 
     def review(self, review: dict[str, Any]) -> dict[str, Any]:
         reply = self.request(
-            "POST", "/validate?timeout=10s", json.dumps(review).encode(),
+            "POST",
+            "/validate?timeout=10s",
+            json.dumps(review).encode(),
             {"Content-Type": "application/json"},
         )
         assert reply.status == 200, (reply.status, reply.body[:300], self.stderr[-2000:])
@@ -134,8 +134,11 @@ class Served:
     def pids(self) -> list[int]:
         """The master and its workers (everything in the server's session)."""
         out = subprocess.run(
-            ["ps", "-o", "pid=", "-s", str(self.proc.pid)], capture_output=True, text=True,
-            check=False, timeout=10,
+            ["ps", "-o", "pid=", "-s", str(self.proc.pid)],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=10,
         )
         return [int(p) for p in out.stdout.split()]
 
@@ -168,7 +171,11 @@ def start(
     with out.open("wb") as o, err.open("wb") as e:
         proc = subprocess.Popen(
             [TRUTHGATE, "serve", "--bind", f"127.0.0.1:{port}", *args],
-            cwd=cwd, stdout=o, stderr=e, env=full_env, start_new_session=True,
+            cwd=cwd,
+            stdout=o,
+            stderr=e,
+            env=full_env,
+            start_new_session=True,
         )
     served = Served(proc, port, cwd, ca, out, err)
     try:

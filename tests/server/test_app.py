@@ -89,8 +89,11 @@ def test_argocd_update_is_allowed_recorded_before_the_answer_and_uid_echoed(
     assert record["uid"] == review["request"]["uid"]
     assert record["app"] == "shop-web"
     assert record["actor"]["class"] == "argocd"
-    assert {"op": "replace", "path": "/spec/template/spec/containers/0/image",
-            "value": "registry.example.com/shop/web:1.5.0"} in record["patch"]
+    assert {
+        "op": "replace",
+        "path": "/spec/template/spec/containers/0/image",
+        "value": "registry.example.com/shop/web:1.5.0",
+    } in record["patch"]
 
 
 def test_the_same_update_by_a_person_is_denied_with_how_to_break_glass(
@@ -103,8 +106,11 @@ def test_the_same_update_by_a_person_is_denied_with_how_to_break_glass(
     assert "truthgate.dev/break-glass" in response["status"]["message"]
     [record] = list(store.intents())
     assert record["decision"]["allowed"] is False
-    assert record["actor"] == {"username": ALICE, "groups": ["system:authenticated"],
-                               "class": "human"}
+    assert record["actor"] == {
+        "username": ALICE,
+        "groups": ["system:authenticated"],
+        "class": "human",
+    }
 
 
 def test_an_object_no_application_manages_is_allowed_and_not_recorded(
@@ -126,7 +132,11 @@ def test_each_review_logs_one_structured_line(
     fields = json.loads(lines[0].removeprefix("review "))
     assert fields["uid"] == review["request"]["uid"]
     assert (fields["kind"], fields["namespace"], fields["name"], fields["op"]) == (
-        "apps/v1/Deployment", "shop", "web", "UPDATE")
+        "apps/v1/Deployment",
+        "shop",
+        "web",
+        "UPDATE",
+    )
     assert (fields["user"], fields["app"], fields["decision"]) == (ALICE, "shop-web", "denied")
     assert fields["ms"] >= 0
 
@@ -155,12 +165,22 @@ def _nested(depth: int) -> bytes:
 BAD_INPUTS: dict[str, tuple[bytes, str, int, str]] = {
     "malformed JSON": (b'{"apiVersion": "admission.k8s.io/v1", "kind"', JSON, 400, "not JSON"),
     "v1beta1 review": (
-        body({**deployment_update(), "apiVersion": "admission.k8s.io/v1beta1"}), JSON, 400,
-        "only admission.k8s.io/v1"),
+        body({**deployment_update(), "apiVersion": "admission.k8s.io/v1beta1"}),
+        JSON,
+        400,
+        "only admission.k8s.io/v1",
+    ),
     "no uid": (
-        body({**deployment_update(), "request": {
-            k: v for k, v in deployment_update()["request"].items() if k != "uid"}}),
-        JSON, 400, "uid"),
+        body(
+            {
+                **deployment_update(),
+                "request": {k: v for k, v in deployment_update()["request"].items() if k != "uid"},
+            }
+        ),
+        JSON,
+        400,
+        "uid",
+    ),
     "not JSON content type": (body(deployment_update()), "text/plain", 415, "application/json"),
     "nested too deep": (_nested(5000), JSON, 400, "nested deeper"),
     "a JSON array": (b"[]", JSON, 400, "JSON object"),
@@ -203,8 +223,10 @@ def test_a_chunked_body_over_3_mib_is_cut_off_with_413(client: FlaskClient) -> N
     assert "error" in reply.get_json()
 
 
-@pytest.mark.parametrize(("method", "path", "status"), [
-    ("get", "/validate", 405), ("post", "/mutate", 404), ("get", "/", 404)])
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [("get", "/validate", 405), ("post", "/mutate", 404), ("get", "/", 404)],
+)
 def test_other_routes_answer_json_not_html(
     client: FlaskClient, method: str, path: str, status: int
 ) -> None:
@@ -273,7 +295,10 @@ def test_ledger_failure_fail_closed_denies_with_a_clear_message(
 @pytest.mark.parametrize("mode", ["fail-open", "fail-closed"])
 def test_a_policy_denial_stays_denied_when_the_ledger_also_fails(
     *,
-    config: AdmissionConfig, engine: PolicyEngine, metrics: Metrics, tmp_path: Path,
+    config: AdmissionConfig,
+    engine: PolicyEngine,
+    metrics: Metrics,
+    tmp_path: Path,
     mode: FailureMode,
 ) -> None:
     client = make_client(config, engine, _unwritable(tmp_path), metrics, mode)
@@ -286,8 +311,13 @@ def test_a_policy_denial_stays_denied_when_the_ledger_also_fails(
 @pytest.mark.parametrize(("mode", "allowed"), [("fail-open", True), ("fail-closed", False)])
 def test_an_unexpected_exception_still_answers_a_well_formed_review(
     *,
-    config: AdmissionConfig, engine: PolicyEngine, metrics: Metrics, tmp_path: Path,
-    caplog: pytest.LogCaptureFixture, mode: FailureMode, allowed: bool,
+    config: AdmissionConfig,
+    engine: PolicyEngine,
+    metrics: Metrics,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    mode: FailureMode,
+    allowed: bool,
 ) -> None:
     client = make_client(config, engine, BuggyLedger(str(tmp_path / "b.db")), metrics, mode)
     value = "dG9wLXNlY3JldC12YWx1ZQ=="

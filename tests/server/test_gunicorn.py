@@ -48,8 +48,17 @@ def sqlite_server(
 ) -> Iterator[Served]:
     """One server for the read-mostly tests: 2 workers, SQLite ledger, the shipped policies."""
     cwd = tmp_path_factory.mktemp("serve")
-    with serving(cwd, "--ledger", "ledger.db", "--workers", "2", "--threads", "2",
-                 *tls_args(tls_files), ca=tls_files[0]) as served:
+    with serving(
+        cwd,
+        "--ledger",
+        "ledger.db",
+        "--workers",
+        "2",
+        "--threads",
+        "2",
+        *tls_args(tls_files),
+        ca=tls_files[0],
+    ) as served:
         yield served
 
 
@@ -79,9 +88,7 @@ def test_a_4_mib_body_is_refused_with_413_and_the_next_request_is_served(
     sqlite_server: Served,
 ) -> None:
     big = b'{"pad": "' + b"x" * (4 * 1024 * 1024) + b'"}'
-    reply = sqlite_server.send_early_answered(
-        big, {**JSON, "Content-Length": str(len(big))}
-    )
+    reply = sqlite_server.send_early_answered(big, {**JSON, "Content-Length": str(len(big))})
     assert reply.status == 413
     assert "larger than 3 MiB" in reply.json()["error"]
     assert sqlite_server.review(deployment_update())["allowed"] is True
@@ -126,8 +133,9 @@ def test_every_100th_answer_on_a_connection_closes_it_politely(sqlite_server: Se
 def test_metrics_count_decisions_across_workers(sqlite_server: Served) -> None:
     def totals() -> dict[str, float]:
         text = sqlite_server.request("GET", "/metrics").body.decode()
-        found = re.findall(r'^truthgate_admission_requests_total\{decision="(\w+)"\} (\S+)$',
-                           text, re.M)
+        found = re.findall(
+            r'^truthgate_admission_requests_total\{decision="(\w+)"\} (\S+)$', text, re.M
+        )
         return {k: float(v) for k, v in found}
 
     before = totals()
@@ -172,8 +180,12 @@ def test_sigkill_right_after_an_acknowledged_review_loses_nothing(
 def test_the_story_with_a_postgresql_ledger(
     tmp_path: Path, tls_files: tuple[Path, Path, Path], fresh_postgres_dsn: str
 ) -> None:
-    with serving(tmp_path, *tls_args(tls_files), ca=tls_files[0],
-                 env={"TRUTHGATE_LEDGER": fresh_postgres_dsn}) as served:
+    with serving(
+        tmp_path,
+        *tls_args(tls_files),
+        ca=tls_files[0],
+        env={"TRUTHGATE_LEDGER": fresh_postgres_dsn},
+    ) as served:
         review = deployment_update()
         assert served.review(review)["allowed"] is True
         assert served.review(deployment_update(username=ALICE))["allowed"] is False
@@ -198,8 +210,16 @@ def test_ledger_unreachable_follows_the_failure_mode_and_readyz_says_503(
     tmp_path: Path, tls_files: tuple[Path, Path, Path], mode: str
 ) -> None:
     ledger = f"postgresql://truthgate:hunter2@127.0.0.1:{closed_port()}/truthgate"
-    with serving(tmp_path, "--ledger", ledger, "--failure-mode", mode, *tls_args(tls_files),
-                 ca=tls_files[0], wait_path="/healthz") as served:
+    with serving(
+        tmp_path,
+        "--ledger",
+        ledger,
+        "--failure-mode",
+        mode,
+        *tls_args(tls_files),
+        ca=tls_files[0],
+        wait_path="/healthz",
+    ) as served:
         assert "NOT reachable" in served.stdout
         ready = served.request("GET", "/readyz")
         assert ready.status == 503
@@ -256,8 +276,15 @@ def test_sighup_reloads_policies_without_a_restart(
             target.mkdir(exist_ok=True)
         else:
             target.write_bytes(source.read_bytes())
-    with serving(tmp_path, "--ledger", "x.db", "--policies", str(policies),
-                 *tls_args(tls_files), ca=tls_files[0]) as served:
+    with serving(
+        tmp_path,
+        "--ledger",
+        "x.db",
+        "--policies",
+        str(policies),
+        *tls_args(tls_files),
+        ca=tls_files[0],
+    ) as served:
         assert served.review(deployment_update())["allowed"] is True
         (policies / "frozen.rego").write_text(FREEZE)
         served.proc.send_signal(signal.SIGHUP)

@@ -11,15 +11,18 @@ from tests.server.served import truthgate
 from webhooks.cli.serve import default_policy_dir
 
 
-@pytest.mark.parametrize(("args", "says"), [
-    (["--policies", "no/such/dir"], "policy directory no/such/dir does not exist"),
-    (["--bind", "8443"], "is not HOST:PORT"),
-    (["--tls-cert", "c.pem"], "--tls-cert and --tls-key go together"),
-    (["--engine", "gatekeeper"], "unknown policy engine 'gatekeeper'"),
-    (["--ledger", "mysql://db/x"], "unsupported ledger URL scheme 'mysql'"),
-    (["--failure-mode", "fail-maybe"], "'fail-maybe' is not one of"),
-    (["--enforcement", "missing.yaml"], "cannot read enforcement config missing.yaml"),
-])
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--policies", "no/such/dir"], "policy directory no/such/dir does not exist"),
+        (["--bind", "8443"], "is not HOST:PORT"),
+        (["--tls-cert", "c.pem"], "--tls-cert and --tls-key go together"),
+        (["--engine", "gatekeeper"], "unknown policy engine 'gatekeeper'"),
+        (["--ledger", "mysql://db/x"], "unsupported ledger URL scheme 'mysql'"),
+        (["--failure-mode", "fail-maybe"], "'fail-maybe' is not one of"),
+        (["--enforcement", "missing.yaml"], "cannot read enforcement config missing.yaml"),
+    ],
+)
 def test_a_bad_start_is_one_clear_error(tmp_path: Path, args: list[str], says: str) -> None:
     out = truthgate("serve", "--policies", str(POLICIES), *args, cwd=tmp_path)
     assert out.returncode == 2, out.stdout + out.stderr

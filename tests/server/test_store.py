@@ -74,11 +74,16 @@ def test_concurrent_appends_from_threads_all_land_on_one_chain(tmp_path: Path) -
     store = PerProcessStore(lambda: open_store(str(tmp_path / "l.db")))
     uids = [deployment_update()["request"]["uid"] for _ in range(40)]
     draft = {
-        "time": "2026-11-27T10:00:00.000Z", "app": "shop-web",
+        "time": "2026-11-27T10:00:00.000Z",
+        "app": "shop-web",
         "kind": {"group": "apps", "version": "v1", "kind": "Deployment"},
-        "namespace": "shop", "name": "web", "operation": "UPDATE",
-        "actor": {"username": "argocd", "groups": [], "class": "argocd"}, "patch": [],
-        "decision": {"allowed": True, "denials": [], "warnings": []}, "dryRun": False,
+        "namespace": "shop",
+        "name": "web",
+        "operation": "UPDATE",
+        "actor": {"username": "argocd", "groups": [], "class": "argocd"},
+        "patch": [],
+        "decision": {"allowed": True, "denials": [], "warnings": []},
+        "dryRun": False,
     }
     threads = [threading.Thread(target=store.append, args=({**draft, "uid": u},)) for u in uids]
     for t in threads:

@@ -88,8 +88,6 @@ def find_bin_dir() -> Path | None:
     return found[-1].parent if found else None
 
 
-
-
 def _as_server_user() -> list[str]:
     """Command prefix running a program as the user the server accepts."""
     if os.geteuid() != 0:
@@ -98,9 +96,7 @@ def _as_server_user() -> list[str]:
 
 
 def _run(cmd: list[str], what: str) -> None:
-    out = subprocess.run(
-        cmd, capture_output=True, text=True, timeout=START_TIMEOUT_S, check=False
-    )
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=START_TIMEOUT_S, check=False)
     if out.returncode != 0:
         raise RuntimeError(f"{what} failed ({out.returncode}): {out.stderr[-2000:]}")
 
@@ -127,11 +123,22 @@ def start_postgres() -> PostgresServer:
         if os.geteuid() == 0:
             os.chown(pwfile, owner.pw_uid, owner.pw_gid)
         _run(
-            [*_as_server_user(), str(bin_dir / "initdb"), "-D", str(base / "data"),
-             "-U", SUPERUSER, f"--pwfile={pwfile}", "--auth-local=trust",
-             "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C",
-             "--no-sync",  # only initdb's own files; the running server keeps fsync on
-             "--no-instructions"],
+            [
+                *_as_server_user(),
+                str(bin_dir / "initdb"),
+                "-D",
+                str(base / "data"),
+                "-U",
+                SUPERUSER,
+                f"--pwfile={pwfile}",
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",  # only initdb's own files; the running server keeps fsync on
+                "--no-instructions",
+            ],
             "initdb",
         )
         pwfile.unlink()
@@ -140,14 +147,25 @@ def start_postgres() -> PostgresServer:
             port = free_port()
             conf = base / "data" / "postgresql.conf"
             text = conf.read_text().split("\n# truthgate tests\n")[0]
-            conf.write_text(
-                text + "\n# truthgate tests\n" + _CONF.format(port=port, sockets=base)
-            )
+            conf.write_text(text + "\n# truthgate tests\n" + _CONF.format(port=port, sockets=base))
             log = base / "server.log"
             out = subprocess.run(
-                [*_as_server_user(), str(bin_dir / "pg_ctl"), "-D", str(base / "data"),
-                 "-l", str(log), "-w", "-t", str(START_TIMEOUT_S), "start"],
-                capture_output=True, text=True, timeout=START_TIMEOUT_S + 5, check=False,
+                [
+                    *_as_server_user(),
+                    str(bin_dir / "pg_ctl"),
+                    "-D",
+                    str(base / "data"),
+                    "-l",
+                    str(log),
+                    "-w",
+                    "-t",
+                    str(START_TIMEOUT_S),
+                    "start",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=START_TIMEOUT_S + 5,
+                check=False,
             )
             if out.returncode == 0:
                 return PostgresServer(bin_dir, base, "127.0.0.1", port, password)
@@ -161,9 +179,21 @@ def start_postgres() -> PostgresServer:
 def stop_postgres(server: PostgresServer) -> None:
     with contextlib.suppress(subprocess.TimeoutExpired):
         subprocess.run(
-            [*_as_server_user(), str(server.bin_dir / "pg_ctl"), "-D", str(server.data_dir),
-             "-m", "immediate", "-w", "-t", "20", "stop"],
-            capture_output=True, timeout=25, check=False,
+            [
+                *_as_server_user(),
+                str(server.bin_dir / "pg_ctl"),
+                "-D",
+                str(server.data_dir),
+                "-m",
+                "immediate",
+                "-w",
+                "-t",
+                "20",
+                "stop",
+            ],
+            capture_output=True,
+            timeout=25,
+            check=False,
         )
     shutil.rmtree(server.base_dir, ignore_errors=True)
 

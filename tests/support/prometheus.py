@@ -145,8 +145,6 @@ def _openmetrics(layout: SeriesLayout) -> str:
     return "\n".join(lines) + "\n"
 
 
-
-
 def _wait_ready(url: str, proc: subprocess.Popen[bytes], log_path: Path) -> None:
     deadline = time.monotonic() + READY_DEADLINE_SECONDS
     while time.monotonic() < deadline:
@@ -181,9 +179,19 @@ def prometheus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prom
     data.write_text(_openmetrics(layout))
     tsdb = root / "tsdb"
     backfill = subprocess.run(
-        [str(binaries["promtool"]), "tsdb", "create-blocks-from", "openmetrics",
-         "--max-block-duration=24h", str(data), str(tsdb)],
-        check=False, capture_output=True, text=True, timeout=60,
+        [
+            str(binaries["promtool"]),
+            "tsdb",
+            "create-blocks-from",
+            "openmetrics",
+            "--max-block-duration=24h",
+            str(data),
+            str(tsdb),
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     if backfill.returncode != 0:
         raise RuntimeError(f"promtool back-fill failed:\n{backfill.stderr[-2000:]}")
@@ -194,10 +202,15 @@ def prometheus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prom
         url = f"http://127.0.0.1:{free_port()}"
         with log_path.open("wb") as log:
             proc = subprocess.Popen(
-                [str(binaries["prometheus"]), f"--config.file={config}",
-                 f"--storage.tsdb.path={tsdb}", f"--web.listen-address={url[7:]}",
-                 "--storage.tsdb.retention.time=30d"],
-                stdout=log, stderr=subprocess.STDOUT,
+                [
+                    str(binaries["prometheus"]),
+                    f"--config.file={config}",
+                    f"--storage.tsdb.path={tsdb}",
+                    f"--web.listen-address={url[7:]}",
+                    "--storage.tsdb.retention.time=30d",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         try:
             _wait_ready(url, proc, log_path)

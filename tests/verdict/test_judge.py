@@ -27,8 +27,7 @@ def fixture(name: str) -> Evidence:
 
 
 def policy_from(text: str) -> VerdictPolicy:
-    return VerdictPolicy([PolicySource(Path("p.rego"), "p.rego", text, "truthgate.verdict",
-                                       None)])
+    return VerdictPolicy([PolicySource(Path("p.rego"), "p.rego", text, "truthgate.verdict", None)])
 
 
 def test_no_evidence_at_all_is_unknown() -> None:
@@ -48,8 +47,9 @@ def test_time_comes_from_collected_at_so_early_evidence_is_progressing() -> None
     ev["collectedAt"] = "2026-11-27T10:02:00Z"  # two minutes after the sync: within grace
     verdict = judge(ev)
     assert verdict["verdict"] == "Progressing"
-    assert verdict["summary"].startswith("Progressing: Deployment shop/web: controller has not "
-                                         "observed generation 8")
+    assert verdict["summary"].startswith(
+        "Progressing: Deployment shop/web: controller has not observed generation 8"
+    )
     assert all("converging" not in f for f in verdict["findings"])  # not part of the contract
 
 
@@ -58,10 +58,20 @@ def _running_operation(ev: Any, hook_phase: str | None) -> Any:
     op["phase"] = "Running"
     op.pop("finishedAt", None)
     if hook_phase:
-        op["syncResult"]["resources"].append({
-            "group": "batch", "version": "v1", "kind": "Job", "namespace": "shop",
-            "name": "truthgate-verify", "status": "", "hookType": hook_phase,
-            "hookPhase": "Running", "syncPhase": hook_phase, "message": "job running"})
+        op["syncResult"]["resources"].append(
+            {
+                "group": "batch",
+                "version": "v1",
+                "kind": "Job",
+                "namespace": "shop",
+                "name": "truthgate-verify",
+                "status": "",
+                "hookType": hook_phase,
+                "hookPhase": "Running",
+                "syncPhase": hook_phase,
+                "message": "job running",
+            }
+        )
     return ev
 
 
@@ -95,8 +105,13 @@ def test_a_crashing_check_becomes_a_warning_not_a_crash() -> None:
 def _metric(critical: bool) -> dict[str, Any]:
     before = [[CHANGE - 3600 + 60 * i, 0.010 + 0.001 * (i % 3)] for i in range(60)]
     after = [[CHANGE + 60 * i, 0.050 + 0.001 * (i % 3)] for i in range(1, 12)]
-    return {"name": "checkout_error_ratio", "direction": "increase-is-bad",
-            "changeAt": build.SYNC_START, "series": before + after, "critical": critical}
+    return {
+        "name": "checkout_error_ratio",
+        "direction": "increase-is-bad",
+        "changeAt": build.SYNC_START,
+        "series": before + after,
+        "critical": critical,
+    }
 
 
 def test_metrics_go_to_the_baseline_judge() -> None:
@@ -110,8 +125,9 @@ def test_metrics_go_to_the_baseline_judge() -> None:
 
 def test_summary_stays_short_whatever_the_number_of_findings() -> None:
     ev: Any = fixture("capacity-degraded")
-    ev["probes"] = [{**build.OK_PROBE, "name": f"p{i}", "ok": False, "status": 500}
-                    for i in range(30)]
+    ev["probes"] = [
+        {**build.OK_PROBE, "name": f"p{i}", "ok": False, "status": 500} for i in range(30)
+    ]
     verdict = judge(ev)
     assert len(verdict["summary"]) <= SUMMARY_LIMIT
     assert verdict["summary"].startswith("34 critical: ")
@@ -130,16 +146,18 @@ def test_policy_without_a_verdict_for_this_input_is_a_policy_error() -> None:
 
 
 def test_policy_returning_malformed_findings_is_a_policy_error() -> None:
-    policy = policy_from('package truthgate.verdict\n\nverdict := "Healthy"\n\n'
-                         'findings := [{"layer": "nowhere"}]\n')
+    policy = policy_from(
+        'package truthgate.verdict\n\nverdict := "Healthy"\n\nfindings := [{"layer": "nowhere"}]\n'
+    )
     with pytest.raises(PolicyError, match=r"malformed finding"):
         judge(fixture("probes-healthy"), policy=policy)
 
 
 def test_policy_for_another_package_is_refused() -> None:
     with pytest.raises(PolicyError, match=r"defines no package truthgate\.verdict"):
-        VerdictPolicy([PolicySource(Path("p.rego"), "p.rego", "package other\n\nx := 1\n",
-                                    "other", None)])
+        VerdictPolicy(
+            [PolicySource(Path("p.rego"), "p.rego", "package other\n\nx := 1\n", "other", None)]
+        )
 
 
 def test_policy_directory_missing_is_a_policy_error(tmp_path: Path) -> None:
@@ -155,7 +173,8 @@ def test_policy_sees_the_evidence_summary_and_the_settings() -> None:
         'verdict := "Degraded" if input.settings.strict\n\n'
         'default verdict := "Healthy"\n\n'
         'reasons := [sprintf("%s %s %s %d", [input.evidence.app, input.evidence.syncPhase, '
-        "input.evidence.health, input.evidence.counts.objects])]\n")
+        "input.evidence.health, input.evidence.counts.objects])]\n"
+    )
     ev: Any = fixture("probes-healthy")
     ev["truthCheck"]["spec"]["verdict"] = {"strict": True}
     verdict = judge(ev, policy=policy)
@@ -165,10 +184,14 @@ def test_policy_sees_the_evidence_summary_and_the_settings() -> None:
 
 def test_secret_values_never_reach_findings() -> None:
     ev: Any = fixture("propagation-degraded")
-    ev["intents"].append({**ev["intents"][0], "kind": {"group": "", "version": "v1",
-                                                       "kind": "Secret"},
-                          "name": "web-db", "patch": [{"op": "replace", "path": "/data/password",
-                                                       "value": "czNjcjN0"}]})
+    ev["intents"].append(
+        {
+            **ev["intents"][0],
+            "kind": {"group": "", "version": "v1", "kind": "Secret"},
+            "name": "web-db",
+            "patch": [{"op": "replace", "path": "/data/password", "value": "czNjcjN0"}],
+        }
+    )
     text = json.dumps(judge(ev))
     assert "czNjcjN0" not in text
     assert "old Secret shop/web-db" in text

@@ -18,18 +18,25 @@ FIXTURES = Path(build.__file__).resolve().parent
 
 # check family -> (the check that must fire, the object it must name)
 EXPECTED: dict[str, tuple[str, dict[str, str | None] | None]] = {
-    "convergence": ("convergence/statefulset",
-                    {"kind": "StatefulSet", "namespace": "shop", "name": "cache"}),
-    "staleness": ("staleness/generation",
-                  {"kind": "Deployment", "namespace": "shop", "name": "web"}),
+    "convergence": (
+        "convergence/statefulset",
+        {"kind": "StatefulSet", "namespace": "shop", "name": "cache"},
+    ),
+    "staleness": (
+        "staleness/generation",
+        {"kind": "Deployment", "namespace": "shop", "name": "web"},
+    ),
     "images": ("images/mixed-digests", {"kind": "Deployment", "namespace": "shop", "name": "web"}),
-    "propagation": ("propagation/stale-config",
-                    {"kind": "Deployment", "namespace": "shop", "name": "web"}),
-    "reachability": ("reachability/selector",
-                     {"kind": "Service", "namespace": "shop", "name": "web"}),
+    "propagation": (
+        "propagation/stale-config",
+        {"kind": "Deployment", "namespace": "shop", "name": "web"},
+    ),
+    "reachability": (
+        "reachability/selector",
+        {"kind": "Service", "namespace": "shop", "name": "web"},
+    ),
     "capacity": ("capacity/quota", {"kind": "Deployment", "namespace": "shop", "name": "web"}),
-    "stability": ("stability/restarts",
-                  {"kind": "Deployment", "namespace": "shop", "name": "web"}),
+    "stability": ("stability/restarts", {"kind": "Deployment", "namespace": "shop", "name": "web"}),
     "drift": ("drift/human", {"kind": "Deployment", "namespace": "shop", "name": "web"}),
     "probes": ("probes/failed", None),
 }
@@ -38,7 +45,11 @@ EXPECTED: dict[str, tuple[str, dict[str, str | None] | None]] = {
 def replay(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "webhooks", "replay", *args],
-        input=stdin, capture_output=True, text=True, timeout=60, check=False,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 
@@ -80,10 +91,12 @@ def test_replay_finds_what_argo_cd_missed(family: str) -> None:
     assert hits[0]["severity"] == "critical"
     assert hits[0]["resource"] == resource
     if resource is not None:
-        assert f"{resource['kind']} {resource['namespace']}/{resource['name']}" in (
-            hits[0]["message"])
+        assert (
+            f"{resource['kind']} {resource['namespace']}/{resource['name']}" in (hits[0]["message"])
+        )
     assert verdict["summary"].startswith(
-        f"{sum(f['severity'] == 'critical' for f in verdict['findings'])} critical: ")
+        f"{sum(f['severity'] == 'critical' for f in verdict['findings'])} critical: "
+    )
     assert len(verdict["summary"]) <= 200
     assert not [f for f in verdict["findings"] if f["check"].endswith("/error")]
 
@@ -97,21 +110,22 @@ def test_healthy_twin_stays_healthy(family: str) -> None:
 
 def test_break_glass_twin_is_healthy_with_the_warning_in_the_summary() -> None:
     verdict = verdict_of(FIXTURES / "drift-healthy.json")
-    assert verdict["summary"].startswith("Healthy with 1 warning: Deployment shop/web: "
-                                         "break-glass change by alice@example.com")
+    assert verdict["summary"].startswith(
+        "Healthy with 1 warning: Deployment shop/web: break-glass change by alice@example.com"
+    )
 
 
 def test_capacity_summary_leads_with_the_quota_refusal() -> None:
     verdict = verdict_of(FIXTURES / "capacity-degraded.json")
     assert verdict["summary"].startswith(
         "4 critical: Deployment shop/web: 5 of 8 pods created (ReplicaSet web-7c9f8d6b5): "
-        "exceeded quota compute")
+        "exceeded quota compute"
+    )
 
 
 def test_findings_are_sorted_by_severity() -> None:
     verdict = verdict_of(FIXTURES / "capacity-degraded.json")
-    ranks = [{"critical": 0, "warning": 1, "info": 2}[f["severity"]]
-             for f in verdict["findings"]]
+    ranks = [{"critical": 0, "warning": 1, "info": 2}[f["severity"]] for f in verdict["findings"]]
     assert ranks == sorted(ranks) and ranks[-1] == 1
 
 
@@ -126,16 +140,24 @@ def test_fail_on_degraded_sets_the_exit_code() -> None:
     assert replay(str(FIXTURES / "probes-healthy.json"), "--fail-on-degraded").returncode == 0
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    ("{not json", "evidence is not valid JSON"),
-    ("[]", "malformed evidence: the document must be a JSON object, got an array"),
-    ('{"apiVersion": "v1", "kind": "Evidence"}', "apiVersion is 'v1', want "
-                                                 "'truthgate.dev/v1alpha1'"),
-    ('{"apiVersion": "truthgate.dev/v1alpha1", "kind": "Evidence", "objects": {}}',
-     "malformed evidence: objects must be an array, got an object"),
-])
-def test_malformed_evidence_is_one_clear_error_and_exit_2(content: str, message: str,
-                                                         tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{not json", "evidence is not valid JSON"),
+        ("[]", "malformed evidence: the document must be a JSON object, got an array"),
+        (
+            '{"apiVersion": "v1", "kind": "Evidence"}',
+            "apiVersion is 'v1', want 'truthgate.dev/v1alpha1'",
+        ),
+        (
+            '{"apiVersion": "truthgate.dev/v1alpha1", "kind": "Evidence", "objects": {}}',
+            "malformed evidence: objects must be an array, got an object",
+        ),
+    ],
+)
+def test_malformed_evidence_is_one_clear_error_and_exit_2(
+    content: str, message: str, tmp_path: Path
+) -> None:
     path = tmp_path / "evidence.json"
     path.write_text(content)
     out = replay(str(path))
@@ -173,8 +195,9 @@ def test_a_team_makes_restarts_only_a_warning(tmp_path: Path) -> None:
     assert verdict["verdict"] == "Healthy"
     [f] = [f for f in verdict["findings"] if f["check"] == "stability/restarts"]
     assert f["severity"] == "warning"
-    assert verdict["summary"].startswith("Healthy with 1 warning: Deployment shop/web: 4 "
-                                         "container restarts since sync")
+    assert verdict["summary"].startswith(
+        "Healthy with 1 warning: Deployment shop/web: 4 container restarts since sync"
+    )
 
 
 STRICT_POLICY = """# METADATA
@@ -213,4 +236,5 @@ def test_a_broken_verdict_policy_is_an_error_naming_the_file(tmp_path: Path) -> 
 def test_committed_fixtures_match_their_builder() -> None:
     for name in build.FIXTURES:
         assert (FIXTURES / f"{name}.json").read_text() == build.render(name), (
-            f"{name}.json is stale: run python tests/fixtures/evidence/build.py")
+            f"{name}.json is stale: run python tests/fixtures/evidence/build.py"
+        )

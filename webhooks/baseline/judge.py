@@ -56,8 +56,14 @@ from webhooks.errors import BadRequestError, short
 from webhooks.evidence.model import Direction, Finding, MetricSeries, Severity
 
 __all__ = [
-    "CONFIDENCE", "Assessment", "Classification", "Windows", "assess", "assess_all",
-    "finding", "judge_metrics",
+    "CONFIDENCE",
+    "Assessment",
+    "Classification",
+    "Windows",
+    "assess",
+    "assess_all",
+    "finding",
+    "judge_metrics",
 ]
 
 #: Relative tolerance used when a metric declares none: smaller changes are noise.
@@ -104,9 +110,7 @@ def assess(metric: MetricSeries, now: float | None = None) -> Assessment:
     return _decide(m, _bad_p(m))
 
 
-def judge_metrics(
-    metrics: Sequence[MetricSeries], *, now: float | None = None
-) -> list[Finding]:
+def judge_metrics(metrics: Sequence[MetricSeries], *, now: float | None = None) -> list[Finding]:
     """Findings for every metric that regressed (or could not be judged).
 
     p-values are controlled across all judged metrics with Benjamini-Hochberg, so listing
@@ -115,9 +119,7 @@ def judge_metrics(
     return [a_finding for a in assess_all(metrics, now=now) if (a_finding := finding(a))]
 
 
-def assess_all(
-    metrics: Sequence[MetricSeries], *, now: float | None = None
-) -> list[Assessment]:
+def assess_all(metrics: Sequence[MetricSeries], *, now: float | None = None) -> list[Assessment]:
     """``assess`` for many metrics at once, with Benjamini-Hochberg across them."""
     measures = [_measure(m, now) for m in metrics]
     judged = [i for i, m in enumerate(measures) if m.nodata is None]
@@ -247,9 +249,7 @@ def _run_tests(m: _Measure, split: Split, histories: list[HistorySplit], change_
     half = change_at + (m.end - change_at) / 2.0
     recent = after.since(half)
     if recent.n >= MIN_OBSERVATION_POINTS and recent.n < after.n:
-        seasonal_recent = season.seasonal_shift(
-            histories, m.level, half - change_at, rho
-        )
+        seasonal_recent = season.seasonal_shift(histories, m.level, half - change_at, rho)
         tests.append(("recent", _adjusted_shift(recent, before, rho, seasonal_recent)))
     gates: dict[str, tuple[bool, bool]] = {}
     # A trend counts only when the observation also *ends* beyond the tolerance (memory that

@@ -41,7 +41,7 @@ def signed(x: float) -> str:
 
 
 def compared_with(a: Assessment) -> str:
-    """"vs 30m before the change and the same windows 1d earlier"."""
+    """ "vs 30m before the change and the same windows 1d earlier"."""
     if a.windows is None:
         return ""
     text = f"vs {duration(a.windows.baseline_seconds)} before the change"

@@ -217,11 +217,14 @@ class _Client:
                 if 300 <= reply.status < 400:
                     # Not followed: a redirect would turn the POST into a GET without the query,
                     # and send the token to wherever it points.
-                    return QueryAnswer([], self._scrub(
-                        f"Prometheus answered a redirect (HTTP {reply.status} to "
-                        f"{short(reply.location, 120)!r}); put the final address in "
-                        "spec.baseline.prometheus.url"
-                    ))
+                    return QueryAnswer(
+                        [],
+                        self._scrub(
+                            f"Prometheus answered a redirect (HTTP {reply.status} to "
+                            f"{short(reply.location, 120)!r}); put the final address in "
+                            "spec.baseline.prometheus.url"
+                        ),
+                    )
                 answer = parse_query_range(reply.status, reply.body)
                 if reply.status not in _RETRYABLE_STATUS:
                     if answer.error is not None:

@@ -72,7 +72,7 @@ def parse_query_range(status: int, body: bytes) -> QueryAnswer:
     try:
         return QueryAnswer([_point(v) for v in values])
     except (TypeError, ValueError, IndexError):
-        return QueryAnswer([], "Prometheus answered a point that is not [time, \"value\"]")
+        return QueryAnswer([], 'Prometheus answered a point that is not [time, "value"]')
 
 
 def _point(raw: Any) -> list[float]:

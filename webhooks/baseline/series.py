@@ -139,9 +139,7 @@ def cut(t: FloatArray, v: FloatArray, at: float, start: float, end: float) -> Sp
     return Split(Window(t[lo:mid], v[lo:mid]), Window(t[mid:hi], v[mid:hi]))
 
 
-def prepare(
-    points: Sequence[Sequence[float]], is_counter: bool
-) -> tuple[FloatArray, FloatArray]:
+def prepare(points: Sequence[Sequence[float]], is_counter: bool) -> tuple[FloatArray, FloatArray]:
     """Clean points, then a rate for counters."""
     t, v = to_arrays(points)
     if is_counter:

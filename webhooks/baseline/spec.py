@@ -220,9 +220,7 @@ def _headers(value: object, path: str) -> tuple[tuple[str, str], ...]:
         if any(c in header_value for c in "\r\n\0"):
             raise BadRequestError(f"{path}.{name}: must not contain line breaks")
         if len(header_value) > MAX_HEADER_VALUE_CHARS:
-            raise BadRequestError(
-                f"{path}.{name}: longer than {MAX_HEADER_VALUE_CHARS} characters"
-            )
+            raise BadRequestError(f"{path}.{name}: longer than {MAX_HEADER_VALUE_CHARS} characters")
         out.append((name, header_value))
     return tuple(out)
 

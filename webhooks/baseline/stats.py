@@ -55,9 +55,7 @@ class Estimate:
         lo_w = math.hypot(self.value - self.lo, (other.hi - other.value) * z / other.z)
         hi_w = math.hypot(self.hi - self.value, (other.value - other.lo) * z / other.z)
         value = self.value - other.value
-        return Estimate(
-            value, value - lo_w, value + hi_w, z, self.saturated or other.saturated
-        )
+        return Estimate(value, value - lo_w, value + hi_w, z, self.saturated or other.saturated)
 
     def scaled(self, factor: float) -> Estimate:
         """The estimate multiplied by a positive constant."""
@@ -161,7 +159,7 @@ def hodges_lehmann(
     total = diffs.size
     z = z_value(confidence)
     # Thinning by s leaves about rho**s between kept points.
-    infl = math.sqrt(inflation(rho ** sa) * inflation(rho ** sb))
+    infl = math.sqrt(inflation(rho**sa) * inflation(rho**sb))
     half = z * math.sqrt(infl * n * m * (n + m + 1) / 12.0)
     k = math.floor(n * m / 2.0 - half)
     mid = (total - 1) // 2, total // 2
@@ -176,8 +174,8 @@ def hodges_lehmann(
         part = np.partition(diffs, sorted({0, mid[0], mid[1], total - 1}))
         value = 0.5 * (float(part[mid[0]]) + float(part[mid[1]]))
         half_w = z * math.sqrt(
-            inflation(rho ** sa) * robust_variance(a, rho ** sa) / n
-            + inflation(rho ** sb) * robust_variance(b, rho ** sb) / m
+            inflation(rho**sa) * robust_variance(a, rho**sa) / n
+            + inflation(rho**sb) * robust_variance(b, rho**sb) / m
         )
         lo, hi = min(float(part[0]), value - half_w), max(float(part[-1]), value + half_w)
         return Estimate(value, lo, hi, z, saturated=True)
@@ -218,9 +216,7 @@ def _theilslopes(t: FloatArray, v: FloatArray, z: float) -> tuple[float, float, 
     slopes = (v[j] - v[i]) / (t[j] - t[i])
     nt = slopes.size
     ny = v.size
-    sigma = math.sqrt(
-        (ny * (ny - 1) * (2 * ny + 5) - _ties(t) - _ties(v)) / 18.0
-    )
+    sigma = math.sqrt((ny * (ny - 1) * (2 * ny + 5) - _ties(t) - _ties(v)) / 18.0)
     ru = min(int(np.round((nt + z * sigma) / 2.0)), nt - 1)
     rl = max(int(np.round((nt - z * sigma) / 2.0)) - 1, 0)
     mid = (nt - 1) // 2, nt // 2
@@ -243,6 +239,6 @@ def theil_sen(
         return Estimate(0.0, -math.inf, math.inf, z), median(v)
     slope, intercept, lo, hi = _theilslopes(tt, vv, z)
     resid = vv - (intercept + slope * tt)
-    widen = math.sqrt(inflation(max(lag1(resid - median(resid)), rho ** s)))
+    widen = math.sqrt(inflation(max(lag1(resid - median(resid)), rho**s)))
     est = Estimate(slope, slope - (slope - lo) * widen, slope + (hi - slope) * widen, z)
     return est, intercept

@@ -46,7 +46,8 @@ def _failed_creates(ctx: CheckContext) -> list[CheckFinding]:
         if short is None:
             continue
         events: list[Event] = [
-            e for e in ctx.index.events_for(obj)
+            e
+            for e in ctx.index.events_for(obj)
             if e.reason == "FailedCreate" and ctx.since_change(e.last_seen)
         ]
         if not events:
@@ -58,9 +59,15 @@ def _failed_creates(ctx: CheckContext) -> list[CheckFinding]:
         counts = f"{have} of {want} pods created" if kube.kind(obj) != "Job" else "pods not created"
         tally = sum(e.count for e in events)
         why = kube.quota_gist(latest.message) or kube.short_text(latest.message)
-        out.append(finding(
-            "runtime", "capacity/quota", top,
-            f"{kube.display(top)}: {counts}{via}: {why} (FailedCreate x{tally})", "critical"))
+        out.append(
+            finding(
+                "runtime",
+                "capacity/quota",
+                top,
+                f"{kube.display(top)}: {counts}{via}: {why} (FailedCreate x{tally})",
+                "critical",
+            )
+        )
     return out
 
 
@@ -86,10 +93,16 @@ def _unschedulable(ctx: CheckContext) -> list[CheckFinding]:
     for owner, names, message in by_owner.values():
         total = len([p for p in ctx.index.pods_of(owner) if not pods.is_terminating(p)])
         of = f" of {total}" if total >= len(names) and kube.kind(owner) != "Pod" else ""
-        out.append(not_converged(
-            ctx, "runtime", "capacity/unschedulable", owner,
-            f"{kube.display(owner)}: {len(names)}{of} pods Pending, FailedScheduling: "
-            f"{kube.short_text(message)}"))
+        out.append(
+            not_converged(
+                ctx,
+                "runtime",
+                "capacity/unschedulable",
+                owner,
+                f"{kube.display(owner)}: {len(names)}{of} pods Pending, FailedScheduling: "
+                f"{kube.short_text(message)}",
+            )
+        )
     return out
 
 
@@ -106,17 +119,28 @@ def _hpa(ctx: CheckContext) -> list[CheckFinding]:
             able = kube.condition_is(hpa, "AbleToScale", "False")
             if able is not None:
                 why = f"; AbleToScale=False: {kube.get_str(able, 'message') or able.get('reason')}"
-            out.append(not_converged(
-                ctx, "runtime", "capacity/hpa", hpa,
-                f"{kube.display(hpa)}: wants {desired} replicas of {target_kind} {target}, "
-                f"has {current}{why}"))
+            out.append(
+                not_converged(
+                    ctx,
+                    "runtime",
+                    "capacity/hpa",
+                    hpa,
+                    f"{kube.display(hpa)}: wants {desired} replicas of {target_kind} {target}, "
+                    f"has {current}{why}",
+                )
+            )
         elif limited is not None and limited.get("reason") == "TooManyReplicas":
             maximum = kube.get_int(hpa, "spec", "maxReplicas")
-            out.append(finding(
-                "runtime", "capacity/hpa-limited", hpa,
-                f"{kube.display(hpa)}: capped at maxReplicas {maximum}: "
-                f"{kube.get_str(limited, 'message') or 'desired replica count above maximum'}",
-                "warning"))
+            out.append(
+                finding(
+                    "runtime",
+                    "capacity/hpa-limited",
+                    hpa,
+                    f"{kube.display(hpa)}: capped at maxReplicas {maximum}: "
+                    f"{kube.get_str(limited, 'message') or 'desired replica count above maximum'}",
+                    "warning",
+                )
+            )
     return out
 
 
@@ -134,9 +158,15 @@ def _quota_full(ctx: CheckContext) -> list[CheckFinding]:
             if h is not None and u is not None and u >= h:
                 full.append(f"{resource} {used.get(resource)}/{limit}")
         if full:
-            out.append(finding(
-                "runtime", "capacity/quota-full", quota,
-                f"{kube.display(quota)} is exhausted: {', '.join(full)} used", "warning"))
+            out.append(
+                finding(
+                    "runtime",
+                    "capacity/quota-full",
+                    quota,
+                    f"{kube.display(quota)} is exhausted: {', '.join(full)} used",
+                    "warning",
+                )
+            )
     return out
 
 

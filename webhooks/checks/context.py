@@ -152,6 +152,12 @@ def not_converged(
 ) -> CheckFinding:
     """A "not there yet" finding: converging within grace, critical after it."""
     if ctx.within_grace():
-        return finding(layer, check, resource, f"{message} (still converging, "
-                       f"{ctx.after_sync_text()})", "warning", converging=True)
+        return finding(
+            layer,
+            check,
+            resource,
+            f"{message} (still converging, {ctx.after_sync_text()})",
+            "warning",
+            converging=True,
+        )
     return finding(layer, check, resource, f"{message} ({ctx.after_sync_text()})", "critical")

@@ -95,9 +95,11 @@ def _deployment(obj: KubeObject, ctx: CheckContext) -> Assessment:
         detail, hard = pods.summarize(pods.running(new_pods))
         # Status counts can look complete while a new pod is in a hard failure (e.g. it
         # passed readiness once and now crash-loops with minReadySeconds = 0).
-        return Assessment("failed", f"{want} replicas reported available but {detail}") if (
-            hard
-        ) else CURRENT
+        return (
+            Assessment("failed", f"{want} replicas reported available but {detail}")
+            if (hard)
+            else CURRENT
+        )
     if failure is not None:
         why = kube.get_str(failure, "message") or kube.get_str(failure, "reason") or ""
         base += f" ({kube.quota_gist(why) or 'ReplicaFailure: ' + kube.short_text(why, 100)})"
@@ -146,8 +148,9 @@ def _daemonset(obj: KubeObject, ctx: CheckContext) -> Assessment:
     if updated < desired:
         if strategy == "OnDelete":
             return Assessment(
-                "outdated", f"{desired - updated} of {desired} pods still on the old revision "
-                "(updateStrategy OnDelete)"
+                "outdated",
+                f"{desired - updated} of {desired} pods still on the old revision "
+                "(updateStrategy OnDelete)",
             )
         return _with_pods(f"{updated} of {desired} pods updated", its_pods)
     if misscheduled > 0:
@@ -217,8 +220,11 @@ def _service(obj: KubeObject, ctx: CheckContext) -> Assessment:
 def _hpa(obj: KubeObject, ctx: CheckContext) -> Assessment:
     for ctype, cond in kube.conditions(obj).items():
         if cond.get("status") == "False" and (ctype, cond.get("reason")) in HPA_DEGRADED_REASONS:
-            return Assessment("failed", f"{ctype}=False ({cond.get('reason')}): "
-                              f"{kube.get_str(cond, 'message') or ''}".rstrip(": "))
+            return Assessment(
+                "failed",
+                f"{ctype}=False ({cond.get('reason')}): "
+                f"{kube.get_str(cond, 'message') or ''}".rstrip(": "),
+            )
     return CURRENT
 
 

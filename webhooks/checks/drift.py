@@ -89,18 +89,36 @@ def check(evidence: Evidence, ctx: CheckContext) -> list[CheckFinding]:
         times = f"{c.count} changes, last at" if c.count > 1 else "at"
         shown = kube.display_ref(c.ref)
         if c.reason is not None:
-            out.append(finding(
-                "declared", "drift/break-glass", c.ref,
-                f"{shown}: break-glass change by {c.user} {times} {kube.fmt_time(c.last)} "
-                f"({what}); reason: {kube.short_text(c.reason, 120)}", "warning"))
+            out.append(
+                finding(
+                    "declared",
+                    "drift/break-glass",
+                    c.ref,
+                    f"{shown}: break-glass change by {c.user} {times} {kube.fmt_time(c.last)} "
+                    f"({what}); reason: {kube.short_text(c.reason, 120)}",
+                    "warning",
+                )
+            )
         elif c.actor_class == "human":
-            out.append(finding(
-                "declared", "drift/human", c.ref,
-                f"{shown}: changed out of band by {c.user} {times} {kube.fmt_time(c.last)} "
-                f"({what}); Git no longer describes it", "critical"))
+            out.append(
+                finding(
+                    "declared",
+                    "drift/human",
+                    c.ref,
+                    f"{shown}: changed out of band by {c.user} {times} {kube.fmt_time(c.last)} "
+                    f"({what}); Git no longer describes it",
+                    "critical",
+                )
+            )
         else:
-            out.append(finding(
-                "declared", "drift/unattributed", c.ref,
-                f"{shown}: changed by unclassified actor {c.user} {times} "
-                f"{kube.fmt_time(c.last)} ({what})", "warning"))
+            out.append(
+                finding(
+                    "declared",
+                    "drift/unattributed",
+                    c.ref,
+                    f"{shown}: changed by unclassified actor {c.user} {times} "
+                    f"{kube.fmt_time(c.last)} ({what})",
+                    "warning",
+                )
+            )
     return out

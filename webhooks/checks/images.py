@@ -63,9 +63,9 @@ def _short(digest: str) -> str:
     return digest[:19] + "…" if len(digest) > 20 else digest
 
 
-def _declared(workload: KubeObject, live: list[KubeObject], ctx: CheckContext) -> list[
-    CheckFinding
-]:
+def _declared(
+    workload: KubeObject, live: list[KubeObject], ctx: CheckContext
+) -> list[CheckFinding]:
     declared = _template_images(workload)
     stale: dict[tuple[str, str], int] = defaultdict(int)
     for pod in live:
@@ -81,8 +81,15 @@ def _declared(workload: KubeObject, live: list[KubeObject], ctx: CheckContext) -
             f"{cname}, declared {declared[cname]}"
         )
         if on_delete:
-            out.append(finding("runtime", "images/declared", workload,
-                               text + " (OnDelete: pods roll only when deleted)", "warning"))
+            out.append(
+                finding(
+                    "runtime",
+                    "images/declared",
+                    workload,
+                    text + " (OnDelete: pods roll only when deleted)",
+                    "warning",
+                )
+            )
         else:
             out.append(not_converged(ctx, "runtime", "images/declared", workload, text))
     return out
@@ -103,17 +110,29 @@ def _kubelet(workload: KubeObject, live: list[KubeObject]) -> list[CheckFinding]
             if want_digest:
                 got = digest_of(kube.get_str(status, "imageID") or "") or digest_of(running)
                 if got and got != want_digest:
-                    out.append(finding(
-                        "runtime", "images/digest", workload,
-                        f"{kube.display(workload)}: pod {kube.name(pod)} container {cname} runs "
-                        f"{_short(got)}, declared {_short(want_digest)} (a multi-arch index "
-                        "resolves per platform; verify if unexpected)", "warning"))
+                    out.append(
+                        finding(
+                            "runtime",
+                            "images/digest",
+                            workload,
+                            f"{kube.display(workload)}: pod {kube.name(pod)} container {cname} runs "
+                            f"{_short(got)}, declared {_short(want_digest)} (a multi-arch index "
+                            "resolves per platform; verify if unexpected)",
+                            "warning",
+                        )
+                    )
                 continue
             if normalize(running) != normalize(want) and digest_of(running) is None:
-                out.append(finding(
-                    "runtime", "images/kubelet", workload,
-                    f"{kube.display(workload)}: pod {kube.name(pod)} container {cname} runs "
-                    f"{running}, its spec says {want}", "critical"))
+                out.append(
+                    finding(
+                        "runtime",
+                        "images/kubelet",
+                        workload,
+                        f"{kube.display(workload)}: pod {kube.name(pod)} container {cname} runs "
+                        f"{running}, its spec says {want}",
+                        "critical",
+                    )
+                )
     return out
 
 
@@ -135,10 +154,16 @@ def _mixed(workload: KubeObject, live: list[KubeObject]) -> list[CheckFinding]:
             f"{_short(d)} on {len(names)}"
             for d, names in sorted(digests.items(), key=lambda kv: (-len(kv[1]), kv[0]))
         )
-        out.append(finding(
-            "runtime", "images/mixed-digests", workload,
-            f"{kube.display(workload)}: container {cname} runs {len(digests)} different digests "
-            f"of {image} across {total} pods ({spread}); the tag was re-pushed", "critical"))
+        out.append(
+            finding(
+                "runtime",
+                "images/mixed-digests",
+                workload,
+                f"{kube.display(workload)}: container {cname} runs {len(digests)} different digests "
+                f"of {image} across {total} pods ({spread}); the tag was re-pushed",
+                "critical",
+            )
+        )
     return out
 
 
@@ -149,7 +174,8 @@ def check(evidence: Evidence, ctx: CheckContext) -> list[CheckFinding]:
         if kube.kind(workload) == "ReplicaSet" and owner is not None:
             continue  # a Deployment's ReplicaSets are judged through the Deployment
         live = [
-            p for p in ctx.index.pods_of(workload)
+            p
+            for p in ctx.index.pods_of(workload)
             if not pods.is_terminating(p)
             and kube.get_str(p, "status", "phase") not in ("Succeeded", "Failed")
         ]

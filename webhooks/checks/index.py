@@ -112,8 +112,7 @@ class ObjectIndex:
         self._pods_by_ns: dict[str | None, list[KubeObject]] = defaultdict(list)
         self._event_pos: dict[int, int] = {}
         self._label_index: dict[str | None, dict[tuple[str, str], set[int]]] = {}
-        self._slices_by_service: dict[tuple[str | None, str], list[KubeObject]] = (
-            defaultdict(list))
+        self._slices_by_service: dict[tuple[str | None, str], list[KubeObject]] = defaultdict(list)
         for obj in self.objects:
             self._by_key[key(obj)] = obj
             if uid := kube.uid(obj):
@@ -128,8 +127,11 @@ class ObjectIndex:
             for r in _owner_refs(obj):
                 if isinstance(ruid := r.get("uid"), str) and ruid:
                     self._children_by_uid[ruid].append(obj)
-                owner_key = (kube.get_str(r, "kind") or "", kube.namespace(obj),
-                             kube.get_str(r, "name") or "")
+                owner_key = (
+                    kube.get_str(r, "kind") or "",
+                    kube.namespace(obj),
+                    kube.get_str(r, "name") or "",
+                )
                 self._children_by_name[owner_key].append(obj)
             if (event := read_event(obj)) is not None:
                 self._event_pos[id(event)] = len(self.events)
@@ -138,8 +140,11 @@ class ObjectIndex:
                     self._events_by_uid[event.uid].append(event)
                 self._events_by_key[(event.kind, event.namespace, event.name)].append(event)
         self._listed: set[ObjectKey] = {
-            (kube.get_str(r, "kind") or "", kube.get_str(r, "namespace"), kube.get_str(r, "name")
-             or "")
+            (
+                kube.get_str(r, "kind") or "",
+                kube.get_str(r, "namespace"),
+                kube.get_str(r, "name") or "",
+            )
             for r in kube.dicts(application, "status", "resources")
         }
         self._members = self._resolve_members()

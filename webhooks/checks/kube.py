@@ -142,9 +142,7 @@ def selector_matches(selector: Mapping[str, Any], labels: Mapping[str, str]) -> 
     selector is meaningful for them, e.g. a Service without selector has manual endpoints).
     """
     match_labels = selector.get("matchLabels")
-    if isinstance(match_labels, dict) and any(
-        labels.get(k) != v for k, v in match_labels.items()
-    ):
+    if isinstance(match_labels, dict) and any(labels.get(k) != v for k, v in match_labels.items()):
         return False
     for expr in selector.get("matchExpressions", []) or []:
         if not isinstance(expr, dict):
@@ -166,11 +164,22 @@ def selector_matches(selector: Mapping[str, Any], labels: Mapping[str, str]) -> 
 
 _QUANTITY = re.compile(r"^([+-]?[0-9.]+(?:[eE][+-]?[0-9]+)?)([a-zA-Z]*)$")
 _SUFFIX = {
-    "": Decimal(1), "m": Decimal("0.001"), "u": Decimal("1e-6"), "n": Decimal("1e-9"),
-    "k": Decimal(10) ** 3, "M": Decimal(10) ** 6, "G": Decimal(10) ** 9,
-    "T": Decimal(10) ** 12, "P": Decimal(10) ** 15, "E": Decimal(10) ** 18,
-    "Ki": Decimal(2) ** 10, "Mi": Decimal(2) ** 20, "Gi": Decimal(2) ** 30,
-    "Ti": Decimal(2) ** 40, "Pi": Decimal(2) ** 50, "Ei": Decimal(2) ** 60,
+    "": Decimal(1),
+    "m": Decimal("0.001"),
+    "u": Decimal("1e-6"),
+    "n": Decimal("1e-9"),
+    "k": Decimal(10) ** 3,
+    "M": Decimal(10) ** 6,
+    "G": Decimal(10) ** 9,
+    "T": Decimal(10) ** 12,
+    "P": Decimal(10) ** 15,
+    "E": Decimal(10) ** 18,
+    "Ki": Decimal(2) ** 10,
+    "Mi": Decimal(2) ** 20,
+    "Gi": Decimal(2) ** 30,
+    "Ti": Decimal(2) ** 40,
+    "Pi": Decimal(2) ** 50,
+    "Ei": Decimal(2) ** 60,
 }
 
 
@@ -211,10 +220,12 @@ _QUOTA = re.compile(
 
 
 def quota_gist(message: str) -> str | None:
-    """"exceeded quota compute (requested pods=1, used pods=20, limited pods=20)" from the
+    """ "exceeded quota compute (requested pods=1, used pods=20, limited pods=20)" from the
     API server's FailedCreate wording, or None when the message is not a quota refusal."""
     match = _QUOTA.search(" ".join(message.split()))
     if not match:
         return None
-    return (f"exceeded quota {match['quota']} (requested {match['req']}, used {match['used']}, "
-            f"limited {match['limited']})")
+    return (
+        f"exceeded quota {match['quota']} (requested {match['req']}, used {match['used']}, "
+        f"limited {match['limited']})"
+    )

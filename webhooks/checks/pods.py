@@ -20,8 +20,10 @@ from webhooks.evidence.model import KubeObject
 
 def is_hard_waiting_reason(reason: str) -> bool:
     # ContainerCreating / PodInitializing are normal transitions, not failures.
-    return reason.startswith("Err") or reason.endswith(("Error", "BackOff")) or (
-        reason == "InvalidImageName"
+    return (
+        reason.startswith("Err")
+        or reason.endswith(("Error", "BackOff"))
+        or (reason == "InvalidImageName")
     )
 
 

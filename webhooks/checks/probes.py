@@ -35,11 +35,23 @@ def check(evidence: Evidence, ctx: CheckContext) -> list[CheckFinding]:
         if probe.get("ok") is not True:
             got = f"HTTP {status}" if status is not None else "no response"
             why = f": {kube.short_text(error, 120)}" if error else ""
-            out.append(finding("runtime", "probes/failed", None,
-                               f"{label} failed: {got}{why} in {_latency(probe.get('latencyMs'))}",
-                               "critical"))
+            out.append(
+                finding(
+                    "runtime",
+                    "probes/failed",
+                    None,
+                    f"{label} failed: {got}{why} in {_latency(probe.get('latencyMs'))}",
+                    "critical",
+                )
+            )
         elif at is not None and ctx.change_at is not None and at < ctx.change_at:
-            out.append(finding("runtime", "probes/stale", None,
-                               f"{label} passed at {kube.fmt_time(at)}, before the sync",
-                               "warning"))
+            out.append(
+                finding(
+                    "runtime",
+                    "probes/stale",
+                    None,
+                    f"{label} passed at {kube.fmt_time(at)}, before the sync",
+                    "warning",
+                )
+            )
     return out

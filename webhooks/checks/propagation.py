@@ -57,8 +57,9 @@ def _changes_from_objects(ctx: CheckContext) -> dict[ConfigKey, datetime]:
     out: dict[ConfigKey, datetime] = {}
     for obj in ctx.index.members(*_KINDS):
         times = [kube.parse_time(kube.get(obj, "metadata", "creationTimestamp"))]
-        times += [kube.parse_time(m.get("time")) for m in kube.dicts(obj, "metadata",
-                                                                      "managedFields")]
+        times += [
+            kube.parse_time(m.get("time")) for m in kube.dicts(obj, "metadata", "managedFields")
+        ]
         known = [t for t in times if t is not None]
         if known and ctx.since_change(max(known)):
             out[(kube.kind(obj), kube.namespace(obj), kube.name(obj))] = max(known)
@@ -126,8 +127,8 @@ def check(evidence: Evidence, ctx: CheckContext) -> list[CheckFinding]:
     out: list[CheckFinding] = []
     for (kind, ns, name), changed in sorted(changes.items()):
         # workload -> (stale pod names, all consuming pods, ways it is read)
-        stale: dict[tuple[str, str | None, str], tuple[set[str], set[str], set[str]]] = (
-            defaultdict(lambda: (set(), set(), set()))
+        stale: dict[tuple[str, str | None, str], tuple[set[str], set[str], set[str]]] = defaultdict(
+            lambda: (set(), set(), set())
         )
         holders: dict[tuple[str, str | None, str], KubeObject] = {}
         for pod in ctx.index.members("Pod"):
@@ -150,10 +151,15 @@ def check(evidence: Evidence, ctx: CheckContext) -> list[CheckFinding]:
             if not old:
                 continue
             owner = holders[okey]
-            out.append(finding(
-                "runtime", "propagation/stale-config", owner,
-                f"{kube.display(owner)}: {len(old)} of {len(consuming)} pods still run the old "
-                f"{kind} {ns}/{name} (changed {kube.fmt_time(changed)}; read via "
-                f"{', '.join(sorted(hows))}, which is never refreshed: restart the pods)",
-                "critical"))
+            out.append(
+                finding(
+                    "runtime",
+                    "propagation/stale-config",
+                    owner,
+                    f"{kube.display(owner)}: {len(old)} of {len(consuming)} pods still run the old "
+                    f"{kind} {ns}/{name} (changed {kube.fmt_time(changed)}; read via "
+                    f"{', '.join(sorted(hows))}, which is never refreshed: restart the pods)",
+                    "critical",
+                )
+            )
     return out

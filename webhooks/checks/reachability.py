@@ -42,17 +42,29 @@ def check(evidence: Evidence, ctx: CheckContext) -> list[CheckFinding]:
         pods_here = ctx.index.pods_in(ns)
         if selector and pods_here and not ctx.index.pods_matching(ns, selector):
             shown = ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
-            out.append(not_converged(
-                ctx, "runtime", "reachability/selector", svc,
-                f"{kube.display(svc)}: selector {shown} matches none of the "
-                f"{len(pods_here)} pods in namespace {ns}"))
+            out.append(
+                not_converged(
+                    ctx,
+                    "runtime",
+                    "reachability/selector",
+                    svc,
+                    f"{kube.display(svc)}: selector {shown} matches none of the "
+                    f"{len(pods_here)} pods in namespace {ns}",
+                )
+            )
             continue  # zero endpoints follow from it; one finding says it better
         if not have_slices:
             continue
         ready, total = _endpoint_counts(ctx.index.endpoint_slices(ns, kube.name(svc)))
         if ready == 0:
             detail = f" ({total} not ready)" if total else ""
-            out.append(not_converged(
-                ctx, "runtime", "reachability/endpoints", svc,
-                f"{kube.display(svc)} has 0 ready endpoints{detail}"))
+            out.append(
+                not_converged(
+                    ctx,
+                    "runtime",
+                    "reachability/endpoints",
+                    svc,
+                    f"{kube.display(svc)} has 0 ready endpoints{detail}",
+                )
+            )
     return out

@@ -61,7 +61,8 @@ def _observe(tally: _Tally, pod: KubeObject, ctx: CheckContext) -> None:
             tally.crashloop.append(f"{where} ({count} restarts{why})")
             continue
         ooms = [
-            t for t in (last, now_term)
+            t
+            for t in (last, now_term)
             if t.get("reason") == "OOMKilled"
             and ctx.since_change(kube.parse_time(t.get("finishedAt")))
         ]
@@ -95,19 +96,36 @@ def check(evidence: Evidence, ctx: CheckContext) -> list[CheckFinding]:
     for t in sorted(tallies.values(), key=lambda t: kube.display(t.owner)):
         shown = kube.display(t.owner)
         if t.crashloop:
-            out.append(finding("runtime", "stability/crashloop", t.owner,
-                               f"{shown}: CrashLoopBackOff in {_listed(t.crashloop)}",
-                               "critical"))
+            out.append(
+                finding(
+                    "runtime",
+                    "stability/crashloop",
+                    t.owner,
+                    f"{shown}: CrashLoopBackOff in {_listed(t.crashloop)}",
+                    "critical",
+                )
+            )
         if t.oom:
             limits = f" (memory limit {', '.join(sorted(t.oom_limits))})" if t.oom_limits else ""
-            out.append(finding("runtime", "stability/oomkilled", t.owner,
-                               f"{shown}: OOMKilled since sync: {_listed(t.oom)}{limits}",
-                               "critical"))
+            out.append(
+                finding(
+                    "runtime",
+                    "stability/oomkilled",
+                    t.owner,
+                    f"{shown}: OOMKilled since sync: {_listed(t.oom)}{limits}",
+                    "critical",
+                )
+            )
         if t.restarts:
             pods_text = len(set(t.restarted))
-            out.append(finding(
-                "runtime", "stability/restarts", t.owner,
-                f"{shown}: {t.restarts} container restarts since sync in {pods_text} pods "
-                f"(last: {'; '.join(sorted(t.last_reasons))})",
-                "critical" if t.restarts >= threshold else "warning"))
+            out.append(
+                finding(
+                    "runtime",
+                    "stability/restarts",
+                    t.owner,
+                    f"{shown}: {t.restarts} container restarts since sync in {pods_text} pods "
+                    f"(last: {'; '.join(sorted(t.last_reasons))})",
+                    "critical" if t.restarts >= threshold else "warning",
+                )
+            )
     return out

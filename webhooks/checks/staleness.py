@@ -69,13 +69,26 @@ def _sync_claims(evidence: Evidence, ctx: CheckContext) -> list[CheckFinding]:
     out: list[CheckFinding] = []
     if phase in ("Failed", "Error"):
         message = kube.get_str(op, "message") or ""
-        out.append(finding("controller", "staleness/sync-failed", None,
-                           f"Argo CD sync of {app} at {revision} {phase}: {message}".rstrip(": "),
-                           "critical"))
+        out.append(
+            finding(
+                "controller",
+                "staleness/sync-failed",
+                None,
+                f"Argo CD sync of {app} at {revision} {phase}: {message}".rstrip(": "),
+                "critical",
+            )
+        )
     elif phase in ("Running", "Terminating") and not in_post_sync(application):
-        out.append(finding("controller", "staleness/sync-running", None,
-                           f"Argo CD sync of {app} at {revision} still {phase}", "warning",
-                           converging=True))
+        out.append(
+            finding(
+                "controller",
+                "staleness/sync-running",
+                None,
+                f"Argo CD sync of {app} at {revision} still {phase}",
+                "warning",
+                converging=True,
+            )
+        )
     health = kube.get_str(application, "status", "health", "status")
     claim = f"Argo CD reports {health}, sync {phase}" if health else f"Argo CD sync {phase}"
     for res in kube.dicts(op, "syncResult", "resources"):
@@ -88,8 +101,15 @@ def _sync_claims(evidence: Evidence, ctx: CheckContext) -> list[CheckFinding]:
         hook_phase = kube.get_str(res, "hookPhase")
         if status == "SyncFailed" or hook_phase in ("Failed", "Error"):
             why = kube.get_str(res, "message") or ""
-            out.append(finding("controller", "staleness/sync-result", ref,
-                               f"{shown}: sync step failed: {why}".rstrip(": "), "critical"))
+            out.append(
+                finding(
+                    "controller",
+                    "staleness/sync-result",
+                    ref,
+                    f"{shown}: sync step failed: {why}".rstrip(": "),
+                    "critical",
+                )
+            )
             continue
         # Argo CD records hookPhase "Running" even for plain resources; hooks carry hookType.
         if status != "Synced" or phase != "Succeeded" or kube.get_str(res, "hookType"):
@@ -97,9 +117,15 @@ def _sync_claims(evidence: Evidence, ctx: CheckContext) -> list[CheckFinding]:
         live = ctx.index.get(r_kind, r_ns, r_name)
         if live is None:
             if ctx.index.has_kind(r_kind):
-                out.append(finding("controller", "staleness/missing", ref,
-                                   f"{shown}: applied at {revision} but not found live "
-                                   "(deleted out of band?)", "warning"))
+                out.append(
+                    finding(
+                        "controller",
+                        "staleness/missing",
+                        ref,
+                        f"{shown}: applied at {revision} but not found live (deleted out of band?)",
+                        "warning",
+                    )
+                )
             continue
         if r_kind not in _WORKLOADS:
             continue
@@ -117,9 +143,16 @@ def _revision(evidence: Evidence, ctx: CheckContext) -> list[CheckFinding]:
     synced = kube.get_str(application, "status", "operationState", "syncResult", "revision")
     target = kube.get_str(application, "status", "sync", "revision")
     if synced and target and synced != target:
-        return [finding("declared", "staleness/revision", None,
-                        f"Application {ctx.app or ''} targets revision {target[:7]} but the last "
-                        f"sync applied {synced[:7]}", "warning")]
+        return [
+            finding(
+                "declared",
+                "staleness/revision",
+                None,
+                f"Application {ctx.app or ''} targets revision {target[:7]} but the last "
+                f"sync applied {synced[:7]}",
+                "warning",
+            )
+        ]
     return []
 
 

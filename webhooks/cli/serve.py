@@ -33,13 +33,20 @@ DEFAULT_LEDGER = "truthgate.db"
 # A minimal policy input: enough for every policy to be compiled on the warming thread.
 WARM_INPUT = {
     "request": {
-        "uid": "warm-up", "operation": "CREATE",
+        "uid": "warm-up",
+        "operation": "CREATE",
         "kind": {"group": "apps", "version": "v1", "kind": "Deployment"},
-        "userInfo": {"username": "truthgate:warm-up"}, "object": {},
+        "userInfo": {"username": "truthgate:warm-up"},
+        "object": {},
     },
-    "truthgate": {"app": None, "managed": False, "patch": [], "specChanged": False,
-                  "actor": {"username": "truthgate:warm-up", "groups": [], "class": "unknown"},
-                  "breakGlass": None},
+    "truthgate": {
+        "app": None,
+        "managed": False,
+        "patch": [],
+        "specChanged": False,
+        "actor": {"username": "truthgate:warm-up", "groups": [], "class": "unknown"},
+        "breakGlass": None,
+    },
 }
 
 
@@ -65,39 +72,94 @@ def _bind(value: str) -> str:
 
 
 @click.command("serve")
-@click.option("--bind", default=DEFAULT_BIND, envvar="TRUTHGATE_BIND", show_default=True,
-              metavar="HOST:PORT", help="Address to listen on [env TRUTHGATE_BIND].")
-@click.option("--tls-cert", type=click.Path(path_type=Path, dir_okay=False),
-              help="PEM certificate (chain). Without it a self-signed pair is made.")
-@click.option("--tls-key", type=click.Path(path_type=Path, dir_okay=False),
-              help="PEM private key for --tls-cert.")
-@click.option("--tls-dir", type=click.Path(path_type=Path, file_okay=False),
-              default=Path(".truthgate") / "tls", show_default=True,
-              help="Where a self-signed pair is written and reused from.")
-@click.option("--tls-san", multiple=True, metavar="NAME|IP",
-              help="Extra subject names for the self-signed cert, e.g. "
-                   "truthgate.truthgate.svc (repeatable).")
-@click.option("--ledger", default=DEFAULT_LEDGER, envvar="TRUTHGATE_LEDGER", show_default=True,
-              metavar="URL", help="SQLite path or sqlite:…, or postgresql://… "
-                                  "[env TRUTHGATE_LEDGER].")
-@click.option("--policies", "policy_dir", type=click.Path(path_type=Path, file_okay=False),
-              help="Admission policy directory [default: ./policies/admission, else the "
-                   "shipped one].")
-@click.option("--engine", "engine_spec", default="regorus", show_default=True,
-              envvar="TRUTHGATE_ENGINE", metavar="regorus|opa+http://HOST:PORT",
-              help="Rego engine: embedded regorus, or an OPA server.")
-@click.option("--enforcement", type=click.Path(path_type=Path, dir_okay=False),
-              help="Enforcement config (deny/warn/dryrun per policy) [default: "
-                   "enforcement.yaml in the policy directory].")
-@click.option("--failure-mode", type=click.Choice(FAILURE_MODES),
-              help="What a policy or ledger failure does [default: from the enforcement config, "
-                   "or $TRUTHGATE_FAILURE_MODE; fail-closed].")
-@click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True,
-              envvar="TRUTHGATE_WORKERS", help="gunicorn worker processes.")
-@click.option("--threads", type=click.IntRange(1, 64), default=4, show_default=True,
-              envvar="TRUTHGATE_THREADS", help="Threads per worker.")
-@click.option("--retention-days", type=click.IntRange(min=1), envvar="TRUTHGATE_RETENTION_DAYS",
-              help="Prune ledger records older than this (hourly) [default: keep all].")
+@click.option(
+    "--bind",
+    default=DEFAULT_BIND,
+    envvar="TRUTHGATE_BIND",
+    show_default=True,
+    metavar="HOST:PORT",
+    help="Address to listen on [env TRUTHGATE_BIND].",
+)
+@click.option(
+    "--tls-cert",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="PEM certificate (chain). Without it a self-signed pair is made.",
+)
+@click.option(
+    "--tls-key",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="PEM private key for --tls-cert.",
+)
+@click.option(
+    "--tls-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path(".truthgate") / "tls",
+    show_default=True,
+    help="Where a self-signed pair is written and reused from.",
+)
+@click.option(
+    "--tls-san",
+    multiple=True,
+    metavar="NAME|IP",
+    help="Extra subject names for the self-signed cert, e.g. truthgate.truthgate.svc (repeatable).",
+)
+@click.option(
+    "--ledger",
+    default=DEFAULT_LEDGER,
+    envvar="TRUTHGATE_LEDGER",
+    show_default=True,
+    metavar="URL",
+    help="SQLite path or sqlite:…, or postgresql://… [env TRUTHGATE_LEDGER].",
+)
+@click.option(
+    "--policies",
+    "policy_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Admission policy directory [default: ./policies/admission, else the shipped one].",
+)
+@click.option(
+    "--engine",
+    "engine_spec",
+    default="regorus",
+    show_default=True,
+    envvar="TRUTHGATE_ENGINE",
+    metavar="regorus|opa+http://HOST:PORT",
+    help="Rego engine: embedded regorus, or an OPA server.",
+)
+@click.option(
+    "--enforcement",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Enforcement config (deny/warn/dryrun per policy) [default: "
+    "enforcement.yaml in the policy directory].",
+)
+@click.option(
+    "--failure-mode",
+    type=click.Choice(FAILURE_MODES),
+    help="What a policy or ledger failure does [default: from the enforcement config, "
+    "or $TRUTHGATE_FAILURE_MODE; fail-closed].",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=2,
+    show_default=True,
+    envvar="TRUTHGATE_WORKERS",
+    help="gunicorn worker processes.",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(1, 64),
+    default=4,
+    show_default=True,
+    envvar="TRUTHGATE_THREADS",
+    help="Threads per worker.",
+)
+@click.option(
+    "--retention-days",
+    type=click.IntRange(min=1),
+    envvar="TRUTHGATE_RETENTION_DAYS",
+    help="Prune ledger records older than this (hourly) [default: keep all].",
+)
 def serve(
     *,
     bind: str,
@@ -144,11 +206,15 @@ def serve(
     click.echo(f"truthgate: TLS certificate {files.cert}, key {files.key}")
     if files.self_signed:
         verb = "wrote a new" if files.generated else "reusing the"
-        click.echo(f"truthgate: {verb} self-signed certificate in {files.cert.parent}; "
-                   f"CA to trust (webhook caBundle): {files.cert.resolve()}")
+        click.echo(
+            f"truthgate: {verb} self-signed certificate in {files.cert.parent}; "
+            f"CA to trust (webhook caBundle): {files.cert.resolve()}"
+        )
     click.echo(f"truthgate: ledger {shown_ledger}{ledger_note}")
-    click.echo(f"truthgate: {loaded} policies loaded from {policy_dir} (engine {engine_spec}); "
-               f"failure mode {config.failure_mode}")
+    click.echo(
+        f"truthgate: {loaded} policies loaded from {policy_dir} (engine {engine_spec}); "
+        f"failure mode {config.failure_mode}"
+    )
 
     store = PerProcessStore(lambda: open_store(ledger, retention_days=retention_days))
     metrics = Metrics(multiprocess_dir=metrics_dir)
@@ -172,12 +238,17 @@ def serve(
             store.ping()
 
     def ready() -> None:
-        click.echo(f"truthgate: listening on https://{bind} ({workers} workers x {threads} "
-                   f"threads); POST /validate, GET /healthz /readyz /metrics")
+        click.echo(
+            f"truthgate: listening on https://{bind} ({workers} workers x {threads} "
+            f"threads); POST /validate, GET /healthz /readyz /metrics"
+        )
 
     settings = ServerSettings(
-        bind=bind, certfile=str(files.cert), keyfile=str(files.key),
-        workers=workers, threads=threads,
+        bind=bind,
+        certfile=str(files.cert),
+        keyfile=str(files.key),
+        workers=workers,
+        threads=threads,
         loglevel=logging.getLevelName(logging.getLogger().level).lower(),
     )
     WebhookServer(settings, app, on_reload=reload_policies, on_ready=ready, warm=warm).run()
@@ -200,8 +271,10 @@ def _probe_ledger(url: str, retention_days: int | None) -> str:
     try:
         store = open_store(url, retention_days=retention_days)
     except LedgerError as e:
-        return (f" — NOT reachable now ({short(e, 200)}); reviews follow the failure mode and "
-                f"/readyz answers 503 until it is")
+        return (
+            f" — NOT reachable now ({short(e, 200)}); reviews follow the failure mode and "
+            f"/readyz answers 503 until it is"
+        )
     try:
         store.ping()
     except LedgerError as e:

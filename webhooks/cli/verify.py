@@ -49,51 +49,114 @@ def _judge_with(policy_dir: Path | None) -> Callable[[Evidence], Verdict]:
 
 
 @click.command(context_settings={"max_content_width": 100})
-@click.option("--app", envvar="TRUTHGATE_APP", metavar="NAME",
-              help="Argo CD Application name. Default: found from this hook Pod's Job "
-                   "(tracking annotation or app.kubernetes.io/instance label). "
-                   "[env TRUTHGATE_APP]")
-@click.option("--app-namespace", envvar="TRUTHGATE_APP_NAMESPACE", default="argocd",
-              show_default=True, metavar="NS", help="Namespace of the Application.")
-@click.option("--namespace", "-n", metavar="NS",
-              help="Namespace of the TruthCheck. Default: this Pod's namespace, else the "
-                   "application's destination namespace.")
-@click.option("--truthcheck", metavar="NAME",
-              help="TruthCheck name. Default: the one in the namespace whose "
-                   "spec.application names the app.")
-@click.option("--ledger", envvar="TRUTHGATE_LEDGER", metavar="URL",
-              help="Intent ledger (SQLite path, sqlite:…, postgresql://…): adds this sync's "
-                   "intents to the evidence and records the verification. Optional. "
-                   "[env TRUTHGATE_LEDGER]")
-@click.option("--kubeconfig", type=click.Path(dir_okay=False), metavar="FILE",
-              help="kubeconfig file (default: in-cluster when in a Pod, else ~/.kube/config).")
+@click.option(
+    "--app",
+    envvar="TRUTHGATE_APP",
+    metavar="NAME",
+    help="Argo CD Application name. Default: found from this hook Pod's Job "
+    "(tracking annotation or app.kubernetes.io/instance label). "
+    "[env TRUTHGATE_APP]",
+)
+@click.option(
+    "--app-namespace",
+    envvar="TRUTHGATE_APP_NAMESPACE",
+    default="argocd",
+    show_default=True,
+    metavar="NS",
+    help="Namespace of the Application.",
+)
+@click.option(
+    "--namespace",
+    "-n",
+    metavar="NS",
+    help="Namespace of the TruthCheck. Default: this Pod's namespace, else the "
+    "application's destination namespace.",
+)
+@click.option(
+    "--truthcheck",
+    metavar="NAME",
+    help="TruthCheck name. Default: the one in the namespace whose spec.application names the app.",
+)
+@click.option(
+    "--ledger",
+    envvar="TRUTHGATE_LEDGER",
+    metavar="URL",
+    help="Intent ledger (SQLite path, sqlite:…, postgresql://…): adds this sync's "
+    "intents to the evidence and records the verification. Optional. "
+    "[env TRUTHGATE_LEDGER]",
+)
+@click.option(
+    "--kubeconfig",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="kubeconfig file (default: in-cluster when in a Pod, else ~/.kube/config).",
+)
 @click.option("--context", metavar="NAME", help="kubeconfig context.")
 @click.option("--in-cluster", is_flag=True, help="Use the Pod's ServiceAccount.")
 @click.option("--server", metavar="URL", help="Kubernetes API URL, without credentials (tests).")
-@click.option("--phase", type=click.Choice(["post-sync", "pre-sync"]), default="post-sync",
-              show_default=True,
-              help="pre-sync: only mark the TruthCheck Pending for the sync now starting.")
-@click.option("--save-evidence", type=click.Path(dir_okay=False, path_type=Path),
-              metavar="FILE", help="Write the collected Evidence document (JSON) here; "
-                                   "`truthgate replay FILE` judges it again offline.")
-@click.option("--watch", is_flag=True,
-              help="Keep re-judging every --interval until the drift budget after the sync "
-                   "is spent (spec.baseline.driftBudget, else spec.observationWindow) or a "
-                   "newer sync starts.")
-@click.option("--interval", type=click.FloatRange(min=1), default=60, show_default=True,
-              metavar="SECONDS", help="Seconds between --watch rounds.")
+@click.option(
+    "--phase",
+    type=click.Choice(["post-sync", "pre-sync"]),
+    default="post-sync",
+    show_default=True,
+    help="pre-sync: only mark the TruthCheck Pending for the sync now starting.",
+)
+@click.option(
+    "--save-evidence",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Write the collected Evidence document (JSON) here; "
+    "`truthgate replay FILE` judges it again offline.",
+)
+@click.option(
+    "--watch",
+    is_flag=True,
+    help="Keep re-judging every --interval until the drift budget after the sync "
+    "is spent (spec.baseline.driftBudget, else spec.observationWindow) or a "
+    "newer sync starts.",
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=1),
+    default=60,
+    show_default=True,
+    metavar="SECONDS",
+    help="Seconds between --watch rounds.",
+)
 @click.option("--no-wait", is_flag=True, help="Judge now; skip spec.observationWindow.")
-@click.option("--timeout", type=click.FloatRange(min=1, max=300), default=10,
-              show_default=True, metavar="SECONDS", help="Per Kubernetes API request.")
-@click.option("--verdict-policy", envvar="TRUTHGATE_VERDICT_POLICY",
-              type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
-              help="Directory with your own Rego package truthgate.verdict (default: the "
-                   "shipped policies/verdict). [env TRUTHGATE_VERDICT_POLICY]")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1, max=300),
+    default=10,
+    show_default=True,
+    metavar="SECONDS",
+    help="Per Kubernetes API request.",
+)
+@click.option(
+    "--verdict-policy",
+    envvar="TRUTHGATE_VERDICT_POLICY",
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
+    help="Directory with your own Rego package truthgate.verdict (default: the "
+    "shipped policies/verdict). [env TRUTHGATE_VERDICT_POLICY]",
+)
 def verify(  # noqa: PLR0917 - one parameter per flag is how click works
-    app: str | None, app_namespace: str, namespace: str | None, truthcheck: str | None,
-    ledger: str | None, kubeconfig: str | None, context: str | None, in_cluster: bool,
-    server: str | None, phase: HookPhase, save_evidence: Path | None, watch: bool,
-    interval: float, no_wait: bool, timeout: float, verdict_policy: Path | None,
+    app: str | None,
+    app_namespace: str,
+    namespace: str | None,
+    truthcheck: str | None,
+    ledger: str | None,
+    kubeconfig: str | None,
+    context: str | None,
+    in_cluster: bool,
+    server: str | None,
+    phase: HookPhase,
+    save_evidence: Path | None,
+    watch: bool,
+    interval: float,
+    no_wait: bool,
+    timeout: float,
+    verdict_policy: Path | None,
 ) -> None:
     """Verify that an Argo CD application really runs what its last sync declared.
 
@@ -115,8 +178,13 @@ def verify(  # noqa: PLR0917 - one parameter per flag is how click works
 
     judge = _judge_with(verdict_policy)  # a broken policy fails before touching the cluster
 
-    client = connect(kubeconfig=kubeconfig, context=context, in_cluster=in_cluster,
-                     server=server, timeout=timeout)
+    client = connect(
+        kubeconfig=kubeconfig,
+        context=context,
+        in_cluster=in_cluster,
+        server=server,
+        timeout=timeout,
+    )
     store = None
     if ledger:
         from webhooks.ledger import open_store
@@ -124,11 +192,20 @@ def verify(  # noqa: PLR0917 - one parameter per flag is how click works
         store = open_store(ledger, create=False)
     try:
         verifier = Verifier(client, client, judge, SystemClock(), ledger=store)
-        outcome = verifier.run(VerifyOptions(
-            app=app or None, app_namespace=app_namespace, namespace=namespace,
-            truthcheck=truthcheck, phase=phase, wait=not no_wait, watch=watch,
-            interval_seconds=interval, save_evidence=save_evidence, self_pod=_self_pod(),
-        ))
+        outcome = verifier.run(
+            VerifyOptions(
+                app=app or None,
+                app_namespace=app_namespace,
+                namespace=namespace,
+                truthcheck=truthcheck,
+                phase=phase,
+                wait=not no_wait,
+                watch=watch,
+                interval_seconds=interval,
+                save_evidence=save_evidence,
+                self_pod=_self_pod(),
+            )
+        )
     finally:
         client.close()
         if store is not None:
@@ -145,5 +222,3 @@ def verify(  # noqa: PLR0917 - one parameter per flag is how click works
     if outcome.exit_code:
         click.echo("Degraded with onDivergence fail-sync/both: failing the hook", err=True)
         raise click.exceptions.Exit(outcome.exit_code)
-
-

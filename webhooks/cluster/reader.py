@@ -95,7 +95,9 @@ class KubeClient:
             if len(items) >= self._max_items:
                 log.warning(
                     "listed %d %s in %s: stopping there to keep evidence bounded",
-                    len(items), rtype.qualified, namespace,
+                    len(items),
+                    rtype.qualified,
+                    namespace,
                 )
                 return items
 
@@ -126,8 +128,14 @@ class KubeClient:
             # With metadata.resourceVersion in a merge patch the API server checks it first.
             body["metadata"] = {"resourceVersion": resource_version}
         code, reply = self._call(
-            "PATCH", rtype.path(namespace, name, "status"), "patch", rtype, namespace,
-            body=body, content_type=_MERGE_PATCH, subresource="status",
+            "PATCH",
+            rtype.path(namespace, name, "status"),
+            "patch",
+            rtype,
+            namespace,
+            body=body,
+            content_type=_MERGE_PATCH,
+            subresource="status",
         )
         if code == 404:
             raise ClusterError(f"{rtype.kind} {namespace}/{name} not found (was it deleted?)")
@@ -156,7 +164,11 @@ class KubeClient:
         what = rtype.qualified + (f"/{subresource}" if subresource else "")
         try:
             request = self._api.param_serialize(
-                method, path, query_params=query, header_params=headers, body=body,
+                method,
+                path,
+                query_params=query,
+                header_params=headers,
+                body=body,
                 auth_settings=["BearerToken"],
             )
             response = self._api.call_api(*request, _request_timeout=self._timeout)

@@ -61,6 +61,18 @@ RESOURCEQUOTA = ResourceType("", "v1", "resourcequotas", "ResourceQuota")
 
 # What `truthgate verify` lists in each of the application's namespaces (RBAC: list on each).
 APP_OBJECT_TYPES: tuple[ResourceType, ...] = (
-    DEPLOYMENT, STATEFULSET, DAEMONSET, REPLICASET, POD, JOB, PVC, SERVICE, ENDPOINTSLICE,
-    EVENT, CONFIGMAP, SECRET, HPA, RESOURCEQUOTA,
+    DEPLOYMENT,
+    STATEFULSET,
+    DAEMONSET,
+    REPLICASET,
+    POD,
+    JOB,
+    PVC,
+    SERVICE,
+    ENDPOINTSLICE,
+    EVENT,
+    CONFIGMAP,
+    SECRET,
+    HPA,
+    RESOURCEQUOTA,
 )

@@ -27,9 +27,7 @@ class GroupVersionKind(TypedDict):
 
 
 # ``class`` is a Python keyword, so this shape uses TypedDict's functional form.
-ActorRecord = TypedDict(
-    "ActorRecord", {"username": str, "groups": list[str], "class": ActorClass}
-)
+ActorRecord = TypedDict("ActorRecord", {"username": str, "groups": list[str], "class": ActorClass})
 
 
 class IntentDecision(TypedDict):

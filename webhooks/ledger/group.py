@@ -60,9 +60,7 @@ class GroupCommit(Generic[I, R]):
     batch failed and every caller in it gets that exception.
     """
 
-    def __init__(
-        self, commit: BatchFn[I, R], *, wait_s: float, max_batch: int = MAX_BATCH
-    ) -> None:
+    def __init__(self, commit: BatchFn[I, R], *, wait_s: float, max_batch: int = MAX_BATCH) -> None:
         self._commit = commit
         self._wait_s = wait_s
         self._max_batch = max_batch

@@ -10,9 +10,7 @@ from webhooks.ledger.store import IntentStore
 from webhooks.ledger.url import parse_ledger_url
 
 
-def open_store(
-    url: str, *, retention_days: int | None = None, create: bool = True
-) -> IntentStore:
+def open_store(url: str, *, retention_days: int | None = None, create: bool = True) -> IntentStore:
     """Open (and on first use create) the ledger named by ``url``.
 
     ``retention_days``: records older than this are pruned (keeping the chain verifiable) on

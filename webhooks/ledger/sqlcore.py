@@ -114,9 +114,7 @@ class SqlLedger(abc.ABC):
                 self._q(f"SELECT uid, doc FROM intents WHERE uid IN ({marks})"),  # noqa: S608
                 uids,
             )
-            stored: dict[str, IntentRecord] = {
-                uid: decode(doc) for uid, doc in cur.fetchall()
-            }
+            stored: dict[str, IntentRecord] = {uid: decode(doc) for uid, doc in cur.fetchall()}
             prev, seq, last_uid = head.hash, head.appended, head.uid
             out: list[IntentRecord | Exception] = []
             for draft in drafts:
@@ -138,16 +136,25 @@ class SqlLedger(abc.ABC):
                         "INSERT INTO intents (seq, uid, app, namespace, ts, hash, doc)"
                         " VALUES (?, ?, ?, ?, ?, ?, ?)"
                     ),
-                    (seq, uid, cols["app"], cols["namespace"], cols["ts"], record["hash"],
-                     encode(record)),
+                    (
+                        seq,
+                        uid,
+                        cols["app"],
+                        cols["namespace"],
+                        cols["ts"],
+                        record["hash"],
+                        encode(record),
+                    ),
                 )
                 prev, last_uid = ChainHash(record["hash"]), uid
                 stored[uid] = record
                 out.append(record)
             if seq != head.appended:
                 cur.execute(
-                    self._q("UPDATE chain_head SET head_hash = ?, head_uid = ?, appended = ?"
-                            " WHERE id = 1"),
+                    self._q(
+                        "UPDATE chain_head SET head_hash = ?, head_uid = ?, appended = ?"
+                        " WHERE id = 1"
+                    ),
                     (prev, last_uid, seq),
                 )
             return out
@@ -183,8 +190,9 @@ class SqlLedger(abc.ABC):
         doc.setdefault("time", datetime.now(UTC).isoformat().replace("+00:00", "Z"))
         ts = to_micros(parse_time(doc["time"]))
         try:
-            text = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                              allow_nan=False)
+            text = json.dumps(
+                doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+            )
         except (TypeError, ValueError) as e:
             raise BadRequestError(f"verification record is not plain JSON: {e}") from e
 
@@ -227,8 +235,9 @@ class SqlLedger(abc.ABC):
             first_kept = cur.fetchone()[0]
             stop = head.appended + 1 if first_kept is None else int(first_kept)
             cur.execute(
-                self._q("SELECT seq, uid, hash FROM intents WHERE seq < ? ORDER BY seq DESC"
-                        " LIMIT 1"),
+                self._q(
+                    "SELECT seq, uid, hash FROM intents WHERE seq < ? ORDER BY seq DESC LIMIT 1"
+                ),
                 (stop,),
             )
             last = cur.fetchone()
@@ -238,8 +247,10 @@ class SqlLedger(abc.ABC):
                 dropped = int(cur.fetchone()[0])
                 cur.execute(self._q("DELETE FROM intents WHERE seq < ?"), (stop,))
                 cur.execute(
-                    self._q("UPDATE chain_head SET anchor_hash = ?, anchor_uid = ?, pruned = ?"
-                            " WHERE id = 1"),
+                    self._q(
+                        "UPDATE chain_head SET anchor_hash = ?, anchor_uid = ?, pruned = ?"
+                        " WHERE id = 1"
+                    ),
                     (last[2], last[1], anchor.pruned + dropped),
                 )
             cur.execute(self._q("DELETE FROM verifications WHERE ts < ?"), (cut,))
@@ -312,4 +323,3 @@ class SqlLedger(abc.ABC):
             log.warning("retention prune failed (will retry later): %s", e)
         finally:
             self._prune_lock.release()
-

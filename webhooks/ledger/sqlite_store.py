@@ -115,14 +115,19 @@ class SqliteStore(SqlLedger):
         try:
             if self._create:
                 conn = sqlite3.connect(
-                    self.path, timeout=self._busy_timeout_s, isolation_level=None,
+                    self.path,
+                    timeout=self._busy_timeout_s,
+                    isolation_level=None,
                     check_same_thread=False,
                 )
             else:
                 # mode=rw: reading never creates an empty ledger where the user mistyped a path.
                 conn = sqlite3.connect(
-                    Path(self.path).resolve().as_uri() + "?mode=rw", uri=True,
-                    timeout=self._busy_timeout_s, isolation_level=None, check_same_thread=False,
+                    Path(self.path).resolve().as_uri() + "?mode=rw",
+                    uri=True,
+                    timeout=self._busy_timeout_s,
+                    isolation_level=None,
+                    check_same_thread=False,
                 )
             conn.execute(f"PRAGMA synchronous={self._synchronous}")
             conn.execute(f"PRAGMA busy_timeout={int(self._busy_timeout_s * 1000)}")

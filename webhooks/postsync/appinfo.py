@@ -124,8 +124,12 @@ def managed_keys(app: KubeObject) -> set[tuple[str, str, str, str]]:
     keys: set[tuple[str, str, str, str]] = set()
     for res in _dig(app, "status", "resources") or []:
         if isinstance(res, dict) and isinstance(res.get("kind"), str):
-            keys.add((
-                str(res.get("group") or ""), res["kind"],
-                str(res.get("namespace") or ""), str(res.get("name") or ""),
-            ))
+            keys.add(
+                (
+                    str(res.get("group") or ""),
+                    res["kind"],
+                    str(res.get("namespace") or ""),
+                    str(res.get("name") or ""),
+                )
+            )
     return keys

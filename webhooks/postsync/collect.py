@@ -99,7 +99,10 @@ def prometheus_source(reader: ClusterReader) -> MetricsSource:
         token = secret(config.prometheus.bearer_token_secret_ref, "bearerTokenSecretRef")
         ca = secret(config.prometheus.tls.ca_secret_ref, "tls.caSecretRef")
         return collect_metrics(
-            config, change_at, now, bearer_token=token,
+            config,
+            change_at,
+            now,
+            bearer_token=token,
             ca_data=ca.encode() if ca is not None else None,
         )
 
@@ -152,8 +155,11 @@ class Collector:
         if target.truthcheck_namespace not in namespaces:
             namespaces.append(target.truthcheck_namespace)
         if len(namespaces) > MAX_NAMESPACES:
-            log.warning("application spans %d namespaces: reading the first %d",
-                        len(namespaces), MAX_NAMESPACES)
+            log.warning(
+                "application spans %d namespaces: reading the first %d",
+                len(namespaces),
+                MAX_NAMESPACES,
+            )
             namespaces = namespaces[:MAX_NAMESPACES]
         live = [
             obj
@@ -162,7 +168,10 @@ class Collector:
             for obj in self.reader.list_objects(rtype, ns)
         ]
         objects = select_app_objects(
-            target.app, managed_keys(app), live, target.exclude_uids,
+            target.app,
+            managed_keys(app),
+            live,
+            target.exclude_uids,
             workloads=_workloads(truthcheck, target.truthcheck_namespace),
         )
 

@@ -91,8 +91,15 @@ def run_probes(
     try:
         for spec in probes:
             remaining = deadline - monotonic()
-            record: Probe = {"name": spec.name, "url": masked(spec.url), "ok": False,
-                             "status": None, "latencyMs": None, "at": _now(), "error": None}
+            record: Probe = {
+                "name": spec.name,
+                "url": masked(spec.url),
+                "ok": False,
+                "status": None,
+                "latencyMs": None,
+                "at": _now(),
+                "error": None,
+            }
             if remaining <= 0.05:
                 record["error"] = "not run: the total probe budget was spent"
                 results.append(record)
@@ -100,14 +107,17 @@ def run_probes(
             started = monotonic()
             try:
                 response = http.get(
-                    spec.url, timeout=min(spec.timeout_seconds, remaining),
-                    allow_redirects=True, stream=True,
+                    spec.url,
+                    timeout=min(spec.timeout_seconds, remaining),
+                    allow_redirects=True,
+                    stream=True,
                 )
                 response.close()  # the status is enough; never read (or keep) the body
             except requests.RequestException as e:
                 record["latencyMs"] = round((monotonic() - started) * 1000, 1)
-                record["error"] = short(f"{type(e).__name__}: {e}", 200).replace(spec.url,
-                                                                               record["url"])
+                record["error"] = short(f"{type(e).__name__}: {e}", 200).replace(
+                    spec.url, record["url"]
+                )
             else:
                 record["latencyMs"] = round((monotonic() - started) * 1000, 1)
                 record["status"] = response.status_code

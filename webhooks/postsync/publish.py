@@ -36,7 +36,10 @@ CONFLICT_ATTEMPTS = 5
 
 _SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
 _CONDITION_STATUS: dict[VerdictValue, str] = {
-    "Healthy": "True", "Degraded": "False", "Progressing": "Unknown", "Unknown": "Unknown",
+    "Healthy": "True",
+    "Degraded": "False",
+    "Progressing": "Unknown",
+    "Unknown": "Unknown",
 }
 
 
@@ -55,8 +58,11 @@ def _condition(
     previous: dict[str, Any], status: str, reason: str, message: str, now: datetime
 ) -> dict[str, Any]:
     old = next(
-        (c for c in previous.get("conditions") or []
-         if isinstance(c, dict) and c.get("type") == "Verified"),
+        (
+            c
+            for c in previous.get("conditions") or []
+            if isinstance(c, dict) and c.get("type") == "Verified"
+        ),
         None,
     )
     keep = old is not None and old.get("status") == status and old.get("lastTransitionTime")
@@ -82,8 +88,12 @@ def _base(truthcheck: KubeObject, sync: SyncRef, phase: Phase) -> dict[str, Any]
 
 
 def verified_status(
-    verdict: Verdict, truthcheck: KubeObject, sync: SyncRef, now: datetime,
-    *, generation: int | None = None,
+    verdict: Verdict,
+    truthcheck: KubeObject,
+    sync: SyncRef,
+    now: datetime,
+    *,
+    generation: int | None = None,
 ) -> dict[str, Any]:
     """The status for a verdict. ``generation``: the TruthCheck generation that was judged."""
     previous = truthcheck.get("status") or {}
@@ -94,14 +104,23 @@ def verified_status(
         status["revision"] = verdict["revision"]
     findings = verdict.get("findings") or []
     summary = short(verdict.get("summary") or verdict["verdict"], MAX_TEXT)
-    status.update({
-        "verdict": verdict["verdict"],
-        "verifiedAt": format_time(now),
-        "summary": summary,
-        "findings": capped_findings(findings),
-        "conditions": [_condition(previous, _CONDITION_STATUS[verdict["verdict"]],
-                                  verdict["verdict"], summary, now)],
-    })
+    status.update(
+        {
+            "verdict": verdict["verdict"],
+            "verifiedAt": format_time(now),
+            "summary": summary,
+            "findings": capped_findings(findings),
+            "conditions": [
+                _condition(
+                    previous,
+                    _CONDITION_STATUS[verdict["verdict"]],
+                    verdict["verdict"],
+                    summary,
+                    now,
+                )
+            ],
+        }
+    )
     if len(findings) > MAX_FINDINGS:
         status["findingsTotal"] = len(findings)
     return status
@@ -169,7 +188,8 @@ def publish_status(
         new = build(truthcheck)
         if not supersedes(current, new):
             return Published(
-                False, current,
+                False,
+                current,
                 f"kept the status of the newer sync started at {current.get('syncStartedAt')} "
                 f"(this run verified the sync started at {new.get('syncStartedAt')})",
             )
@@ -179,8 +199,12 @@ def publish_status(
         try:
             written = writer.patch_status(TRUTHCHECK, namespace, name, body, rv)
         except ConflictError:
-            log.info("TruthCheck %s/%s changed while writing (attempt %d): re-reading",
-                     namespace, name, attempt)
+            log.info(
+                "TruthCheck %s/%s changed while writing (attempt %d): re-reading",
+                namespace,
+                name,
+                attempt,
+            )
             continue
         return Published(True, written.get("status") or new)
     raise ConflictError(
@@ -189,8 +213,13 @@ def publish_status(
 
 
 def verification_record(
-    verdict: Verdict, *, app: str, app_namespace: str | None, truthcheck: KubeObject,
-    sync: SyncRef, now: datetime,
+    verdict: Verdict,
+    *,
+    app: str,
+    app_namespace: str | None,
+    truthcheck: KubeObject,
+    sync: SyncRef,
+    now: datetime,
 ) -> dict[str, Any]:
     """The ledger's account of one verification (summary, not the whole Evidence)."""
     meta = truthcheck.get("metadata") or {}

@@ -41,8 +41,12 @@ def _group(obj: KubeObject) -> str:
 
 def _key(obj: KubeObject) -> tuple[str, str, str, str]:
     meta = obj.get("metadata") or {}
-    return (_group(obj), str(obj.get("kind")), str(meta.get("namespace") or ""),
-            str(meta.get("name") or ""))
+    return (
+        _group(obj),
+        str(obj.get("kind")),
+        str(meta.get("namespace") or ""),
+        str(meta.get("name") or ""),
+    )
 
 
 def _belongs(ref: AppRef | None, app: AppRef) -> bool:

@@ -220,8 +220,7 @@ class Verifier:
         ns, name = str(tc_meta["namespace"]), str(tc_meta["name"])
         spec = located.truthcheck.get("spec") or {}
         action = divergence_action(located.truthcheck)
-        window = _duration(spec.get("observationWindow"), "spec.observationWindow",
-                           DEFAULT_WINDOW)
+        window = _duration(spec.get("observationWindow"), "spec.observationWindow", DEFAULT_WINDOW)
         sync = sync_ref(self.collector.application(located.app))
         target = Target(located.app, ns, name, located.exclude_uids)
 
@@ -251,7 +250,8 @@ class Verifier:
         meta = located.truthcheck["metadata"]
         sync = sync_ref(self.collector.application(located.app))
         result = self._publish(
-            str(meta["namespace"]), str(meta["name"]),
+            str(meta["namespace"]),
+            str(meta["name"]),
             lambda tc: pending_status(tc, sync, self.clock.now()),
         )
         return Outcome(EXIT_OK, None, result.reason or "marked Pending")
@@ -276,25 +276,51 @@ class Verifier:
             self._publish(ns, name, lambda tc: verified_status(failed, tc, sync, self.clock.now()))
             raise
         generation = ((evidence.get("truthCheck") or {}).get("metadata") or {}).get("generation")
-        result = self._publish(ns, name, lambda tc: verified_status(
-            verdict, tc, sync, self.clock.now(),
-            generation=generation if isinstance(generation, int) else None))
+        result = self._publish(
+            ns,
+            name,
+            lambda tc: verified_status(
+                verdict,
+                tc,
+                sync,
+                self.clock.now(),
+                generation=generation if isinstance(generation, int) else None,
+            ),
+        )
         if not result.written:
             return None, result.reason
         if self.ledger is not None:
-            self.ledger.append_verification(verification_record(
-                verdict, app=target.app.name, app_namespace=target.app.namespace,
-                truthcheck=evidence.get("truthCheck") or {}, sync=sync, now=self.clock.now()))
-        log.info("%s: %s (%d findings)", target.app.name, verdict["verdict"],
-                 len(verdict.get("findings") or []))
+            self.ledger.append_verification(
+                verification_record(
+                    verdict,
+                    app=target.app.name,
+                    app_namespace=target.app.namespace,
+                    truthcheck=evidence.get("truthCheck") or {},
+                    sync=sync,
+                    now=self.clock.now(),
+                )
+            )
+        log.info(
+            "%s: %s (%d findings)",
+            target.app.name,
+            verdict["verdict"],
+            len(verdict.get("findings") or []),
+        )
         return verdict, ""
 
     def _watch(
-        self, target: Target, sync: SyncRef, spec: dict[str, Any], window: timedelta,
-        *, verdict: Verdict, options: VerifyOptions,
+        self,
+        target: Target,
+        sync: SyncRef,
+        spec: dict[str, Any],
+        window: timedelta,
+        *,
+        verdict: Verdict,
+        options: VerifyOptions,
     ) -> tuple[Verdict, int, str]:
-        budget = _duration((spec.get("baseline") or {}).get("driftBudget"),
-                           "spec.baseline.driftBudget", window)
+        budget = _duration(
+            (spec.get("baseline") or {}).get("driftBudget"), "spec.baseline.driftBudget", window
+        )
         closed = parse_time(sync.finished_at) or self.clock.now()
         deadline = closed + budget
         rounds = 1
@@ -327,6 +353,11 @@ def _newer(now: SyncRef, verified: SyncRef) -> bool:
 
 
 def _unknown(summary: str, sync: SyncRef) -> Verdict:
-    return {"apiVersion": "truthgate.dev/v1alpha1", "kind": "Verdict", "verdict": "Unknown",
-            "revision": sync.revision, "summary": summary, "findings": []}
-
+    return {
+        "apiVersion": "truthgate.dev/v1alpha1",
+        "kind": "Verdict",
+        "verdict": "Unknown",
+        "revision": sync.revision,
+        "summary": summary,
+        "findings": [],
+    }

@@ -140,7 +140,10 @@ class Admitter:
         if not decision.allowed:
             # Denied either way: say so, and that it left no record.
             return response_review(
-                decision.uid, False, message=decision.message, code=decision.code,
+                decision.uid,
+                False,
+                message=decision.message,
+                code=decision.code,
                 warnings=[*decision.warnings, NOT_RECORDED],
             )
         if mode == "fail-open":
@@ -148,7 +151,10 @@ class Admitter:
                 decision.uid, True, warnings=[*decision.warnings, f"{NOT_RECORDED} (fail-open)"]
             )
         return response_review(
-            decision.uid, False, code=503, reason="ServiceUnavailable",
+            decision.uid,
+            False,
+            code=503,
+            reason="ServiceUnavailable",
             message=(
                 "truthgate: denied (fail-closed): the intent ledger is unavailable, so this "
                 "change cannot be recorded; retry once the ledger is back"
@@ -161,7 +167,10 @@ class Admitter:
             self._metrics.fail_open.inc()
             return response_review(uid, True, warnings=[f"{INTERNAL}; admitted (fail-open)"])
         return response_review(
-            uid, False, code=500, reason="InternalError",
+            uid,
+            False,
+            code=500,
+            reason="InternalError",
             message=f"{INTERNAL}; denied (fail-closed). See the webhook log for uid {uid}",
         )
 
@@ -198,5 +207,8 @@ def _log_traceback(e: BaseException, request: AdmissionRequest) -> None:
         detail = f"{type(e).__name__}: {short(e, 500)}"
     log.error(
         "internal error reviewing uid=%s kind=%s: %s\nTraceback:\n%s",
-        request["uid"], request["kind"]["kind"], detail, frames,
+        request["uid"],
+        request["kind"]["kind"],
+        detail,
+        frames,
     )

@@ -53,9 +53,9 @@ def create_app(
     def validate() -> Response:
         if request.mimetype not in JSON_TYPES:
             sent = short(request.mimetype or "none", 80)
-            return send(admitter.bad_request(
-                f"content type must be application/json, got {sent!r}", 415
-            ))
+            return send(
+                admitter.bad_request(f"content type must be application/json, got {sent!r}", 415)
+            )
         body = _read_body()
         if body is None:
             return send(_too_large(admitter))

@@ -31,8 +31,22 @@ ErrorKind = Literal["bad_request", "policy", "ledger", "internal"]
 # Admission answers are expected in single-digit milliseconds; the API server gives up at its
 # timeoutSeconds (10 s by default, often set to 2-5 s).
 LATENCY_BUCKETS = (
-    0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5,
-    1.0, 2.5, 5.0,
+    0.0005,
+    0.001,
+    0.002,
+    0.003,
+    0.005,
+    0.0075,
+    0.01,
+    0.015,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
 )
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -57,27 +71,33 @@ class Metrics:
         self.requests = Counter(
             "truthgate_admission_requests",
             "AdmissionReviews answered, by decision (error = bad request or internal failure).",
-            ["decision"], registry=r,
+            ["decision"],
+            registry=r,
         )
         self.duration = Histogram(
             "truthgate_admission_duration_seconds",
             "Time from request received to AdmissionReview answered, by decision.",
-            ["decision"], buckets=LATENCY_BUCKETS, registry=r,
+            ["decision"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
         )
         self.policy_eval = Histogram(
             "truthgate_policy_eval_seconds",
             "Time spent evaluating Rego policies for one review.",
-            buckets=LATENCY_BUCKETS, registry=r,
+            buckets=LATENCY_BUCKETS,
+            registry=r,
         )
         self.ledger_write = Histogram(
             "truthgate_ledger_write_seconds",
             "Time to durably append one intent to the ledger (commit included).",
-            buckets=LATENCY_BUCKETS, registry=r,
+            buckets=LATENCY_BUCKETS,
+            registry=r,
         )
         self.errors = Counter(
             "truthgate_errors",
             "Failures by kind: bad_request, policy, ledger, internal.",
-            ["kind"], registry=r,
+            ["kind"],
+            registry=r,
         )
         self.fail_open = Counter(
             "truthgate_fail_open",

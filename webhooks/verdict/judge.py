@@ -30,8 +30,7 @@ from webhooks.verdict.policy import VerdictPolicy, default_policy
 SUMMARY_LIMIT = 200
 _RANK: dict[str, int] = {"critical": 0, "warning": 1, "info": 2}
 _LAYERS = frozenset(get_args(Layer))
-_SUMMARY_LAYER_RANK: dict[str, int] = {"runtime": 0, "behaviour": 1, "declared": 2,
-                                       "controller": 3}
+_SUMMARY_LAYER_RANK: dict[str, int] = {"runtime": 0, "behaviour": 1, "declared": 2, "controller": 3}
 _SEVERITIES = frozenset(get_args(Severity))
 
 
@@ -43,8 +42,15 @@ def _run_checks(
         try:
             out += check(evidence, ctx)
         except Exception as e:  # one odd object must not hide what every other check found
-            out.append(finding("controller", f"{name}/error", None,
-                               f"check {name} could not run: {short(repr(e), 160)}", "warning"))
+            out.append(
+                finding(
+                    "controller",
+                    f"{name}/error",
+                    None,
+                    f"check {name} could not run: {short(repr(e), 160)}",
+                    "warning",
+                )
+            )
     metrics = evidence.get("metrics") or []
     if metrics:
         # Imported here, not at the top: the baseline judge pulls in scipy (over a second of
@@ -79,8 +85,9 @@ def evidence_summary(evidence: Evidence, ctx: CheckContext) -> dict[str, Any]:
 
 def _published(raw: Mapping[str, Any]) -> Finding:
     """A policy-returned finding, checked and cut back to the Finding contract."""
-    layer, severity, check, message = (raw.get(k) for k in ("layer", "severity", "check",
-                                                            "message"))
+    layer, severity, check, message = (
+        raw.get(k) for k in ("layer", "severity", "check", "message")
+    )
     resource = raw.get("resource")
     if (
         layer not in _LAYERS
@@ -93,15 +100,23 @@ def _published(raw: Mapping[str, Any]) -> Finding:
     ref = None
     if isinstance(resource, dict):
         ns = resource.get("namespace")
-        ref = {"kind": str(resource.get("kind") or ""),
-               "namespace": ns if isinstance(ns, str) else None,
-               "name": str(resource.get("name") or "")}
-    return cast(Finding, {"layer": layer, "check": check, "resource": ref, "message": message,
-                          "severity": severity})
+        ref = {
+            "kind": str(resource.get("kind") or ""),
+            "namespace": ns if isinstance(ns, str) else None,
+            "name": str(resource.get("name") or ""),
+        }
+    return cast(
+        Finding,
+        {"layer": layer, "check": check, "resource": ref, "message": message, "severity": severity},
+    )
 
 
-def _summary(verdict: VerdictValue, reasons: tuple[str, ...], findings: list[Finding],
-             counts: Mapping[str, int]) -> str:
+def _summary(
+    verdict: VerdictValue,
+    reasons: tuple[str, ...],
+    findings: list[Finding],
+    counts: Mapping[str, int],
+) -> str:
     # One message per object: a crash-looping StatefulSet shows up in several checks, and the
     # summary has room for two or three things at most.
     by_message = {f["message"]: f for f in findings}
@@ -109,8 +124,7 @@ def _summary(verdict: VerdictValue, reasons: tuple[str, ...], findings: list[Fin
     # is off. When several findings name one object, the summary quotes the most concrete.
     ordered = sorted(
         dict.fromkeys(reasons),
-        key=lambda r: _SUMMARY_LAYER_RANK.get(by_message[r]["layer"], 4) if r in by_message
-        else 4,
+        key=lambda r: _SUMMARY_LAYER_RANK.get(by_message[r]["layer"], 4) if r in by_message else 4,
     )
     seen: set[tuple[str, str | None, str]] = set()
     items: list[str] = []

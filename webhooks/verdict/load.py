@@ -22,9 +22,13 @@ _LIST_SECTIONS = ("intents", "objects", "probes", "metrics")
 
 
 def _type_name(value: object) -> str:
-    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
-            type(None): "null"}.get(type(value), "a number" if isinstance(value, int | float)
-                                      else type(value).__name__)
+    return {
+        dict: "an object",
+        list: "an array",
+        str: "a string",
+        bool: "a boolean",
+        type(None): "null",
+    }.get(type(value), "a number" if isinstance(value, int | float) else type(value).__name__)
 
 
 def _require(cond: bool, message: str) -> None:
@@ -37,10 +41,13 @@ def _check_items(section: str, items: list[Any]) -> None:
         where = f"{section}[{i}]"
         _require(isinstance(item, dict), f"{where} must be an object, got {_type_name(item)}")
         if section == "objects":
-            _require(isinstance(item.get("kind"), str) and bool(item.get("kind")),
-                     f"{where} has no kind (live objects as the API returns them)")
-            _require(isinstance(item.get("metadata", {}), dict),
-                     f"{where}.metadata must be an object")
+            _require(
+                isinstance(item.get("kind"), str) and bool(item.get("kind")),
+                f"{where} has no kind (live objects as the API returns them)",
+            )
+            _require(
+                isinstance(item.get("metadata", {}), dict), f"{where}.metadata must be an object"
+            )
         elif section == "probes":
             _require(isinstance(item.get("name"), str), f"{where}.name must be a string")
             _require(isinstance(item.get("ok"), bool), f"{where}.ok must be a boolean")
@@ -48,8 +55,10 @@ def _check_items(section: str, items: list[Any]) -> None:
             _require(isinstance(item.get("name"), str), f"{where}.name must be a string")
             _require(isinstance(item.get("series", []), list), f"{where}.series must be an array")
         elif section == "intents":
-            _require(isinstance(item.get("kind", {}), dict),
-                     f"{where}.kind must be an object {{group, version, kind}}")
+            _require(
+                isinstance(item.get("kind", {}), dict),
+                f"{where}.kind must be an object {{group, version, kind}}",
+            )
             _require(isinstance(item.get("actor", {}), dict), f"{where}.actor must be an object")
 
 
@@ -70,15 +79,21 @@ def load_evidence(raw: str | bytes | Mapping[str, Any] | object) -> Evidence:
         shown = "missing" if got is None else repr(short(got, 60))
         _require(got == want, f"{field} is {shown}, want {want!r}")
     if "collectedAt" in doc:
-        _require(parse_time(doc["collectedAt"]) is not None,
-                 f"collectedAt {short(doc['collectedAt'], 60)!r} is not an RFC 3339 time")
+        _require(
+            parse_time(doc["collectedAt"]) is not None,
+            f"collectedAt {short(doc['collectedAt'], 60)!r} is not an RFC 3339 time",
+        )
     for section in _OBJECT_SECTIONS:
         if doc.get(section) is not None:
-            _require(isinstance(doc[section], dict),
-                     f"{section} must be an object, got {_type_name(doc[section])}")
+            _require(
+                isinstance(doc[section], dict),
+                f"{section} must be an object, got {_type_name(doc[section])}",
+            )
     for section in _LIST_SECTIONS:
         if doc.get(section) is not None:
-            _require(isinstance(doc[section], list),
-                     f"{section} must be an array, got {_type_name(doc[section])}")
+            _require(
+                isinstance(doc[section], list),
+                f"{section} must be an array, got {_type_name(doc[section])}",
+            )
             _check_items(section, doc[section])
     return cast(Evidence, doc)

@@ -78,8 +78,10 @@ class VerdictPolicy:
             package = self._eval_package()
         verdict, reasons, findings = (package.get(r) for r in ("verdict", "reasons", "findings"))
         if verdict is None:
-            raise PolicyError(f"verdict policy: data.{PACKAGE}.verdict is undefined for this input "
-                              "(give it a default)")
+            raise PolicyError(
+                f"verdict policy: data.{PACKAGE}.verdict is undefined for this input "
+                "(give it a default)"
+            )
         if verdict not in _VERDICTS:
             raise PolicyError(
                 f"verdict policy: data.{PACKAGE}.verdict is {short(verdict, 60)!r}, "
