@@ -50,8 +50,10 @@ class AdmissionConfig:
     failure_mode: FailureMode = "fail-open"
     argocd_usernames: frozenset[str] = frozenset({ARGOCD_CONTROLLER})
 
-    def action_for(self, package: str) -> EnforcementAction:
-        return self.actions.get(package, self.default_action)
+    def action_for(self, package: str, own: EnforcementAction | None = None) -> EnforcementAction:
+        """The configured action; else the policy's own (a Gatekeeper constraint's); else
+        the default."""
+        return self.actions.get(package, own or self.default_action)
 
 
 def _action(value: object, where: str) -> EnforcementAction:

@@ -15,7 +15,6 @@ How outcomes combine, per the enforcement action configured for each policy pack
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -35,7 +34,7 @@ from webhooks.evidence.model import (
     IntentDecision,
     IntentDraft,
 )
-from webhooks.policy.engine import EnforcementAction, PolicyEngine
+from webhooks.policy.engine import EnforcementAction, PolicyEngine, PolicyOutcome
 
 MAX_MESSAGE_CHARS = 256  # one policy message, as stored and shown
 
@@ -79,14 +78,12 @@ def rfc3339(now: datetime) -> str:
     return now.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _apply(
-    outcome_pkg: str, denials: Sequence[str], warnings: Sequence[str], config: AdmissionConfig
-) -> AppliedOutcome:
+def _apply(outcome: PolicyOutcome, config: AdmissionConfig) -> AppliedOutcome:
     return AppliedOutcome(
-        package=outcome_pkg,
-        action=config.action_for(outcome_pkg),
-        denials=tuple(clip(d, MAX_MESSAGE_CHARS) for d in denials),
-        warnings=tuple(clip(w, MAX_MESSAGE_CHARS) for w in warnings),
+        package=outcome.package,
+        action=config.action_for(outcome.package, outcome.action),
+        denials=tuple(clip(d, MAX_MESSAGE_CHARS) for d in outcome.denials),
+        warnings=tuple(clip(w, MAX_MESSAGE_CHARS) for w in outcome.warnings),
     )
 
 
@@ -102,10 +99,7 @@ def decide(
     error: str | None = None
     try:
         raw = engine.evaluate(kind, cast(dict[str, Any], policy_input))
-        outcomes = tuple(
-            _apply(o.package, o.denials, o.warnings, config)
-            for o in sorted(raw, key=lambda o: o.package)
-        )
+        outcomes = tuple(_apply(o, config) for o in sorted(raw, key=lambda o: o.package))
     except PolicyError as e:
         error = short(e, 200)
 

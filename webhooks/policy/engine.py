@@ -38,6 +38,9 @@ class PolicyOutcome:
     package: str
     denials: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    # The action the policy itself asks for (a Gatekeeper constraint's enforcementAction);
+    # None: the enforcement config decides. An explicit entry in the config wins either way.
+    action: EnforcementAction | None = None
 
 
 class PolicyEngine(Protocol):

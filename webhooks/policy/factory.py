@@ -3,6 +3,11 @@
 ``regorus`` (default): embedded, in process. ``opa+http://127.0.0.1:8181`` (or ``opa+https://``):
 an OPA server reached over its REST API. Kept apart from the engines so the admission core never
 imports the OPA client.
+
+When the directory also holds Gatekeeper ConstraintTemplates or Constraints (YAML), they are
+evaluated by the embedded engine whichever engine runs truthgate's own packages, and both
+answer as one (``CombinedEngine``). Whether to add them is decided at start: a directory that
+gains its first template needs a restart, later changes are picked up by reload.
 """
 
 from __future__ import annotations
@@ -11,9 +16,27 @@ from pathlib import Path
 
 from webhooks.errors import PolicyError, short
 from webhooks.policy.engine import PolicyEngine
+from webhooks.policy.gatekeeper.load import has_gatekeeper_documents
+from webhooks.policy.gatekeeper.namespaces import NamespaceLabels
 
 
-def open_engine(spec: str, policy_dir: Path, *, timeout: float = 2.0) -> PolicyEngine:
+def open_engine(
+    spec: str,
+    policy_dir: Path,
+    *,
+    timeout: float = 2.0,
+    namespaces: NamespaceLabels | None = None,
+) -> PolicyEngine:
+    own = _own_engine(spec, policy_dir, timeout)
+    if not has_gatekeeper_documents(policy_dir):
+        return own
+    from webhooks.policy.combined import CombinedEngine
+    from webhooks.policy.gatekeeper.engine import GatekeeperEngine
+
+    return CombinedEngine(own, GatekeeperEngine(policy_dir, namespaces))
+
+
+def _own_engine(spec: str, policy_dir: Path, timeout: float) -> PolicyEngine:
     spec = (spec or "regorus").strip()
     if spec == "regorus":
         from webhooks.policy.regorus_engine import RegorusEngine

@@ -1,0 +1,183 @@
+"""Gatekeeper constraints behind the ``PolicyEngine`` interface, evaluated by regorus in process.
+
+One regorus engine (per thread: regorus engines are unsendable) holds every template's Rego, in
+v0 mode as Gatekeeper's default (``source.version: v1`` templates get ``import rego.v1``), and
+every constraint's parameters under ``data.truthgate_gatekeeper.params``. Per review:
+
+1. the constraints whose ``match.kinds`` can select the review's kind (computed once per kind,
+   like truthgate's own routing), filtered by the full ``spec.match``;
+2. ``input`` is set once to ``{"review": …}``, and each constraint is one query
+   ``data.…templates.<Kind>.violation with input.parameters as data.…params[<id>]``;
+3. each violation's ``msg`` becomes ``[<constraint name>] <msg>``, Gatekeeper's format, in a
+   PolicyOutcome that carries the constraint's own enforcement action.
+
+``data.inventory`` (referential templates) is empty here: the server keeps no cache of cluster
+objects. ``suite`` passes an inventory for ``gator verify`` cases.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import regorus
+
+from webhooks.errors import PolicyError, short
+from webhooks.policy.engine import PolicyMeta, PolicyOutcome
+from webhooks.policy.gatekeeper.load import ROOT, Constraint, Library, load_library
+from webhooks.policy.gatekeeper.match import matches, needs_namespace_labels, target_of
+from webhooks.policy.gatekeeper.namespaces import NamespaceLabels
+from webhooks.policy.gatekeeper.review import admission_review, reviewed_object
+from webhooks.policy.regorus_engine import clean_error
+
+
+def _fatal(error: BaseException) -> bool:
+    return isinstance(error, KeyboardInterrupt | SystemExit | GeneratorExit)
+
+
+def build_engine(library: Library, inventory: Mapping[str, Any] | None = None) -> Any:
+    """A regorus engine with every template, its libs and every constraint's parameters."""
+    engine = regorus.Engine()
+    engine.set_rego_v0(True)
+    for template in library.templates:
+        for module in template.modules:
+            try:
+                engine.add_policy(module.name, module.text)
+            except BaseException as e:  # pyo3 panics are BaseException
+                if _fatal(e):
+                    raise
+                raise PolicyError(short(f"{module.name}: {clean_error(e)}", 400)) from e
+    params = {c.id: dict(c.parameters) for c in library.constraints}
+    engine.add_data({ROOT: {"params": params}})
+    if inventory:
+        engine.add_data({"inventory": dict(inventory)})
+    return engine
+
+
+def query(constraint: Constraint) -> str:
+    return (
+        f"x = data.{ROOT}.templates.{constraint.kind}.violation "
+        f"with input.parameters as data.{ROOT}.params[{json.dumps(constraint.id)}]"
+    )
+
+
+def violations(engine: Any, constraint: Constraint) -> list[dict[str, Any]]:
+    """The violation objects ``constraint`` yields for the engine's current input."""
+    try:
+        answer = json.loads(engine.eval_query_as_json(query(constraint)))
+    except BaseException as e:
+        if _fatal(e):
+            raise
+        raise PolicyError(f"{constraint.id}: {short(clean_error(e), 300)}") from e
+    found: list[dict[str, Any]] = []
+    for result in answer.get("result") or []:
+        value = (result.get("bindings") or {}).get("x")
+        for item in value if isinstance(value, list) else []:
+            found.append(item if isinstance(item, dict) else {"msg": item})
+    return found
+
+
+def message(constraint: Constraint, violation: Mapping[str, Any]) -> str:
+    msg = violation.get("msg")
+    text = msg if isinstance(msg, str) else json.dumps(msg, sort_keys=True, default=str)
+    return f"[{constraint.name}] {text}"
+
+
+@dataclass(frozen=True)
+class _Set:
+    generation: int
+    library: Library
+    metas: tuple[PolicyMeta, ...]
+    plans: dict[str, tuple[Constraint, ...]] = field(default_factory=dict)
+
+    def plan(self, kind: str) -> tuple[Constraint, ...]:
+        found = self.plans.get(kind)
+        if found is None:
+            found = tuple(
+                c
+                for c in self.library.constraints
+                if c.action is not None
+                and ((names := c.match.kind_names()) is None or kind in names)
+            )
+            self.plans[kind] = found  # racing threads compute the same
+        return found
+
+
+def _metas(library: Library) -> tuple[PolicyMeta, ...]:
+    by_kind = {t.kind: t for t in library.templates}
+    return tuple(
+        PolicyMeta(
+            package=c.id,
+            title=by_kind[c.kind].name,
+            description=f"Gatekeeper constraint {c.id}",
+            kinds=c.match.kind_names() or frozenset(),
+            source=c.source,
+        )
+        for c in sorted(library.constraints, key=lambda c: c.id)
+    )
+
+
+class GatekeeperEngine:
+    """PolicyEngine over the ConstraintTemplates and Constraints under ``policy_dir``."""
+
+    def __init__(self, policy_dir: Path, namespaces: NamespaceLabels | None = None) -> None:
+        self._dir = Path(policy_dir)
+        self._namespaces = namespaces or NamespaceLabels(None)
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self._generation = 0
+        self._set = self._load()
+
+    def _load(self) -> _Set:
+        library = load_library(self._dir)
+        build_engine(library)  # parses everything: a broken template fails here
+        self._generation += 1
+        return _Set(self._generation, library, _metas(library))
+
+    def policies(self) -> Sequence[PolicyMeta]:
+        return self._set.metas
+
+    def reload(self) -> None:
+        with self._lock:
+            new = self._load()
+            self._set = new
+
+    def _engine(self, current: _Set) -> Any:
+        local = self._local
+        if getattr(local, "generation", None) != current.generation:
+            local.engine = build_engine(current.library)
+            local.generation = current.generation
+        return local.engine
+
+    def evaluate(self, kind: str, input_doc: Mapping[str, Any]) -> list[PolicyOutcome]:
+        current = self._set
+        planned = current.plan(kind)
+        request = input_doc.get("request")
+        if not planned or not isinstance(request, Mapping):
+            return []
+        review = admission_review(request)
+        obj = reviewed_object(review)
+        target = target_of(review, obj)
+        if target.is_namespace and request.get("operation") in ("CREATE", "UPDATE"):
+            self._namespaces.remember(target.name, target.labels)
+        if any(needs_namespace_labels(c.match, target) for c in planned):
+            target = replace(target, namespace_labels=self._namespaces.get(target.namespace))
+        chosen = [c for c in planned if matches(c.match, target)]
+        if not chosen:
+            return []
+        engine = self._engine(current)
+        try:
+            engine.set_input({"review": review})
+        except BaseException as e:
+            if _fatal(e):
+                raise
+            raise PolicyError(f"policy input rejected: {short(clean_error(e), 300)}") from e
+        outcomes = []
+        for c in chosen:
+            msgs = tuple(sorted(message(c, v) for v in violations(engine, c)))
+            outcomes.append(PolicyOutcome(c.id, denials=msgs, action=c.action))
+        return outcomes
