@@ -196,7 +196,12 @@ def serve(
     if not policy_dir.is_dir():
         raise BadRequestError(f"policy directory {policy_dir} does not exist")
     config = _admission_config(policy_dir, enforcement, failure_mode)
-    engine = open_engine(engine_spec, policy_dir)
+    from webhooks.cluster.reader import namespace_labels_fetch
+    from webhooks.policy.gatekeeper.namespaces import NamespaceLabels
+
+    # Gatekeeper's namespaceSelector: labels cached from Namespace reviews, else one bounded GET.
+    namespaces = NamespaceLabels(namespace_labels_fetch())
+    engine = open_engine(engine_spec, policy_dir, namespaces=namespaces)
     loaded = len(engine.policies())
 
     files = tls.resolve(tls_cert, tls_key, tls_dir, tls_san)

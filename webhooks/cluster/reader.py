@@ -19,6 +19,8 @@ import binascii
 import json
 import logging
 import os
+import threading
+from collections.abc import Callable
 from typing import Any
 
 import urllib3
@@ -29,7 +31,7 @@ from kubernetes.config.config_exception import ConfigException
 
 from webhooks.cluster.errors import ForbiddenError
 from webhooks.cluster.redact import secret_metadata_only
-from webhooks.cluster.resources import SECRET, ResourceType
+from webhooks.cluster.resources import NAMESPACE, SECRET, ResourceType
 from webhooks.errors import ClusterError, ConflictError, short
 from webhooks.evidence.model import KubeObject
 
@@ -243,3 +245,22 @@ def connect(
         raise ClusterError(f"no usable Kubernetes configuration: {short(e, 200)}") from e
     cfg.retries = 2  # connection-level retries only; every request also has a timeout
     return KubeClient(k8s_client.ApiClient(cfg), timeout=timeout)
+
+
+def namespace_labels_fetch(timeout: float = 2.0) -> Callable[[str], dict[str, str] | None]:
+    """A namespace's labels from the API server (one bounded GET), for Gatekeeper's
+    ``namespaceSelector``. Connects on first use, so a server that never needs it never does."""
+    lock = threading.Lock()
+    clients: list[KubeClient] = []
+
+    def fetch(name: str) -> dict[str, str] | None:
+        with lock:
+            if not clients:
+                clients.append(connect(timeout=timeout))
+        obj = clients[0].get_object(NAMESPACE, None, name)
+        if obj is None:
+            return None
+        labels = (obj.get("metadata") or {}).get("labels") or {}
+        return {str(k): str(v) for k, v in labels.items()}
+
+    return fetch

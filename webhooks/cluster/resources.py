@@ -58,6 +58,7 @@ CONFIGMAP = ResourceType("", "v1", "configmaps", "ConfigMap")
 SECRET = ResourceType("", "v1", "secrets", "Secret")
 HPA = ResourceType("autoscaling", "v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler")
 RESOURCEQUOTA = ResourceType("", "v1", "resourcequotas", "ResourceQuota")
+NAMESPACE = ResourceType("", "v1", "namespaces", "Namespace")
 
 # What `truthgate verify` lists in each of the application's namespaces (RBAC: list on each).
 APP_OBJECT_TYPES: tuple[ResourceType, ...] = (
