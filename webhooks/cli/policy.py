@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from webhooks.cli.policy_verify import verify
 from webhooks.errors import PolicyError
 from webhooks.policy.testing import TestRun, format_duration, line_ranges, run_tests
 
@@ -95,3 +96,6 @@ def test(directory: Path, coverage: bool, verbose: bool, pattern: str | None) ->
     _report(run, verbose)
     _report_coverage(run)
     sys.exit(1 if run.failed else 0)
+
+
+policy.add_command(verify)
