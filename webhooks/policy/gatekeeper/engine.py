@@ -1,13 +1,15 @@
 """Gatekeeper constraints behind the ``PolicyEngine`` interface, evaluated by regorus in process.
 
 One regorus engine (per thread: regorus engines are unsendable) holds every template's Rego, in
-v0 mode as Gatekeeper's default (``source.version: v1`` templates get ``import rego.v1``), and
-every constraint's parameters under ``data.truthgate_gatekeeper.params``. Per review:
+v0 mode as Gatekeeper's default (``source.version: v1`` templates get ``import rego.v1``). Per
+review:
 
 1. the constraints whose ``match.kinds`` can select the review's kind (computed once per kind,
    like truthgate's own routing), filtered by the full ``spec.match``;
-2. ``input`` is set once to ``{"review": …}``, and each constraint is one query
-   ``data.…templates.<Kind>.violation with input.parameters as data.…params[<id>]``;
+2. the review is serialised once; for each constraint the input is set to
+   ``{"review": …, "parameters": <its parameters>}`` (from JSON text, parsed in Rust: about a
+   tenth of a millisecond for a 3 KB Deployment) and ``data.…templates.<Kind>.violation`` is
+   evaluated (a query ``with input.parameters as …`` was measured four times slower);
 3. each violation's ``msg`` becomes ``[<constraint name>] <msg>``, Gatekeeper's format, in a
    PolicyOutcome that carries the constraint's own enforcement action.
 
@@ -40,7 +42,7 @@ def _fatal(error: BaseException) -> bool:
 
 
 def build_engine(library: Library, inventory: Mapping[str, Any] | None = None) -> Any:
-    """A regorus engine with every template, its libs and every constraint's parameters."""
+    """A regorus engine with every template and its libs (and ``data.inventory``)."""
     engine = regorus.Engine()
     engine.set_rego_v0(True)
     for template in library.templates:
@@ -51,34 +53,28 @@ def build_engine(library: Library, inventory: Mapping[str, Any] | None = None) -
                 if _fatal(e):
                     raise
                 raise PolicyError(short(f"{module.name}: {clean_error(e)}", 400)) from e
-    params = {c.id: dict(c.parameters) for c in library.constraints}
-    engine.add_data({ROOT: {"params": params}})
     if inventory:
         engine.add_data({"inventory": dict(inventory)})
     return engine
 
 
-def query(constraint: Constraint) -> str:
-    return (
-        f"x = data.{ROOT}.templates.{constraint.kind}.violation "
-        f"with input.parameters as data.{ROOT}.params[{json.dumps(constraint.id)}]"
-    )
+def review_json(review: Mapping[str, Any]) -> str:
+    return json.dumps(review, separators=(",", ":"), default=str)
 
 
-def violations(engine: Any, constraint: Constraint) -> list[dict[str, Any]]:
-    """The violation objects ``constraint`` yields for the engine's current input."""
+def violations(engine: Any, constraint: Constraint, review: str) -> list[dict[str, Any]]:
+    """The violation objects ``constraint`` yields for the review (``review_json`` text)."""
+    parameters = json.dumps(dict(constraint.parameters), separators=(",", ":"), default=str)
     try:
-        answer = json.loads(engine.eval_query_as_json(query(constraint)))
+        engine.set_input_json(f'{{"review":{review},"parameters":{parameters}}}')
+        text = engine.eval_rule_as_json(f"data.{ROOT}.templates.{constraint.kind}.violation")
     except BaseException as e:
         if _fatal(e):
             raise
         raise PolicyError(f"{constraint.id}: {short(clean_error(e), 300)}") from e
-    found: list[dict[str, Any]] = []
-    for result in answer.get("result") or []:
-        value = (result.get("bindings") or {}).get("x")
-        for item in value if isinstance(value, list) else []:
-            found.append(item if isinstance(item, dict) else {"msg": item})
-    return found
+    value = json.loads(text)
+    items = value if isinstance(value, list) else []
+    return [item if isinstance(item, dict) else {"msg": item} for item in items]
 
 
 def message(constraint: Constraint, violation: Mapping[str, Any]) -> str:
@@ -170,14 +166,9 @@ class GatekeeperEngine:
         if not chosen:
             return []
         engine = self._engine(current)
-        try:
-            engine.set_input({"review": review})
-        except BaseException as e:
-            if _fatal(e):
-                raise
-            raise PolicyError(f"policy input rejected: {short(clean_error(e), 300)}") from e
+        text = review_json(review)
         outcomes = []
         for c in chosen:
-            msgs = tuple(sorted(message(c, v) for v in violations(engine, c)))
+            msgs = tuple(sorted(message(c, v) for v in violations(engine, c, text)))
             outcomes.append(PolicyOutcome(c.id, denials=msgs, action=c.action))
         return outcomes

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from webhooks.errors import PolicyError, short
-from webhooks.policy.gatekeeper.engine import build_engine, violations
+from webhooks.policy.gatekeeper.engine import build_engine, review_json, violations
 from webhooks.policy.gatekeeper.load import (
     Library,
     build_library,
@@ -176,7 +176,7 @@ def review_messages(
         review = object_review(obj_doc)
     target = target_of(review, reviewed_object(review))
     engine = build_engine(library, inventory_of(inventory) if inventory else None)
-    engine.set_input({"review": review})
+    text = review_json(review)
     found: list[str] = []
     for constraint in library.constraints:
         if needs_namespace_labels(constraint.match, target):
@@ -195,7 +195,7 @@ def review_messages(
             target = replace(target, namespace_labels=labels)
         if not matches(constraint.match, target):
             continue
-        for v in violations(engine, constraint):
+        for v in violations(engine, constraint, text):
             msg = v.get("msg")
             found.append(msg if isinstance(msg, str) else str(msg))
     return found
