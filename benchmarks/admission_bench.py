@@ -7,6 +7,11 @@ Side by side in one run, same client, same concurrency, same gunicorn settings:
   each review evaluated, its intent appended to a SQLite ledger (WAL, synchronous=FULL: durable
   before the answer; concurrent appends of a worker share one commit and fsync), one log line
   per review, metrics.
+- ``+library`` (with ``--gatekeeper-library PATH``, a checkout of the Gatekeeper policy
+  library): the same server and policies plus every library template with one of its sample
+  constraints (dryrun, so every review is evaluated in full and admitted;
+  benchmarks/gatekeeper_library.py). A Pod review (CREATE by the ReplicaSet controller) is
+  added to the kinds: most library templates target Pods.
 
 Reviews: a ~3 KB Argo CD-managed Deployment update, a ConfigMap update and a Secret update, each
 with a fresh uid. The client is ``--clients`` processes on loopback, each with one persistent
@@ -19,11 +24,13 @@ A second table shows what the ledger append costs in process: fsync per commit (
 truthgate uses) against NORMAL (no fsync per commit; not durable on power loss).
 
     .venv/bin/python -m benchmarks.admission_bench [--runs 3] [--requests 1500] [--clients 4]
+        [--gatekeeper-library PATH]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing
 import os
@@ -47,6 +54,7 @@ from typing import Any
 import trustme
 
 from benchmarks.admission_policies import write_policy_dir
+from benchmarks.gatekeeper_library import write_library
 from tests.support.net import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -115,7 +123,29 @@ def _secret() -> Any:
     return _core_kind("Secret", "secrets", secret("bmV3LXBhc3N3b3Jk"), secret("b2xkLXBhc3N3b3Jk"))
 
 
-REVIEWS = {"Deployment": _deployment, "ConfigMap": _configmap, "Secret": _secret}
+def _pod() -> Any:
+    """The Deployment's pod, created by the ReplicaSet controller (not managed by Argo CD)."""
+    review = _deployment()
+    template = review["request"]["object"]["spec"]["template"]
+    meta = {**template["metadata"], "name": "web-7d9c6b5f4-x2x9k", "namespace": "shop"}
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": template["spec"]}
+    gvk = {"group": "", "version": "v1", "kind": "Pod"}
+    gvr = {"group": "", "version": "v1", "resource": "pods"}
+    review["request"].update(
+        kind=gvk,
+        resource=gvr,
+        requestKind=gvk,
+        requestResource=gvr,
+        name=meta["name"],
+        operation="CREATE",
+        object=pod,
+        oldObject=None,
+        userInfo={"username": "system:serviceaccount:kube-system:replicaset-controller"},
+    )
+    return review
+
+
+REVIEWS = {"Deployment": _deployment, "ConfigMap": _configmap, "Secret": _secret, "Pod": _pod}
 
 
 # --- servers --------------------------------------------------------------------------------
@@ -376,7 +406,14 @@ def main() -> None:
     parser.add_argument("--time-cap", type=float, default=20.0, help="seconds per measurement")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
-    parser.add_argument("--kinds", default="Deployment,ConfigMap,Secret")
+    parser.add_argument(
+        "--kinds", help="[default: Deployment,ConfigMap,Secret; and Pod with the library]"
+    )
+    parser.add_argument(
+        "--gatekeeper-library",
+        type=Path,
+        help="a checkout of the Gatekeeper policy library: adds the +library server",
+    )
     parser.add_argument(
         "--ledger-dir",
         type=Path,
@@ -384,7 +421,9 @@ def main() -> None:
         "/dev/shm (tmpfs: fsync is free) separates CPU cost from fsync cost",
     )
     args = parser.parse_args()
-    kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
+    library = args.gatekeeper_library
+    default_kinds = "Deployment,ConfigMap,Secret" + (",Pod" if library else "")
+    kinds = [k.strip() for k in (args.kinds or default_kinds).split(",") if k.strip()]
     paced = int(args.rate * args.duration)
 
     with tempfile.TemporaryDirectory(prefix="truthgate-bench-") as tmp_name:
@@ -396,9 +435,17 @@ def main() -> None:
         cert.cert_chain_pems[0].write_to_path(str(tmp / "tls.crt"))
         cert.private_key_pem.write_to_path(str(tmp / "tls.key"))
         write_policy_dir(tmp / "policies", ROOT / "policies" / "admission", extra=30)
+        library_note = ""
+        if library:
+            shutil.copytree(tmp / "policies", tmp / "policies-library")
+            probes = [REVIEWS[k]()["request"] for k in kinds]
+            loaded, skipped = write_library(library, tmp / "policies-library" / "gk", probes)
+            library_note = f"; +library: {loaded} Gatekeeper templates, one constraint each"
+            for reason in skipped:
+                print(f"  library template skipped: {reason}", file=sys.stderr)
         tls = ["--tls-cert", str(tmp / "tls.crt"), "--tls-key", str(tmp / "tls.key")]
         size = ["--workers", str(args.workers), "--threads", str(args.threads)]
-        floor_port, tg_port = free_port(), free_port()
+        floor_port, tg_port, gk_port = free_port(), free_port(), free_port()
         floor_cmd = [
             sys.executable,
             "-m",
@@ -421,17 +468,32 @@ def main() -> None:
             *tls,
             *size,
         ]
+        gk_cmd = list(tg_cmd)
+        gk_cmd[gk_cmd.index(str(tmp / "policies"))] = str(tmp / "policies-library")
+        gk_cmd[gk_cmd.index(f"127.0.0.1:{tg_port}")] = f"127.0.0.1:{gk_port}"
+        gk_cmd[gk_cmd.index(str(ledger_dir / "ledger.db"))] = str(ledger_dir / "ledger-gk.db")
         results: dict[tuple[str, str, str], list[Result]] = {}
-        with (
-            _server("floor", floor_cmd, floor_port, ca_file, ROOT, log_dir=tmp) as floor,
-            _server("truthgate", tg_cmd, tg_port, ca_file, tmp, log_dir=tmp) as truthgate,
-        ):
-            for target in (floor, truthgate):  # warm-up: connections, caches
+        with contextlib.ExitStack() as servers:
+            targets = [
+                servers.enter_context(
+                    _server("floor", floor_cmd, floor_port, ca_file, ROOT, log_dir=tmp)
+                ),
+                servers.enter_context(
+                    _server("truthgate", tg_cmd, tg_port, ca_file, tmp, log_dir=tmp)
+                ),
+            ]
+            if library:
+                targets.append(
+                    servers.enter_context(
+                        _server("+library", gk_cmd, gk_port, ca_file, tmp, log_dir=tmp)
+                    )
+                )
+            for target in targets:  # warm-up: connections, caches
                 _load(target.port, ca_file, _deployment(), 200, clients=args.clients, cap=10)
             for run in range(args.runs):
                 for kind in kinds:
                     for mode in ("paced", "max"):
-                        for target in (floor, truthgate):  # alternate: drift hits both alike
+                        for target in targets:  # alternate: drift hits all alike
                             r = _load(
                                 target.port,
                                 ca_file,
@@ -459,7 +521,8 @@ def main() -> None:
 
     print(
         f"\nAdmission over TLS on loopback: {args.clients} client connections, gunicorn "
-        f"{args.workers} workers x {args.threads} threads, 33 policies, SQLite ledger "
+        f"{args.workers} workers x {args.threads} threads, 33 policies{library_note}, "
+        "SQLite ledger "
         f"(durable before each answer; fsyncs shared by group commit). Medians of "
         f"{args.runs} runs, {os.cpu_count()} CPUs; CPU shares are of all of them together "
         f"(client: the load generator; other: everything else on the machine)."
@@ -495,7 +558,9 @@ def _table(
     )
     for kind in kinds:
         floor_p99 = statistics.median(r.p99 for r in results[(mode, "floor", kind)])
-        for name in ("floor", "truthgate"):
+        for name in ("floor", "truthgate", "+library"):
+            if (mode, name, kind) not in results:
+                continue
             rs = results[(mode, name, kind)]
             p99 = statistics.median(r.p99 for r in rs)
 

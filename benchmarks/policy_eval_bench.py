@@ -7,8 +7,11 @@ Rows, all measured in this run on the same ~3 KB Deployment review (CREATE by Ar
 - decide(): the whole admission decision (context, JSON Patch, evaluation, intent) for each
 - decide() of an UPDATE, and its JSON Patch against jsonpatch over the whole objects
 - thread engine build: what the first request of a new gunicorn thread pays once
+- with ``--gatekeeper-library PATH`` (a checkout of the Gatekeeper policy library): shipped
+  against shipped + every library template with one constraint, on the Deployment and on its
+  Pod (benchmarks/gatekeeper_library.py)
 
-Run: .venv/bin/python -m benchmarks.policy_eval_bench [--runs N]
+Run: .venv/bin/python -m benchmarks.policy_eval_bench [--runs N] [--gatekeeper-library PATH]
 """
 
 from __future__ import annotations
@@ -24,14 +27,18 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import jsonpatch
 
+from benchmarks.gatekeeper_library import write_library
 from tests.admission.reviews import deployment, review
 from webhooks.admission.config import load_config
 from webhooks.admission.context import build_input, change_patch
 from webhooks.admission.decide import decide
 from webhooks.admission.review import parse_review
+from webhooks.policy.combined import CombinedEngine
+from webhooks.policy.gatekeeper.engine import GatekeeperEngine
 from webhooks.policy.regorus_engine import RegorusEngine, new_engine
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,6 +80,7 @@ def timed(fn: Callable[[], object], runs: int) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=2000)
+    parser.add_argument("--gatekeeper-library", type=Path, help="adds the library rows")
     args = parser.parse_args()
 
     doc = review("CREATE", deployment())
@@ -112,6 +120,9 @@ def main() -> None:
             med, p95 = timed(partial(new_engine, sources), max(50, args.runs // 20))
             rows.append((f"thread engine build, {label}", len(sources), med, p95))
 
+        if args.gatekeeper_library:
+            rows.extend(_library_rows(args.gatekeeper_library, Path(tmp), policy_input, args.runs))
+
         # Two threads at once: does regorus release the GIL while evaluating?
         def burst(count: int) -> None:
             for _ in range(count):
@@ -138,6 +149,39 @@ def main() -> None:
         f"400 evaluations (shipped + 30): 1 thread {one * 1000:.0f} ms, "
         f"2 threads x 200 {two * 1000:.0f} ms (ratio {two / one:.2f})"
     )
+
+
+def _library_rows(
+    library: Path, tmp: Path, deployment_input: dict[str, Any], runs: int
+) -> list[tuple[str, int, float, float]]:
+    request = deployment_input["request"]
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {**request["object"]["spec"]["template"]["metadata"], "name": "web-x2x9k"},
+        "spec": request["object"]["spec"]["template"]["spec"],
+    }
+    pod_request = {
+        **request,
+        "kind": {"group": "", "version": "v1", "kind": "Pod"},
+        "name": "web-x2x9k",
+        "operation": "CREATE",
+        "object": pod,
+        "oldObject": None,
+    }
+    inputs = {"Deployment": deployment_input, "Pod": {**deployment_input, "request": pod_request}}
+    loaded, skipped = write_library(library, tmp / "gk", [request, pod_request])
+    for reason in skipped:
+        print(f"library template skipped: {reason}")
+    shipped = RegorusEngine(SHIPPED)
+    both = CombinedEngine(shipped, GatekeeperEngine(tmp / "gk"))
+    rows = []
+    for kind, doc in inputs.items():
+        for label, engine in (("shipped", shipped), (f"shipped + library ({loaded})", both)):
+            n = sum(1 for m in engine.policies() if not m.kinds or kind in m.kinds)
+            med, p95 = timed(partial(engine.evaluate, kind, doc), runs // 4)
+            rows.append((f"evaluate() {kind}, {label}", n, med, p95))
+    return rows
 
 
 if __name__ == "__main__":
