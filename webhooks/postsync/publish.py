@@ -220,8 +220,11 @@ def verification_record(
     truthcheck: KubeObject,
     sync: SyncRef,
     now: datetime,
+    digest: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The ledger's account of one verification (summary, not the whole Evidence)."""
+    """The ledger's account of one verification: the summary, and under ``evidence`` the
+    Evidence's digest (:mod:`webhooks.verdict.digest`: bounded, secret-free), not the whole
+    Evidence."""
     meta = truthcheck.get("metadata") or {}
     findings = verdict.get("findings") or []
     return {
@@ -235,4 +238,4 @@ def verification_record(
         "summary": short(verdict.get("summary") or "", MAX_TEXT),
         "findings": capped_findings(findings),
         "findingsTotal": len(findings),
-    }
+    } | ({"evidence": digest} if digest is not None else {})

@@ -46,6 +46,7 @@ from webhooks.postsync.publish import (
     verified_status,
     verifying_status,
 )
+from webhooks.verdict.digest import evidence_digest
 
 log = logging.getLogger(__name__)
 
@@ -298,6 +299,7 @@ class Verifier:
                     truthcheck=evidence.get("truthCheck") or {},
                     sync=sync,
                     now=self.clock.now(),
+                    digest=evidence_digest(evidence),
                 )
             )
         log.info(
