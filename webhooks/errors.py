@@ -16,6 +16,14 @@ class BadRequestError(TruthgateError):
     """The caller sent something we cannot use (malformed review, evidence, flag)."""
 
 
+class NotFoundError(TruthgateError):
+    """What the caller asked for does not exist (or is no longer kept)."""
+
+
+class ForbiddenError(TruthgateError):
+    """The caller may not see this: it belongs to another application."""
+
+
 class PolicyError(TruthgateError):
     """A policy could not be loaded or evaluated."""
 

@@ -64,6 +64,18 @@ def default_policy_dir(cwd: Path | None = None) -> Path:
     )
 
 
+def _read_token(path: Path | None) -> str | None:
+    """The read API's shared secret (surrounding whitespace dropped), or None: no read API."""
+    if path is None:
+        return None
+    try:
+        token = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as e:
+        raise BadRequestError(f"cannot read the read API token file {path}: {e}") from e
+    click.echo(f"truthgate: read API on /api/v1 (proxy token from {path})")
+    return token  # its length is checked by the read API itself
+
+
 def _bind(value: str) -> str:
     host, sep, port = value.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
@@ -160,6 +172,13 @@ def _bind(value: str) -> str:
     envvar="TRUTHGATE_RETENTION_DAYS",
     help="Prune ledger records older than this (hourly) [default: keep all].",
 )
+@click.option(
+    "--read-api-token-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    envvar="TRUTHGATE_READ_API_TOKEN_FILE",
+    help="File holding the secret Argo CD's proxy extension sends in Truthgate-Proxy-Token; "
+    "enables the read API (/api/v1) [env TRUTHGATE_READ_API_TOKEN_FILE; default: off].",
+)
 def serve(
     *,
     bind: str,
@@ -175,6 +194,7 @@ def serve(
     workers: int,
     threads: int,
     retention_days: int | None,
+    read_api_token_file: Path | None,
 ) -> None:
     """Run the validating admission webhook (gunicorn, TLS)."""
     bind = _bind(bind)
@@ -223,7 +243,7 @@ def serve(
 
     store = PerProcessStore(lambda: open_store(ledger, retention_days=retention_days))
     metrics = Metrics(multiprocess_dir=metrics_dir)
-    app = create_app(config, engine, store, metrics)
+    app = create_app(config, engine, store, metrics, read_token=_read_token(read_api_token_file))
 
     def reload_policies() -> None:
         try:

@@ -44,7 +44,7 @@ from webhooks.ledger.intent import (
     to_micros,
     verify_chain,
 )
-from webhooks.ledger.store import ChainReport
+from webhooks.ledger.store import ChainReport, RecentTable
 
 log = logging.getLogger("truthgate.ledger")
 
@@ -56,6 +56,7 @@ PRUNE_EVERY_S = 3600.0  # automatic retention runs at most this often per store
 GROUP_WAIT_S = 11.0
 
 T = TypeVar("T")
+_RECENT_KEYS: dict[RecentTable, str] = {"intents": "seq", "verifications": "id"}
 
 
 class Cursor(Protocol):
@@ -209,6 +210,43 @@ class SqlLedger(abc.ABC):
         for _, _, doc in self._pages("id", "verifications", "doc", where, params):
             value: dict[str, Any] = json.loads(doc)
             yield value
+
+    def recent(
+        self, table: RecentTable, *, app: str, before: int | None, limit: int
+    ) -> list[tuple[int, dict[str, Any]]]:
+        """Up to ``limit`` records of ``app``, newest first, with their key (``seq`` or ``id``).
+
+        ``before`` is the key of the last record of the previous page (keyset pagination: no
+        offsets, so a page stays right while new records arrive).
+        """
+        if limit < 1:
+            raise BadRequestError("limit must be at least 1")
+        key = _RECENT_KEYS[table]
+        where = ["app = ?"] + ([] if before is None else [f"{key} < ?"])
+        params: list[Any] = [app] + ([] if before is None else [before])
+        sql = self._q(
+            f"SELECT {key}, doc FROM {table} WHERE {' AND '.join(where)}"  # noqa: S608 - fixed names
+            f" ORDER BY {key} DESC LIMIT {int(limit)}"
+        )
+
+        def op(cur: Cursor) -> list[Any]:
+            cur.execute(sql, params)
+            return list(cur.fetchall())
+
+        return [(int(k), json.loads(doc)) for k, doc in self._run(op, write=False)]
+
+    def verification(self, key: int) -> dict[str, Any] | None:
+        """One verification record by its ``id`` (as ``recent`` returns it), or None."""
+
+        def op(cur: Cursor) -> Any:
+            cur.execute(self._q("SELECT doc FROM verifications WHERE id = ?"), (key,))
+            return cur.fetchone()
+
+        row = self._run(op, write=False)
+        if row is None:
+            return None
+        value: dict[str, Any] = json.loads(row[0])
+        return value
 
     def verify(self) -> ChainReport:
         anchor, head = self._run(self._anchor_and_head, write=False)

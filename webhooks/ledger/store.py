@@ -10,9 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from webhooks.evidence.model import IntentRecord
+
+RecentTable = Literal["intents", "verifications"]
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,16 @@ class IntentStore(Protocol):
         ...
 
     def verifications(self, *, app: str | None = None) -> Iterator[dict[str, Any]]: ...
+
+    def recent(
+        self, table: RecentTable, *, app: str, before: int | None, limit: int
+    ) -> list[tuple[int, dict[str, Any]]]:
+        """Newest first: up to ``limit`` records of ``app`` keyed below ``before`` (paging)."""
+        ...
+
+    def verification(self, key: int) -> dict[str, Any] | None:
+        """One verification record by the key ``recent`` gave it."""
+        ...
 
     def verify(self) -> ChainReport:
         """Walk the hash chain from the first record; report the first break."""

@@ -5,6 +5,8 @@ Endpoints:
 - ``GET /healthz``    the process answers (liveness).
 - ``GET /readyz``     policies are loaded and the ledger answers now (readiness), else 503.
 - ``GET /metrics``    Prometheus text, merged across gunicorn workers.
+- ``GET /api/v1/...`` the read API for Argo CD's proxy extension, when a token is configured
+  (:mod:`webhooks.server.readapi`).
 
 Every refusal is a 4xx with ``{"error": "..."}``; internals never leak as HTML error pages.
 """
@@ -24,6 +26,7 @@ from webhooks.ledger.store import IntentStore
 from webhooks.policy.engine import PolicyEngine
 from webhooks.server.admit import Admitter, Answer
 from webhooks.server.metrics import Metrics
+from webhooks.server.readapi import read_api
 
 log = logging.getLogger("truthgate.server")
 
@@ -37,12 +40,16 @@ def create_app(
     store: IntentStore,
     metrics: Metrics,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    *,
+    read_token: str | None = None,
 ) -> Flask:
     app = Flask("truthgate")
     # Werkzeug refuses a larger Content-Length up front and stops a chunked body at the limit
     # (gunicorn marks its input as terminated, so the limit applies to streams too).
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     admitter = Admitter(config, engine, store, metrics, clock)
+    if read_token is not None:
+        app.register_blueprint(read_api(store, read_token))
 
     def send(answer: Answer) -> Response:
         response = jsonify(answer.body)

@@ -20,7 +20,7 @@ from typing import Any
 
 from webhooks.errors import LedgerError, TruthgateError, short
 from webhooks.evidence.model import IntentRecord
-from webhooks.ledger.store import ChainReport, IntentStore
+from webhooks.ledger.store import ChainReport, IntentStore, RecentTable
 
 RETRY_AFTER_SECONDS = 1.0
 
@@ -107,6 +107,18 @@ class PerProcessStore:
     def verifications(self, *, app: str | None = None) -> Iterator[dict[str, Any]]:
         records: list[dict[str, Any]] = self._call(lambda s: list(s.verifications(app=app)))
         return iter(records)
+
+    def recent(
+        self, table: RecentTable, *, app: str, before: int | None, limit: int
+    ) -> list[tuple[int, dict[str, Any]]]:
+        rows: list[tuple[int, dict[str, Any]]] = self._call(
+            lambda s: s.recent(table, app=app, before=before, limit=limit)
+        )
+        return rows
+
+    def verification(self, key: int) -> dict[str, Any] | None:
+        record: dict[str, Any] | None = self._call(lambda s: s.verification(key))
+        return record
 
     def verify(self) -> ChainReport:
         report: ChainReport = self._call(lambda s: s.verify())
