@@ -1,0 +1,129 @@
+// Pure helpers: what the components show, computed from Argo CD's objects and the read API.
+export const GROUP = "truthgate.dev";
+export const KIND = "TruthCheck";
+export const LAYERS = ["declared", "controller", "runtime", "behaviour"];
+export const SEVERITIES = ["critical", "warning", "info"];
+
+export const COLORS = {
+  Healthy: "#18be94",
+  Degraded: "#e96d76",
+  Progressing: "#0dadea",
+  Unknown: "#ccd6dd",
+  Missing: "#f4c030",
+  critical: "#e96d76",
+  warning: "#f4c030",
+  info: "#8fa4b1",
+};
+
+// The TruthCheck entries Argo CD already tracks for the app (no call needed).
+export function truthChecks(application) {
+  const resources = application?.status?.resources || [];
+  return resources.filter((r) => r.group === GROUP && r.kind === KIND);
+}
+
+// The count the verdict's summary opens with: "4 critical: ..." or "Healthy with 2 warnings: ...".
+export function headline(message) {
+  const text = message || "";
+  const critical = /^(\d+) critical\b/.exec(text);
+  if (critical) return { count: `${critical[1]} critical`, text };
+  const warnings = /^Healthy with (\d+) warnings?\b/.exec(text);
+  if (warnings) return { count: `${warnings[1]} warning${warnings[1] === "1" ? "" : "s"}`, text };
+  return { count: null, text };
+}
+
+export function verdictOf(entry) {
+  return entry?.health?.status || "Unknown";
+}
+
+export function age(time, now = Date.now()) {
+  const t = Date.parse(time || "");
+  if (Number.isNaN(t)) return null;
+  const s = Math.max(0, Math.round((now - t) / 1000));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.round(s / 60)}m`;
+  if (s < 86400) return `${Math.round(s / 3600)}h`;
+  return `${Math.round(s / 86400)}d`;
+}
+
+export function lastSyncEnd(application) {
+  return application?.status?.operationState?.finishedAt || null;
+}
+
+export function groupFindings(findings) {
+  const groups = [];
+  for (const layer of LAYERS) {
+    const inLayer = (findings || []).filter((f) => f.layer === layer);
+    if (!inLayer.length) continue;
+    const bySeverity = SEVERITIES.map((severity) => ({
+      severity,
+      findings: inLayer.filter((f) => (f.severity || "info") === severity),
+    })).filter((g) => g.findings.length);
+    groups.push({ layer, count: inLayer.length, bySeverity });
+  }
+  return groups;
+}
+
+// A link to the object in the app's resource tree, when Argo CD tracks it.
+export function nodeLink(application, ref) {
+  if (!ref || !ref.kind || !ref.name) return null;
+  const known = (application?.status?.resources || []).find(
+    (r) => r.kind === ref.kind && r.name === ref.name && (r.namespace || "") === (ref.namespace || ""),
+  );
+  if (!known) return null;
+  const meta = application.metadata || {};
+  const node = [known.group || "", known.kind, known.namespace || "", known.name, 0].join("/");
+  return `/applications/${encodeURIComponent(meta.namespace || "argocd")}/${encodeURIComponent(meta.name)}?resource=&node=${encodeURIComponent(node)}`;
+}
+
+export function describeRef(ref) {
+  if (!ref) return "";
+  return `${ref.kind} ${ref.namespace ? ref.namespace + "/" : ""}${ref.name}`;
+}
+
+// Syncs, intents, verdict changes and break-glass edits, newest first.
+export function timeline(application, intents, verifications) {
+  const events = [];
+  for (const h of application?.status?.history || []) {
+    events.push({
+      type: "sync",
+      time: h.deployedAt,
+      title: `Sync to ${short(h.revision)}`,
+      detail: h.deployStartedAt ? `started ${h.deployStartedAt}` : "",
+    });
+  }
+  for (const i of intents || []) {
+    const what = `${i.operation || ""} ${i.kind?.kind || ""} ${i.namespace ? i.namespace + "/" : ""}${i.name || ""}`.trim();
+    events.push({
+      type: i.breakGlass ? "break-glass" : "intent",
+      time: i.time,
+      title: i.breakGlass ? `Break-glass: ${what}` : what,
+      detail: `${i.actor?.username || "?"} (${i.actor?.class || "unknown"})${i.decision && i.decision.allowed === false ? " — denied" : ""}${i.breakGlass ? ` — ticket ${i.breakGlass}` : ""}`,
+      patch: i.patch,
+      patchOmitted: i.patchOmitted,
+      key: `intent-${i.id ?? i.uid}`,
+    });
+  }
+  const ordered = [...(verifications || [])].sort((a, b) => (a.id || 0) - (b.id || 0));
+  let previous = null;
+  for (const v of ordered) {
+    if (v.verdict !== previous) {
+      events.push({
+        type: "verdict",
+        time: v.time,
+        verdict: v.verdict,
+        title: previous ? `Verdict ${previous} → ${v.verdict}` : `Verdict ${v.verdict}`,
+        detail: `${short(v.revision)}: ${v.summary || ""}`,
+      });
+    }
+    previous = v.verdict;
+  }
+  // Newest first; of two at the same second, the one recorded later first.
+  return events
+    .map((e, i) => ({ ...e, order: i }))
+    .filter((e) => e.time)
+    .sort((a, b) => Date.parse(b.time) - Date.parse(a.time) || b.order - a.order);
+}
+
+export function short(revision) {
+  return revision ? String(revision).slice(0, 7) : "?";
+}
