@@ -214,3 +214,52 @@ def test_argocd_creates_and_prunes_are_allowed_and_recorded(
     d = decide(parse_review(doc), shipped_engine, CONFIG, NOW)
     assert d.allowed
     assert d.intent is not None and d.intent["operation"] == operation
+
+
+class _Outcomes:
+    """An engine that says fixed things, to see where each message goes under each action."""
+
+    def __init__(self, *outcomes: PolicyOutcome) -> None:
+        self._outcomes = list(outcomes)
+
+    def policies(self) -> Sequence[PolicyMeta]:
+        return []
+
+    def evaluate(self, kind: str, input_doc: Mapping[str, Any]) -> list[PolicyOutcome]:
+        return self._outcomes
+
+    def reload(self) -> None:
+        pass
+
+
+def test_every_message_names_its_policy_rule_action_and_effect() -> None:
+    engine = _Outcomes(
+        PolicyOutcome("p.enforced", denials=("d1",), warnings=("w1",)),
+        PolicyOutcome("p.gentle", denials=("d2",), warnings=("w2",)),
+        PolicyOutcome("p.measured", denials=("d3",), warnings=("w3",)),
+    )
+    config = replace(
+        CONFIG,
+        actions={"p.gentle": EnforcementAction.WARN, "p.measured": EnforcementAction.DRYRUN},
+    )
+    d = decide(parse_review(image_update(ARGOCD)), engine, config, NOW)
+    said = [(m.package, m.rule, m.action, m.effect, m.text) for m in d.messages]
+    assert said == [
+        ("p.enforced", "deny", "deny", "denial", "d1"),
+        ("p.enforced", "warn", "deny", "warning", "w1"),
+        ("p.gentle", "deny", "warn", "warning", "d2"),
+        ("p.gentle", "warn", "warn", "warning", "w2"),
+        ("p.measured", "deny", "dryrun", "dryrun", "d3"),
+        ("p.measured", "warn", "dryrun", "dryrun", "w3"),
+    ]
+    # The answer is made of exactly these messages, in this order.
+    assert d.denials == ("d1",) and d.warnings == ("w1", "d2", "w2") and d.dryrun == ("d3", "w3")
+    assert d.message == "d1"
+
+
+def test_a_policy_error_is_a_message_of_truthgate_under_the_failure_mode() -> None:
+    config = replace(CONFIG, failure_mode="fail-closed")
+    d = decide(parse_review(image_update(ARGOCD)), _Failing(), config, NOW)
+    (m,) = d.messages
+    assert (m.package, m.rule, m.action, m.effect) == (None, None, "fail-closed", "denial")
+    assert m.text == d.message

@@ -11,13 +11,16 @@ How outcomes combine, per the enforcement action configured for each policy pack
 - ``deny``: its deny messages reject the request; its warn messages are warnings.
 - ``warn``: its deny and warn messages are warnings; the request is admitted.
 - ``dryrun``: nothing reaches the requester; the messages are recorded in the intent.
+
+Every message keeps where it came from (``Message``: package, rule, action, effect), so
+``truthgate policy eval`` can say which policy produced what the server answers.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from webhooks.admission.config import AdmissionConfig, FailureMode
 from webhooks.admission.context import TruthgateContext, build_input
@@ -39,6 +42,20 @@ from webhooks.policy.engine import EnforcementAction, PolicyEngine, PolicyOutcom
 MAX_MESSAGE_CHARS = 256  # one policy message, as stored and shown
 
 
+Effect = Literal["denial", "warning", "dryrun"]
+
+
+@dataclass(frozen=True)
+class Message:
+    """One message of the answer or the intent, and what produced it."""
+
+    package: str | None  # the policy package; None for truthgate's own (a policy error)
+    rule: str | None  # "deny" or "warn"; None for truthgate's own
+    action: str  # the enforcement action applied, or the failure mode for a policy error
+    effect: Effect  # denial: rejects; warning: shown, admitted; dryrun: recorded only
+    text: str
+
+
 @dataclass(frozen=True)
 class AppliedOutcome:
     """One policy's outcome and the enforcement action applied to it."""
@@ -47,6 +64,24 @@ class AppliedOutcome:
     action: EnforcementAction
     denials: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+
+    def messages(self) -> tuple[Message, ...]:
+        """Its messages with their effect: deny rules under ``deny`` reject, under ``warn``
+        warn; warn rules warn; under ``dryrun`` everything is recorded only."""
+        deny_effect: Effect
+        warn_effect: Effect
+        if self.action is EnforcementAction.DENY:
+            deny_effect, warn_effect = "denial", "warning"
+        elif self.action is EnforcementAction.WARN:
+            deny_effect, warn_effect = "warning", "warning"
+        else:
+            deny_effect, warn_effect = "dryrun", "dryrun"
+        action = str(self.action)
+        return tuple(
+            Message(self.package, "deny", action, deny_effect, text) for text in self.denials
+        ) + tuple(
+            Message(self.package, "warn", action, warn_effect, text) for text in self.warnings
+        )
 
 
 @dataclass(frozen=True)
@@ -59,6 +94,7 @@ class Decision:
     warnings: tuple[str, ...]  # shown to the requester (kubectl / Argo CD)
     dryrun: tuple[str, ...]  # recorded, never shown
     outcomes: tuple[AppliedOutcome, ...]
+    messages: tuple[Message, ...] = ()  # every message above, attributed, in answer order
     policy_error: str | None = None
     failure_mode: FailureMode | None = None  # the mode applied, set only with policy_error
     intent: IntentDraft | None = None
@@ -103,30 +139,22 @@ def decide(
     except PolicyError as e:
         error = short(e, 200)
 
-    denials: list[str] = []
-    warnings: list[str] = []
-    dryrun: list[str] = []
-    for o in outcomes:
-        if o.action is EnforcementAction.DENY:
-            denials.extend(o.denials)
-            warnings.extend(o.warnings)
-        elif o.action is EnforcementAction.WARN:
-            warnings.extend(o.denials)
-            warnings.extend(o.warnings)
-        else:
-            dryrun.extend(o.denials)
-            dryrun.extend(o.warnings)
-
+    messages = [m for o in outcomes for m in o.messages()]
     failure_mode: FailureMode | None = None
     code: int | None = None
     message: str | None = None
     if error is not None:
         failure_mode = config.failure_mode
         if failure_mode == "fail-open":
-            warnings.append(f"truthgate: policy evaluation failed, admitted (fail-open): {error}")
+            text = f"truthgate: policy evaluation failed, admitted (fail-open): {error}"
+            messages.append(Message(None, None, failure_mode, "warning", text))
         else:
-            denials.append(f"truthgate: policy evaluation failed, denied (fail-closed): {error}")
+            text = f"truthgate: policy evaluation failed, denied (fail-closed): {error}"
+            messages.append(Message(None, None, failure_mode, "denial", text))
             code = 500
+    denials = [m.text for m in messages if m.effect == "denial"]
+    warnings = [m.text for m in messages if m.effect == "warning"]
+    dryrun = [m.text for m in messages if m.effect == "dryrun"]
     allowed = not denials
     if not allowed:
         message = "; ".join(denials)
@@ -169,6 +197,7 @@ def decide(
         warnings=tuple(shown),
         dryrun=tuple(dryrun),
         outcomes=outcomes,
+        messages=tuple(messages),
         policy_error=error,
         failure_mode=failure_mode,
         intent=intent,
