@@ -20,7 +20,10 @@ from webhooks.errors import TruthgateError
 _COMMANDS: dict[str, tuple[str, str]] = {
     # name: (module, help shown in `truthgate --help`)
     "serve": ("webhooks.cli.serve", "Run the validating admission webhook (gunicorn, TLS)."),
-    "policy": ("webhooks.cli.policy", "Work with Rego policies (run their unit tests)."),
+    "policy": (
+        "webhooks.cli.policy",
+        "Work with Rego policies: unit tests, gator suites, evaluate a manifest.",
+    ),
     "intents": ("webhooks.cli.intents", "Print or verify the intent ledger."),
     "verify": ("webhooks.cli.verify", "Post-sync verification of one Argo CD application."),
     "replay": ("webhooks.cli.replay", "Judge a saved Evidence document offline."),

@@ -1,7 +1,9 @@
-"""``truthgate policy``: work with Rego policies. ``test`` runs their unit tests like ``opa test``.
+"""``truthgate policy``: work with Rego policies. ``test`` runs their unit tests like ``opa test``;
+``eval`` (webhooks/cli/policy_eval.py) shows what the webhook would answer for a manifest;
+``verify`` (webhooks/cli/policy_verify.py) runs gator Suites.
 
-Exit codes: 0 all tests pass; 1 a test failed or errored (or none matched); 2 the policies do
-not load (the message names the file).
+Exit codes of ``test``: 0 all tests pass; 1 a test failed or errored (or none matched); 2 the
+policies do not load (the message names the file).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from webhooks.cli.policy_eval import eval_command
 from webhooks.cli.policy_verify import verify
 from webhooks.errors import PolicyError
 from webhooks.policy.testing import TestRun, format_duration, line_ranges, run_tests
@@ -99,3 +102,4 @@ def test(directory: Path, coverage: bool, verbose: bool, pattern: str | None) ->
 
 
 policy.add_command(verify)
+policy.add_command(eval_command, "eval")

@@ -215,7 +215,7 @@ def serve(
     policy_dir = policy_dir or default_policy_dir()
     if not policy_dir.is_dir():
         raise BadRequestError(f"policy directory {policy_dir} does not exist")
-    config = _admission_config(policy_dir, enforcement, failure_mode)
+    config = admission_config(policy_dir, enforcement, failure_mode)
     from webhooks.cluster.reader import namespace_labels_fetch
     from webhooks.policy.gatekeeper.namespaces import NamespaceLabels
 
@@ -279,7 +279,7 @@ def serve(
     WebhookServer(settings, app, on_reload=reload_policies, on_ready=ready, warm=warm).run()
 
 
-def _admission_config(
+def admission_config(
     policy_dir: Path, enforcement: Path | None, failure_mode: FailureMode | None
 ) -> AdmissionConfig:
     """Built-in defaults < the enforcement file < TRUTHGATE_* variables < --failure-mode."""
