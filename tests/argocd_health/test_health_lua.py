@@ -70,3 +70,22 @@ def test_awaiting_states_never_block_argo_cds_sync_wait() -> None:
     # a TruthCheck not yet verified for this sync must therefore be Healthy, never Progressing.
     for name in ("no_status.yaml", "pending.yaml", "generation_behind.yaml"):
         assert run_health(SCRIPT, _obj({"inputPath": f"testdata/{name}"}))["status"] == "Healthy"
+
+
+# gitops-engine's healthOrder, most to least healthy: an application's health is the worst of
+# its resources' (Argo CD's app health assessment).
+ARGO_HEALTH_ORDER = ["Healthy", "Suspended", "Progressing", "Missing", "Degraded", "Unknown"]
+
+
+def app_health(*statuses: str) -> str:
+    return max(statuses, key=ARGO_HEALTH_ORDER.index)
+
+
+@pytest.mark.parametrize("name", ["unknown.yaml", "unrecognised_verdict.yaml"])
+def test_when_truthgate_cannot_judge_it_hides_no_other_health(name: str) -> None:
+    # A really Degraded Deployment in the same app must still make the app Degraded, and a
+    # healthy app must stay healthy: truthgate not judging is not a problem of the app.
+    got = run_health(SCRIPT, _obj({"inputPath": f"testdata/{name}"}))
+    assert app_health("Degraded", got["status"]) == "Degraded"
+    assert app_health("Healthy", got["status"]) == "Healthy"
+    assert got["message"].startswith("Not judged by truthgate")

@@ -4,21 +4,28 @@ Runs as Argo CD hook Jobs (PreSync with ``--phase pre-sync``, PostSync as is) or
 Everything it does is in :mod:`webhooks.postsync.verify`; this module only turns flags and
 environment into options, builds the real parts (cluster client, ledger, judge) and maps the
 outcome to an exit code: 0 verified (or Degraded with ``onDivergence: degrade``), 1 Degraded with
-``onDivergence: fail-sync``/``both``, 2 could not verify (the message says why).
+``onDivergence: fail-sync``/``both``. A run that cannot verify — API unreachable, RBAC, no
+Application or TruthCheck, truthgate uninstalled, a broken verdict policy, SIGTERM — prints one
+line saying why and exits 0: truthgate is never the reason a sync stops. ``--strict`` (by hand,
+in CI) exits 2 instead.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+import signal
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 
 import click
 
+from webhooks.errors import TruthgateError, short
 from webhooks.evidence.model import Evidence, Verdict
 from webhooks.postsync.collect import SystemClock
-from webhooks.postsync.verify import HookPhase, Verifier, VerifyOptions
+from webhooks.postsync.verify import HookPhase, Interrupted, Outcome, Verifier, VerifyOptions
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +55,26 @@ def _judge_with(policy_dir: Path | None) -> Callable[[Evidence], Verdict]:
     return _judge
 
 
+@contextmanager
+def _stop_on_sigterm() -> Iterator[None]:
+    """SIGTERM (a terminated sync, the Job's deadline) raises Interrupted where the run is, so
+    it can still say on the TruthCheck that it did not finish instead of leaving Verifying."""
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise Interrupted("the verification was stopped (SIGTERM) before it could judge")
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _step_aside(phase: str, error: BaseException) -> None:
+    reason = short(" ".join(str(error).split()) or type(error).__name__, 400)
+    click.echo(f"truthgate: not verified ({phase}), the sync goes on: {reason}")
+
+
 @click.command(context_settings={"max_content_width": 100})
 @click.option(
     "--app",
@@ -60,10 +87,9 @@ def _judge_with(policy_dir: Path | None) -> Callable[[Evidence], Verdict]:
 @click.option(
     "--app-namespace",
     envvar="TRUTHGATE_APP_NAMESPACE",
-    default="argocd",
-    show_default=True,
     metavar="NS",
-    help="Namespace of the Application.",
+    help="Namespace of the Application. Default: from the hook's tracking id, else the "
+    "TruthCheck's spec.applicationNamespace, else argocd. [env TRUTHGATE_APP_NAMESPACE]",
 )
 @click.option(
     "--namespace",
@@ -140,9 +166,15 @@ def _judge_with(policy_dir: Path | None) -> Callable[[Evidence], Verdict]:
     help="Directory with your own Rego package truthgate.verdict (default: the "
     "shipped policies/verdict). [env TRUTHGATE_VERDICT_POLICY]",
 )
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Exit 2 when it cannot verify (by hand, in CI). Hooks leave it off: then any "
+    "failure to verify prints why and exits 0.",
+)
 def verify(  # noqa: PLR0917 - one parameter per flag is how click works
     app: str | None,
-    app_namespace: str,
+    app_namespace: str | None,
     namespace: str | None,
     truthcheck: str | None,
     ledger: str | None,
@@ -157,6 +189,7 @@ def verify(  # noqa: PLR0917 - one parameter per flag is how click works
     no_wait: bool,
     timeout: float,
     verdict_policy: Path | None,
+    strict: bool,
 ) -> None:
     """Verify that an Argo CD application really runs what its last sync declared.
 
@@ -166,50 +199,41 @@ def verify(  # noqa: PLR0917 - one parameter per flag is how click works
 
     \b
     Exit codes:
-      0  verified (Healthy, or Degraded with onDivergence: degrade)
+      0  verified (Healthy, or Degraded with onDivergence: degrade), or could not
+         verify (no app, no TruthCheck, RBAC, API unreachable, bad spec): one line
+         says why and the sync goes on
       1  Degraded and onDivergence is fail-sync or both: the hook fails the sync
-      2  could not verify (no app, no TruthCheck, RBAC, API unreachable, bad spec)
+      2  could not verify, with --strict
     """
     if sum(bool(x) for x in (kubeconfig, in_cluster, server)) > 1:
         raise click.UsageError("use only one of --kubeconfig, --in-cluster, --server")
     if phase == "pre-sync" and watch:
         raise click.UsageError("--watch belongs to the post-sync run")
-    from webhooks.cluster.reader import connect
-
-    judge = _judge_with(verdict_policy)  # a broken policy fails before touching the cluster
-
-    client = connect(
-        kubeconfig=kubeconfig,
-        context=context,
-        in_cluster=in_cluster,
-        server=server,
-        timeout=timeout,
+    options = VerifyOptions(
+        app=app or None,
+        app_namespace=app_namespace or None,
+        namespace=namespace,
+        truthcheck=truthcheck,
+        phase=phase,
+        wait=not no_wait,
+        watch=watch,
+        interval_seconds=interval,
+        save_evidence=save_evidence,
+        self_pod=_self_pod(),
     )
-    store = None
-    if ledger:
-        from webhooks.ledger import open_store
-
-        store = open_store(ledger, create=False)
     try:
-        verifier = Verifier(client, client, judge, SystemClock(), ledger=store)
-        outcome = verifier.run(
-            VerifyOptions(
-                app=app or None,
-                app_namespace=app_namespace,
-                namespace=namespace,
-                truthcheck=truthcheck,
-                phase=phase,
-                wait=not no_wait,
-                watch=watch,
-                interval_seconds=interval,
-                save_evidence=save_evidence,
-                self_pod=_self_pod(),
+        with _stop_on_sigterm():
+            outcome = _run(
+                options, verdict_policy, ledger, kubeconfig, context, in_cluster, server, timeout
             )
-        )
-    finally:
-        client.close()
-        if store is not None:
-            store.close()
+    except (Exception, Interrupted) as e:  # a bug must not stop a deploy either
+        if not isinstance(e, TruthgateError):
+            log.debug("verification failed", exc_info=True)
+        if strict:
+            click.echo(f"truthgate: error: {short(' '.join(str(e).split()), 400)}", err=True)
+            raise click.exceptions.Exit(2) from e
+        _step_aside(phase, e)
+        return
     if outcome.verdict is None:
         click.echo(outcome.message)
         return
@@ -222,3 +246,37 @@ def verify(  # noqa: PLR0917 - one parameter per flag is how click works
     if outcome.exit_code:
         click.echo("Degraded with onDivergence fail-sync/both: failing the hook", err=True)
         raise click.exceptions.Exit(outcome.exit_code)
+
+
+def _run(  # noqa: PLR0917 - the connection flags, passed through
+    options: VerifyOptions,
+    verdict_policy: Path | None,
+    ledger: str | None,
+    kubeconfig: str | None,
+    context: str | None,
+    in_cluster: bool,
+    server: str | None,
+    timeout: float,
+) -> Outcome:
+    from webhooks.cluster.reader import connect
+
+    judge = _judge_with(verdict_policy)  # a broken policy fails before touching the cluster
+    client = connect(
+        kubeconfig=kubeconfig,
+        context=context,
+        in_cluster=in_cluster,
+        server=server,
+        timeout=timeout,
+    )
+    store = None
+    try:
+        if ledger:
+            from webhooks.ledger import open_store
+
+            store = open_store(ledger, create=False)
+        verifier = Verifier(client, client, judge, SystemClock(), ledger=store)
+        return verifier.run(options)
+    finally:
+        client.close()
+        if store is not None:
+            store.close()

@@ -16,6 +16,9 @@ Lifecycle (docs/truthcheck.md has the why):
 
 The exit code follows ``spec.onDivergence``: ``degrade`` exits 0 even when Degraded (the
 health check shows it), ``fail-sync``/``both`` exit 1 on Degraded so the hook fails the sync.
+Nothing else fails a sync: when truthgate cannot judge (API, RBAC, no TruthCheck, a stopped
+run) the run raises, says so on the TruthCheck where it still can (verdict ``Unknown``, which
+the health check shows without hiding the application's other health) and the CLI steps aside.
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ HookPhase = Literal["pre-sync", "post-sync"]
 DivergenceAction = Literal["degrade", "fail-sync", "both"]
 
 DEFAULT_WINDOW = timedelta(minutes=2)
+ARGOCD_NAMESPACE = "argocd"  # Argo CD's control-plane namespace unless told otherwise
 EXIT_OK = 0
 EXIT_DEGRADED = 1  # errors exit 2, through the CLI's TruthgateError handler
 
@@ -62,7 +66,7 @@ EXIT_DEGRADED = 1  # errors exit 2, through the CLI's TruthgateError handler
 @dataclass(frozen=True)
 class VerifyOptions:
     app: str | None = None
-    app_namespace: str = "argocd"
+    app_namespace: str | None = None  # None: from tracking, the TruthCheck, else ARGOCD_NAMESPACE
     namespace: str | None = None  # where the TruthCheck lives
     truthcheck: str | None = None
     phase: HookPhase = "post-sync"
@@ -79,6 +83,14 @@ class Outcome:
     verdict: Verdict | None
     message: str
     rounds: int = 0
+
+
+class Interrupted(BaseException):
+    """The run was told to stop (SIGTERM from a terminated sync or the Job's deadline).
+
+    A BaseException, like KeyboardInterrupt: code that contains errors with ``except
+    Exception`` (one failing check, one failing probe) must not swallow it.
+    """
 
 
 @dataclass
@@ -154,14 +166,19 @@ class Verifier:
         namespace = options.namespace or pod_namespace
         if namespace is None:
             assert self.collector is not None
-            dest = (self.collector.application(app).get("spec") or {}).get("destination") or {}
+            found = self.collector.application(_resolved(app))
+            dest = (found.get("spec") or {}).get("destination") or {}
             namespace = dest.get("namespace") if isinstance(dest.get("namespace"), str) else None
         if namespace is None:
             raise BadRequestError("cannot tell the TruthCheck's namespace: pass --namespace")
         truthcheck = self._find_truthcheck(app, namespace, options.truthcheck, required)
         if truthcheck is None:
             return None
-        return Located(app, truthcheck, frozenset(exclude))
+        if app.namespace is None:
+            # The hook knew only the name: the TruthCheck may say where the Application lives.
+            named = (truthcheck.get("spec") or {}).get("applicationNamespace")
+            app = AppRef(app.name, named if isinstance(named, str) and named else None)
+        return Located(_resolved(app), truthcheck, frozenset(exclude))
 
     def _own_identity(self, namespace: str, name: str, exclude: set[str]) -> AppRef | None:
         pod = self.reader.get_object(POD, namespace, name)
@@ -189,7 +206,10 @@ class Verifier:
         for tc in self.reader.list_objects(TRUTHCHECK, namespace):
             spec = tc.get("spec") or {}
             if spec.get("application") is not None:
-                same_ns = spec.get("applicationNamespace", "argocd") == app.namespace
+                # Match on what the hook knows: the name always, the namespace only when both
+                # the TruthCheck and the hook (flag or tracking id) name one.
+                named = spec.get("applicationNamespace")
+                same_ns = not named or app.namespace is None or named == app.namespace
                 if spec["application"] == app.name and same_ns:
                     matches.append(tc)
             elif (ref := tracked_app(tc)) is not None and ref.name == app.name:
@@ -219,28 +239,49 @@ class Verifier:
         assert located is not None and self.collector is not None
         tc_meta = located.truthcheck["metadata"]
         ns, name = str(tc_meta["namespace"]), str(tc_meta["name"])
-        spec = located.truthcheck.get("spec") or {}
-        action = divergence_action(located.truthcheck)
-        window = _duration(spec.get("observationWindow"), "spec.observationWindow", DEFAULT_WINDOW)
-        sync = sync_ref(self.collector.application(located.app))
-        target = Target(located.app, ns, name, located.exclude_uids)
-
-        if options.wait and window > timedelta(0):
-            until = self.clock.now() + window
-            self._publish(ns, name, lambda tc: verifying_status(tc, sync, self.clock.now(), until))
-            log.info("observing %s for %s before judging", located.app.name, window)
-            self.clock.sleep(window.total_seconds())
-
-        verdict, published = self._round(target, sync, options)
-        if verdict is None:
-            return Outcome(EXIT_OK, None, published, 1)
-        rounds = 1
-        if options.watch:
-            verdict, rounds, why = self._watch(
-                target, sync, spec, window, verdict=verdict, options=options
+        sync = SyncRef(None, None, None, None)
+        try:
+            spec = located.truthcheck.get("spec") or {}
+            action = divergence_action(located.truthcheck)
+            window = _duration(
+                spec.get("observationWindow"), "spec.observationWindow", DEFAULT_WINDOW
             )
-            log.info("watch ended after %d rounds: %s", rounds, why)
+            sync = sync_ref(self.collector.application(located.app))
+            target = Target(located.app, ns, name, located.exclude_uids)
+
+            if options.wait and window > timedelta(0):
+                until = self.clock.now() + window
+                self._publish(
+                    ns, name, lambda tc: verifying_status(tc, sync, self.clock.now(), until)
+                )
+                log.info("observing %s for %s before judging", located.app.name, window)
+                self.clock.sleep(window.total_seconds())
+
+            verdict, published = self._round(target, sync, options)
+            if verdict is None:
+                return Outcome(EXIT_OK, None, published, 1)
+            rounds = 1
+            if options.watch:
+                verdict, rounds, why = self._watch(
+                    target, sync, spec, window, verdict=verdict, options=options
+                )
+                log.info("watch ended after %d rounds: %s", rounds, why)
+        except (TruthgateError, Interrupted) as e:
+            # Say so on the TruthCheck too: a silent hook hides the problem, and a status
+            # left at Verifying would show the application Progressing for ever.
+            self._not_verified(ns, name, sync, e)
+            raise
         return Outcome(exit_code_for(verdict, action), verdict, verdict["summary"], rounds)
+
+    def _not_verified(self, namespace: str, name: str, sync: SyncRef, error: BaseException) -> None:
+        """Best effort: publish verdict Unknown with the reason; never raises."""
+        failed = _unknown(f"Not verified: {short(error, 300)}", sync)
+        try:
+            self._publish(
+                namespace, name, lambda tc: verified_status(failed, tc, sync, self.clock.now())
+            )
+        except Exception as e:  # the API may be what failed in the first place
+            log.warning("could not record on TruthCheck %s/%s why: %s", namespace, name, short(e))
 
     def _pre_sync(self, options: VerifyOptions) -> Outcome:
         located = self.locate(options, required=False)
@@ -263,19 +304,15 @@ class Verifier:
         """Collect, judge, publish once. (None, why) when a newer sync took over."""
         assert self.collector is not None
         ns, name = target.truthcheck_namespace, target.truthcheck_name
-        try:
-            evidence = self.collector.collect(target)
-            now_sync = sync_ref(evidence.get("application") or {})
-            if _newer(now_sync, sync):
-                return None, f"a newer sync started at {now_sync.started_at}: not publishing"
-            if options.save_evidence is not None:
-                save_evidence(options.save_evidence, evidence)
-            verdict = self.judge(evidence)
-        except TruthgateError as e:
-            # Say so on the TruthCheck too, then fail: a silent hook hides the problem.
-            failed = _unknown(f"Cannot verify: {short(e, 300)}", sync)
-            self._publish(ns, name, lambda tc: verified_status(failed, tc, sync, self.clock.now()))
-            raise
+        evidence = self.collector.collect(target)
+        now_sync = sync_ref(evidence.get("application") or {})
+        if _newer(now_sync, sync):
+            return None, f"a newer sync started at {now_sync.started_at}: not publishing"
+        if options.save_evidence is not None:
+            save_evidence(options.save_evidence, evidence)
+        verdict = self.judge(evidence)
+        if self.collector.gaps:
+            verdict = _with_gaps(verdict, self.collector.gaps)
         generation = ((evidence.get("truthCheck") or {}).get("metadata") or {}).get("generation")
         result = self._publish(
             ns,
@@ -352,6 +389,16 @@ class Verifier:
 def _newer(now: SyncRef, verified: SyncRef) -> bool:
     a, b = parse_time(now.started_at), parse_time(verified.started_at)
     return a is not None and b is not None and a > b
+
+
+def _resolved(app: AppRef) -> AppRef:
+    return app if app.namespace else AppRef(app.name, ARGOCD_NAMESPACE)
+
+
+def _with_gaps(verdict: Verdict, gaps: list[str]) -> Verdict:
+    """The verdict, its summary saying what could not be looked at."""
+    note = "not looked at: " + "; ".join(gaps)
+    return {**verdict, "summary": f"{verdict['summary']} ({note})"}
 
 
 def _unknown(summary: str, sync: SyncRef) -> Verdict:

@@ -60,8 +60,11 @@ if verdict == "Degraded" then
   return result("Degraded", message)
 end
 
+-- truthgate could not judge (API, RBAC, a stopped run...). Argo CD ranks Unknown above Degraded
+-- when it sums an application's health, so Unknown here would hide a really Degraded workload:
+-- truthgate steps aside as Healthy and the message says why it did not judge.
 if verdict == "Unknown" then
-  return result("Unknown", message)
+  return result("Healthy", "Not judged by truthgate (verdict Unknown): " .. message)
 end
 
-return result("Unknown", "Unrecognised verdict " .. tostring(verdict) .. " in status.verdict")
+return result("Healthy", "Not judged by truthgate: unrecognised verdict " .. tostring(verdict) .. " in status.verdict")
