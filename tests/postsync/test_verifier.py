@@ -19,7 +19,7 @@ from tests.cluster.fakeapi import ApiServer
 from tests.postsync.world import REVISION, SYNC_STARTED, application, iso, seed, truthcheck
 from webhooks.cluster.reader import KubeClient
 from webhooks.cluster.resources import APPLICATION, TRUTHCHECK
-from webhooks.errors import BadRequestError
+from webhooks.errors import BadRequestError, ClusterError
 from webhooks.postsync.verify import Verifier, VerifyOptions
 from webhooks.verdict.judge import judge
 
@@ -295,3 +295,36 @@ def test_a_newer_sync_winning_the_race_keeps_its_status(
     assert api.emulator.conflicts == 1
     assert outcome.verdict is None
     assert tc(api)["status"] == newer
+
+
+@pytest.mark.parametrize(
+    ("named", "told"),
+    [(None, "gitops"), ("gitops", None)],
+    ids=["hook-told-the-namespace", "truthcheck-names-it"],
+)
+def test_argo_cd_outside_the_argocd_namespace(
+    api: ApiServer, kube: KubeClient, web: Web, named: str | None, told: str | None
+) -> None:
+    # Argo CD runs in "gitops": a TruthCheck matches on what the hook knows, no "argocd" default.
+    url, _ = web
+    seed(api, {"web-health": f"{url}/healthz"})
+    moved = api.get(APPLICATION, "argocd", "shop-web")
+    assert moved is not None
+    api.delete(APPLICATION, "argocd", "shop-web")
+    moved["metadata"] = {"name": "shop-web", "namespace": "gitops"}
+    api.put(APPLICATION, moved)
+    check = tc(api)
+    if named is not None:
+        check["spec"]["applicationNamespace"] = named
+    api.put(TRUTHCHECK, check)
+    outcome = verifier(kube, FakeClock(SYNC_STARTED)).run(
+        VerifyOptions(app="shop-web", app_namespace=told, namespace="shop", wait=False)
+    )
+    assert outcome.verdict is not None and outcome.verdict["verdict"] == "Healthy"
+    # A TruthCheck naming another Argo CD's application is not this one's.
+    check["spec"]["applicationNamespace"] = "elsewhere"
+    api.put(TRUTHCHECK, check)
+    with pytest.raises(ClusterError, match="no TruthCheck in namespace shop"):
+        verifier(kube, FakeClock(SYNC_STARTED)).run(
+            VerifyOptions(app="shop-web", app_namespace="gitops", namespace="shop", wait=False)
+        )
