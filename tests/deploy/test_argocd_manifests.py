@@ -211,6 +211,11 @@ def test_hooks_are_presync_mark_and_postsync_verify() -> None:
             == "BeforeHookCreation"
         )
         assert 1 <= job["spec"]["backoffLimit"] <= 3
+        # Exit 1 (a Degraded verdict the user asked to fail on) is final, never re-run.
+        assert job["spec"]["podFailurePolicy"]["rules"][0] == {
+            "action": "FailJob",
+            "onExitCodes": {"containerName": "verify", "operator": "In", "values": [1]},
+        }
         assert 0 < job["spec"]["activeDeadlineSeconds"] <= 900
         args = job["spec"]["template"]["spec"]["containers"][0]["args"]
         assert args[:2] == ["verify", "--in-cluster"]
@@ -254,6 +259,9 @@ def test_hook_identity_matches_the_charts_rbac_and_exists_before_the_presync_job
         annotations = obj["metadata"]["annotations"]
         assert annotations["argocd.argoproj.io/hook"] == "PreSync"
         assert int(annotations["argocd.argoproj.io/sync-wave"]) < 0
+        # Shared by every app in the namespace that uses the component: created once, never
+        # deleted by one app's sync while another app's hook runs under it.
+        assert "argocd.argoproj.io/hook-delete-policy" not in annotations
 
 
 def test_the_kind_overlay_runs_the_image_the_e2e_script_loads() -> None:

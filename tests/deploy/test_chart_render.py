@@ -297,7 +297,7 @@ def test_the_verifier_role_only_reads_except_truthcheck_status() -> None:
     for rule in role["rules"]:
         assert "*" not in rule["verbs"] + rule["resources"] + rule["apiGroups"]
         if rule["resources"] == ["truthchecks/status"]:
-            assert set(rule["verbs"]) == {"get", "update", "patch"}
+            assert rule["verbs"] == ["patch"]  # the one write the code makes
         else:
             assert set(rule["verbs"]) == {"get", "list"}, rule
     granted = {
@@ -336,7 +336,7 @@ def test_applications_are_readable_only_in_the_argocd_namespace_by_listed_hooks(
     docs = render({"verifier": {"namespaces": ["shop", "billing"], "argocdNamespace": "gitops"}})
     argocd_role = one(docs, "ClusterRole", "truthgate-verifier-argocd")
     assert argocd_role["rules"] == [
-        {"apiGroups": ["argoproj.io"], "resources": ["applications"], "verbs": ["get", "list"]}
+        {"apiGroups": ["argoproj.io"], "resources": ["applications"], "verbs": ["get"]}
     ]
     binding = one(docs, "RoleBinding")
     assert binding["metadata"]["namespace"] == "gitops"
@@ -434,13 +434,55 @@ def test_the_self_verification_hooks_are_locked_down_jobs() -> None:
     pre = one(docs, "Job", "truthgate-mark-pending")
     assert pre["metadata"]["annotations"]["argocd.argoproj.io/hook"] == "PreSync"
     assert pre["spec"]["template"]["spec"]["containers"][0]["args"][-1] == "--phase=pre-sync"
-    # The identity the PreSync Job runs as exists before it: an earlier PreSync wave.
-    for kind in ("ServiceAccount", "RoleBinding"):
-        obj = one(docs, kind, "truthgate-verifier")
-        assert obj["metadata"]["annotations"]["argocd.argoproj.io/hook"] == "PreSync"
-        assert int(obj["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"]) < 0
-    binding = one(docs, "RoleBinding", "truthgate-verifier")
-    assert binding["roleRef"]["name"] == "truthgate-verifier"
+    # A Degraded verdict (exit 1) is final; infrastructure failures are retried.
+    for job in (pre, post):
+        rules = job["spec"]["podFailurePolicy"]["rules"]
+        assert rules[0] == {
+            "action": "FailJob",
+            "onExitCodes": {"containerName": "verify", "operator": "In", "values": [1]},
+        }
+        assert job["spec"]["backoffLimit"] >= 1
+    # Everything the PreSync Job runs as exists before it, in an earlier PreSync wave, and
+    # points at nothing Argo CD creates later (the chart's ClusterRoles are Sync-phase objects).
+    hooks = {
+        (d["kind"], d["metadata"]["namespace"], d["metadata"]["name"]): d
+        for d in docs
+        if (d["metadata"].get("annotations") or {}).get("argocd.argoproj.io/hook")
+    }
+    for obj in hooks.values():
+        if obj["kind"] != "Job":
+            annotations = obj["metadata"]["annotations"]
+            assert annotations["argocd.argoproj.io/hook"] == "PreSync"
+            assert int(annotations["argocd.argoproj.io/sync-wave"]) < 0
+    bindings = [o for o in hooks.values() if o["kind"] == "RoleBinding"]
+    assert {b["metadata"]["namespace"] for b in bindings} == {"truthgate", "argocd"}
+    for binding in bindings:
+        ref = binding["roleRef"]
+        assert ref["kind"] == "Role"
+        assert ("Role", binding["metadata"]["namespace"], ref["name"]) in hooks
+        assert binding["subjects"] == [
+            {"kind": "ServiceAccount", "name": "truthgate-verifier", "namespace": "truthgate"}
+        ]
+    assert ("ServiceAccount", "truthgate", "truthgate-verifier") in hooks
+    # In Argo CD's namespace: get, on this one Application only.
+    [apps_role] = [
+        o for o in hooks.values() if o["kind"] == "Role" and o["metadata"]["namespace"] == "argocd"
+    ]
+    assert apps_role["rules"] == [
+        {
+            "apiGroups": ["argoproj.io"],
+            "resources": ["applications"],
+            "resourceNames": ["truthgate"],
+            "verbs": ["get"],
+        }
+    ]
+    # In its own namespace: the same rules as the ClusterRole application namespaces bind.
+    [own_role] = [
+        o
+        for o in hooks.values()
+        if o["kind"] == "Role" and o["metadata"]["namespace"] == "truthgate"
+    ]
+    assert own_role["rules"] == one(docs, "ClusterRole", "truthgate-verifier")["rules"]
 
 
 def test_notes_say_how_to_break_glass() -> None:

@@ -126,3 +126,45 @@ fsGroupChangePolicy: OnRootMismatch
 seccompProfile:
   type: RuntimeDefault
 {{- end -}}
+
+{{/*
+What `truthgate verify` reads in an application namespace, and the one thing it writes
+(TruthCheck status): exactly the verbs the code uses. Shared by the ClusterRole the
+application namespaces bind and by the self-verification hooks' own Role.
+*/}}
+{{- define "truthgate.verifierRules" -}}
+- apiGroups: [apps]
+  resources: [deployments, statefulsets, daemonsets, replicasets]
+  verbs: [get, list]
+- apiGroups: [""]
+  resources: [pods, services, events, configmaps, persistentvolumeclaims, resourcequotas]
+  verbs: [get, list]
+{{- if .Values.verifier.rbac.readSecrets }}
+# RBAC cannot say "metadata only". truthgate lists Secrets as PartialObjectMetadata (no
+# values) and reads a value only for a credential a TruthCheck names for truthgate's own use
+# (e.g. a Prometheus token), never into evidence, logs or the ledger.
+# verifier.rbac.readSecrets=false drops this grant.
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [get, list]
+{{- end }}
+- apiGroups: [discovery.k8s.io]
+  resources: [endpointslices]
+  verbs: [get, list]
+- apiGroups: [autoscaling]
+  resources: [horizontalpodautoscalers]
+  verbs: [get, list]
+- apiGroups: [batch]
+  resources: [jobs]
+  verbs: [get, list]
+- apiGroups: [events.k8s.io]
+  resources: [events]
+  verbs: [get, list]
+- apiGroups: [truthgate.dev]
+  resources: [truthchecks]
+  verbs: [get, list]
+# The only write: a merge patch of the status (the TruthCheck itself is read with get).
+- apiGroups: [truthgate.dev]
+  resources: [truthchecks/status]
+  verbs: [patch]
+{{- end -}}
