@@ -254,10 +254,19 @@ class ObjectIndex:
         if not selector:
             return []
         # No ownerReferences to follow (a trimmed collector): fall back to the selector,
-        # but only for pods that name no other owner.
+        # but only for pods that name no other owner. matchLabels narrows the candidates
+        # through the label index first, so thousands of workloads do not each scan every pod.
+        namespace = kube.namespace(workload)
+        match = selector.get("matchLabels")
+        pairs = (
+            {k: v for k, v in match.items() if isinstance(k, str) and isinstance(v, str)}
+            if isinstance(match, dict)
+            else {}
+        )
+        candidates = self.pods_matching(namespace, pairs) if pairs else self.pods_in(namespace)
         return [
             p
-            for p in self.pods_in(kube.namespace(workload))
+            for p in candidates
             if not _owner_refs(p)
             and kube.selector_matches(selector, kube.str_map(p, "metadata", "labels"))
         ]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from webhooks.errors import BadRequestError
+from webhooks.errors import BadRequestError, TruthgateError, short
 from webhooks.verdict.judge import judge
 from webhooks.verdict.load import load_evidence
 from webhooks.verdict.policy import VerdictPolicy, default_policy
@@ -60,7 +60,14 @@ def replay(evidence: str, policy_dir: Path | None, fail_on_degraded: bool) -> No
     """Judge a saved Evidence document (EVIDENCE.json, or - for stdin) and print the Verdict."""
     document = load_evidence(_read(evidence))
     policy = VerdictPolicy.from_dir(policy_dir) if policy_dir is not None else default_policy()
-    verdict = judge(document, policy=policy)
+    try:
+        verdict = judge(document, policy=policy)
+    except TruthgateError:
+        raise
+    except Exception as e:  # evidence that passed the checks above yet breaks the judge
+        raise BadRequestError(
+            f"cannot judge this evidence: {type(e).__name__}: {short(e, 200)}"
+        ) from e
     click.echo(json.dumps(verdict, indent=2, ensure_ascii=False))
     if fail_on_degraded and verdict["verdict"] == "Degraded":
         sys.exit(1)
