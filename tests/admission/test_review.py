@@ -126,6 +126,44 @@ def test_load_review_rejects_non_json_and_deep_nesting() -> None:
         load_review("[" * 100_000 + "]" * 100_000)
 
 
+POISON = {
+    "lone high surrogate": ('"web"', '"\\ud800"', "lone surrogate"),
+    "lone low surrogate in a key": ('"web"', '{"\\uDC00": 1}', "lone surrogate"),
+    "NaN": ('"web"', "NaN", "NaN is not a JSON number"),
+    "Infinity": ('"web"', "-Infinity", "-Infinity is not a JSON number"),
+    "1e400": ('"web"', "1e400", "1e400 is too large"),
+    "a 400-digit integer": ('"web"', "9" * 400, "too large"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(POISON))
+def test_input_no_engine_can_hold_is_refused_before_evaluation(case: str) -> None:
+    target, replacement, reason = POISON[case]
+    text = json.dumps(good())
+    assert target in text
+    with pytest.raises(BadRequestError, match=reason):
+        load_review(text.replace(target, replacement, 1).encode())
+
+
+def test_invalid_utf8_and_raw_surrogates_are_refused() -> None:
+    text = json.dumps(good())
+    cesu_surrogate = text.encode().replace(b'"web"', b'"\xed\xa0\x80"', 1)
+    with pytest.raises(BadRequestError, match="not valid UTF-8"):
+        load_review(cesu_surrogate)
+    with pytest.raises(BadRequestError, match="not valid UTF-8"):
+        load_review(text.replace('"web"', '"\ud800"', 1))
+
+
+def test_escaped_surrogate_pairs_and_big_but_finite_numbers_are_fine() -> None:
+    text = json.dumps(good()).replace('"web"', '"\\ud83d\\ude00"', 1)
+    assert '"replicas": 2' in text
+    text = text.replace('"replicas": 2', '"replicas": 1e300', 1)
+    request = load_review(text.encode())
+    assert "\U0001f600" in json.dumps(request, ensure_ascii=False)
+    obj = request.get("object")
+    assert obj is not None and obj["spec"]["replicas"] == 1e300
+
+
 def test_depth_guard_accepts_realistic_objects_and_rejects_at_the_limit() -> None:
     check_depth(good())
     nested: Any = 1

@@ -10,6 +10,8 @@ Kubernetes in 1.22 and a webhook configuration should list ``admissionReviewVers
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal, NotRequired, TypedDict, cast
 
@@ -111,18 +113,90 @@ def _may_nest_deeper(body: bytes | str, limit: int) -> bool:
     return body.count(b"{") + body.count(b"[") > limit
 
 
-def load_review(body: bytes | str, max_depth: int = MAX_DEPTH) -> AdmissionRequest:
-    """Decode a request body (JSON), guard its depth, and parse it: the server's one call."""
+class _NotPlainJson(ValueError):
+    """A number the policy engines cannot hold: NaN, ±Infinity, or one that overflows a double."""
+
+
+MAX_INT_DIGITS = 308  # a longer integer is beyond a double, which is what the engines hold
+
+# A surrogate escape (``\ud800``-``\udfff``); valid pairs decode to one code point, lone ones
+# stay in the string and crash the embedded engine (and are not UTF-8 for the ledger).
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
+
+
+def _no_constant(name: str) -> Any:
+    raise _NotPlainJson(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise _NotPlainJson(f"number {short(text, 40)} is too large")
+    return value
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise _NotPlainJson(f"integer of {len(text)} digits is too large")
+    return int(text)
+
+
+def _lone_surrogate(text: str, doc: object) -> bool:
+    """Whether a decoded string (key or value) holds half of a surrogate pair.
+
+    In UTF-8 text only a ``\\uD800``-``\\uDFFF`` escape can produce one, so the text is
+    searched for that first (a C scan); the full check (encoding the document) runs only when
+    one is present.
+    """
+    if _SURROGATE_ESCAPE.search(text) is None:
+        return False
     try:
-        doc = json.loads(body)
+        json.dumps(doc, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _utf8(body: bytes | str) -> str:
+    """The body as text: strict UTF-8 (RFC 8259), no surrogates however they are encoded."""
+    try:
+        if isinstance(body, str):
+            body.encode("utf-8")  # a str may already hold a raw lone surrogate
+            return body
+        return body.decode("utf-8")
+    except UnicodeError as e:
+        raise BadRequestError(f"request body is not valid UTF-8: {short(e, 120)}") from e
+
+
+def load_review(body: bytes | str, max_depth: int = MAX_DEPTH) -> AdmissionRequest:
+    """Decode a request body (JSON), guard its depth, and parse it: the server's one call.
+
+    Strict JSON only (RFC 8259): NaN and Infinity, numbers beyond a double (``1e400``) and
+    text that is not Unicode (invalid UTF-8, a lone ``\\ud800``) are refused here, before any
+    engine or the ledger sees them.
+    """
+    text = _utf8(body)
+    try:
+        doc = json.loads(
+            text,
+            parse_constant=_no_constant,
+            parse_float=_finite_float,
+            parse_int=_bounded_int,
+        )
     except RecursionError as e:
         raise BadRequestError(
             f"AdmissionReview is nested deeper than {max_depth} levels: refusing to evaluate it"
         ) from e
-    except (ValueError, UnicodeDecodeError) as e:
+    except _NotPlainJson as e:
+        raise BadRequestError(f"request body is not plain JSON: {e}") from e
+    except ValueError as e:
         raise BadRequestError(f"request body is not JSON: {short(e, 120)}") from e
-    if _may_nest_deeper(body, max_depth):
+    if _may_nest_deeper(text, max_depth):
         check_depth(doc, max_depth)
+    if _lone_surrogate(text, doc):
+        raise BadRequestError(
+            "request body is not valid Unicode: a string holds a lone surrogate (\\ud800-\\udfff)"
+        )
     return parse_review(doc)
 
 
