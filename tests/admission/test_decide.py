@@ -170,6 +170,55 @@ def test_policy_error_fail_open_admits_with_a_warning() -> None:
     assert d.intent is not None and d.intent["decision"]["allowed"] is True
 
 
+class _OneBroken:
+    """Two policies: one fails on this input, the other denies it."""
+
+    def policies(self) -> Sequence[PolicyMeta]:
+        return []
+
+    def evaluate(self, kind: str, input_doc: Mapping[str, Any]) -> list[PolicyOutcome]:
+        return [
+            PolicyOutcome("truthgate.admission.broken", error="broken.rego:3: type mismatch"),
+            PolicyOutcome("truthgate.admission.out_of_band_edits", ("changed by a person",)),
+        ]
+
+    def reload(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("mode", ["fail-open", "fail-closed"])
+def test_one_policys_error_does_not_cancel_another_policys_denial(mode: str) -> None:
+    config = replace(CONFIG, failure_mode=mode)  # type: ignore[arg-type]
+    d = decide(parse_review(image_update(ALICE)), _OneBroken(), config, NOW)
+    assert not d.allowed
+    assert "changed by a person" in (d.message or "")
+    assert d.policy_error is not None and "broken.rego:3" in d.policy_error
+    assert [o.package for o in d.outcomes] == ["truthgate.admission.out_of_band_edits"]
+    if mode == "fail-open":
+        assert d.code == 403
+        assert any("policy evaluation failed, ignored (fail-open)" in w for w in d.warnings)
+    else:
+        assert d.code == 500
+        assert "denied (fail-closed): broken.rego:3" in (d.message or "")
+    assert d.intent is not None and d.intent["decision"]["allowed"] is False
+
+
+def test_a_broken_policy_beside_the_shipped_ones_keeps_their_denials(tmp_path: Path) -> None:
+    for source in POLICIES.rglob("*.rego"):
+        target = tmp_path / source.relative_to(POLICIES)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(source.read_text())
+    (tmp_path / "broken.rego").write_text(
+        "package truthgate.admission.broken\n"
+        'deny contains msg if {\n  x := input.request.name + 1\n  msg := sprintf("%v", [x])\n}\n'
+    )
+    config = replace(CONFIG, failure_mode="fail-open")
+    d = decide(parse_review(image_update(ALICE)), RegorusEngine(tmp_path), config, NOW)
+    assert not d.allowed  # a person's edit of a managed Deployment, denied as ever
+    assert "is managed by Argo CD app shop-web" in (d.message or "")
+    assert d.policy_error is not None and "broken.rego:3" in d.policy_error
+
+
 def test_a_real_runtime_error_in_rego_is_a_policy_error_not_a_crash(tmp_path: Path) -> None:
     (tmp_path / "broken.rego").write_text(
         "package truthgate.admission.broken\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -74,22 +75,21 @@ def test_policies_are_uploaded_with_put_and_evaluated_through_the_data_api(
         "/v1/policies/truthgate/mutable_images.rego",
         "/v1/policies/truthgate/out_of_band_edits.rego",
         "/v1/policies/truthgate/pod_security.rego",
+        "/v1/policies/truthgate/truthgate-internal-route.rego",  # gathers a kind's policies
     ]  # the *_test.rego files stay home
     for r in puts:
         assert r.content_type == "text/plain"
         relpath = r.path.removeprefix("/v1/policies/truthgate/")
-        assert r.body.decode() == (ADMISSION / relpath).read_text()
+        if relpath != "truthgate-internal-route.rego":
+            assert r.body.decode() == (ADMISSION / relpath).read_text()
 
     state.requests.clear()
     doc = REVIEWS["human image bump"]
     policy_input = build_input(parse_review(doc), CONFIG)
     outcomes = engine.evaluate("Deployment", dict(policy_input))
     posts = [r for r in state.requests if r.method == "POST"]
-    assert [r.path for r in posts] == [
-        "/v1/data/truthgate/admission/mutable_images",
-        "/v1/data/truthgate/admission/out_of_band_edits",
-        "/v1/data/truthgate/admission/pod_security",
-    ]
+    # One round trip per review, however many policies target the kind.
+    assert [r.path.rsplit("/", 1)[0] for r in posts] == ["/v1/data/truthgate_internal_route"]
     for r in posts:
         assert r.content_type == "application/json"
         assert json.loads(r.body) == {"input": json.loads(json.dumps(policy_input))}
@@ -101,8 +101,9 @@ def test_a_configmap_is_only_sent_to_policies_for_every_kind(opa: tuple[StandInO
     state, url = opa
     engine = OpaEngine(ADMISSION, url)
     state.requests.clear()
-    engine.evaluate("ConfigMap", {"request": {"kind": {"kind": "ConfigMap"}}})
-    assert [r.path for r in state.requests] == ["/v1/data/truthgate/admission/out_of_band_edits"]
+    outcomes = engine.evaluate("ConfigMap", {"request": {"kind": {"kind": "ConfigMap"}}})
+    assert [o.package for o in outcomes] == ["truthgate.admission.out_of_band_edits"]
+    assert len(state.requests) == 1
 
 
 @pytest.mark.parametrize("name", sorted(REVIEWS))
@@ -134,7 +135,7 @@ def test_reload_uploads_changes_deletes_removed_files_and_keeps_old_set_on_error
     assert ("DELETE", "/v1/policies/truthgate/b.rego") in [
         (r.method, r.path) for r in state.requests
     ]
-    assert set(state.modules) == {"truthgate/a.rego"}
+    assert set(state.modules) == {"truthgate/a.rego", "truthgate/truthgate-internal-route.rego"}
     assert [m.package for m in engine.policies()] == ["truthgate.admission.a"]
 
     (tmp_path / "c.rego").write_text("package truthgate.admission.c\ndeny contains if {\n")
@@ -149,8 +150,28 @@ def test_opa_errors_become_policy_errors(opa: tuple[StandInOpa, str]) -> None:
     state, url = opa
     engine = OpaEngine(ADMISSION, url)
     state.fail_data_status = 500
-    with pytest.raises(PolicyError, match=r"OPA evaluation of truthgate\.admission"):
-        engine.evaluate("Deployment", {})
+    outcomes = engine.evaluate("Deployment", {})
+    assert outcomes and all(
+        re.match(r"OPA evaluation of truthgate\.admission\.\w+ failed", o.error or "")
+        for o in outcomes
+    )
+    d = decide(parse_review(REVIEWS["argocd image bump"]), engine, CONFIG, NOW)
+    assert d.policy_error is not None and "OPA evaluation of truthgate.admission" in d.policy_error
+
+
+def test_one_failing_policy_leaves_the_others_answers_standing(
+    opa: tuple[StandInOpa, str], tmp_path: Path
+) -> None:
+    _, url = opa
+    (tmp_path / "a.rego").write_text('package truthgate.admission.a\ndeny contains "a" if true\n')
+    (tmp_path / "b.rego").write_text(
+        "package truthgate.admission.b\ndeny contains msg if {\n"
+        '  x := input.request.name + 1\n  msg := sprintf("%v", [x])\n}\n'
+    )
+    engine = OpaEngine(tmp_path, url)
+    a, b = engine.evaluate("Pod", {"request": {"name": "p"}})
+    assert (a.package, a.denials, a.error) == ("truthgate.admission.a", ("a",), None)
+    assert b.package == "truthgate.admission.b" and "OPA evaluation" in (b.error or "")
 
 
 def test_a_restarted_opa_without_policies_is_a_policy_error(opa: tuple[StandInOpa, str]) -> None:

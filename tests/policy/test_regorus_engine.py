@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -74,9 +75,14 @@ def test_a_configmap_review_never_reaches_a_deployment_policy(tmp_path: Path) ->
     assert engine.evaluate("ConfigMap", inp("ConfigMap")) == [
         PolicyOutcome("truthgate.admission.every_kind", (), ("seen",))
     ]
-    # The Deployment policy really is evaluated for Deployments (and fails, as written).
-    with pytest.raises(PolicyError, match=r"deployments_only\.deny: deployments_only\.rego:9"):
-        engine.evaluate("Deployment", inp("Deployment"))
+    # The Deployment policy really is evaluated for Deployments (and fails, as written): its
+    # error is its own, the other policy still answers.
+    failed, seen = engine.evaluate("Deployment", inp("Deployment"))
+    assert re.match(
+        r"truthgate\.admission\.deployments_only\.deny: deployments_only\.rego:9",
+        failed.error or "",
+    )
+    assert seen == PolicyOutcome("truthgate.admission.every_kind", (), ("seen",))
 
 
 def test_shipped_image_policy_is_not_evaluated_for_configmaps() -> None:
@@ -186,8 +192,9 @@ def test_a_kind_evaluated_before_a_reload_sees_the_policies_added_by_it(tmp_path
     assert [o.package for o in before] == ["truthgate.admission.every_kind"]
     write(tmp_path, "deployments_only.rego", DEPLOYMENT_ONLY)
     engine.reload()
-    with pytest.raises(PolicyError, match="deployments_only"):  # now routed to, and evaluated
-        engine.evaluate("Deployment", inp("Deployment", "forbidden"))
+    after = engine.evaluate("Deployment", inp("Deployment", "forbidden"))  # now routed to
+    assert "deployments_only" in (after[0].error or "")  # and evaluated
+    assert after[1].denials == ("Deployment is forbidden",)
     assert [o.package for o in engine.evaluate("Pod", inp("Pod"))] == [
         "truthgate.admission.every_kind"
     ]

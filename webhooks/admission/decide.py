@@ -123,6 +123,10 @@ def _apply(outcome: PolicyOutcome, config: AdmissionConfig) -> AppliedOutcome:
     )
 
 
+def _package(outcome: PolicyOutcome) -> str:
+    return outcome.package
+
+
 def decide(
     request: AdmissionRequest, engine: PolicyEngine, config: AdmissionConfig, now: datetime
 ) -> Decision:
@@ -132,12 +136,15 @@ def decide(
     kind = request["kind"]["kind"]
 
     outcomes: tuple[AppliedOutcome, ...] = ()
-    error: str | None = None
+    errors: list[str] = []
     try:
-        raw = engine.evaluate(kind, cast(dict[str, Any], policy_input))
-        outcomes = tuple(_apply(o, config) for o in sorted(raw, key=lambda o: o.package))
-    except PolicyError as e:
-        error = short(e, 200)
+        raw = sorted(engine.evaluate(kind, cast(dict[str, Any], policy_input)), key=_package)
+    except PolicyError as e:  # nothing could be evaluated (input refused, engine unreachable)
+        raw, errors = [], [short(e, 200)]
+    # A policy that failed is left out; the others' outcomes stand (its error cancels nothing).
+    errors.extend(short(o.error, 200) for o in raw if o.error is not None)
+    outcomes = tuple(_apply(o, config) for o in raw if o.error is None)
+    error = short("; ".join(errors), 400) if errors else None
 
     messages = [m for o in outcomes for m in o.messages()]
     failure_mode: FailureMode | None = None
@@ -146,7 +153,10 @@ def decide(
     if error is not None:
         failure_mode = config.failure_mode
         if failure_mode == "fail-open":
-            text = f"truthgate: policy evaluation failed, admitted (fail-open): {error}"
+            # Fail-open passes over the failed policies only: another's denial still denies.
+            denied = any(m.effect == "denial" for m in messages)
+            verdict = "ignored" if denied else "admitted"
+            text = f"truthgate: policy evaluation failed, {verdict} (fail-open): {error}"
             messages.append(Message(None, None, failure_mode, "warning", text))
         else:
             text = f"truthgate: policy evaluation failed, denied (fail-closed): {error}"

@@ -33,7 +33,11 @@ class PolicyMeta:
 
 @dataclass(frozen=True)
 class PolicyOutcome:
-    """What one policy said about one input."""
+    """What one policy said about one input, or why it could not say (``error``).
+
+    One policy's error is its own: the other policies' outcomes of the same evaluation stand,
+    so a broken policy never cancels another's denial (the failure mode applies to it alone).
+    """
 
     package: str
     denials: tuple[str, ...] = ()
@@ -41,6 +45,7 @@ class PolicyOutcome:
     # The action the policy itself asks for (a Gatekeeper constraint's enforcementAction);
     # None: the enforcement config decides. An explicit entry in the config wins either way.
     action: EnforcementAction | None = None
+    error: str | None = None
 
 
 class PolicyEngine(Protocol):
@@ -51,7 +56,11 @@ class PolicyEngine(Protocol):
         ...
 
     def evaluate(self, kind: str, input_doc: Mapping[str, Any]) -> list[PolicyOutcome]:
-        """Evaluate the policies targeting ``kind``; raise PolicyError on any failure."""
+        """Evaluate the policies targeting ``kind``, one outcome per policy.
+
+        A policy that fails on this input has its ``error`` set; PolicyError is raised only
+        when nothing could be evaluated at all (input refused, engine unreachable).
+        """
         ...
 
     def reload(self) -> None:

@@ -16,7 +16,7 @@ import json
 import re
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -158,29 +158,58 @@ def messages(value: object) -> tuple[str, ...]:
 # One rule to evaluate: the policy's package, "deny" or "warn", and the query text.
 _Step = tuple[str, str, str]
 
+# A generated module, in every thread engine but never a policy: one rule per routing plan that
+# gathers the deny and warn sets of every policy targeting a kind into one array, so a review
+# crosses into the engine once however many policies apply.
+ROUTE_PACKAGE = "truthgate_internal_route"
+ROUTE_FILE = "truthgate-internal-route.rego"
+
+
+@dataclass(frozen=True)
+class Plan:
+    packages: tuple[str, ...]  # the policies targeting the kind, in order
+    steps: tuple[_Step, ...]  # their rules
+    route: str  # the query of the generated rule gathering every step, "" when none
+
+
+def plans(
+    metas: Sequence[PolicyMeta], rules: Mapping[str, frozenset[str]]
+) -> tuple[dict[str, Plan], Plan, str]:
+    """A plan per kind named in a METADATA block, one for every other kind, and the module
+    text of the rules that gather each plan's results."""
+
+    def plan(kind: str, rule: str) -> Plan:
+        packages = tuple(m.package for m in metas if targets(m, kind))
+        steps = tuple(
+            (package, r, f"data.{package}.{r}")
+            for package in packages
+            for r in RULES
+            if r in rules.get(package, frozenset())
+        )
+        return Plan(packages, steps, f"data.{ROUTE_PACKAGE}.{rule}" if steps else "")
+
+    kinds = sorted({k for m in metas for k in m.kinds})
+    by_kind = {kind: plan(kind, f"kind_{i}") for i, kind in enumerate(kinds)}
+    other = plan("", "other")  # no kind is named "": only the every-kind policies
+    lines = [f"package {ROUTE_PACKAGE}", ""]
+    for p in (*by_kind.values(), other):
+        if p.steps:
+            rule = p.route.rsplit(".", 1)[1]
+            lines.append(f"{rule} := [{', '.join(query for _, _, query in p.steps)}]")
+    return by_kind, other, "\n".join(lines) + "\n"
+
 
 @dataclass(frozen=True)
 class _PolicySet:
     generation: int
     sources: tuple[PolicySource, ...]
     metas: tuple[PolicyMeta, ...]
-    rules: Mapping[str, frozenset[str]]  # package → which of deny/warn it defines
-    # kind → (packages that target it, in order; the rules to evaluate). Filled on first use
-    # per kind: routing and query strings are computed once per policy set, not per review.
-    plans: dict[str, tuple[tuple[str, ...], tuple[_Step, ...]]] = field(default_factory=dict)
+    plans: Mapping[str, Plan]  # kind → plan, for every kind a METADATA block names
+    other: Plan  # every other kind: the policies that target every kind
+    route: PolicySource  # the generated module
 
-    def plan(self, kind: str) -> tuple[tuple[str, ...], tuple[_Step, ...]]:
-        found = self.plans.get(kind)
-        if found is None:
-            packages = tuple(m.package for m in self.metas if targets(m, kind))
-            steps = tuple(
-                (package, rule, f"data.{package}.{rule}")
-                for package in packages
-                for rule in RULES
-                if rule in self.rules.get(package, frozenset())
-            )
-            found = self.plans[kind] = (packages, steps)  # racing threads compute the same
-        return found
+    def plan(self, kind: str) -> Plan:
+        return self.plans.get(kind, self.other)
 
 
 class RegorusEngine:
@@ -202,8 +231,11 @@ class RegorusEngine:
         sources = tuple(load_sources(self._dir, include_tests=self._include_tests))
         engine = new_engine(sources)  # parses everything: a broken file fails here
         metas, rules = admission_policies(sources, engine)
+        by_kind, other, route_text = plans(metas, rules)
+        route = PolicySource(Path(ROUTE_FILE), ROUTE_FILE, route_text, ROUTE_PACKAGE, None)
+        new_engine([*sources, route])  # the generated rules compile with this set, or fail now
         self._generation += 1
-        return _PolicySet(self._generation, sources, metas, rules)
+        return _PolicySet(self._generation, sources, metas, by_kind, other, route)
 
     def policies(self) -> Sequence[PolicyMeta]:
         return self._set.metas
@@ -216,14 +248,14 @@ class RegorusEngine:
     def _thread_engine(self, policy_set: _PolicySet) -> Any:
         local = self._local
         if getattr(local, "generation", None) != policy_set.generation:
-            local.engine = new_engine(policy_set.sources)
+            local.engine = new_engine([*policy_set.sources, policy_set.route])
             local.generation = policy_set.generation
         return local.engine
 
     def evaluate(self, kind: str, input_doc: Mapping[str, Any]) -> list[PolicyOutcome]:
         policy_set = self._set  # one consistent set for the whole evaluation
-        packages, steps = policy_set.plan(kind)
-        if not packages:
+        plan = policy_set.plan(kind)
+        if not plan.packages:
             return []
         engine = self._thread_engine(policy_set)
         try:
@@ -232,19 +264,55 @@ class RegorusEngine:
             if _is_fatal(e):
                 raise
             raise PolicyError(f"policy input rejected: {short(clean_error(e), 300)}") from e
-        found: dict[tuple[str, str], tuple[str, ...]] = {}
-        for package, rule, query in steps:
-            try:
-                # As JSON: a Python set cannot hold Gatekeeper-style object messages.
-                text = engine.eval_rule_as_json(query)
-            except BaseException as e:
-                if _is_fatal(e):
-                    raise
-                raise PolicyError(f"{package}.{rule}: {short(clean_error(e), 300)}") from e
-            if text != "[]":  # nearly every rule of an allowed review yields the empty set
-                value = json.loads(text)
-                found[package, rule] = messages(None if value == "<undefined>" else value)
+        found = _gathered(engine, plan) if plan.route else None
+        if found is None:
+            found = _one_by_one(engine, plan)
+        errors = {package: error for (package, rule), error in found.items() if rule == "error"}
         return [
-            PolicyOutcome(p, found.get((p, "deny"), ()), found.get((p, "warn"), ()))
-            for p in packages
+            PolicyOutcome(p, (), (), errors[p])
+            if p in errors
+            else PolicyOutcome(p, _msgs(found.get((p, "deny"))), _msgs(found.get((p, "warn"))))
+            for p in plan.packages
         ]
+
+
+_Found = dict[tuple[str, str], Any]  # (package, "deny" | "warn" | "error") → the value
+
+
+def _msgs(value: Any) -> tuple[str, ...]:
+    return () if value is None else messages(value)
+
+
+def _gathered(engine: Any, plan: Plan) -> _Found | None:
+    """Every rule of the plan in one evaluation; None when any of them fails (or is not a
+    set), so that the rules are then evaluated one by one and each error stays its policy's."""
+    try:
+        # As JSON: a Python set cannot hold Gatekeeper-style object messages.
+        text = engine.eval_rule_as_json(plan.route)
+    except BaseException as e:
+        if _is_fatal(e):
+            raise
+        return None
+    values = json.loads(text)
+    if not isinstance(values, list) or len(values) != len(plan.steps):
+        return None
+    # Nearly every rule of an allowed review yields the empty set.
+    return {(p, r): v for (p, r, _), v in zip(plan.steps, values, strict=True) if v}
+
+
+def _one_by_one(engine: Any, plan: Plan) -> _Found:
+    found: _Found = {}
+    for package, rule, query in plan.steps:
+        if (package, "error") in found:
+            continue
+        try:
+            text = engine.eval_rule_as_json(query)
+        except BaseException as e:
+            if _is_fatal(e):
+                raise
+            found[package, "error"] = f"{package}.{rule}: {short(clean_error(e), 300)}"
+            continue
+        if text != "[]":
+            value = json.loads(text)
+            found[package, rule] = None if value == "<undefined>" else value
+    return found
