@@ -1,7 +1,9 @@
 """Run the Flask app under gunicorn, configured in code (no gunicorn config file).
 
 Decisions, each because the kube-apiserver waits on every answer:
-- gthread workers: a few processes (CPU for Rego) times a few threads (waiting on the ledger).
+- gthread workers: a few processes (CPU for Rego) times a few threads (waiting on the ledger),
+  with each request read in full by the worker's event loop before a thread serves it, so slow
+  or silent clients hold no thread (``webhooks.server.worker``).
 - The app is built once in the master (``preload_app``): policies are compiled once and a broken
   policy stops the start with a clear message, not a crash loop of workers. Workers fork with the
   compiled engine. The ledger is NOT opened in the master for use: database connections do not
@@ -81,7 +83,7 @@ class WebhookServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships no
             "bind": [s.bind],
             "certfile": s.certfile,
             "keyfile": s.keyfile,
-            "worker_class": "gthread",
+            "worker_class": "webhooks.server.worker.BufferedThreadWorker",
             "workers": s.workers,
             "threads": s.threads,
             "timeout": s.timeout,
