@@ -198,3 +198,21 @@ def test_a_kind_evaluated_before_a_reload_sees_the_policies_added_by_it(tmp_path
     assert [o.package for o in engine.evaluate("Pod", inp("Pod"))] == [
         "truthgate.admission.every_kind"
     ]
+
+
+def test_forty_policies_with_long_names_for_one_kind_are_answered_together(
+    tmp_path: Path,
+) -> None:
+    for n in range(40):
+        package = f"truthgate.admission.a_rather_long_policy_package_name_number_{n:02d}"
+        write(
+            tmp_path,
+            f"p{n:02d}.rego",
+            f"# METADATA\n# title: p{n}\n# custom:\n#   kinds: [Deployment]\npackage {package}\n"
+            f'deny contains "no {n}" if input.request.name == "no-{n}"\nwarn contains "w" if false\n',
+        )
+    engine = RegorusEngine(tmp_path)
+    outcomes = engine.evaluate("Deployment", inp("Deployment", "no-7"))
+    assert len(outcomes) == 40
+    assert [o.denials for o in outcomes if o.denials] == [("no 7",)]
+    assert engine.evaluate("ConfigMap", inp("ConfigMap")) == []

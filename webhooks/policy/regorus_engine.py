@@ -195,7 +195,8 @@ def plans(
     for p in (*by_kind.values(), other):
         if p.steps:
             rule = p.route.rsplit(".", 1)[1]
-            lines.append(f"{rule} := [{', '.join(query for _, _, query in p.steps)}]")
+            # One reference a line: regorus refuses lines over 1,024 columns.
+            lines += [f"{rule} := [", *(f"\t{query}," for _, _, query in p.steps), "]"]
     return by_kind, other, "\n".join(lines) + "\n"
 
 
@@ -269,7 +270,7 @@ class RegorusEngine:
             found = _one_by_one(engine, plan)
         errors = {package: error for (package, rule), error in found.items() if rule == "error"}
         return [
-            PolicyOutcome(p, (), (), errors[p])
+            PolicyOutcome(p, error=errors[p])
             if p in errors
             else PolicyOutcome(p, _msgs(found.get((p, "deny"))), _msgs(found.get((p, "warn"))))
             for p in plan.packages
