@@ -16,6 +16,7 @@ from pathlib import Path
 
 import click
 
+from webhooks.cli.report_html import write_report
 from webhooks.errors import BadRequestError, TruthgateError, short
 from webhooks.verdict.judge import judge
 from webhooks.verdict.load import load_evidence
@@ -56,7 +57,17 @@ def _read(source: str) -> bytes:
     is_flag=True,
     help="Exit 1 when the verdict is Degraded (for scripts and CI).",
 )
-def replay(evidence: str, policy_dir: Path | None, fail_on_degraded: bool) -> None:
+@click.option(
+    "--html",
+    "html_out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    metavar="OUT.html",
+    help="Also write the report as one self-contained HTML page (verdict, findings, charts).",
+)
+def replay(
+    evidence: str, policy_dir: Path | None, fail_on_degraded: bool, html_out: Path | None
+) -> None:
     """Judge a saved Evidence document (EVIDENCE.json, or - for stdin) and print the Verdict."""
     document = load_evidence(_read(evidence))
     policy = VerdictPolicy.from_dir(policy_dir) if policy_dir is not None else default_policy()
@@ -68,6 +79,8 @@ def replay(evidence: str, policy_dir: Path | None, fail_on_degraded: bool) -> No
         raise BadRequestError(
             f"cannot judge this evidence: {type(e).__name__}: {short(e, 200)}"
         ) from e
+    if html_out is not None:
+        write_report(html_out, document, verdict)
     click.echo(json.dumps(verdict, indent=2, ensure_ascii=False))
     if fail_on_degraded and verdict["verdict"] == "Degraded":
         sys.exit(1)
