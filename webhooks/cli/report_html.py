@@ -11,13 +11,16 @@ import os
 import tempfile
 from pathlib import Path
 
-from webhooks.errors import BadRequestError
+from webhooks.errors import BadRequestError, short
 from webhooks.evidence.model import Evidence, Verdict
 from webhooks.verdict.report import render_report
 
 
 def write_report(path: Path, evidence: Evidence, verdict: Verdict) -> None:
-    page = render_report(evidence, verdict)
+    try:
+        page = render_report(evidence, verdict)
+    except Exception as e:  # evidence the judge could read but the page cannot show
+        raise BadRequestError(f"cannot render the report: {type(e).__name__}: {short(e)}") from e
     target = path.expanduser()
     try:
         fd, tmp = tempfile.mkstemp(prefix=".truthgate-report-", dir=target.parent or Path())

@@ -38,7 +38,7 @@ MAX_DIGEST_BYTES = 256 * 1024
 
 def evidence_digest(evidence: Evidence) -> dict[str, Any]:
     """The digest of ``evidence`` (see the module docstring); never raises on odd metrics."""
-    metrics = list(evidence.get("metrics") or [])[:MAX_METRICS]
+    metrics = [m for m in evidence.get("metrics") or [] if isinstance(m, dict)][:MAX_METRICS]
     now = _seconds(evidence.get("collectedAt"))
     assessments = _assess(metrics, now)
     return {
@@ -122,8 +122,8 @@ def _probe(probe: Any) -> dict[str, Any]:
 
 def _intent(intent: Any) -> dict[str, Any]:
     i = intent if isinstance(intent, dict) else {}
-    actor = i.get("actor") or {}
-    kind = i.get("kind") or {}
+    actor: dict[str, Any] = i["actor"] if isinstance(i.get("actor"), dict) else {}
+    kind: dict[str, Any] = i["kind"] if isinstance(i.get("kind"), dict) else {}
     return {
         "uid": i.get("uid"),
         "time": i.get("time"),
