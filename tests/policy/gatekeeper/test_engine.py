@@ -16,6 +16,7 @@ from webhooks.errors import PolicyError
 from webhooks.policy.engine import EnforcementAction
 from webhooks.policy.factory import open_engine
 from webhooks.policy.gatekeeper.engine import GatekeeperEngine
+from webhooks.policy.gatekeeper.namespaces import NamespaceLabels
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
@@ -217,3 +218,34 @@ def test_open_engine_adds_gatekeeper_to_truthgates_own_policies(tmp_path: Path) 
         '[must-have-owner] you must provide labels: ["owner"]',
         "own says no",
     )
+
+
+def test_namespace_reviews_teach_the_labels_a_namespace_selector_needs(tmp_path: Path) -> None:
+    policies = copy_policies(tmp_path)
+    (policies / "prod.yaml").write_text(
+        "apiVersion: constraints.gatekeeper.sh/v1beta1\n"
+        "kind: K8sContainerLimits\n"
+        "metadata: {name: prod-limits}\n"
+        "spec:\n"
+        "  match:\n"
+        "    kinds: [{apiGroups: [apps], kinds: [Deployment]}]\n"
+        "    namespaceSelector: {matchLabels: {env: prod}}\n"
+    )
+    fetched: list[str] = []
+
+    def fetch(name: str) -> dict[str, str] | None:
+        fetched.append(name)
+        return {"env": "dev"}
+
+    engine = GatekeeperEngine(policies, NamespaceLabels(fetch))
+    namespace: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": "shop", "labels": {"env": "prod"}},
+    }
+    assert engine.evaluate("Namespace", {"request": request(namespace)}) == []
+    outcomes = by_id(engine, deployment(memory=None))
+    assert outcomes["K8sContainerLimits/prod-limits"].denials  # labels from the review
+    assert fetched == []
+    assert "K8sContainerLimits/prod-limits" not in by_id(engine, deployment(namespace="web"))
+    assert fetched == ["web"]  # unknown namespace: one lookup

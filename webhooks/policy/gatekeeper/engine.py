@@ -151,21 +151,25 @@ class GatekeeperEngine:
 
     def evaluate(self, kind: str, input_doc: Mapping[str, Any]) -> list[PolicyOutcome]:
         current = self._set
-        planned = current.plan(kind)
         request = input_doc.get("request")
-        if not planned or not isinstance(request, Mapping):
+        if not current.library.constraints or not isinstance(request, Mapping):
             return []
+        # Built before routing, so the server's warm-up builds it for every thread.
+        engine = self._engine(current)
         review = admission_review(request)
-        obj = reviewed_object(review)
-        target = target_of(review, obj)
+        target = target_of(review, reviewed_object(review))
         if target.is_namespace and request.get("operation") in ("CREATE", "UPDATE"):
-            self._namespaces.remember(target.name, target.labels)
+            self._namespaces.remember(
+                target.name, target.labels
+            )  # even if no constraint targets it
+        planned = current.plan(kind)
+        if not planned:
+            return []
         if any(needs_namespace_labels(c.match, target) for c in planned):
             target = replace(target, namespace_labels=self._namespaces.get(target.namespace))
         chosen = [c for c in planned if matches(c.match, target)]
         if not chosen:
             return []
-        engine = self._engine(current)
         text = review_json(review)
         outcomes = []
         for c in chosen:
