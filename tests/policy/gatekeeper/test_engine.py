@@ -249,3 +249,11 @@ def test_namespace_reviews_teach_the_labels_a_namespace_selector_needs(tmp_path:
     assert fetched == []
     assert "K8sContainerLimits/prod-limits" not in by_id(engine, deployment(namespace="web"))
     assert fetched == ["web"]  # unknown namespace: one lookup
+
+
+def test_a_template_without_a_violation_rule_is_refused(tmp_path: Path) -> None:
+    policies = copy_policies(tmp_path)
+    path = policies / "containerlimits-template.yaml"
+    path.write_text(path.read_text().replace("violation[", "violations["))
+    with pytest.raises(PolicyError, match="k8scontainerlimits defines no violation rule"):
+        GatekeeperEngine(policies)

@@ -34,7 +34,7 @@ from webhooks.policy.gatekeeper.load import ROOT, Constraint, Library, load_libr
 from webhooks.policy.gatekeeper.match import matches, needs_namespace_labels, target_of
 from webhooks.policy.gatekeeper.namespaces import NamespaceLabels
 from webhooks.policy.gatekeeper.review import admission_review, reviewed_object
-from webhooks.policy.regorus_engine import clean_error
+from webhooks.policy.regorus_engine import clean_error, rule_names
 
 
 def _fatal(error: BaseException) -> bool:
@@ -56,6 +56,14 @@ def build_engine(library: Library, inventory: Mapping[str, Any] | None = None) -
     if inventory:
         engine.add_data({"inventory": dict(inventory)})
     return engine
+
+
+def check_violation_rules(library: Library, engine: Any) -> None:
+    """Every template defines ``violation``, as Gatekeeper requires; else its name in the error."""
+    names = rule_names(engine)
+    for t in library.templates:
+        if "violation" not in names.get(t.package, frozenset()):
+            raise PolicyError(f"{t.source}: ConstraintTemplate {t.name} defines no violation rule")
 
 
 def review_json(review: Mapping[str, Any]) -> str:
@@ -130,7 +138,7 @@ class GatekeeperEngine:
 
     def _load(self) -> _Set:
         library = load_library(self._dir)
-        build_engine(library)  # parses everything: a broken template fails here
+        check_violation_rules(library, build_engine(library))  # a broken template fails here
         self._generation += 1
         return _Set(self._generation, library, _metas(library))
 
