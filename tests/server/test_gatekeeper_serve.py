@@ -8,14 +8,20 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import trustme
 
-from tests.policy.gatekeeper.conftest import POLICIES, deployment, request
+from tests.cluster.fakeapi import serve_api
+from tests.policy.gatekeeper.conftest import HERE, POLICIES, deployment, request
 from tests.server.served import Served, serving, truthgate
+from webhooks.cluster.resources import ResourceType
+
+REFERENTIAL = HERE / "referential"
 
 
 @pytest.fixture(scope="module")
@@ -93,3 +99,65 @@ def test_excluded_namespaces_are_not_judged(gatekeeper_server: Served) -> None:
     uid = "00000000-0000-4000-8000-0000000000a4"
     answer = gatekeeper_server.review(review(deployment(namespace="kube-system", labels={}), uid))
     assert answer == {"uid": uid, "allowed": True}
+
+
+def test_referential_constraints_read_the_synced_inventory(tmp_path: Path) -> None:
+    ingress = ResourceType("networking.k8s.io", "v1", "ingresses", "Ingress")
+    taken: dict[str, Any] = {
+        "metadata": {"name": "web", "namespace": "shop"},
+        "spec": {"rules": [{"host": "shop.example.com"}]},
+    }
+    ca = trustme.CA()
+    ca.issue_cert("127.0.0.1").private_key_and_cert_chain_pem.write_to_path(
+        str(tmp_path / "tls.pem")
+    )
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    shutil.copytree(REFERENTIAL, tmp_path / "gk")
+    with serve_api() as api:
+        api.put(ingress, taken)
+        (tmp_path / "kubeconfig").write_text(
+            json.dumps(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Config",
+                    "clusters": [{"name": "fake", "cluster": {"server": api.url}}],
+                    "users": [{"name": "webhook", "user": {}}],
+                    "contexts": [
+                        {"name": "fake", "context": {"cluster": "fake", "user": "webhook"}}
+                    ],
+                    "current-context": "fake",
+                }
+            )
+        )
+        with serving(
+            tmp_path,
+            "--policies",
+            "gk",
+            "--ledger",
+            "ledger.db",
+            "--workers",
+            "1",
+            "--threads",
+            "1",
+            "--tls-cert",
+            "tls.pem",
+            "--tls-key",
+            "tls.pem",
+            ca=tmp_path / "ca.pem",
+            env={"KUBECONFIG": str(tmp_path / "kubeconfig")},
+        ) as served:
+            other = {
+                "apiVersion": "networking.k8s.io/v1",
+                "kind": "Ingress",
+                "metadata": {"name": "blog", "namespace": "blog"},
+                "spec": {"rules": [{"host": "shop.example.com"}]},
+            }
+            deadline = time.monotonic() + 15  # the worker lists the inventory as it starts
+            answer = served.review(review(other, "00000000-0000-4000-8000-0000000000b1"))
+            while answer["allowed"] and time.monotonic() < deadline:
+                time.sleep(0.2)
+                answer = served.review(review(other, "00000000-0000-4000-8000-0000000000b1"))
+    assert answer["allowed"] is False, served.stderr[-2000:]
+    assert answer["status"]["message"] == (
+        "[unique-ingress-host] ingress host conflicts with ingress shop/web: shop.example.com"
+    )

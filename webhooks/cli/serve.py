@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -24,6 +25,8 @@ from webhooks.admission.config import (
     load_config,
 )
 from webhooks.errors import BadRequestError, LedgerError, TruthgateError, short
+from webhooks.policy.gatekeeper.inventory import InventoryCache
+from webhooks.policy.gatekeeper.namespaces import NamespaceLabels
 from webhooks.shipped import shipped_policy_dir
 
 log = logging.getLogger("truthgate.server")
@@ -81,6 +84,24 @@ def _bind(value: str) -> str:
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise click.BadParameter(f"{value!r} is not HOST:PORT (e.g. 127.0.0.1:8443)")
     return value
+
+
+def _gatekeeper_caches() -> tuple[NamespaceLabels, InventoryCache, Callable[[], None]]:
+    """What Gatekeeper constraints read from the cluster, and the per-worker sync starter.
+
+    namespaceSelector: labels cached from Namespace reviews, else one bounded GET.
+    data.inventory: the kinds of a Gatekeeper Config in the policy directory, listed by one
+    thread per worker (started by the warm-up; idle while no Config names kinds).
+    """
+    from webhooks.cluster.reader import inventory_lister, namespace_labels_fetch
+    from webhooks.server.inventory_sync import start_inventory_sync
+
+    inventory = InventoryCache()
+
+    def start() -> None:
+        start_inventory_sync(inventory, inventory_lister())
+
+    return NamespaceLabels(namespace_labels_fetch()), inventory, start
 
 
 @click.command("serve")
@@ -216,12 +237,8 @@ def serve(
     if not policy_dir.is_dir():
         raise BadRequestError(f"policy directory {policy_dir} does not exist")
     config = admission_config(policy_dir, enforcement, failure_mode)
-    from webhooks.cluster.reader import namespace_labels_fetch
-    from webhooks.policy.gatekeeper.namespaces import NamespaceLabels
-
-    # Gatekeeper's namespaceSelector: labels cached from Namespace reviews, else one bounded GET.
-    namespaces = NamespaceLabels(namespace_labels_fetch())
-    engine = open_engine(engine_spec, policy_dir, namespaces=namespaces)
+    namespaces, inventory, start_inventory = _gatekeeper_caches()
+    engine = open_engine(engine_spec, policy_dir, namespaces=namespaces, inventory=inventory)
     loaded = len(engine.policies())
 
     files = tls.resolve(tls_cert, tls_key, tls_dir, tls_san)
@@ -257,6 +274,7 @@ def serve(
         # Builds this thread's compiled policies and ledger connection; answers are irrelevant
         # (a ledger that is down is reported by /readyz and handled per review).
         metrics.after_fork()
+        start_inventory()
         with contextlib.suppress(TruthgateError):
             engine.evaluate("Deployment", WARM_INPUT)
         with contextlib.suppress(TruthgateError):

@@ -34,6 +34,7 @@ from webhooks.cluster.redact import secret_metadata_only
 from webhooks.cluster.resources import NAMESPACE, SECRET, ResourceType
 from webhooks.errors import ClusterError, ConflictError, short
 from webhooks.evidence.model import KubeObject
+from webhooks.policy.gatekeeper.inventory import SyncKind
 
 log = logging.getLogger(__name__)
 
@@ -247,20 +248,58 @@ def connect(
     return KubeClient(k8s_client.ApiClient(cfg), timeout=timeout)
 
 
-def namespace_labels_fetch(timeout: float = 2.0) -> Callable[[str], dict[str, str] | None]:
-    """A namespace's labels from the API server (one bounded GET), for Gatekeeper's
-    ``namespaceSelector``. Connects on first use, so a server that never needs it never does."""
+def _lazy(client: Callable[[], KubeClient]) -> Callable[[], KubeClient]:
+    """``client()`` made on first use, then shared (a server that never needs it never connects)."""
     lock = threading.Lock()
-    clients: list[KubeClient] = []
+    made: list[KubeClient] = []
+
+    def get() -> KubeClient:
+        with lock:
+            if not made:
+                made.append(client())
+            return made[0]
+
+    return get
+
+
+def namespace_labels_fetch(
+    client: Callable[[], KubeClient] = lambda: connect(timeout=2.0),
+) -> Callable[[str], dict[str, str] | None]:
+    """A namespace's labels from the API server (one bounded GET, 2 s), for Gatekeeper's
+    ``namespaceSelector``."""
+    shared = _lazy(client)
 
     def fetch(name: str) -> dict[str, str] | None:
-        with lock:
-            if not clients:
-                clients.append(connect(timeout=timeout))
-        obj = clients[0].get_object(NAMESPACE, None, name)
+        obj = shared().get_object(NAMESPACE, None, name)
         if obj is None:
             return None
         labels = (obj.get("metadata") or {}).get("labels") or {}
         return {str(k): str(v) for k, v in labels.items()}
 
     return fetch
+
+
+def plural(kind: str) -> str:
+    """The resource name of a kind, by the English rule Kubernetes' own types follow
+    (``Ingress`` -> ``ingresses``, ``NetworkPolicy`` -> ``networkpolicies``); irregular plurals
+    such as ``Endpoints`` are not known."""
+    lower = kind.lower()
+    if lower.endswith(("s", "x", "z", "ch", "sh")):
+        return lower + "es"
+    if lower.endswith("y") and lower[-2:-1] not in ("a", "e", "i", "o", "u"):
+        return lower[:-1] + "ies"
+    return lower + "s"
+
+
+def inventory_lister(
+    client: Callable[[], KubeClient] = lambda: connect(timeout=10.0),
+) -> Callable[[SyncKind], list[KubeObject]]:
+    """Every object of a kind, cluster-wide, for Gatekeeper's ``data.inventory`` (Secrets:
+    metadata only)."""
+    shared = _lazy(client)
+
+    def list_kind(kind: SyncKind) -> list[KubeObject]:
+        rtype = ResourceType(kind.group, kind.version, plural(kind.kind), kind.kind)
+        return shared().list_objects(rtype, None)
+
+    return list_kind

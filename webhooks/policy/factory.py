@@ -16,6 +16,7 @@ from pathlib import Path
 
 from webhooks.errors import PolicyError, short
 from webhooks.policy.engine import PolicyEngine
+from webhooks.policy.gatekeeper.inventory import InventoryCache
 from webhooks.policy.gatekeeper.load import has_gatekeeper_documents
 from webhooks.policy.gatekeeper.namespaces import NamespaceLabels
 
@@ -26,6 +27,7 @@ def open_engine(
     *,
     timeout: float = 2.0,
     namespaces: NamespaceLabels | None = None,
+    inventory: InventoryCache | None = None,
 ) -> PolicyEngine:
     own = _own_engine(spec, policy_dir, timeout)
     if not has_gatekeeper_documents(policy_dir):
@@ -33,7 +35,7 @@ def open_engine(
     from webhooks.policy.combined import CombinedEngine
     from webhooks.policy.gatekeeper.engine import GatekeeperEngine
 
-    return CombinedEngine(own, GatekeeperEngine(policy_dir, namespaces))
+    return CombinedEngine(own, GatekeeperEngine(policy_dir, namespaces, inventory))
 
 
 def _own_engine(spec: str, policy_dir: Path, timeout: float) -> PolicyEngine:

@@ -46,7 +46,7 @@ def test_verbose_lists_every_case_and_directories_are_searched() -> None:
     result = verify("-v", str(HERE))
     assert "    --- PASS: delete-reviews-the-old-object\t(" in result.output
     assert "    === SKIP  not-yet" in result.output
-    assert result.output.splitlines()[-1] == "5 passed, 2 failed, 1 skipped"
+    assert result.output.splitlines()[-1] == "8 passed, 2 failed, 1 skipped"
 
 
 def test_run_selects_cases_by_test_and_case_name() -> None:

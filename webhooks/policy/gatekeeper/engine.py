@@ -13,8 +13,9 @@ review:
 3. each violation's ``msg`` becomes ``[<constraint name>] <msg>``, Gatekeeper's format, in a
    PolicyOutcome that carries the constraint's own enforcement action.
 
-``data.inventory`` (referential templates) is empty here: the server keeps no cache of cluster
-objects. ``suite`` passes an inventory for ``gator verify`` cases.
+``data.inventory`` (referential templates) comes from an ``InventoryCache`` the server refreshes
+(the kinds of the Gatekeeper ``Config`` in the policy directory); each thread's engine replaces
+its copy when the cache's generation changed. ``suite`` passes an inventory per case.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import regorus
 
 from webhooks.errors import PolicyError, short
 from webhooks.policy.engine import PolicyMeta, PolicyOutcome
+from webhooks.policy.gatekeeper.inventory import InventoryCache, SyncKind
 from webhooks.policy.gatekeeper.load import ROOT, Constraint, Library, load_library
 from webhooks.policy.gatekeeper.match import matches, needs_namespace_labels, target_of
 from webhooks.policy.gatekeeper.namespaces import NamespaceLabels
@@ -128,9 +130,15 @@ def _metas(library: Library) -> tuple[PolicyMeta, ...]:
 class GatekeeperEngine:
     """PolicyEngine over the ConstraintTemplates and Constraints under ``policy_dir``."""
 
-    def __init__(self, policy_dir: Path, namespaces: NamespaceLabels | None = None) -> None:
+    def __init__(
+        self,
+        policy_dir: Path,
+        namespaces: NamespaceLabels | None = None,
+        inventory: InventoryCache | None = None,
+    ) -> None:
         self._dir = Path(policy_dir)
         self._namespaces = namespaces or NamespaceLabels(None)
+        self._inventory = inventory or InventoryCache()
         self._lock = threading.Lock()
         self._local = threading.local()
         self._generation = 0
@@ -139,6 +147,7 @@ class GatekeeperEngine:
     def _load(self) -> _Set:
         library = load_library(self._dir)
         check_violation_rules(library, build_engine(library))  # a broken template fails here
+        self._inventory.want(library.sync)
         self._generation += 1
         return _Set(self._generation, library, _metas(library))
 
@@ -150,11 +159,22 @@ class GatekeeperEngine:
             new = self._load()
             self._set = new
 
+    @property
+    def sync_kinds(self) -> tuple[SyncKind, ...]:
+        """The kinds the policy directory's Config asks to keep in ``data.inventory``."""
+        return self._set.library.sync
+
     def _engine(self, current: _Set) -> Any:
         local = self._local
         if getattr(local, "generation", None) != current.generation:
             local.engine = build_engine(current.library)
             local.generation = current.generation
+            local.inventory = 0
+        inventory_generation, data = self._inventory.snapshot()
+        if local.inventory != inventory_generation:
+            local.engine.clear_data()
+            local.engine.add_data({"inventory": data})
+            local.inventory = inventory_generation
         return local.engine
 
     def evaluate(self, kind: str, input_doc: Mapping[str, Any]) -> list[PolicyOutcome]:

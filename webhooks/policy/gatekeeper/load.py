@@ -5,7 +5,8 @@ Rego of the ``admission.k8s.gatekeeper.sh`` target: ``rego`` and ``libs`` (v1bet
 or a ``code`` entry with ``engine: Rego`` (``source.version: v1`` for Rego v1). Constraints
 (``constraints.gatekeeper.sh/v1beta1`` or ``v1alpha1``) are instances of a template's kind, with
 ``spec.match``, ``spec.enforcementAction`` and ``spec.parameters``, the latter validated against
-the template's ``openAPIV3Schema``. Every other YAML document is ignored (enforcement config,
+the template's ``openAPIV3Schema``. A Gatekeeper ``Config`` contributes its ``spec.sync.syncOnly``
+(the kinds of ``data.inventory``). Every other YAML document is ignored (enforcement config,
 suites, sample objects), so templates can sit next to truthgate's own Rego packages.
 
 All templates share one Rego engine, so each template's package is moved under
@@ -27,12 +28,14 @@ import yaml
 
 from webhooks.errors import PolicyError, short
 from webhooks.policy.engine import EnforcementAction
+from webhooks.policy.gatekeeper.inventory import SyncKind
 from webhooks.policy.gatekeeper.match import Match, parse_match
 
 TARGET = "admission.k8s.gatekeeper.sh"
 WEBHOOK_ENFORCEMENT_POINT = "validation.gatekeeper.sh"
 TEMPLATE_GROUP = "templates.gatekeeper.sh"
 CONSTRAINT_GROUP = "constraints.gatekeeper.sh"
+CONFIG_GROUP = "config.gatekeeper.sh"
 ROOT = "truthgate_gatekeeper"  # data.<ROOT>: rewritten packages and constraint parameters
 MAX_YAML_BYTES = 2_000_000
 
@@ -265,6 +268,7 @@ def parse_constraint(
 class Library:
     templates: tuple[Template, ...] = ()
     constraints: tuple[Constraint, ...] = ()
+    sync: tuple[SyncKind, ...] = ()  # Config spec.sync.syncOnly: the kinds of data.inventory
 
 
 def build_library(
@@ -289,10 +293,26 @@ def build_library(
     return Library(tuple(by_kind.values()), tuple(seen.values()))
 
 
+def is_config(doc: object) -> bool:
+    return isinstance(doc, dict) and api_group(doc) == CONFIG_GROUP and doc.get("kind") == "Config"
+
+
+def parse_sync(doc: Mapping[str, Any], source: str) -> list[SyncKind]:
+    """``spec.sync.syncOnly`` of a Gatekeeper Config: the kinds to keep in data.inventory."""
+    entries = ((doc.get("spec") or {}).get("sync") or {}).get("syncOnly") or []
+    kinds: list[SyncKind] = []
+    for i, e in enumerate(entries):
+        if not isinstance(e, dict) or not e.get("version") or not _KIND.match(str(e.get("kind"))):
+            raise PolicyError(f"{source}: Config spec.sync.syncOnly[{i}] needs version and kind")
+        kinds.append(SyncKind(str(e.get("group") or ""), str(e["version"]), str(e["kind"])))
+    return kinds
+
+
 def load_library(directory: Path) -> Library:
-    """Every template and constraint in the YAML files under ``directory``."""
+    """Every template, constraint and sync Config in the YAML files under ``directory``."""
     templates: list[tuple[Mapping[str, Any], str]] = []
     constraints: list[tuple[Mapping[str, Any], str]] = []
+    sync: list[SyncKind] = []
     for path in yaml_files(directory):
         rel = path.relative_to(directory).as_posix()
         for doc in yaml_documents(path):
@@ -300,7 +320,10 @@ def load_library(directory: Path) -> Library:
                 templates.append((doc, rel))
             elif is_constraint(doc):
                 constraints.append((doc, rel))
-    return build_library(templates, constraints)
+            elif is_config(doc):
+                sync.extend(k for k in parse_sync(doc, rel) if k not in sync)
+    library = build_library(templates, constraints)
+    return Library(library.templates, library.constraints, tuple(sync))
 
 
 def has_gatekeeper_documents(directory: Path) -> bool:
@@ -312,6 +335,6 @@ def has_gatekeeper_documents(directory: Path) -> bool:
             docs = yaml_documents(path)
         except PolicyError:
             return True  # let the loader report it
-        if any(is_template(d) or is_constraint(d) for d in docs):
+        if any(is_template(d) or is_constraint(d) or is_config(d) for d in docs):
             return True
     return False

@@ -20,6 +20,7 @@ from typing import Any
 
 from webhooks.errors import PolicyError, short
 from webhooks.policy.gatekeeper.engine import build_engine, review_json, violations
+from webhooks.policy.gatekeeper.inventory import inventory_of
 from webhooks.policy.gatekeeper.load import (
     Library,
     build_library,
@@ -105,19 +106,6 @@ def _objects(path: Path) -> list[Mapping[str, Any]]:
         elif isinstance(doc, dict):
             out.append(doc)
     return out
-
-
-def inventory_of(objects: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """``data.inventory`` as Gatekeeper syncs it: ``cluster[apiVersion][kind][name]`` and
-    ``namespace[ns][apiVersion][kind][name]``."""
-    inventory: dict[str, Any] = {"cluster": {}, "namespace": {}}
-    for obj in objects:
-        meta = obj.get("metadata") or {}
-        api, kind, name = str(obj.get("apiVersion")), str(obj.get("kind")), str(meta.get("name"))
-        ns = meta.get("namespace")
-        root = inventory["namespace"].setdefault(ns, {}) if ns else inventory["cluster"]
-        root.setdefault(api, {}).setdefault(kind, {})[name] = dict(obj)
-    return inventory
 
 
 def expected_count(value: object) -> int | str:
