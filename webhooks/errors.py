@@ -32,6 +32,10 @@ class LedgerError(TruthgateError):
     """The ledger could not be reached or refused a write."""
 
 
+class LedgerTimeoutError(LedgerError):
+    """A ledger write did not finish within its deadline (the database hangs or is stuck)."""
+
+
 class LedgerIntegrityError(LedgerError):
     """The hash chain does not verify: a record was changed, removed or reordered."""
 

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
 import sqlite3
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
 
+from tests.support.postgres import PostgresServer
 from webhooks.ledger import open_store
 from webhooks.ledger.url import parse_ledger_url
 
@@ -88,3 +92,31 @@ def append_many(url: str, prefix: str, count: int) -> None:
             store.append(draft(f"{prefix}-{i}", image=f"web:{prefix}.{i}"))
     finally:
         store.close()
+
+
+def server_pids(server: PostgresServer) -> list[int]:
+    """The postmaster and every process it started (backends, checkpointer, WAL writer …)."""
+    postmaster = int((server.data_dir / "postmaster.pid").read_text().split()[0])
+    pids = [postmaster]
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == postmaster:
+            pids.append(int(stat.parent.name))
+    return pids
+
+
+@contextlib.contextmanager
+def server_stopped(server: PostgresServer) -> Iterator[None]:
+    """SIGSTOP the whole server (a hung host, or a commit waiting on a silent standby)."""
+    pids = server_pids(server)
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.ledger.ledger_support import draft
-from webhooks.errors import BadRequestError, LedgerError
+from webhooks.errors import BadRequestError, LedgerError, LedgerTimeoutError
 from webhooks.ledger.group import GroupCommit
 from webhooks.ledger.sqlite_store import SqliteStore
 
@@ -53,7 +53,7 @@ def _queue_in_order(
 
 def test_appends_queued_behind_a_commit_go_together_in_arrival_order() -> None:
     commit = GatedCommit()
-    group: GroupCommit[str, str] = GroupCommit(commit, wait_s=10)
+    group: GroupCommit[str, str] = GroupCommit(commit, deadline_s=10)
     with ThreadPoolExecutor(8) as pool:
         first = pool.submit(group.submit, "a")
         assert commit.entered.wait(5)  # the leader took "a" and waits at the gate
@@ -69,7 +69,7 @@ def test_a_failed_batch_fails_every_append_in_it_and_the_next_batch_still_runs()
         return LedgerError("disk I/O error") if "b" in items else None
 
     commit = GatedCommit(fail)
-    group: GroupCommit[str, str] = GroupCommit(commit, wait_s=10)
+    group: GroupCommit[str, str] = GroupCommit(commit, deadline_s=10)
     with ThreadPoolExecutor(8) as pool:
         first = pool.submit(group.submit, "a")
         assert commit.entered.wait(5)
@@ -84,7 +84,7 @@ def test_a_failed_batch_fails_every_append_in_it_and_the_next_batch_still_runs()
 
 def test_a_draft_that_cannot_be_chained_fails_alone() -> None:
     commit = GatedCommit()
-    group: GroupCommit[str, str] = GroupCommit(commit, wait_s=10)
+    group: GroupCommit[str, str] = GroupCommit(commit, deadline_s=10)
     with ThreadPoolExecutor(8) as pool:
         first = pool.submit(group.submit, "a")
         assert commit.entered.wait(5)
@@ -97,19 +97,48 @@ def test_a_draft_that_cannot_be_chained_fails_alone() -> None:
         assert later[2].result(5) == "ok:d"
 
 
-def test_a_waiting_append_gives_up_in_bounded_time_and_is_never_committed_late() -> None:
+def test_no_caller_waits_past_the_deadline_while_a_commit_hangs() -> None:
     commit = GatedCommit()
-    group: GroupCommit[str, str] = GroupCommit(commit, wait_s=0.2)
+    group: GroupCommit[str, str] = GroupCommit(commit, deadline_s=0.3)
     with ThreadPoolExecutor(4) as pool:
-        first = pool.submit(group.submit, "a")
-        assert commit.entered.wait(5)
         started = time.monotonic()
-        with pytest.raises(LedgerError, match="timed out"):
-            pool.submit(group.submit, "b").result(5)
+        first = pool.submit(group.submit, "a")
+        assert commit.entered.wait(5)  # the committer took "a" and hangs at the gate
+        queued = pool.submit(group.submit, "b")
+        with pytest.raises(LedgerTimeoutError, match="may still be written"):
+            first.result(5)
+        with pytest.raises(LedgerTimeoutError, match="not written"):
+            queued.result(5)
         assert time.monotonic() - started < 2
+        # Stuck past the deadline: a new append fails at once instead of queueing.
+        quick = time.monotonic()
+        with pytest.raises(LedgerTimeoutError, match="stuck"):
+            group.submit("c")
+        assert time.monotonic() - quick < 0.1
+        assert group.health().stuck_s > 0.3
         commit.gate.set()
-        assert first.result(5) == "ok:a"
-    assert commit.batches == [["a"]]  # "b" answered "not recorded", and it was not
+        deadline = time.monotonic() + 5
+        while group.health().stuck_s and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert group.submit("d") == "ok:d"  # the committer is free again: writes resume
+    assert commit.batches == [["a"], ["d"]]  # "b" and "c" answered "not written", and were not
+
+
+def test_health_reports_a_failed_batch_until_a_batch_succeeds() -> None:
+    def fail(items: Sequence[str]) -> Exception | None:
+        return LedgerError("database or disk is full") if "big" in items else None
+
+    commit = GatedCommit(fail)
+    commit.gate.set()
+    group: GroupCommit[str, str] = GroupCommit(commit, deadline_s=5)
+    assert group.submit("a") == "ok:a"
+    assert group.health().failed_s is None
+    with pytest.raises(LedgerError, match="full"):
+        group.submit("big")
+    health = group.health()
+    assert health.failed_s is not None and "full" in (health.failure or "")
+    assert group.submit("small") == "ok:small"
+    assert group.health().failed_s is None
 
 
 def _many_threads_append(store: SqliteStore, threads: int, each: int) -> None:
@@ -153,7 +182,7 @@ def test_a_resent_uid_in_the_same_batch_returns_the_first_record(tmp_path: Path)
 
 def test_every_append_of_a_batch_fails_when_the_write_lock_cannot_be_had(tmp_path: Path) -> None:
     path = str(tmp_path / "ledger.db")
-    store = SqliteStore(path, busy_timeout_s=0.3)
+    store = SqliteStore(path, write_deadline_s=0.3)
     blocker = sqlite3.connect(path, isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")  # another process holds the write lock
     try:
@@ -162,7 +191,9 @@ def test_every_append_of_a_batch_fails_when_the_write_lock_cannot_be_had(tmp_pat
             started = time.monotonic()
             errors: list[Any] = []
             for f in futures:
-                with pytest.raises(LedgerError, match="busy") as caught:
+                with pytest.raises(
+                    LedgerError, match=r"busy|not written|may still be written"
+                ) as caught:
                     f.result(10)
                 errors.append(caught.value)
             assert time.monotonic() - started < 3  # bounded by the busy timeout per batch

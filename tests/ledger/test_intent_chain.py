@@ -11,6 +11,7 @@ from tests.ledger.ledger_support import draft
 from webhooks.errors import BadRequestError
 from webhooks.ledger.intent import (
     GENESIS,
+    PATCH_MAX_BYTES,
     Anchor,
     Head,
     StoredRecord,
@@ -127,3 +128,31 @@ def test_plain_records_verify_as_a_stretch_of_the_chain() -> None:
     tampered = [dict(r) for r in stretch]
     tampered[1]["operation"] = "DELETE"
     assert verify_chain(tampered, Anchor(tampered[0]["prevHash"])).first_bad == "u3"
+
+
+def test_a_huge_patch_is_stored_as_a_bounded_prefix_with_its_hash_and_size() -> None:
+    # A denied edit of a ConfigMap with 60k keys: 60k ops, megabytes of JSON.
+    ops = [{"op": "add", "path": f"/data/key-{i}", "value": "v" * 50} for i in range(60_000)]
+    big = draft("huge")
+    big["patch"] = ops
+    whole = canonical({"x": ops})[len('{"x":') : -1]
+    record = chain(big, GENESIS)
+    assert len(encode(record)) < PATCH_MAX_BYTES  # bounded, whatever came in
+    capped = record["patchCapped"]
+    assert capped == {
+        "sha256": hashlib.sha256(whole).hexdigest(),
+        "bytes": len(whole),
+        "ops": 60_000,
+    }
+    kept = record["patch"]
+    assert kept[0] == ops[0] and 0 < len(kept) < 60_000  # the first ops, whole
+    assert verify_chain(_rows([dict(record)])).ok
+
+
+def test_one_enormous_op_keeps_its_path_and_a_small_patch_is_untouched() -> None:
+    big = draft("one-op")
+    big["patch"] = [{"op": "replace", "path": "/data", "value": {"k": "x" * 200_000}}]
+    record = chain(big, GENESIS)
+    assert record["patch"] == [{"op": "replace", "path": "/data", "truncated": True}]
+    small = chain(draft("small"), GENESIS)
+    assert "patchCapped" not in small and small["patch"] == draft("small")["patch"]

@@ -55,11 +55,20 @@ class IntentDraft(TypedDict):
     breakGlass: NotRequired[str | None]
 
 
+class PatchCapped(TypedDict):
+    """Set when the patch was too large to keep whole: ``patch`` holds only its first ops."""
+
+    sha256: str  # of the whole patch as canonical JSON
+    bytes: int  # its size
+    ops: int  # how many ops it had
+
+
 class IntentRecord(IntentDraft):
     """One admitted or denied request on a GitOps-managed object, chained by hash."""
 
     prevHash: str
     hash: str
+    patchCapped: NotRequired[PatchCapped]
 
 
 class Probe(TypedDict):

@@ -30,6 +30,12 @@ GENESIS = ChainHash("0" * 64)
 # webhook's business, and refusing an oddly shaped draft would lose the record of a review.
 _REQUIRED = ("uid", "time")
 _CHAIN_KEYS = ("prevHash", "hash")
+# A patch larger than this is not stored whole (a denied edit of a huge ConfigMap would
+# otherwise fill the volume a few hundred attempts at a time): the record keeps the first ops
+# that fit PATCH_PREFIX_BYTES, and in ``patchCapped`` the full patch's sha256, size and length.
+PATCH_MAX_BYTES = 64 * 1024
+PATCH_PREFIX_BYTES = 16 * 1024
+_PATH_CLIP = 1024
 
 
 class IndexColumns(TypedDict):
@@ -56,6 +62,14 @@ class Head:
     hash: ChainHash
     uid: str | None
     appended: int  # records ever appended, pruned ones included
+
+
+@dataclass(frozen=True)
+class ExpectedHead:
+    """A head noted outside the database: this hash must be in the chain (at that position)."""
+
+    hash: str
+    appended: int | None = None  # its position: records appended up to and including it
 
 
 @dataclass(frozen=True)
@@ -127,10 +141,56 @@ def chain(draft: Mapping[str, Any], prev_hash: str) -> IntentRecord:
     index_columns(record)  # validates uid, time, app, namespace
     record["prevHash"] = prev_hash
     try:
+        if "patch" in record:
+            record.update(cap_patch(record["patch"]))
         record["hash"] = record_hash(record)
     except (TypeError, ValueError) as e:
         raise BadRequestError(f"intent draft is not plain JSON: {e}") from e
     return cast(IntentRecord, record)
+
+
+def _json(value: Any) -> bytes:
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+
+
+def cap_patch(patch: Any) -> dict[str, Any]:
+    """``{"patch": patch}`` if it is small enough, else a bounded prefix plus ``patchCapped``.
+
+    The prefix keeps whole ops while they fit; past that, ops are kept as ``op`` and ``path``
+    only (``"truncated": true``) while those fit, so the changed paths stay visible.
+    """
+    whole = _json(patch)
+    if len(whole) <= PATCH_MAX_BYTES:
+        return {"patch": patch}
+    ops = patch if isinstance(patch, list) else [patch]
+    kept: list[Any] = []
+    used = 2
+    for op in ops:
+        entry = op
+        size = len(_json(op)) + 1
+        if used + size > PATCH_PREFIX_BYTES:
+            if not isinstance(op, dict):
+                break
+            entry = {
+                "op": str(op.get("op", ""))[:16],
+                "path": str(op.get("path", ""))[:_PATH_CLIP],
+                "truncated": True,
+            }
+            size = len(_json(entry)) + 1
+            if used + size > PATCH_PREFIX_BYTES:
+                break
+        kept.append(entry)
+        used += size
+    return {
+        "patch": kept,
+        "patchCapped": {
+            "sha256": hashlib.sha256(whole).hexdigest(),
+            "bytes": len(whole),
+            "ops": len(ops),
+        },
+    }
 
 
 def encode(record: Mapping[str, Any]) -> str:
@@ -148,6 +208,7 @@ def verify_chain(
     rows: Iterable[StoredRecord | Mapping[str, Any]],
     anchor: Anchor = Anchor(),
     head: Head | None = None,
+    expect: ExpectedHead | None = None,
 ) -> ChainReport:
     """Walk ``rows`` (in append order) from ``anchor``; name the first record that breaks.
 
@@ -159,10 +220,14 @@ def verify_chain(
     * reordered — it is chained after a record that now comes later;
     * removed — it is chained after a record that is no longer there (or was rewritten
       together with its hash), or records after the last one are missing per the head.
+
+    With ``expect``, the chain must also hold that hash (at that position): a head published
+    earlier, which a rewritten, rewound or replaced chain does not.
     """
     expected = anchor.prev_hash
     count = 0
     last_uid: str | None = None
+    found = expect is not None and _is_expected(expect, anchor.prev_hash, anchor.pruned)
     it: Iterator[StoredRecord] = map(_as_stored, rows)
     for row in it:
         uid = row.columns["uid"]
@@ -181,6 +246,8 @@ def verify_chain(
         expected = ChainHash(record["hash"])
         count += 1
         last_uid = uid
+        if expect is not None and not found:
+            found = _is_expected(expect, expected, anchor.pruned + count)
     if head is not None and head.hash != expected:
         kept = anchor.pruned + count
         if head.appended > kept:
@@ -191,7 +258,27 @@ def verify_chain(
         else:
             reason = "the chain head does not match the last record"
         return ChainReport(False, count, head.uid, reason, pruned=anchor.pruned)
+    if expect is not None and not found:
+        at = "" if expect.appended is None else f" (record {expect.appended})"
+        kept = anchor.pruned + count
+        if expect.appended is not None and expect.appended > kept:
+            reason = (
+                f"removed: {expect.appended} records were published (head {expect.hash[:16]}…)"
+                f" but the chain holds {kept}"
+            )
+        else:
+            reason = (
+                f"the expected head {expect.hash[:16]}…{at} is not in the chain: it was "
+                "rewritten, cut short, or replaced (or pruned by retention)"
+            )
+        return ChainReport(False, count, None, reason, pruned=anchor.pruned)
     return ChainReport(True, count, head=expected, pruned=anchor.pruned)
+
+
+def _is_expected(expect: ExpectedHead, hash_: str, position: int) -> bool:
+    if expect.appended is not None and expect.appended < position:
+        return True  # pruned by retention since it was published: nothing left to compare
+    return hash_ == expect.hash and expect.appended in (None, position)
 
 
 def _as_stored(item: StoredRecord | Mapping[str, Any]) -> StoredRecord:

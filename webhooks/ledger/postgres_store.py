@@ -9,7 +9,9 @@ Decisions:
 * Nothing may hang a review: ``connect_timeout``, TCP keepalives and ``tcp_user_timeout``
   bound a dead network; ``statement_timeout``, ``lock_timeout`` and
   ``idle_in_transaction_session_timeout`` bound a slow or contended server. Values in the DSN
-  win over these defaults.
+  win over these defaults. A server that is stopped (or a synchronous standby that never
+  confirms) honours none of these, so every call also runs under a client-side deadline
+  (:mod:`webhooks.ledger.watchdog`): writes get the write deadline, reads ``READ_TIMEOUT_S``.
 * One connection per thread, re-opened after a fork (:mod:`webhooks.ledger.connections`).
   A broken connection (server restart, failover) is dropped and the operation retried once on
   a fresh one; retrying an append is safe because appends are idempotent per uid.
@@ -20,23 +22,26 @@ Decisions:
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from typing import Any
 
 import psycopg
 from psycopg import conninfo
 
-from webhooks.errors import BadRequestError, LedgerError, short
+from webhooks.errors import BadRequestError, LedgerError, LedgerTimeoutError, short
 from webhooks.ledger.connections import PerThread
 from webhooks.ledger.intent import GENESIS
-from webhooks.ledger.sqlcore import SCHEMA_VERSION, Cursor, SqlLedger, T
+from webhooks.ledger.sqlcore import SCHEMA_VERSION, WRITE_DEADLINE_S, Cursor, SqlLedger, T
 from webhooks.ledger.url import LedgerURL
+from webhooks.ledger.watchdog import Watchdog
 
 log = logging.getLogger("truthgate.ledger")
 
+READ_TIMEOUT_S = 30.0  # one read statement (a page of records) from a client that may wait
 # Defaults for the libpq connection (strings, as libpq takes them); the DSN may override each.
+# connect_timeout is derived from the write deadline (libpq's minimum is 2 s).
 CONNECT_DEFAULTS = {
-    "connect_timeout": "3",
     "keepalives": "1",
     "keepalives_idle": "5",
     "keepalives_interval": "2",
@@ -48,7 +53,7 @@ CONNECT_DEFAULTS = {
 # which some connection poolers reject.
 SESSION_SETTINGS = {
     "statement_timeout": "5000",
-    "lock_timeout": "3000",
+    "lock_timeout": "3000",  # lowered to 3/4 of the write deadline
     "idle_in_transaction_session_timeout": "10000",
     "synchronous_commit": "on",
 }
@@ -84,19 +89,42 @@ class PostgresStore(SqlLedger):
     lock_head_suffix = " FOR UPDATE"
 
     def __init__(
-        self, url: LedgerURL, *, retention_days: int | None = None, create: bool = True
+        self,
+        url: LedgerURL,
+        *,
+        retention_days: int | None = None,
+        create: bool = True,
+        write_deadline_s: float = WRITE_DEADLINE_S,
+        key: bytes | None = None,
+        head_file: str | None = None,
     ) -> None:
-        super().__init__(retention_days)
+        super().__init__(retention_days, write_deadline_s, key, head_file)
         self.url = url
         try:
             params = conninfo.conninfo_to_dict(url.target)
         except psycopg.Error:
             # Not chained: libpq's parse errors can quote the DSN, password included.
             raise BadRequestError(f"malformed PostgreSQL URL {url.display}") from None
-        self._params: dict[str, Any] = {**CONNECT_DEFAULTS, **params}
+        connect_timeout = str(max(2, math.ceil(write_deadline_s)))
+        self._params: dict[str, Any] = {
+            **CONNECT_DEFAULTS,
+            "connect_timeout": connect_timeout,
+            **params,
+        }
+        deadline_ms = str(max(1, int(write_deadline_s * 1000)))
+        self._session = {
+            **SESSION_SETTINGS,
+            # The server gives up on the chain lock first, so callers are told "busy" (not
+            # written) rather than "outcome unknown" by the client-side deadline.
+            "lock_timeout": str(
+                min(int(SESSION_SETTINGS["lock_timeout"]), int(int(deadline_ms) * 0.75))
+            ),
+        }
+        self._watchdog = Watchdog()
         self._conns: PerThread[psycopg.Connection[Any]] = PerThread(self._connect, self._close)
         try:
             self._init_schema(create)
+            self._open_identity(create)
         except BaseException:
             self.close()
             raise
@@ -104,6 +132,12 @@ class PostgresStore(SqlLedger):
 
     def __repr__(self) -> str:
         return f"PostgresStore({self.url.display!r})"
+
+    def _where(self) -> str:
+        return self.url.display
+
+    def _check_identity(self) -> None:
+        """Nothing to check: a database has no file to delete under an open connection."""
 
     def _error(self, what: str, e: BaseException) -> LedgerError:
         detail = short(" ".join(str(e).split()))  # libpq messages span several lines
@@ -117,8 +151,11 @@ class PostgresStore(SqlLedger):
         except psycopg.Error as e:
             raise self._error("cannot reach ledger", e) from e
         try:
-            with conn.cursor() as cur:
-                for name, value in SESSION_SETTINGS.items():
+            with (
+                self._watchdog.guard(conn.pgconn.socket, self.write_deadline_s),
+                conn.cursor() as cur,
+            ):
+                for name, value in self._session.items():
                     cur.execute("SELECT set_config(%s, %s, false)", (name, value))
         except psycopg.Error as e:
             conn.close()
@@ -163,14 +200,28 @@ class PostgresStore(SqlLedger):
     def _q(self, sql: str) -> str:
         return sql.replace("?", "%s")
 
-    def _run(self, op: Callable[[Cursor], T], *, write: bool) -> T:
-        # ``write`` needs nothing extra here: appends serialize on the head row lock.
+    def _run(self, op: Callable[[Cursor], T], *, write: bool, within: float | None = None) -> T:
+        # ``write`` needs no lock here (appends serialize on the head row lock), only a bound.
+        bound = self.write_deadline_s if write else READ_TIMEOUT_S
+        if within is not None:
+            bound = min(bound, max(within, 0.001))
         for attempt in (1, 2):
             conn = self._conns.get()
             try:
-                with conn.transaction(), conn.cursor() as cur:
+                with (
+                    self._watchdog.guard(conn.pgconn.socket, bound) as overran,
+                    conn.transaction(),
+                    conn.cursor() as cur,
+                ):
                     return op(cur)
             except psycopg.OperationalError as e:
+                if overran.fired:
+                    self._conns.discard(conn)
+                    raise LedgerTimeoutError(
+                        self.url.scrub(
+                            f"ledger {self.url.display} did not answer within {bound:g}s"
+                        )
+                    ) from e
                 if conn.broken and attempt == 1:
                     log.warning(
                         "ledger connection lost (%s); reconnecting", self.url.scrub(short(e, 120))
@@ -184,5 +235,5 @@ class PostgresStore(SqlLedger):
                 raise self._error("ledger failed", e) from e
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def close(self) -> None:
+    def _close_connections(self) -> None:
         self._conns.close_all()

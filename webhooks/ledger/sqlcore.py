@@ -19,20 +19,25 @@ Tables (schema version ``SCHEMA_VERSION``):
 from __future__ import annotations
 
 import abc
+import hmac
 import json
 import logging
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
-from webhooks.errors import BadRequestError, LedgerError
+from webhooks.errors import BadRequestError, LedgerError, LedgerTimeoutError
 from webhooks.evidence.model import IntentRecord
 from webhooks.ledger.group import GroupCommit
+from webhooks.ledger.head import PublishedHead, read_head_file, write_head_file
 from webhooks.ledger.intent import (
     Anchor,
     ChainHash,
+    ExpectedHead,
     Head,
     IndexColumns,
     StoredRecord,
@@ -44,16 +49,22 @@ from webhooks.ledger.intent import (
     to_micros,
     verify_chain,
 )
+from webhooks.ledger.seal import key_id, seal
 from webhooks.ledger.store import ChainReport, RecentTable
 
 log = logging.getLogger("truthgate.ledger")
 
 SCHEMA_VERSION = 1
+PUBLISH_EVERY_S = 60.0  # the chain head is logged (and the head file written) at most this often
 PAGE = 500  # rows per read statement: keeps every statement short and memory flat
 PRUNE_EVERY_S = 3600.0  # automatic retention runs at most this often per store
-# How long an append waits for its batch's turn: the batch being committed, then its own, each
-# bounded by the backend's lock/statement timeout (5 s). Past that: LedgerError, never a hang.
-GROUP_WAIT_S = 11.0
+# How long an append may take, waiting for its batch included: the client-side deadline. The
+# API server gives the webhook 3 s by default (the chart's webhook.timeoutSeconds); the
+# policies and the network need the rest. ``truthgate serve`` derives it from its own setting.
+WRITE_DEADLINE_S = 2.0
+PING_DEADLINE_S = 1.0  # the probe write of /readyz (the chart's probe gives up after 2 s)
+# After a failed write /readyz stays 503 this long before a probe write may call it ready again.
+READY_HOLD_S = 10.0
 
 T = TypeVar("T")
 _RECENT_KEYS: dict[RecentTable, str] = {"intents": "seq", "verifications": "id"}
@@ -72,25 +83,52 @@ class SqlLedger(abc.ABC):
 
     lock_head_suffix = ""  # PostgreSQL: " FOR UPDATE" (SQLite's BEGIN IMMEDIATE already locks)
 
-    def __init__(self, retention_days: int | None) -> None:
+    def __init__(
+        self,
+        retention_days: int | None,
+        write_deadline_s: float,
+        key: bytes | None = None,
+        head_file: str | None = None,
+    ) -> None:
         if retention_days is not None and retention_days <= 0:
             raise BadRequestError("retention_days must be a positive number of days")
+        if write_deadline_s <= 0:
+            raise BadRequestError("the ledger write deadline must be a positive number of seconds")
         self.retention_days = retention_days
+        self.write_deadline_s = write_deadline_s
+        self._key = key
+        self.head_file = head_file
+        self.ledger_id: str | None = None  # set by _open_identity
+        self._next_publish = 0.0
+        self._last_head: Head | None = None  # as the last batch left it (written by this process)
+        self._published: Head | None = None
         self._next_prune = 0.0
         self._prune_lock = threading.Lock()
-        self._group: GroupCommit[dict[str, Any], IntentRecord] = GroupCommit(
-            self._append_batch, wait_s=GROUP_WAIT_S
+        # A ``None`` item is a readiness probe: a small write through the same path as appends.
+        self._group: GroupCommit[dict[str, Any] | None, IntentRecord | None] = GroupCommit(
+            self._append_batch, deadline_s=write_deadline_s
         )
 
     # -- what a backend provides ------------------------------------------------------------
 
     @abc.abstractmethod
-    def _run(self, op: Callable[[Cursor], T], *, write: bool) -> T:
-        """Run ``op`` in one transaction (``write``: serialized with every other writer)."""
+    def _run(self, op: Callable[[Cursor], T], *, write: bool, within: float | None = None) -> T:
+        """Run ``op`` in one transaction (``write``: serialized with every other writer).
+
+        ``within``: seconds the whole call may take (default: the write deadline for writes).
+        """
 
     def _q(self, sql: str) -> str:
         """Statements are written with ``?`` placeholders; PostgreSQL overrides this."""
         return sql
+
+    @abc.abstractmethod
+    def _check_identity(self) -> None:
+        """Raise LedgerError if the ledger was deleted or replaced under us (SQLite)."""
+
+    @abc.abstractmethod
+    def _where(self) -> str:
+        """The ledger's name for messages (a path, or a DSN without its password)."""
 
     # -- IntentStore --------------------------------------------------------------------------
 
@@ -98,17 +136,35 @@ class SqlLedger(abc.ABC):
         index_columns(draft)  # refuse a malformed draft before it joins a batch
         record = self._group.submit(draft)
         self._maybe_prune()
+        assert record is not None  # only probes have no record
         return record
 
-    def _append_batch(self, drafts: Sequence[dict[str, Any]]) -> list[IntentRecord | Exception]:
-        """Chain ``drafts`` in order in ONE transaction (one commit, one fsync): group commit."""
+    def _append_batch(
+        self, items: Sequence[dict[str, Any] | None]
+    ) -> list[IntentRecord | Exception | None]:
+        """Chain the drafts in order in ONE transaction (one commit, one fsync): group commit."""
+        self._check_identity()
+        drafts = [d for d in items if d is not None]
+        probe = len(drafts) < len(items)
 
-        def op(cur: Cursor) -> list[IntentRecord | Exception]:
+        moved: list[Head] = []  # the new head, once the batch wrote records
+
+        def op(cur: Cursor) -> list[IntentRecord | Exception | None]:
+            if probe:
+                cur.execute(
+                    self._q(
+                        "INSERT INTO meta (key, value) VALUES ('heartbeat', ?)"
+                        " ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+                    ),
+                    (datetime.now(UTC).isoformat(),),
+                )
+            if not drafts:
+                return [None] * len(items)
             # Lock first, then look for the uids: a resend racing the original on another
             # replica then sees its commit instead of failing on the unique uid. As few
             # statements as possible while the lock is held: each one lets go of the GIL,
             # and getting it back can wait for another thread's Rego evaluation.
-            head = self._head(cur, lock=True)
+            anchor, head = self._anchor_and_head(cur, lock=True)
             uids = list(dict.fromkeys(d["uid"] for d in drafts))
             marks = ", ".join("?" * len(uids))
             cur.execute(
@@ -117,7 +173,7 @@ class SqlLedger(abc.ABC):
             )
             stored: dict[str, IntentRecord] = {uid: decode(doc) for uid, doc in cur.fetchall()}
             prev, seq, last_uid = head.hash, head.appended, head.uid
-            out: list[IntentRecord | Exception] = []
+            out: list[IntentRecord | Exception | None] = []
             for draft in drafts:
                 uid = draft["uid"]
                 if uid in stored:
@@ -158,9 +214,16 @@ class SqlLedger(abc.ABC):
                     ),
                     (prev, last_uid, seq),
                 )
-            return out
+                self._write_seal(cur, Head(prev, last_uid, seq), anchor)
+                moved.append(Head(prev, last_uid, seq))
+            results = iter(out)
+            return [None if item is None else next(results) for item in items]
 
-        return self._run(op, write=True)
+        results = self._run(op, write=True, within=self._group.time_left())
+        if moved:
+            self._last_head = moved[-1]
+            self._maybe_publish()
+        return results
 
     def intents(
         self,
@@ -248,15 +311,39 @@ class SqlLedger(abc.ABC):
         value: dict[str, Any] = json.loads(row[0])
         return value
 
-    def verify(self) -> ChainReport:
-        anchor, head = self._run(self._anchor_and_head, write=False)
+    def verify(self, expect: ExpectedHead | None = None) -> ChainReport:
+        def state(cur: Cursor) -> tuple[Anchor, Head, dict[str, str]]:
+            anchor, head = self._anchor_and_head(cur)
+            return anchor, head, self._meta(cur)
+
+        anchor, head, meta = self._run(state, write=False)
         rows = (
             StoredRecord(doc, IndexColumns(uid=uid, app=app, namespace=ns, ts=int(ts)))
             for _, (uid, app, ns, ts), doc in self._pages(
                 "seq", "intents", "uid, app, namespace, ts, doc", [], []
             )
         )
-        return verify_chain(rows, anchor, head)
+        report = verify_chain(rows, anchor, head, expect)
+        ledger_id = meta.get("ledger_id")
+        report = replace(report, ledger_id=ledger_id)
+        if self._key is None or not report.ok:
+            return report
+        stored = meta.get("seal")
+        wanted = self._seal_of(self._key, ledger_id, head, anchor)
+        if stored is None:
+            return replace(
+                report,
+                ok=False,
+                reason="not sealed: no write was made with a ledger key (or the seal was removed)",
+            )
+        if not hmac.compare_digest(stored, wanted):
+            return replace(
+                report,
+                ok=False,
+                reason="seal does not match: the head or the retention anchor was rewritten, "
+                "the records re-chained, or the key is not the one the ledger was written with",
+            )
+        return replace(report, sealed=True)
 
     def prune(self, older_than: datetime) -> int:
         """Drop the oldest records with a time before ``older_than``.
@@ -291,6 +378,7 @@ class SqlLedger(abc.ABC):
                     ),
                     (last[2], last[1], anchor.pruned + dropped),
                 )
+                self._write_seal(cur, head, Anchor(ChainHash(last[2]), anchor.pruned + dropped))
             cur.execute(self._q("DELETE FROM verifications WHERE ts < ?"), (cut,))
             return dropped
 
@@ -300,7 +388,118 @@ class SqlLedger(abc.ABC):
         return dropped
 
     def ping(self) -> None:
-        self._run(lambda cur: cur.execute("SELECT 1").fetchone(), write=False)
+        """Raise LedgerError unless a write would succeed now; never longer than the deadline.
+
+        Not ready while a write is stuck, while the ledger file is gone or replaced, for
+        ``READY_HOLD_S`` after a failed write, and when a probe write (a heartbeat row, through
+        the same group commit as appends) fails or misses the deadline.
+        """
+        health = self._group.health()
+        if health.stuck_s > self.write_deadline_s:
+            raise LedgerTimeoutError(f"ledger write stuck for {health.stuck_s:.1f}s")
+        self._check_identity()
+        if health.failed_s is not None and health.failed_s < READY_HOLD_S:
+            raise LedgerError(f"ledger write failed {health.failed_s:.1f}s ago: {health.failure}")
+        self._group.submit(None, PING_DEADLINE_S)
+
+    def close(self) -> None:
+        self._group.close()
+        self._maybe_publish(now=True)  # from memory: closing never waits on the database
+        self._close_connections()
+
+    @abc.abstractmethod
+    def _close_connections(self) -> None: ...
+
+    # -- identity, seal and the published head ------------------------------------------------
+
+    def _meta(self, cur: Cursor) -> dict[str, str]:
+        cur.execute("SELECT key, value FROM meta")
+        return {str(k): str(v) for k, v in cur.fetchall()}
+
+    def _set_meta(self, cur: Cursor, key: str, value: str) -> None:
+        cur.execute(
+            self._q(
+                "INSERT INTO meta (key, value) VALUES (?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+            ),
+            (key, value),
+        )
+
+    def _write_seal(self, cur: Cursor, head: Head, anchor: Anchor) -> None:
+        if self._key is not None:
+            self._set_meta(cur, "seal", self._seal_of(self._key, self.ledger_id, head, anchor))
+
+    @staticmethod
+    def _seal_of(key: bytes, ledger_id: str | None, head: Head, anchor: Anchor) -> str:
+        return seal(
+            key,
+            ledger_id=ledger_id or "",
+            head_hash=head.hash,
+            appended=head.appended,
+            anchor_hash=anchor.prev_hash,
+            pruned=anchor.pruned,
+        )
+
+    def _open_identity(self, create: bool) -> None:
+        """Give a new ledger its id, check it against the published head, seal it if keyed.
+
+        A writer refuses a ledger that is not the one its head file describes (another id, or
+        fewer records than were published): a deleted or replaced ledger must not quietly start
+        again from nothing.
+        """
+
+        def op(cur: Cursor) -> tuple[dict[str, str], Anchor, Head]:
+            # The head row lock first: replicas starting together agree on one ledger id.
+            anchor, head = self._anchor_and_head(cur, lock=create)
+            meta = self._meta(cur)
+            if create and "ledger_id" not in meta:
+                self._set_meta(cur, "ledger_id", secrets.token_hex(16))
+                meta = self._meta(cur)
+            self.ledger_id = meta.get("ledger_id")
+            if create and self._key is not None:
+                wanted = self._seal_of(self._key, self.ledger_id, head, anchor)
+                stored = meta.get("seal")
+                if stored is None:
+                    log.info("ledger sealed with key %s for the first time", key_id(self._key))
+                    self._set_meta(cur, "seal", wanted)
+                elif not hmac.compare_digest(stored, wanted):
+                    log.error(
+                        "ledger seal does not match its head: it changed while truthgate was "
+                        "not writing, or the key changed; run `truthgate intents verify`"
+                    )
+            return meta, anchor, head
+
+        _, _, head = self._run(op, write=create)
+        if create:
+            published = read_head_file(self.head_file) if self.head_file else None
+            if published is not None:
+                problem = published.contradicts(self.ledger_id, head.appended)
+                if problem is not None:
+                    raise LedgerError(
+                        f"ledger {self._where()} {problem} (head file {self.head_file}); "
+                        "restore the ledger from a backup, or move the head file away to start "
+                        "a new ledger"
+                    )
+            self._publish(head)
+
+    def _maybe_publish(self, *, now: bool = False) -> None:
+        head = self._last_head
+        if head is None or head == self._published:
+            return
+        if now or time.monotonic() >= self._next_publish:
+            self._publish(head)
+
+    def _publish(self, head: Head) -> None:
+        """Log the head (and write the head file) so a later verify can be held to it."""
+        self._next_publish = time.monotonic() + PUBLISH_EVERY_S
+        self._last_head = self._published = head
+        published = PublishedHead(self.ledger_id or "", head.hash, head.appended)
+        log.info("ledger head %s", published.to_json())
+        if self.head_file:
+            try:
+                write_head_file(self.head_file, published)
+            except OSError as e:
+                log.warning("could not write the head file %s: %s", self.head_file, e)
 
     # -- shared helpers -----------------------------------------------------------------------
 

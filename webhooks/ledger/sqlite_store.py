@@ -36,7 +36,7 @@ from typing import Literal
 from webhooks.errors import LedgerError, short
 from webhooks.ledger.connections import PerThread
 from webhooks.ledger.intent import GENESIS
-from webhooks.ledger.sqlcore import SCHEMA_VERSION, Cursor, SqlLedger, T
+from webhooks.ledger.sqlcore import SCHEMA_VERSION, WRITE_DEADLINE_S, Cursor, SqlLedger, T
 
 log = logging.getLogger("truthgate.ledger")
 
@@ -44,6 +44,7 @@ Synchronous = Literal["FULL", "NORMAL"]
 BUSY_TIMEOUT_S = 5.0
 LOCK_RETRY_FIRST_S = 0.0001
 LOCK_RETRY_MAX_S = 0.001
+HEAD_SUFFIX = ".head"  # the published head is kept beside the ledger: ledger.db.head
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -81,12 +82,21 @@ class SqliteStore(SqlLedger):
         create: bool = True,
         synchronous: Synchronous = "FULL",
         busy_timeout_s: float = BUSY_TIMEOUT_S,
+        write_deadline_s: float = WRITE_DEADLINE_S,
+        key: bytes | None = None,
+        head_file: str | None = None,
     ) -> None:
-        super().__init__(retention_days)
         self.path = str(Path(path).expanduser())
+        super().__init__(
+            retention_days, write_deadline_s, key, head_file or f"{self.path}{HEAD_SUFFIX}"
+        )
         self._create = create
         self._synchronous = synchronous
-        self._busy_timeout_s = busy_timeout_s
+        # A batch gives up on the write lock before its callers give up on it, so they are told
+        # "busy" (not written) rather than "outcome unknown".
+        self._busy_timeout_s = min(busy_timeout_s, write_deadline_s * 0.75)
+        self._identity: tuple[int, int] | None = None  # (st_dev, st_ino) of the file opened
+        self._lost: str | None = None  # why writes are refused for good (file deleted/replaced)
         self._conns = PerThread(self._connect, _close)  # reads: one connection per thread
         self._write_lock = threading.Lock()
         self._writer_conn: tuple[int, sqlite3.Connection] | None = None
@@ -96,10 +106,42 @@ class SqliteStore(SqlLedger):
             raise LedgerError(f"ledger directory {Path(self.path).parent} does not exist")
         try:
             self._init_schema()
+            st = os.stat(self.path)
+            self._open_identity(create)
+        except OSError as e:
+            self.close()
+            raise LedgerError(f"cannot open ledger {self.path}: {short(e)}") from e
         except BaseException:
             self.close()
             raise
+        self._identity = (st.st_dev, st.st_ino)
         self._maybe_prune()
+
+    def _where(self) -> str:
+        return self.path
+
+    def _check_identity(self) -> None:
+        """Refuse writes for good once the file was deleted or replaced while open.
+
+        SQLite keeps writing to the open (unlinked or renamed) inode, so without this check
+        every later review would be answered as recorded and lost with the old inode; a new
+        file at the path is a different, empty chain that must not silently continue it.
+        """
+        if self._lost is None:
+            try:
+                st = os.stat(self.path)
+            except FileNotFoundError:
+                self._lost = "was deleted"
+            except OSError as e:
+                raise LedgerError(f"ledger {self.path}: {short(e)}") from e
+            else:
+                if (st.st_dev, st.st_ino) != self._identity:
+                    self._lost = "was replaced by another file"
+        if self._lost is not None:
+            raise LedgerError(
+                f"ledger {self.path} {self._lost} while in use; writes are refused until the "
+                "webhook restarts (restore the file from a backup first)"
+            )
 
     def __repr__(self) -> str:
         return f"SqliteStore({self.path!r}, synchronous={self._synchronous})"
@@ -164,10 +206,13 @@ class SqliteStore(SqlLedger):
 
     # -- SqlLedger ----------------------------------------------------------------------------
 
-    def _run(self, op: Callable[[Cursor], T], *, write: bool) -> T:
+    def _run(self, op: Callable[[Cursor], T], *, write: bool, within: float | None = None) -> T:
         if write:
+            lock_wait = self._busy_timeout_s
+            if within is not None:  # leave a quarter for the work and the fsync
+                lock_wait = min(lock_wait, within * 0.75)
             with self._write_lock:
-                return self._transaction(self._writer(), op, write=True)
+                return self._transaction(self._writer(), op, write=True, lock_wait=lock_wait)
         return self._transaction(self._conn(), op, write=False)
 
     def _writer(self) -> sqlite3.Connection:
@@ -184,11 +229,16 @@ class SqliteStore(SqlLedger):
         return self._writer_conn[1]
 
     def _transaction(
-        self, conn: sqlite3.Connection, op: Callable[[Cursor], T], *, write: bool
+        self,
+        conn: sqlite3.Connection,
+        op: Callable[[Cursor], T],
+        *,
+        write: bool,
+        lock_wait: float = 0.0,
     ) -> T:
         try:
             if write:
-                self._begin_immediate(conn)
+                self._begin_immediate(conn, lock_wait)
             else:
                 conn.execute("BEGIN")
             try:
@@ -201,20 +251,19 @@ class SqliteStore(SqlLedger):
         except sqlite3.OperationalError as e:
             if _is_busy(e):
                 raise LedgerError(
-                    f"ledger {self.path} is busy (write lock held longer than "
-                    f"{self._busy_timeout_s:g}s)"
+                    f"ledger {self.path} is busy (write lock held longer than {lock_wait:.3g}s)"
                 ) from e
             raise LedgerError(f"ledger {self.path}: {short(e)}") from e
         except sqlite3.Error as e:
             raise LedgerError(f"ledger {self.path}: {short(e)}") from e
 
-    def _begin_immediate(self, conn: sqlite3.Connection) -> None:
+    def _begin_immediate(self, conn: sqlite3.Connection, lock_wait: float) -> None:
         """Take the write lock, retrying every 0.1 to 1 ms up to the busy timeout.
 
         Only the write connection runs this, and its busy handler is off, so the retries are
         these rather than SQLite's sleeps.
         """
-        deadline = time.monotonic() + self._busy_timeout_s
+        deadline = time.monotonic() + lock_wait
         delay = LOCK_RETRY_FIRST_S
         while True:
             try:
@@ -226,7 +275,7 @@ class SqliteStore(SqlLedger):
             time.sleep(delay)
             delay = min(delay * 2, LOCK_RETRY_MAX_S)
 
-    def close(self) -> None:
+    def _close_connections(self) -> None:
         self._conns.close_all()
         with self._write_lock:
             writer, self._writer_conn = self._writer_conn, None

@@ -10,9 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from webhooks.evidence.model import IntentRecord
+
+if TYPE_CHECKING:
+    from webhooks.ledger.intent import ExpectedHead
 
 RecentTable = Literal["intents", "verifications"]
 
@@ -25,6 +28,8 @@ class ChainReport:
     reason: str | None = None
     head: str | None = None  # hash of the last record when ok (note it to detect a rewrite)
     pruned: int = 0  # records dropped by retention before the first verified one
+    sealed: bool = False  # the head and anchor carry a valid seal of the key given to verify
+    ledger_id: str | None = None  # the ledger's random id (tells one ledger from another)
 
 
 class IntentStore(Protocol):
@@ -59,8 +64,12 @@ class IntentStore(Protocol):
         """One verification record by the key ``recent`` gave it."""
         ...
 
-    def verify(self) -> ChainReport:
-        """Walk the hash chain from the first record; report the first break."""
+    def verify(self, expect: ExpectedHead | None = None) -> ChainReport:
+        """Walk the hash chain from the first record; report the first break.
+
+        ``expect``: a head published earlier that the chain must still hold. With a ledger
+        key, the seal over the head and the retention anchor must match too.
+        """
         ...
 
     def prune(self, older_than: datetime) -> int:
