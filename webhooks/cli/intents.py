@@ -13,6 +13,7 @@ import os
 import re
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -20,7 +21,9 @@ import click
 
 from webhooks.errors import BadRequestError
 from webhooks.ledger import open_store
-from webhooks.ledger.intent import parse_time
+from webhooks.ledger.head import read_head_file
+from webhooks.ledger.intent import ExpectedHead, parse_time
+from webhooks.ledger.seal import load_key
 from webhooks.ledger.store import IntentStore
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -56,11 +59,11 @@ def _ledger_option(f: F) -> F:
     )(f)
 
 
-def _open(ctx: click.Context, ledger: str | None) -> IntentStore:
+def _open(ctx: click.Context, ledger: str | None, key: bytes | None = None) -> IntentStore:
     url = ledger or (ctx.obj or {}).get("ledger")
     if not url:
         raise click.UsageError("--ledger URL (or TRUTHGATE_LEDGER) is required")
-    store = open_store(url, create=False)
+    store = open_store(url, create=False, key=key)
     ctx.call_on_close(store.close)
     return store
 
@@ -103,19 +106,82 @@ def intents(
 
 @intents.command("verify")
 @_ledger_option
+@click.option(
+    "--key-file",
+    type=click.Path(dir_okay=False),
+    envvar="TRUTHGATE_LEDGER_KEY_FILE",
+    help="The ledger key: also check the seal over the head and the retention anchor "
+    "[env TRUTHGATE_LEDGER_KEY_FILE].",
+)
+@click.option(
+    "--expect-head",
+    metavar="HASH[@N]",
+    help="A head noted earlier (from the log or a previous verify): it must still be in the "
+    "chain (as record N).",
+)
+@click.option(
+    "--head-file",
+    type=click.Path(dir_okay=False),
+    help="The head file the webhook publishes [default for SQLite: LEDGER.head, if present].",
+)
 @click.pass_context
-def verify(ctx: click.Context, ledger: str | None) -> None:
+def verify(
+    ctx: click.Context,
+    ledger: str | None,
+    key_file: str | None,
+    expect_head: str | None,
+    head_file: str | None,
+) -> None:
     """Walk the hash chain; exit 1 naming the first record that does not verify."""
-    report = _open(ctx, ledger).verify()
+    key = load_key(key_file) if key_file else None
+    store = _open(ctx, ledger, key)
+    expect = _parse_expected(expect_head) if expect_head else None
+    published_from = head_file or getattr(store, "head_file", None)
+    published = read_head_file(published_from) if published_from else None
+    if head_file and published is None:
+        raise click.BadParameter(f"no head file at {head_file}", param_hint="--head-file")
+    expect_here = expect
+    if expect is None and published is not None:
+        expect_here = ExpectedHead(published.hash, published.appended)
+    report = store.verify(expect_here)
+    if published is not None:
+        kept = report.pruned + report.records if report.ok else published.appended
+        problem = published.contradicts(report.ledger_id, kept)
+        if problem is not None:
+            report = replace(report, ok=False, first_bad=None, reason=f"the ledger {problem}")
     pruned = f" (after {report.pruned} pruned by retention)" if report.pruned else ""
     if report.ok:
-        click.echo(f"chain OK: {report.records} records{pruned}, head {report.head}")
+        checks = []
+        if expect is not None:
+            checks.append("holds the expected head")
+        if published is not None:
+            checks.append(f"matches the head file {published_from}")
+        checks.append(
+            "sealed with the ledger key"
+            if report.sealed
+            else "NOT checked against a key (tamper-evident only)"
+        )
+        click.echo(
+            f"chain OK: {report.records} records{pruned}, head {report.head}; " + "; ".join(checks)
+        )
         return
+    where = f"at record {report.first_bad}: " if report.first_bad else ": "
     click.echo(
-        f"chain BROKEN at record {report.first_bad}: {report.reason} "
-        f"({report.records} records verified before it{pruned})"
+        f"chain BROKEN {where}{report.reason} ({report.records} records verified before it{pruned})"
     )
     ctx.exit(1)
+
+
+def _parse_expected(text: str) -> ExpectedHead:
+    hash_, _, position = text.strip().partition("@")
+    if not re.fullmatch(r"[0-9a-f]{64}", hash_):
+        raise click.BadParameter(
+            "expected 64 lowercase hex digits (a head hash), optionally @N",
+            param_hint="--expect-head",
+        )
+    if position and not position.isdigit():
+        raise click.BadParameter("N in HASH@N must be a record count", param_hint="--expect-head")
+    return ExpectedHead(hash_, int(position) if position else None)
 
 
 @intents.command("prune")

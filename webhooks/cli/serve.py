@@ -33,6 +33,9 @@ log = logging.getLogger("truthgate.server")
 
 DEFAULT_BIND = "127.0.0.1:8443"
 DEFAULT_LEDGER = "truthgate.db"
+DEFAULT_RETENTION_DAYS = (
+    90  # retention is on unless asked otherwise: a ledger must not fill its disk
+)
 # A minimal policy input: enough for every policy to be compiled on the warming thread.
 WARM_INPUT = {
     "request": {
@@ -189,9 +192,28 @@ def _gatekeeper_caches() -> tuple[NamespaceLabels, InventoryCache, Callable[[], 
 )
 @click.option(
     "--retention-days",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=0),
+    default=DEFAULT_RETENTION_DAYS,
+    show_default=True,
     envvar="TRUTHGATE_RETENTION_DAYS",
-    help="Prune ledger records older than this (hourly) [default: keep all].",
+    help="Prune ledger records older than this (hourly); 0 keeps everything.",
+)
+@click.option(
+    "--ledger-key-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    envvar="TRUTHGATE_LEDGER_KEY_FILE",
+    help="Seal every ledger write with this key (a file from a Secret; not in the database). "
+    "Without it the ledger is tamper-evident only [env TRUTHGATE_LEDGER_KEY_FILE].",
+)
+@click.option(
+    "--webhook-timeout",
+    type=click.FloatRange(min=0.5, max=30),
+    default=3.0,
+    show_default=True,
+    envvar="TRUTHGATE_WEBHOOK_TIMEOUT",
+    metavar="SECONDS",
+    help="The API server's timeoutSeconds for this webhook; a ledger write gets two thirds of "
+    "it, then the failure mode applies [env TRUTHGATE_WEBHOOK_TIMEOUT].",
 )
 @click.option(
     "--read-api-token-file",
@@ -214,11 +236,18 @@ def serve(
     failure_mode: FailureMode | None,
     workers: int,
     threads: int,
-    retention_days: int | None,
+    retention_days: int,
     read_api_token_file: Path | None,
+    ledger_key_file: Path | None,
+    webhook_timeout: float,
 ) -> None:
     """Run the validating admission webhook (gunicorn, TLS)."""
     bind = _bind(bind)
+    retention = retention_days or None
+    write_deadline = ledger_write_deadline(webhook_timeout)
+    from webhooks.ledger.seal import load_key
+
+    key = load_key(ledger_key_file) if ledger_key_file else None
     # Before anything imports prometheus_client: it picks multi-process mode at import time.
     from webhooks.server.multiproc import prepare_multiprocess_dir
 
@@ -243,7 +272,7 @@ def serve(
 
     files = tls.resolve(tls_cert, tls_key, tls_dir, tls_san)
     shown_ledger = parse_ledger_url(ledger).display
-    ledger_note = _probe_ledger(ledger, retention_days)
+    ledger_note = _probe_ledger(ledger, retention, write_deadline, key)
 
     click.echo(f"truthgate: TLS certificate {files.cert}, key {files.key}")
     if files.self_signed:
@@ -258,7 +287,11 @@ def serve(
         f"failure mode {config.failure_mode}"
     )
 
-    store = PerProcessStore(lambda: open_store(ledger, retention_days=retention_days))
+    store = PerProcessStore(
+        lambda: open_store(
+            ledger, retention_days=retention, write_deadline_s=write_deadline, key=key
+        )
+    )
     metrics = Metrics(multiprocess_dir=metrics_dir)
     app = create_app(config, engine, store, metrics, read_token=_read_token(read_api_token_file))
 
@@ -307,21 +340,42 @@ def admission_config(
     return config if failure_mode is None else replace(config, failure_mode=failure_mode)
 
 
-def _probe_ledger(url: str, retention_days: int | None) -> str:
-    """Create the schema once in the master (workers then only open it); close before fork."""
+def ledger_write_deadline(webhook_timeout: float) -> float:
+    """Two thirds of the API server's timeout: the rest is for the policies and the network."""
+    return round(webhook_timeout * 2 / 3, 3)
+
+
+def _probe_ledger(
+    url: str, retention_days: int | None, write_deadline: float, key: bytes | None
+) -> str:
+    """Create the schema once in the master (workers then only open it); close before fork.
+
+    Returns what to add to the start-up line about the ledger.
+    """
     from webhooks.ledger import open_store
+    from webhooks.ledger.seal import key_id
+
+    sealing = (
+        f"sealed with key {key_id(key)}"
+        if key
+        else "NOT sealed (no --ledger-key-file: tamper-evident only)"
+    )
+    retained = f"retention {retention_days} days" if retention_days else "retention off"
+    settings = f" ({sealing}; {retained}; write deadline {write_deadline:g}s)"
 
     try:
-        store = open_store(url, retention_days=retention_days)
+        store = open_store(
+            url, retention_days=retention_days, write_deadline_s=write_deadline, key=key
+        )
     except LedgerError as e:
         return (
-            f" — NOT reachable now ({short(e, 200)}); reviews follow the failure mode and "
-            f"/readyz answers 503 until it is"
+            f"{settings} — NOT reachable now ({short(e, 200)}); reviews follow the failure mode "
+            f"and /readyz answers 503 until it is"
         )
     try:
         store.ping()
     except LedgerError as e:
-        return f" — NOT answering now ({short(e, 200)})"
+        return f"{settings} — NOT answering now ({short(e, 200)})"
     finally:
         store.close()
-    return ""
+    return settings

@@ -28,7 +28,7 @@ from webhooks.admission.review import (
     load_review,
     response_review,
 )
-from webhooks.errors import BadRequestError, TruthgateError, short
+from webhooks.errors import BadRequestError, LedgerTimeoutError, TruthgateError, short
 from webhooks.ledger.store import IntentStore
 from webhooks.policy.engine import PolicyEngine, PolicyMeta, PolicyOutcome
 from webhooks.server.metrics import DecisionLabel, Metrics
@@ -123,6 +123,8 @@ class Admitter:
                 fields["recorded"] = True
             except TruthgateError as e:
                 self._metrics.error("ledger")
+                if isinstance(e, LedgerTimeoutError):
+                    self._metrics.ledger_timeouts.inc()
                 fields["recorded"] = False
                 fields["ledgerError"] = short(e, 200)
                 review = self._ledger_failure(decision)

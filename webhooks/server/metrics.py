@@ -99,6 +99,11 @@ class Metrics:
             ["kind"],
             registry=r,
         )
+        self.ledger_timeouts = Counter(
+            "truthgate_ledger_timeouts",
+            "Ledger writes that missed their deadline (also counted as errors of kind ledger).",
+            registry=r,
+        )
         self.fail_open = Counter(
             "truthgate_fail_open",
             "Reviews allowed only because fail-open covered a policy or ledger failure.",

@@ -20,6 +20,7 @@ from typing import Any
 
 from webhooks.errors import LedgerError, TruthgateError, short
 from webhooks.evidence.model import IntentRecord
+from webhooks.ledger.intent import ExpectedHead
 from webhooks.ledger.store import ChainReport, IntentStore, RecentTable
 
 RETRY_AFTER_SECONDS = 1.0
@@ -120,8 +121,8 @@ class PerProcessStore:
         record: dict[str, Any] | None = self._call(lambda s: s.verification(key))
         return record
 
-    def verify(self) -> ChainReport:
-        report: ChainReport = self._call(lambda s: s.verify())
+    def verify(self, expect: ExpectedHead | None = None) -> ChainReport:
+        report: ChainReport = self._call(lambda s: s.verify(expect))
         return report
 
     def prune(self, older_than: datetime) -> int:
