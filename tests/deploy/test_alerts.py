@@ -79,15 +79,22 @@ def test_every_metric_the_alerts_use_is_one_truthgate_or_argo_cd_exports() -> No
         "truthgate_ledger_write_seconds",
         "truthgate_errors_total",
         "truthgate_fail_open_total",
+        "truthgate_ledger_timeouts_total",
         "argocd_app_info",
         "up",
-        # kube-apiserver's own admission webhook metrics
+        # kubelet's volume stats, kube-apiserver's own admission webhook metrics
         "apiserver_admission_webhook_fail_open_count",
         "apiserver_admission_webhook_rejection_count",
+        "kubelet_volume_stats_available_bytes",
+        "kubelet_volume_stats_capacity_bytes",
     }
     import re
 
-    used = set(re.findall(r"\b(truthgate_[a-z_]+|argocd_[a-z_]+|apiserver_[a-z_]+)\b", text))
+    used = set(
+        re.findall(
+            r"\b(truthgate_[a-z_]+|argocd_[a-z_]+|apiserver_[a-z_]+|kubelet_[a-z_]+)\b", text
+        )
+    )
     used = {re.sub(r"_bucket$", "", u) for u in used}
     assert used <= exported, used - exported
 
@@ -304,6 +311,9 @@ def test_a_healthy_webhook_raises_nothing(promtool: str, tmp_path: Path) -> None
         {"series": 'truthgate_admission_duration_seconds_bucket{le="+Inf"}', "values": "0+100x30"},
         {"series": 'truthgate_ledger_write_seconds_bucket{le="0.01"}', "values": "0+100x30"},
         {"series": 'truthgate_ledger_write_seconds_bucket{le="+Inf"}', "values": "0+100x30"},
+        {"series": "truthgate_ledger_timeouts_total", "values": "0x30"},
+        {"series": f"kubelet_volume_stats_available_bytes{{{PVC}}}", "values": "900x30"},
+        {"series": f"kubelet_volume_stats_capacity_bytes{{{PVC}}}", "values": "1000x30"},
     ]
     run_rule_tests(
         promtool,
@@ -315,4 +325,47 @@ def test_a_healthy_webhook_raises_nothing(promtool: str, tmp_path: Path) -> None
                 "alert_rule_test": [expect(a, "25m", None) for a in sorted(alert_names())],
             }
         ],
+    )
+
+
+PVC = 'persistentvolumeclaim="truthgate-ledger",namespace="truthgate"'
+
+
+def test_the_ledger_volume_alert_fires_before_the_volume_is_full(
+    promtool: str, tmp_path: Path
+) -> None:
+    # 1000 bytes; a flood eats 10 per minute from 300 free. Another volume filling up is none
+    # of truthgate's business.
+    series = [
+        {"series": f"kubelet_volume_stats_available_bytes{{{PVC}}}", "values": "300-10x29"},
+        {"series": f"kubelet_volume_stats_capacity_bytes{{{PVC}}}", "values": "1000x29"},
+        {
+            "series": 'kubelet_volume_stats_available_bytes{persistentvolumeclaim="other"}',
+            "values": "10x29",
+        },
+        {
+            "series": 'kubelet_volume_stats_capacity_bytes{persistentvolumeclaim="other"}',
+            "values": "1000x29",
+        },
+    ]
+    labels = {"severity": "warning", "persistentvolumeclaim": "truthgate-ledger"}
+    labels["namespace"] = "truthgate"
+    checks = [
+        expect("TruthgateLedgerVolumeFilling", "5m", None),  # `for: 10m`
+        # Full within two days at this rate: fires with 180 bytes (18%) still free.
+        expect("TruthgateLedgerVolumeFilling", "12m", labels),
+    ]
+    run_rule_tests(
+        promtool, tmp_path, [{"interval": "1m", "input_series": series, "alert_rule_test": checks}]
+    )
+
+
+def test_ledger_write_timeouts_fire(promtool: str, tmp_path: Path) -> None:
+    series = [{"series": "truthgate_ledger_timeouts_total", "values": "0 0 0 4 4 4 4 4"}]
+    checks = [
+        expect("TruthgateLedgerWriteTimeouts", "2m", None),
+        expect("TruthgateLedgerWriteTimeouts", "5m", {"severity": "critical"}),
+    ]
+    run_rule_tests(
+        promtool, tmp_path, [{"interval": "1m", "input_series": series, "alert_rule_test": checks}]
     )

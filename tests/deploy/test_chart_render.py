@@ -3,6 +3,7 @@ the properties that keep truthgate from ever being the reason a cluster stops.""
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 from pathlib import Path
@@ -63,6 +64,7 @@ def test_default_install_is_the_single_replica_sqlite_quick_start() -> None:
             "PersistentVolumeClaim",
             "PodDisruptionBudget",
             "Secret",
+            "Secret",
             "Service",
             "ServiceAccount",
             "ValidatingWebhookConfiguration",
@@ -82,6 +84,37 @@ def test_default_install_is_the_single_replica_sqlite_quick_start() -> None:
     ] == claim["metadata"]["name"]
     # The ledger is the audit record: uninstalling truthgate does not delete it.
     assert claim["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+
+
+def test_the_ledger_is_sealed_retained_and_bounded_by_default() -> None:
+    docs = render()
+    container = pod_spec(docs)["containers"][0]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["TRUTHGATE_RETENTION_DAYS"] == "90"
+    assert env["TRUTHGATE_WEBHOOK_TIMEOUT"] == "3"  # ledger writes get 2 s of the API's 3 s
+    assert env["TRUTHGATE_LEDGER_KEY_FILE"] == "/etc/truthgate/ledger-key/key"
+    mounts = {m["name"]: m for m in container["volumeMounts"]}
+    assert mounts["ledger-key"]["mountPath"] == "/etc/truthgate/ledger-key"
+    assert mounts["ledger-key"]["readOnly"] is True
+    secret_name = {v["name"]: v for v in pod_spec(docs)["volumes"]}["ledger-key"]["secret"][
+        "secretName"
+    ]
+    key_secret = next(d for d in docs if d["metadata"]["name"] == secret_name)
+    assert key_secret["kind"] == "Secret"
+    assert len(base64.b64decode(key_secret["data"]["key"])) >= 32
+    # A new key would leave every earlier seal unverifiable: it outlives an uninstall.
+    assert key_secret["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+
+
+def test_a_ledger_key_secret_you_bring_replaces_the_generated_one() -> None:
+    docs = render({"ledger": {"key": {"existingSecret": "my-ledger-key"}}})
+    volumes = {v["name"]: v for v in pod_spec(docs)["volumes"]}
+    assert volumes["ledger-key"]["secret"]["secretName"] == "my-ledger-key"
+    assert kinds(docs).count("Secret") == 1  # only the TLS Secret is made
+    unsealed = render({"ledger": {"key": {"generate": False}, "retentionDays": 0}})
+    env = {e["name"]: e.get("value") for e in pod_spec(unsealed)["containers"][0]["env"]}
+    assert "TRUTHGATE_LEDGER_KEY_FILE" not in env
+    assert env["TRUTHGATE_RETENTION_DAYS"] == "0"
 
 
 # -- the webhook configuration ---------------------------------------------------------------
@@ -385,9 +418,13 @@ def test_service_monitor_scrapes_the_tls_port_trusting_the_webhook_ca() -> None:
     )
 
 
+def _secrets(docs: list[Manifest]) -> list[str]:
+    return sorted(d["metadata"]["name"] for d in docs if d["kind"] == "Secret")
+
+
 def test_cert_manager_mode_lets_cainjector_fill_the_ca_bundle() -> None:
     docs = render(CERT_MANAGER)
-    assert "Secret" not in kinds(docs)
+    assert _secrets(docs) == ["truthgate-ledger-key"]  # no TLS Secret: cert-manager makes it
     vwc = one(docs, "ValidatingWebhookConfiguration")
     assert "caBundle" not in vwc["webhooks"][0]["clientConfig"]
     injected_from = vwc["metadata"]["annotations"]["cert-manager.io/inject-ca-from"]
@@ -405,7 +442,7 @@ def test_cert_manager_mode_lets_cainjector_fill_the_ca_bundle() -> None:
 
 def test_a_tls_secret_you_bring_is_used_with_its_ca_bundle() -> None:
     docs = render({"tls": {"existingSecret": "my-tls", "caBundle": "Q0E="}})
-    assert "Secret" not in kinds(docs)
+    assert _secrets(docs) == ["truthgate-ledger-key"]  # no TLS Secret: yours is used
     assert webhook(docs)["clientConfig"]["caBundle"] == "Q0E="
     tls_volume = {v["name"]: v for v in pod_spec(docs)["volumes"]}["tls"]
     assert tls_volume["secret"]["secretName"] == "my-tls"

@@ -168,3 +168,12 @@ application namespaces bind and by the self-verification hooks' own Role.
   resources: [truthchecks/status]
   verbs: [patch]
 {{- end -}}
+
+{{/* Name of the Secret holding the ledger key, or empty when the ledger is not sealed. */}}
+{{- define "truthgate.ledgerKeySecret" -}}
+{{- if .Values.ledger.key.existingSecret -}}
+{{- .Values.ledger.key.existingSecret -}}
+{{- else if .Values.ledger.key.generate -}}
+{{- printf "%s-ledger-key" (include "truthgate.fullname" .) -}}
+{{- end -}}
+{{- end -}}
