@@ -15,6 +15,7 @@ import os
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -28,6 +29,9 @@ from webhooks.errors import BadRequestError, LedgerError, TruthgateError, short
 from webhooks.policy.gatekeeper.inventory import InventoryCache
 from webhooks.policy.gatekeeper.namespaces import NamespaceLabels
 from webhooks.shipped import shipped_policy_dir
+
+if TYPE_CHECKING:
+    from webhooks.ledger.store import IntentStore
 
 log = logging.getLogger("truthgate.server")
 
@@ -243,17 +247,11 @@ def serve(
 ) -> None:
     """Run the validating admission webhook (gunicorn, TLS)."""
     bind = _bind(bind)
-    retention = retention_days or None
-    write_deadline = ledger_write_deadline(webhook_timeout)
-    from webhooks.ledger.seal import load_key
-
-    key = load_key(ledger_key_file) if ledger_key_file else None
     # Before anything imports prometheus_client: it picks multi-process mode at import time.
     from webhooks.server.multiproc import prepare_multiprocess_dir
 
     metrics_dir = prepare_multiprocess_dir()
 
-    from webhooks.ledger import open_store
     from webhooks.ledger.url import parse_ledger_url
     from webhooks.policy.factory import open_engine
     from webhooks.server import tls
@@ -272,7 +270,9 @@ def serve(
 
     files = tls.resolve(tls_cert, tls_key, tls_dir, tls_san)
     shown_ledger = parse_ledger_url(ledger).display
-    ledger_note = _probe_ledger(ledger, retention, write_deadline, key)
+    open_ledger, ledger_note = _ledger_opener(
+        ledger, retention_days, ledger_key_file, webhook_timeout
+    )
 
     click.echo(f"truthgate: TLS certificate {files.cert}, key {files.key}")
     if files.self_signed:
@@ -287,11 +287,7 @@ def serve(
         f"failure mode {config.failure_mode}"
     )
 
-    store = PerProcessStore(
-        lambda: open_store(
-            ledger, retention_days=retention, write_deadline_s=write_deadline, key=key
-        )
-    )
+    store = PerProcessStore(open_ledger)
     metrics = Metrics(multiprocess_dir=metrics_dir)
     app = create_app(config, engine, store, metrics, read_token=_read_token(read_api_token_file))
 
@@ -338,6 +334,23 @@ def admission_config(
         enforcement = policy_dir / "enforcement.yaml"
     config = load_config(enforcement, os.environ)
     return config if failure_mode is None else replace(config, failure_mode=failure_mode)
+
+
+def _ledger_opener(
+    url: str, retention_days: int, key_file: Path | None, webhook_timeout: float
+) -> tuple[Callable[[], IntentStore], str]:
+    """How each worker opens the ledger, and the start-up note about it (probed here once)."""
+    from webhooks.ledger import open_store
+    from webhooks.ledger.seal import load_key
+
+    retention = retention_days or None
+    deadline = ledger_write_deadline(webhook_timeout)
+    key = load_key(key_file) if key_file else None
+    note = _probe_ledger(url, retention, deadline, key)
+    return (
+        lambda: open_store(url, retention_days=retention, write_deadline_s=deadline, key=key),
+        note,
+    )
 
 
 def ledger_write_deadline(webhook_timeout: float) -> float:
