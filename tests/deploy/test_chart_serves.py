@@ -62,10 +62,14 @@ def webhook(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Webhook]:
         (tmp / "tls" / key).write_bytes(base64.b64decode(secret[key]))
     (tmp / "metrics").mkdir()
     (tmp / "data").mkdir()
+    (tmp / "ledger-key").mkdir()
+    key = one(docs, "Secret", "truthgate-ledger-key")["data"]["key"]
+    (tmp / "ledger-key" / "key").write_bytes(base64.b64decode(key))
     # The container's filesystem, mapped: volume mounts to temp dirs, the image's policies to
     # the source tree (the image links them to where truthgate looks).
     paths = {
         "/etc/truthgate/tls": str(tmp / "tls"),
+        "/etc/truthgate/ledger-key": str(tmp / "ledger-key"),
         "/var/run/truthgate/metrics": str(tmp / "metrics"),
         "/var/lib/truthgate": str(tmp / "data"),
         "/opt/truthgate/policies": str(ROOT / "policies"),
