@@ -59,6 +59,8 @@ def test_default_install_is_the_single_replica_sqlite_quick_start() -> None:
         [
             "ClusterRole",
             "ClusterRole",
+            "ClusterRole",  # the webhook's: get on the workloads a scale request changes
+            "ClusterRoleBinding",
             "Deployment",
             "NetworkPolicy",
             "PersistentVolumeClaim",
@@ -165,7 +167,11 @@ def test_rules_never_cover_events_leases_or_everything() -> None:
     for values in [None, *CI_VALUES.values()]:
         for rule in webhook(render(values))["rules"]:
             assert rule["scope"] == "Namespaced"
-            assert set(rule["operations"]) == {"CREATE", "UPDATE", "DELETE"}
+            scale = all(r.endswith("/scale") for r in rule["resources"])
+            # A Scale is only ever updated; every other rule covers the whole lifecycle.
+            assert set(rule["operations"]) == (
+                {"UPDATE"} if scale else {"CREATE", "UPDATE", "DELETE"}
+            )
             for resource in rule["resources"]:
                 assert resource.split("/")[0] not in {"*", "events", "leases"}
 
@@ -207,7 +213,8 @@ def test_the_webhook_port_the_api_server_calls_is_the_port_the_pods_serve() -> N
 
 def test_webhook_pods_run_locked_down() -> None:
     spec = pod_spec(render())
-    assert spec["automountServiceAccountToken"] is False
+    # The token is mounted only to read the workload of a scale request (see below).
+    assert spec["automountServiceAccountToken"] is True
     assert spec["securityContext"]["runAsNonRoot"] is True
     assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
     (container,) = spec["containers"]
@@ -312,17 +319,35 @@ def test_disruption_budget_never_blocks_a_drain() -> None:
 # -- RBAC ------------------------------------------------------------------------------------
 
 
-def test_the_webhook_has_no_api_access_at_all() -> None:
+def test_the_webhook_reads_only_the_workloads_a_scale_request_changes() -> None:
     docs = render(HA)
     sa = one(docs, "ServiceAccount", "truthgate")
     assert sa["automountServiceAccountToken"] is False
-    assert "ClusterRoleBinding" not in kinds(docs)
-    for binding in [d for d in docs if d["kind"] == "RoleBinding"]:
+    pod = one(docs, "Deployment", "truthgate")["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is True
+    role = one(docs, "ClusterRole", "truthgate-scale-parents")
+    assert role["rules"] == [
+        {
+            "apiGroups": ["apps"],
+            "resources": ["deployments", "statefulsets", "replicasets"],
+            "verbs": ["get"],
+        }
+    ]
+    [binding] = [d for d in docs if d["kind"] == "ClusterRoleBinding"]
+    assert binding["roleRef"]["name"] == "truthgate-scale-parents"
+    for rb in [d for d in docs if d["kind"] == "RoleBinding"]:
         assert {
             "kind": "ServiceAccount",
             "name": "truthgate",
             "namespace": "truthgate",
-        } not in binding["subjects"]
+        } not in rb["subjects"]
+
+
+def test_without_scale_subresources_the_webhook_has_no_api_access_at_all() -> None:
+    docs = render({**HA, "webhook": {**HA.get("webhook", {}), "scaleSubresources": False}})
+    pod = one(docs, "Deployment", "truthgate")["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is False
+    assert "ClusterRoleBinding" not in kinds(docs)
 
 
 def test_the_verifier_role_only_reads_except_truthcheck_status() -> None:

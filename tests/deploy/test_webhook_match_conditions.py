@@ -147,3 +147,32 @@ def test_a_custom_break_glass_annotation_is_honoured() -> None:
     values = {"webhook": {"breakGlassAnnotation": "example.com/emergency"}}
     assert not sent(create(obj({TRACKING: "a", "example.com/emergency": "true"})), values)
     assert sent(create(obj({TRACKING: "a", BREAK_GLASS: "true"})), values)
+
+
+def scale(replicas: int = 0) -> dict[str, Any]:
+    """What the API server sends for `kubectl scale`: an autoscaling/v1 Scale, no labels."""
+    o = {
+        "apiVersion": "autoscaling/v1",
+        "kind": "Scale",
+        "metadata": {"name": "web", "namespace": "shop"},
+        "spec": {"replicas": replicas},
+    }
+    return {
+        "object": o,
+        "oldObject": {**o, "spec": {"replicas": 2}},
+        "request": {"operation": "UPDATE", "subResource": "scale"},
+    }
+
+
+def test_scale_requests_reach_truthgate_which_reads_the_workload() -> None:
+    assert sent(scale())
+    rules = one(render(), "ValidatingWebhookConfiguration")["webhooks"][0]["rules"]
+    scaled = {r for rule in rules for r in rule["resources"] if r.endswith("/scale")}
+    assert scaled == {"deployments/scale", "statefulsets/scale", "replicasets/scale"}
+
+
+def test_scale_requests_stay_in_the_api_server_when_turned_off() -> None:
+    values = {"webhook": {"scaleSubresources": False}}
+    assert not sent(scale(), values)
+    rules = one(render(values), "ValidatingWebhookConfiguration")["webhooks"][0]["rules"]
+    assert not [r for rule in rules for r in rule["resources"] if "/" in r]

@@ -16,6 +16,10 @@ context answers the questions every GitOps policy asks and should not re-derive 
   for the status subresource, and spec changes on a status subresource request).
 - ``specChanged``: the patch touches something outside ``metadata`` and ``status``.
 - ``breakGlass``: the ``truthgate.dev/break-glass`` annotation (a ticket), or null.
+
+A ``scale`` subresource request (``kubectl scale``, an HPA) carries an ``autoscaling/v1`` Scale
+with no labels or annotations: the app and the break-glass ticket are read from the workload it
+scales (``parent``, read by the server), so it is judged and recorded like any other edit.
 """
 
 from __future__ import annotations
@@ -227,12 +231,27 @@ def spec_changed(patch: list[dict[str, Any]]) -> bool:
     return False
 
 
-def build_context(request: AdmissionRequest, config: AdmissionConfig) -> TruthgateContext:
-    """The ``truthgate`` half of the policy input (pure: reads only its arguments)."""
+SCALE = "scale"
+
+
+def is_scale(request: AdmissionRequest) -> bool:
+    """A request on the ``scale`` subresource: the object is a Scale, not the workload."""
+    return request.get("subResource") == SCALE
+
+
+def build_context(
+    request: AdmissionRequest, config: AdmissionConfig, parent: KubeObject | None = None
+) -> TruthgateContext:
+    """The ``truthgate`` half of the policy input (pure: reads only its arguments).
+
+    ``parent``: for a scale subresource request, the workload being scaled.
+    """
     new = request.get("object")
     old = request.get("oldObject")
     operation = request["operation"]
     subject = old if operation == "DELETE" else (new or old)
+    if parent is not None and is_scale(request):
+        subject = parent
     app = app_of(subject)
     if app is None and operation == "UPDATE":
         app = app_of(old)
@@ -251,6 +270,8 @@ def build_context(request: AdmissionRequest, config: AdmissionConfig) -> Truthga
     }
 
 
-def build_input(request: AdmissionRequest, config: AdmissionConfig) -> PolicyInput:
+def build_input(
+    request: AdmissionRequest, config: AdmissionConfig, parent: KubeObject | None = None
+) -> PolicyInput:
     """``{"request": …, "truthgate": …}``: what every admission policy sees as ``input``."""
-    return {"request": request, "truthgate": build_context(request, config)}
+    return {"request": request, "truthgate": build_context(request, config, parent)}

@@ -18,12 +18,13 @@ Every message keeps where it came from (``Message``: package, rule, action, effe
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, cast
 
 from webhooks.admission.config import AdmissionConfig, FailureMode
-from webhooks.admission.context import TruthgateContext, build_input
+from webhooks.admission.context import TruthgateContext, build_input, is_scale
 from webhooks.admission.review import (
     AdmissionRequest,
     AdmissionReviewResponse,
@@ -32,12 +33,16 @@ from webhooks.admission.review import (
     request_object,
     response_review,
 )
-from webhooks.errors import PolicyError, short
+from webhooks.errors import PolicyError, TruthgateError, short
 from webhooks.evidence.model import (
     IntentDecision,
     IntentDraft,
+    KubeObject,
 )
 from webhooks.policy.engine import EnforcementAction, PolicyEngine, PolicyOutcome
+
+# The workload a scale subresource request changes (None: it does not exist). May raise.
+ParentLookup = Callable[[AdmissionRequest], KubeObject | None]
 
 MAX_MESSAGE_CHARS = 256  # one policy message, as stored and shown
 
@@ -127,20 +132,43 @@ def _package(outcome: PolicyOutcome) -> str:
     return outcome.package
 
 
+def _scale_parent(
+    request: AdmissionRequest, parents: ParentLookup | None
+) -> tuple[KubeObject | None, str | None]:
+    """(the workload a scale request changes, or why it could not be read)."""
+    if parents is None or not is_scale(request):
+        return None, None
+    try:
+        return parents(request), None
+    except TruthgateError as e:
+        return None, short(f"cannot read the workload this scale request changes: {e}", 200)
+
+
 def decide(
-    request: AdmissionRequest, engine: PolicyEngine, config: AdmissionConfig, now: datetime
+    request: AdmissionRequest,
+    engine: PolicyEngine,
+    config: AdmissionConfig,
+    now: datetime,
+    *,
+    parents: ParentLookup | None = None,
 ) -> Decision:
-    """Evaluate the policies targeting the request's kind and combine their outcomes."""
-    policy_input = build_input(request, config)
+    """Evaluate the policies targeting the request's kind and combine their outcomes.
+
+    ``parents`` reads the workload a scale subresource request changes (injected I/O, like the
+    engine); when it fails the failure mode applies, as for a policy that cannot be evaluated.
+    """
+    parent, error = _scale_parent(request, parents)
+    policy_input = build_input(request, config, parent)
     context = policy_input["truthgate"]
     kind = request["kind"]["kind"]
 
-    outcomes: tuple[AppliedOutcome, ...] = ()
-    errors: list[str] = []
-    try:
-        raw = sorted(engine.evaluate(kind, cast(dict[str, Any], policy_input)), key=_package)
-    except PolicyError as e:  # nothing could be evaluated (input refused, engine unreachable)
-        raw, errors = [], [short(e, 200)]
+    errors: list[str] = [error] if error is not None else []
+    raw: list[PolicyOutcome] = []
+    if error is None:
+        try:
+            raw = sorted(engine.evaluate(kind, cast(dict[str, Any], policy_input)), key=_package)
+        except PolicyError as e:  # nothing could be evaluated (input refused, engine unreachable)
+            raw, errors = [], [short(e, 200)]
     # A policy that failed is left out; the others' outcomes stand (its error cancels nothing).
     errors.extend(short(o.error, 200) for o in raw if o.error is not None)
     outcomes = tuple(_apply(o, config) for o in raw if o.error is None)
@@ -183,7 +211,14 @@ def decide(
             "uid": request["uid"],
             "time": rfc3339(now),
             "app": context["app"],
+            # A scale is recorded as the edit of the workload it scales (patch /spec/replicas).
             "kind": {
+                "group": request["resource"]["group"],
+                "version": request["resource"]["version"],
+                "kind": str(parent.get("kind")),
+            }
+            if parent is not None
+            else {
                 "group": request["kind"]["group"],
                 "version": request["kind"]["version"],
                 "kind": kind,

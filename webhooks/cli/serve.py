@@ -289,7 +289,16 @@ def serve(
 
     store = PerProcessStore(open_ledger)
     metrics = Metrics(multiprocess_dir=metrics_dir)
-    app = create_app(config, engine, store, metrics, read_token=_read_token(read_api_token_file))
+    from webhooks.cluster.reader import scale_parent_fetch
+
+    app = create_app(
+        config,
+        engine,
+        store,
+        metrics,
+        read_token=_read_token(read_api_token_file),
+        parents=scale_parent_fetch(),
+    )
 
     def reload_policies() -> None:
         try:

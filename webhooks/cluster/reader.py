@@ -20,7 +20,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import urllib3
@@ -31,7 +31,14 @@ from kubernetes.config.config_exception import ConfigException
 
 from webhooks.cluster.errors import ForbiddenError
 from webhooks.cluster.redact import secret_metadata_only
-from webhooks.cluster.resources import NAMESPACE, SECRET, ResourceType
+from webhooks.cluster.resources import (
+    DEPLOYMENT,
+    NAMESPACE,
+    REPLICASET,
+    SECRET,
+    STATEFULSET,
+    ResourceType,
+)
 from webhooks.errors import ClusterError, ConflictError, short
 from webhooks.evidence.model import KubeObject
 from webhooks.policy.gatekeeper.inventory import SyncKind
@@ -226,6 +233,7 @@ def connect(
     in_cluster: bool = False,
     server: str | None = None,
     timeout: float = 10.0,
+    retries: int = 2,
 ) -> KubeClient:
     """A KubeClient from an explicit server URL, in-cluster credentials or a kubeconfig.
 
@@ -244,7 +252,7 @@ def connect(
             )
     except (ConfigException, OSError) as e:
         raise ClusterError(f"no usable Kubernetes configuration: {short(e, 200)}") from e
-    cfg.retries = 2  # connection-level retries only; every request also has a timeout
+    cfg.retries = retries  # connection-level retries only; every request also has a timeout
     return KubeClient(k8s_client.ApiClient(cfg), timeout=timeout)
 
 
@@ -303,3 +311,26 @@ def inventory_lister(
         return shared().list_objects(rtype, None)
 
     return list_kind
+
+
+_SCALABLE = {(r.group, r.plural): r for r in (DEPLOYMENT, STATEFULSET, REPLICASET)}
+
+
+def scale_parent_fetch(
+    timeout: float = 1.0, server: str | None = None
+) -> Callable[[Mapping[str, object]], KubeObject | None]:
+    """The workload a ``scale`` subresource admission request changes (one bounded GET, no
+    retries: the webhook answers within its deadline), so ``kubectl scale`` is tied to the
+    workload's Argo CD app. Connects on first use; ``server`` is for tests."""
+    shared = _lazy(lambda: connect(timeout=timeout, retries=0, server=server))
+
+    def fetch(request: Mapping[str, object]) -> KubeObject | None:
+        resource = request.get("resource")
+        resource = resource if isinstance(resource, dict) else {}
+        rtype = _SCALABLE.get((str(resource.get("group")), str(resource.get("resource"))))
+        name, namespace = request.get("name"), request.get("namespace")
+        if rtype is None or not isinstance(name, str) or not isinstance(namespace, str):
+            return None
+        return shared().get_object(rtype, namespace, name)
+
+    return fetch

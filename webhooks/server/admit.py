@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from webhooks.admission.config import AdmissionConfig, FailureMode
-from webhooks.admission.decide import Decision, decide
+from webhooks.admission.decide import Decision, ParentLookup, decide
 from webhooks.admission.review import (
     AdmissionRequest,
     AdmissionReviewResponse,
@@ -72,7 +72,10 @@ class Admitter:
         store: IntentStore,
         metrics: Metrics,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        *,
+        parents: ParentLookup | None = None,
     ) -> None:
+        self._parents = parents  # reads the workload of a scale subresource request
         self._config = config
         self._engine = _TimedEngine(engine, metrics)
         self._store = store
@@ -105,7 +108,7 @@ class Admitter:
     def _review(
         self, request: AdmissionRequest, fields: dict[str, Any]
     ) -> tuple[AdmissionReviewResponse, DecisionLabel]:
-        decision = decide(request, self._engine, self._config, self._clock())
+        decision = decide(request, self._engine, self._config, self._clock(), parents=self._parents)
         secret = request["kind"]["kind"] == "Secret"
         fields["app"] = decision.context["app"] if decision.context else None
         # Counted once per review, however many failures fail-open covered in it.

@@ -21,6 +21,7 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from webhooks.admission.config import AdmissionConfig
+from webhooks.admission.decide import ParentLookup
 from webhooks.errors import TruthgateError, short
 from webhooks.ledger.store import IntentStore
 from webhooks.policy.engine import PolicyEngine
@@ -42,12 +43,13 @@ def create_app(
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     *,
     read_token: str | None = None,
+    parents: ParentLookup | None = None,
 ) -> Flask:
     app = Flask("truthgate")
     # Werkzeug refuses a larger Content-Length up front and stops a chunked body at the limit
     # (gunicorn marks its input as terminated, so the limit applies to streams too).
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
-    admitter = Admitter(config, engine, store, metrics, clock)
+    admitter = Admitter(config, engine, store, metrics, clock, parents=parents)
     if read_token is not None:
         app.register_blueprint(read_api(store, read_token))
 

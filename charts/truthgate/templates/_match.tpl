@@ -17,9 +17,11 @@ have annotations or labels (an evaluation error would fall under failurePolicy).
 
 {{- define "truthgate.matchConditions" -}}
 {{- if .Values.webhook.onlyGitOpsManaged }}
+# A Scale (the scale subresource) has no labels or annotations: truthgate decides from the
+# workload it scales.
 - name: gitops-managed
   expression: >-
-    {{ include "truthgate.cel.managed" "object" }} || {{ include "truthgate.cel.managed" "oldObject" }}
+    {{ include "truthgate.cel.managed" "object" }} || {{ include "truthgate.cel.managed" "oldObject" }}{{ if .Values.webhook.scaleSubresources }} || (has(request.subResource) && request.subResource == 'scale'){{ end }}
 {{- end }}
 {{- with .Values.webhook.breakGlassAnnotation }}
 # On DELETE there is no new object: the annotation on the object being deleted counts.
