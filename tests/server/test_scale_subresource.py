@@ -30,7 +30,7 @@ from webhooks.server.metrics import Metrics
 
 
 def scale_review(username: str, replicas: int = 0, name: str = "web") -> dict[str, Any]:
-    scale = {
+    scale: dict[str, Any] = {
         "apiVersion": "autoscaling/v1",
         "kind": "Scale",
         "metadata": {
