@@ -106,10 +106,26 @@ SUBSETS = (
     "nab injected 1.5x: tune half",
     "nab injected 1.5x: holdout half",
     "overall",
+    "deploy-shaped nab: tune half",
+    "deploy-shaped nab: holdout half",
+    "deploy-shaped nab lasting: tune half",
+    "deploy-shaped nab lasting: holdout half",
+    "deploy-shaped injected 1.1x: tune half",
+    "deploy-shaped injected 1.1x: holdout half",
 )
 
 
 def subsets(case: Case) -> list[str]:
+    if case.source == "deploy":
+        half = nab.half(case.family)
+        if case.shape == "injected":
+            return [f"deploy-shaped injected 1.1x: {half} half"]
+        out = [f"deploy-shaped nab: {half} half"]
+        if case.shape != "transient":
+            out.append(f"deploy-shaped nab lasting: {half} half")
+        if not case.regression:
+            out.append(f"deploy-shaped injected 1.1x: {half} half")
+        return out
     if case.source != "nab":
         return [case.source, "overall"]
     half = nab.half(case.family)
@@ -169,7 +185,9 @@ def main() -> None:
     nab_root = Path(args.nab)
     if (nab_root / "labels" / "combined_windows.json").exists():
         real = list(nab.cases(nab_root))
-        cases += real + list(nab.injected(iter(real)))
+        deploys = list(nab.deploys(nab_root))
+        cases += real + list(nab.injected(iter(real))) + deploys
+        cases += nab.injected(iter(deploys), nab.DEPLOY_STEP_FACTOR)
     else:
         print(f"(no NAB data at {nab_root}: simulated cases only)")
     started = time.perf_counter()

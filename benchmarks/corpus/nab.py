@@ -78,7 +78,13 @@ def load(root: Path) -> Iterator[tuple[str, np.ndarray, np.ndarray, list[tuple[f
 
 
 def _metric(
-    key: str, t: np.ndarray, v: np.ndarray, cut_at: tuple[int, int, int], step: float
+    key: str,
+    t: np.ndarray,
+    v: np.ndarray,
+    cut_at: tuple[int, int, int],
+    step: float,
+    *,
+    with_history: bool = True,
 ) -> MetricSeries:
     lo, change, hi = cut_at
     metric: MetricSeries = {
@@ -92,7 +98,7 @@ def _metric(
     # The same span one day earlier, if the file has it.
     h_lo = np.searchsorted(t, t[lo] - DAY)
     h_hi = np.searchsorted(t, t[hi - 1] - DAY, side="right")
-    if t[lo] - DAY >= t[0] and h_hi - h_lo >= (hi - lo) // 2:
+    if with_history and t[lo] - DAY >= t[0] and h_hi - h_lo >= (hi - lo) // 2:
         history: HistoryWindow = {
             "offsetSeconds": DAY,
             "series": [
@@ -149,8 +155,8 @@ def cases(root: Path) -> Iterator[Case]:
                 yield Case(f"nab-{key}-h{ci}", "nab", key, metric, False, change - lo)
 
 
-def injected(healthy: Iterator[Case]) -> Iterator[Case]:
-    """Each healthy cut with its observation multiplied by ``STEP_FACTOR`` (a regression)."""
+def injected(healthy: Iterator[Case], factor: float = STEP_FACTOR) -> Iterator[Case]:
+    """Each healthy cut with its observation multiplied by ``factor`` (a regression)."""
     for case in healthy:
         if case.regression:
             continue
@@ -159,15 +165,63 @@ def injected(healthy: Iterator[Case]) -> Iterator[Case]:
             continue
         metric = copy.copy(case.metric)
         metric["series"] = [
-            [p[0], p[1] * STEP_FACTOR] if i >= case.change_index else list(p)
+            [p[0], p[1] * factor] if i >= case.change_index else list(p)
             for i, p in enumerate(points)
         ]
         yield Case(
             case.id.replace("-h", "-x"),
-            "nab",
+            case.source,
             case.family,
             metric,
             True,
             case.change_index,
             "injected",
         )
+
+
+#: Deploy-shaped cuts: the layout of a real change log (two days before each change at one
+#: minute, two hours after), in points, so every file keeps the same before/after ratio.
+DEPLOY_BASELINE = 576
+DEPLOY_OBSERVE = 24
+#: The step injected into healthy deploy-shaped cuts: about the median move of an erroneous
+#: deploy in a real change log (11% of the level; healthy deploys move it by 4.5%).
+DEPLOY_STEP_FACTOR = 1.1
+#: Healthy deploy-shaped cuts per file (random points, fixed seed).
+DEPLOY_HEALTHY_PER_FILE = 10
+
+
+def deploys(root: Path, seed: int = 20261130) -> Iterator[Case]:
+    """Change cases shaped like a deploy log: every point before the change is the baseline
+    (``DEPLOY_BASELINE`` points, two days at NAB's usual 5 minutes), ``DEPLOY_OBSERVE``
+    observed after it, no history. A *regression* puts the change at a labelled anomaly (the
+    centre of its window, where NAB places it); earlier anomalies stay in the baseline, as
+    they would in a real metric's past. A *healthy* case puts it at a random point whose
+    observation lies a whole window-length away from every labelled window."""
+    FILES[:] = sorted(f"{p.parent.name}/{p.name}" for p in (root / "data").glob("*/*.csv"))
+    rng = np.random.default_rng(seed)
+    for key, t, v, windows in load(root):
+        step = float(np.median(np.diff(t)))
+        for wi, (a, b) in enumerate(windows):
+            change = int(np.searchsorted(t, (a + b) / 2.0))
+            lo, hi = change - DEPLOY_BASELINE, change + DEPLOY_OBSERVE
+            if lo < 0 or hi > t.size:
+                continue
+            metric = _metric(key, t, v, (lo, change, hi), step, with_history=False)
+            metric["driftBudgetSeconds"] = 0.0
+            shape = "" if lasting(v[lo:change], v[change:hi]) else "transient"
+            yield Case(f"deploy-{key}-w{wi}", "deploy", key, metric, True, change - lo, shape)
+        margin = max((b - a for a, b in windows), default=0.0)
+        ok = [
+            c
+            for c in range(DEPLOY_BASELINE, t.size - DEPLOY_OBSERVE)
+            if all(t[c + DEPLOY_OBSERVE - 1] + margin < a or b + margin < t[c] for a, b in windows)
+        ]
+        if not ok:
+            continue
+        picks = rng.choice(len(ok), size=min(DEPLOY_HEALTHY_PER_FILE, len(ok)), replace=False)
+        for ci in sorted(int(x) for x in picks):
+            change = ok[ci]
+            lo, hi = change - DEPLOY_BASELINE, change + DEPLOY_OBSERVE
+            metric = _metric(key, t, v, (lo, change, hi), step, with_history=False)
+            metric["driftBudgetSeconds"] = 0.0
+            yield Case(f"deploy-{key}-h{ci}", "deploy", key, metric, False, change - lo)

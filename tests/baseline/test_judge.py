@@ -449,14 +449,15 @@ def test_an_unset_tolerance_bound_keeps_its_default() -> None:
     assert assess(relative_off).classification == "High"  # 0.5 is beyond the 0.01 asked for
 
 
-def test_a_day_of_baseline_is_thinned_and_still_finds_the_step() -> None:
+def test_a_day_of_baseline_calibrates_the_tests_and_still_finds_the_step() -> None:
     rng = np.random.default_rng(23)
     metric = make(noise(rng, 1440, 0.002), noise(rng, 120, 0.006), driftBudgetSeconds=600)
 
     a = assess(metric)
 
-    assert a.severity == "critical"
-    assert "vs 1d before the change" in a.message
+    assert a.severity == "critical" and a.decisive == "step"
+    assert "a step" in a.message and "over 1d of its own history" in a.message
+    assert "vs the 8h before the change" in a.message
     assert a.windows is not None and a.windows.baseline_points == 1440
 
 

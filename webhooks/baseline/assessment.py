@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from webhooks.baseline.calibrated import Calibrated
 from webhooks.baseline.stats import Estimate
 from webhooks.evidence.model import Direction, Severity
 
@@ -24,6 +25,9 @@ class Windows:
     baseline_points: int
     observation_points: int
     history_offsets: tuple[float, ...] = ()
+    #: Calibrated tests: the span just before the change the observation is compared with
+    #: (the whole baseline is the history the comparison is calibrated on).
+    reference_seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -42,7 +46,10 @@ class Assessment:
     observed_level: float | None = None
     ratio: float | None = None  # level after / level before, as the deciding test sees it
     effect: Estimate | None = None  # the deciding test's estimate (shift, recent or trend)
-    decisive: str = "shift"  # which test decided: shift | recent | trend
+    #: Which test decided: shift | recent | mean | trend (interval tests) or step | burst |
+    #: leak | variability (tests calibrated on the metric's history).
+    decisive: str = "shift"
+    calibrated: Calibrated | None = None  # the deciding calibrated test, if calibrated
     shift: Estimate | None = None  # seasonally adjusted HL shift, in the metric's units
     seasonal_shift: float | None = None  # the part of the raw shift that history explains
     rise: Estimate | None = None  # trend rise over the observation beyond the history's

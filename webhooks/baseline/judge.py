@@ -37,8 +37,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from scipy import stats as sps
 
-from webhooks.baseline import season, stats
+from webhooks.baseline import calibrated, season, stats
 from webhooks.baseline.assessment import CONFIDENCE, Assessment, Classification, Windows
+from webhooks.baseline.calibrated import Calibrated
 from webhooks.baseline.messages import describe
 from webhooks.baseline.season import MIN_HISTORY_POINTS, MIN_TREND_POINTS
 from webhooks.baseline.series import (
@@ -66,8 +67,12 @@ __all__ = [
     "judge_metrics",
 ]
 
-#: Relative tolerance used when a metric declares none: smaller changes are noise.
+#: Relative tolerance used when a metric declares none and the baseline is too short to
+#: calibrate the tests on (see ``calibrated``): smaller changes are noise.
 DEFAULT_RELATIVE_TOLERANCE = 0.2
+#: A divergence is still there while the later half of the observation lies this many of
+#: the history's usual differences beyond the level before the change (calibrated tests).
+STILL_THERE_SCALES = 2.0
 #: Fewer clean points than this on either side of the change is NoData, not a guess.
 MIN_BASELINE_POINTS = 10
 MIN_OBSERVATION_POINTS = 5
@@ -93,8 +98,13 @@ class _Measure:
     rise_up: Estimate | None = None
     decisive: dict[str, str] = field(default_factory=dict)  # side -> test that decided it
     tolerance: float = 0.0
+    #: Per test, how far beyond the level before the change the later half must still lie
+    #: to count as ongoing (default: the tolerance).
+    thresholds: dict[str, float] = field(default_factory=dict)
+    calibration: dict[str, Calibrated] | None = None
     p_high: float = 1.0
     p_low: float = 1.0
+    p_either: float | None = None  # calibrated: Simes over both sides' tests at once
     latest: dict[str, float] = field(default_factory=dict)  # each test over the later half
     half: float = 0.0  # where the later half starts
     excess_t: FloatArray | None = None  # observation times …
@@ -194,6 +204,11 @@ def _measure(metric: MetricSeries, now: float | None) -> _Measure:
     m.observed = stats.median(after.v)
     m.tolerance = _tolerance(metric, m.level)
     _run_tests(m, split, histories, change_at)
+    if m.calibration is not None:
+        s = calibrated.block_size(after.n)
+        m.windows = replace(
+            m.windows, reference_seconds=calibrated.BEFORE_FACTOR * (after.n // s) * s * m.step
+        )
     return m
 
 
@@ -237,6 +252,10 @@ def _run_tests(m: _Measure, split: Split, histories: list[HistorySplit], change_
     path = season.expected_path(histories, np.concatenate([before.t, after.t]), m.level)
     rest_before = before.v - path[: before.n]
     rest_after = after.v - path[before.n :]
+    cal = calibrated.calibrate(rest_before, rest_after)
+    if cal is not None:
+        _use_calibrated(m, cal, after, rest_after, change_at)
+        return
     rho = stats.lag1(rest_before - stats.median(rest_before))
     seasonal = season.seasonal_shift(histories, m.level, 0.0, rho)
     m.seasonal = seasonal.value if seasonal else None
@@ -283,6 +302,53 @@ def _run_tests(m: _Measure, split: Split, histories: list[HistorySplit], change_
     m.excess_t, m.excess = after.t, rest_after - m.level
 
 
+def _use_calibrated(
+    m: _Measure, cal: dict[str, Calibrated], after: Window, rest_after: FloatArray, change_at: float
+) -> None:
+    """The baseline is long enough to calibrate every test on the metric's own history: its
+    p-values replace the interval tests, and the tolerance is only the floor the user set."""
+    m.calibration = cal
+    step = cal["step"]
+    m.level = step.before  # the level just before the change, not two days' median
+    m.tolerance = _tolerance(m.metric, m.level, default_relative=0.0)
+    floor = m.tolerance
+    up = {k: c.p_high if c.value > floor else 1.0 for k, c in cal.items() if k != "variability"}
+    down = {k: c.p_low if -c.value > floor else 1.0 for k, c in cal.items() if k != "variability"}
+    # Jumpier is bad whichever way the metric's level is bad.
+    jumpy = cal["variability"].p_high
+    up["variability"] = down["variability"] = jumpy
+    m.p_high, m.p_low = _simes(list(up.values())), _simes(list(down.values()))
+    m.p_either = _simes([*up.values(), *(p for k, p in down.items() if k != "variability")])
+    m.decisive = {"high": _first_significant(up), "low": _first_significant(down)}
+    half = change_at + (m.end - change_at) / 2.0
+    recent = after.since(half)
+    later = rest_after[after.n - max(recent.n, min(after.n, MIN_OBSERVATION_POINTS)) :]
+    m.latest = {
+        "step": stats.median(later) - m.level,
+        "burst": float(np.mean(later)) - cal["burst"].before,
+        "leak": stats.median(rest_after[-max(3, after.n // 4) :]) - m.level,
+    }
+    m.thresholds = {
+        k: max(floor, STILL_THERE_SCALES * cal[k if k != "leak" else "step"].scale)
+        for k in ("step", "burst", "leak")
+    }
+    m.half = half
+    m.excess_t, m.excess = after.t, rest_after - m.level
+
+
+def _first_significant(ps: dict[str, float]) -> str:
+    """Which kind of change to report when several tests are significant: variability when
+    the jumps stand out most (a jumpy service drifts its median a little too); else a leak
+    (a window that tilts also moves its median), a step, bursts (the mean moved, the median
+    did not) in that order. With none significant: the strongest."""
+    alpha = (1.0 - CONFIDENCE) / 2.0
+    significant = [k for k in calibrated.TESTS if ps.get(k, 1.0) < alpha]
+    strongest = min(calibrated.TESTS, key=lambda k: ps.get(k, 1.0))
+    if not significant or strongest == "variability":
+        return strongest
+    return next(k for k in ("leak", "step", "burst", "variability") if k in significant)
+
+
 #: Which test a message reports when several are significant: the robust shift first.
 _REPORT_ORDER = ("shift", "trend", "recent", "mean")
 
@@ -316,10 +382,12 @@ def _adjusted_shift(
     return raw.minus(seasonal) if seasonal is not None else raw
 
 
-def _tolerance(metric: MetricSeries, level: float) -> float:
+def _tolerance(
+    metric: MetricSeries, level: float, default_relative: float = DEFAULT_RELATIVE_TOLERANCE
+) -> float:
     tol = metric.get("tolerance") or {}
     try:
-        relative = float(tol.get("relative", DEFAULT_RELATIVE_TOLERANCE))
+        relative = float(tol.get("relative", default_relative))
         absolute = float(tol.get("absolute", 0.0))
     except (TypeError, ValueError, AttributeError) as e:
         raise BadRequestError(f"metric {metric.get('name')!r}: tolerance must be numbers") from e
@@ -336,7 +404,10 @@ def _onset(m: _Measure, sign: float, decisive: str) -> float | None:
     trailing stretch (of at least ``ONGOING_POINTS`` points) whose median — or mean, when the
     mean decided — lies beyond the tolerance.
     """
-    if sign * m.latest.get(decisive, 0.0) <= m.tolerance or m.excess is None:
+    if decisive == "variability":
+        return m.change_at  # jumpiness is judged over the whole observation
+    threshold = m.thresholds.get(decisive, m.tolerance)
+    if sign * m.latest.get(decisive, 0.0) <= threshold or m.excess is None:
         return None
     assert m.excess_t is not None
     tt, s = stats.thin(m.excess_t)
@@ -344,14 +415,14 @@ def _onset(m: _Measure, sign: float, decisive: str) -> float | None:
     n = x.size
     idx = np.arange(n)
     counts = n - idx
-    if decisive == "mean":
+    if decisive in ("mean", "burst"):
         centre = np.cumsum(x[::-1])[::-1] / counts
     else:
         # Suffix medians: row i holds x[i:], the rest padded so it sorts to the end.
         grid = np.where(idx[None, :] >= idx[:, None], x[None, :], np.inf)
         grid.sort(axis=1)
         centre = 0.5 * (grid[idx, (counts - 1) // 2] + grid[idx, counts // 2])
-    beyond = np.flatnonzero((centre > m.tolerance) & (counts >= min(ONGOING_POINTS, n)))
+    beyond = np.flatnonzero((centre > threshold) & (counts >= min(ONGOING_POINTS, n)))
     if not beyond.size:
         return m.half
     # Diverging from the first point on means diverging since the change itself.
@@ -367,6 +438,8 @@ def _bad_p(m: _Measure) -> float:
         return m.p_high
     if direction == "decrease-is-bad":
         return m.p_low
+    if m.p_either is not None:
+        return m.p_either
     return min(1.0, 2.0 * min(m.p_high, m.p_low))
 
 
@@ -397,10 +470,9 @@ def _decide(m: _Measure, p_bad: float) -> Assessment:
     severity: Severity | None = None
     divergent: float | None = None
     if p_bad < alpha:
-        classification = "High" if side_high else "Low"
         regression = True
-        decisive = m.decisive.get("high" if side_high else "low", "shift")
-        onset = _onset(m, 1.0 if side_high else -1.0, decisive)
+        side_high, decisive, onset = _ongoing_side(m, side_high)
+        classification = "High" if side_high else "Low"
         # Each point stands for one sampling interval, so a divergence seen at every point of
         # a 10-minute observation has lasted 10 minutes, not 10 minutes less one step.
         divergent = (m.end + m.step - onset) if onset is not None else 0.0
@@ -431,6 +503,8 @@ def _decide(m: _Measure, p_bad: float) -> Assessment:
             "inconclusive: the metric wanders so slowly that these windows hold too few"
             " independent points (add history or a longer baseline)"
         )
+    elif m.calibration is not None:
+        reasons.append("no change unusual for this metric's own history")
     else:
         reasons.append("no change beyond the tolerance at the chosen confidence")
     a = Assessment(
@@ -447,6 +521,7 @@ def _decide(m: _Measure, p_bad: float) -> Assessment:
         ratio=_ratio(m, decisive),
         effect=m.estimates.get(decisive),
         decisive=decisive,
+        calibrated=m.calibration.get(decisive) if m.calibration else None,
         shift=m.shift,
         seasonal_shift=m.seasonal,
         rise=m.rise_up,
@@ -458,9 +533,30 @@ def _decide(m: _Measure, p_bad: float) -> Assessment:
     return replace(a, message=describe(a))
 
 
+def _ongoing_side(m: _Measure, side_high: bool) -> tuple[bool, str, float | None]:
+    """The side to report, its deciding test and when its divergence began (None: over).
+
+    A spike that decays reads as a rise *and* a falling trend; when the side with the
+    smaller p-value is over and the other one is significant and still there (calibrated
+    tests, ``direction: either``), that one is reported."""
+    decisive = m.decisive.get("high" if side_high else "low", "shift")
+    onset = _onset(m, 1.0 if side_high else -1.0, decisive)
+    other = m.p_low if side_high else m.p_high
+    either = m.metric.get("direction", "either") == "either"
+    if onset is None and m.calibration is not None and either and other < (1 - CONFIDENCE) / 2:
+        flipped = m.decisive.get("low" if side_high else "high", "step")
+        if (again := _onset(m, -1.0 if side_high else 1.0, flipped)) is not None:
+            return not side_high, flipped, again
+    return side_high, decisive, onset
+
+
 def _ratio(m: _Measure, decisive: str) -> float | None:
     """Today's level over the baseline's as the deciding test sees it (Kayenta's effect size,
     on robust levels: the observed point of the trend line, or the baseline plus the shift)."""
+    if m.calibration is not None and decisive in m.calibration:
+        c = m.calibration[decisive]
+        before, after = (m.level, m.level + c.after) if decisive == "leak" else (c.before, c.after)
+        return after / before if before > 0 and after >= 0 else None
     if m.level <= 0:
         return None
     if decisive == "trend" and m.end_level is not None:

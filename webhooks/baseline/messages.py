@@ -53,8 +53,61 @@ def compared_with(a: Assessment) -> str:
     return text
 
 
+#: What each kind of change is called in a finding (calibrated tests).
+KINDS = {
+    "step": "a step (the level moved)",
+    "burst": "bursts (the mean moved, not the median)",
+    "leak": "a leak (a steady trend)",
+    "variability": "variability (it turned jumpy)",
+}
+
+
+def _calibrated(a: Assessment) -> str:
+    """Metric, direction, kind of change, the difference against the history's usual ones."""
+    c, w = a.calibrated, a.windows
+    assert c is not None and w is not None
+    went = {"High": "up", "Low": "down"}.get(a.classification, "unchanged")
+    if c.kind == "variability":
+        went = "jumpier" if a.classification == "High" else "steadier"
+    ratio = f" {a.ratio:.2g}x" if a.ratio is not None else ""
+    history = duration(w.baseline_seconds)
+    if c.kind == "step":
+        detail = f"median {number(c.before)} → {number(c.after)}"
+    elif c.kind == "burst":
+        detail = f"mean {number(c.before)} → {number(c.after)}"
+    elif c.kind == "leak":
+        detail = f"rise {signed(c.after)} over the {duration(w.observation_seconds)} observed"
+    else:
+        detail = f"mean point-to-point jump {number(c.before)} → {number(c.after)}"
+    if c.kind == "variability":
+        usual = f"usual change ±{100 * (math.exp(c.scale) - 1):.0f}%"
+    else:
+        usual = f"difference {signed(c.value)}, usual ±{number(c.scale)}"
+    text = (
+        f"{a.name} {went}{ratio}: {KINDS[c.kind]} ({detail}; {usual} over {history} of its"
+        f" own history, p {a.p_value:.2g}"
+    )
+    if a.tolerance:
+        text += f", floor ±{number(a.tolerance)}"
+    reference = duration(w.reference_seconds or 0.0)
+    text += f") vs the {reference} before the change"
+    if w.history_offsets:
+        offsets = " and ".join(duration(o) for o in w.history_offsets)
+        text += f", net of the same windows {offsets} earlier"
+    text += f"; observed {duration(w.observation_seconds)} after the change"
+    if a.regression and a.divergent_seconds:
+        text += f"; divergent for {duration(a.divergent_seconds)}"
+        if a.drift_budget_seconds > 0:
+            text += f" (drift budget {duration(a.drift_budget_seconds)})"
+    if a.reasons:
+        text += f" — {'; '.join(a.reasons)}"
+    return text
+
+
 def describe(a: Assessment) -> str:
     """One sentence: metric, direction, effect with its interval, what was compared."""
+    if a.calibrated is not None and a.windows is not None:
+        return _calibrated(a)
     if a.windows is None or a.shift is None or a.baseline_level is None:
         return f"{a.name}: {'; '.join(a.reasons)}"
     w = a.windows
@@ -67,16 +120,18 @@ def describe(a: Assessment) -> str:
     interval = f"{pct}% CI [{number(effect.lo)}, {number(effect.hi)}]"
     if a.decisive == "trend":
         what = (
-            f"steady trend {signed(effect.value)} over the {duration(w.observation_seconds)}"
+            f"a leak: steady trend {signed(effect.value)} over the {duration(w.observation_seconds)}"
             f" observed beyond the trend before the change, {interval}"
         )
     elif a.decisive == "recent":
         what = (
-            f"{adjusted}HL shift {signed(effect.value)} over the later half of the"
+            f"a late step: {adjusted}HL shift {signed(effect.value)} over the later half of the"
             f" observation, {interval}"
         )
     elif a.decisive == "mean":
-        what = f"{adjusted}mean {signed(effect.value)}, {interval}"
+        what = f"bursts: {adjusted}mean {signed(effect.value)}, {interval}"
+    elif moved:
+        what = f"a step: {adjusted}HL shift {signed(effect.value)}, {interval}"
     else:
         what = f"{adjusted}HL shift {signed(effect.value)}, {interval}"
     level = number(a.baseline_level)

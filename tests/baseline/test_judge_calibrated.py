@@ -1,0 +1,149 @@
+"""Tests calibrated on the metric's own history: with two days of baseline the judge asks how
+unusual the before/after difference is against the same difference everywhere else in that
+history, not whether it clears a fixed 20% tolerance."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.baseline.test_judge import CHANGE, STEP, ar1, make, noise, series
+from webhooks.baseline import calibrated
+from webhooks.baseline.judge import assess, judge_metrics
+from webhooks.evidence.model import HistoryWindow
+
+DAY_POINTS = 1440  # one day at 60 s
+OBSERVE = 120  # two hours
+
+
+def test_a_6_percent_step_on_a_flat_metric_is_a_regression() -> None:
+    rng = np.random.default_rng(1)
+    metric = make(noise(rng, 2 * DAY_POINTS, 100.0, 0.01), noise(rng, OBSERVE, 106.0, 0.01))
+
+    a = assess(metric)
+
+    assert a.severity == "critical" and a.classification == "High"
+    assert a.decisive == "step" and "a step (the level moved)" in a.message
+    assert "over 2d of its own history" in a.message
+
+
+def test_a_30_percent_swing_on_a_metric_that_always_swings_so_is_not() -> None:
+    rng = np.random.default_rng(2)
+    # Slow swings of about ±30% around the level, all through its history.
+    wander = 1.0 + 0.3 * ar1(rng, 2 * DAY_POINTS + OBSERVE, 0.995)
+    v = 100.0 * wander * noise(rng, wander.size, 1.0, 0.02)
+    metric = make(v[: 2 * DAY_POINTS], v[2 * DAY_POINTS :], direction="either")
+
+    a = assess(metric)
+
+    assert a.severity is None, a.message
+
+
+def test_the_same_step_on_a_short_baseline_falls_back_to_the_20_percent_tolerance() -> None:
+    rng = np.random.default_rng(1)
+    metric = make(noise(rng, 60, 100.0, 0.01), noise(rng, OBSERVE, 106.0, 0.01))
+
+    a = assess(metric)
+
+    # 60 points before 120 observed hold no null at all: the interval tests decide, and a
+    # 6% move is inside their default tolerance.
+    assert a.classification == "Pass" and a.tolerance == pytest.approx(20.0, rel=0.01)
+
+
+def test_a_service_that_turns_jumpy_is_a_variability_regression() -> None:
+    rng = np.random.default_rng(3)
+    before = noise(rng, 2 * DAY_POINTS, 50.0, 0.02)
+    after = noise(rng, OBSERVE, 50.0, 0.15)  # same level, seven times the jitter
+
+    a = assess(make(before, after, direction="increase-is-bad"))
+
+    assert a.severity == "critical" and a.decisive == "variability"
+    assert "jumpier" in a.message and "it turned jumpy" in a.message
+
+
+def test_errors_in_bursts_move_the_mean_and_are_named_bursts() -> None:
+    rng = np.random.default_rng(4)
+    before = noise(rng, 2 * DAY_POINTS, 10.0, 0.05)
+    after = noise(rng, OBSERVE, 10.0, 0.05)
+    after[::5] *= 4.0  # a fifth of the minutes at 4x: the median hardly moves
+
+    a = assess(make(before, after))
+
+    assert a.severity == "critical" and a.decisive in ("burst", "variability")
+    assert calibrated.TESTS.index(a.decisive) >= 1  # not a step: the median stayed put
+
+
+def test_a_leak_is_named_a_leak() -> None:
+    rng = np.random.default_rng(5)
+    before = noise(rng, 2 * DAY_POINTS, 500.0, 0.01)
+    after = noise(rng, OBSERVE, 500.0, 0.01) * np.linspace(1.0, 1.3, OBSERVE)
+
+    a = assess(make(before, after, name="memory"))
+
+    # Its median moved too, but the window tilts as no two hours of its history did.
+    assert a.severity == "critical" and a.decisive == "leak"
+    assert "a leak (a steady trend)" in a.message and "rise +" in a.message
+
+
+def test_the_tolerance_is_an_optional_floor() -> None:
+    rng = np.random.default_rng(1)
+    before, after = noise(rng, 2 * DAY_POINTS, 100.0, 0.01), noise(rng, OBSERVE, 106.0, 0.01)
+
+    floored = assess(make(before, after, tolerance={"relative": 0.1}))
+    unset = assess(make(before, after))
+
+    assert floored.severity is None  # "never flag a move under 10%"
+    assert unset.severity == "critical"
+
+
+def test_a_metric_that_improves_is_not_a_regression() -> None:
+    rng = np.random.default_rng(6)
+    metric = make(noise(rng, 2 * DAY_POINTS, 0.02, 0.02), noise(rng, OBSERVE, 0.01, 0.02))
+
+    a = assess(metric)
+
+    assert a.classification == "Low" and not a.regression and a.severity is None
+
+
+def test_healthy_autocorrelated_metrics_rarely_turn_degraded() -> None:
+    """Two days of AR(1) noise around a level, nothing changed: across many metrics of one
+    verification hardly any critical finding (the null is learnt per metric, and the p-values
+    are controlled across metrics)."""
+    rng = np.random.default_rng(7)
+    metrics = []
+    for i, rho in enumerate(np.linspace(0.0, 0.98, 100)):
+        v = 100.0 + 5.0 * ar1(rng, 2 * DAY_POINTS + OBSERVE, float(rho))
+        metrics.append(make(v[: 2 * DAY_POINTS], v[2 * DAY_POINTS :], name=f"m{i}"))
+
+    findings = judge_metrics(metrics)
+
+    assert sum(f["severity"] == "critical" for f in findings) <= 1
+
+
+def test_history_takes_the_daily_rhythm_out_before_calibrating() -> None:
+    rng = np.random.default_rng(8)
+    minutes = np.arange(-3 * DAY_POINTS, OBSERVE)
+    rhythm = 1.0 + 0.5 * np.sin(2 * np.pi * minutes / DAY_POINTS + 1.0)
+    v = 100.0 * rhythm * noise(rng, minutes.size, 1.0, 0.02)
+    v[minutes >= 0] *= 1.15  # a 15% regression riding the rhythm
+    t = CHANGE + STEP * minutes
+    today = minutes >= -2 * DAY_POINTS
+    yesterday = (minutes >= -3 * DAY_POINTS) & (minutes < -DAY_POINTS + OBSERVE)
+    history: HistoryWindow = {
+        "offsetSeconds": 86400.0,
+        "series": series(t[yesterday], v[yesterday]),
+    }
+    plain = make(v[today][: 2 * DAY_POINTS], v[today][2 * DAY_POINTS :], direction="either")
+    with_history = make(
+        v[today][: 2 * DAY_POINTS],
+        v[today][2 * DAY_POINTS :],
+        direction="either",
+        history=[history],
+    )
+
+    a = assess(with_history)
+
+    assert a.severity == "critical" and a.classification == "High", a.message
+    assert "net of the same windows 1d earlier" in a.message
+    # Without history the rhythm swings more than 15% within hours, every day: not rare.
+    assert assess(plain).severity is None
