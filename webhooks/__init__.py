@@ -6,5 +6,10 @@ Floors, from the bottom: ``evidence`` (shapes) → ``policy``/``ledger``/``check
 import higher ones; ``pyproject.toml`` holds the import-linter contracts that enforce it.
 """
 
-__version__ = "0.1.0"
+from importlib.metadata import PackageNotFoundError, version
+
+try:  # pyproject.toml is the one place the version is written (tools/set-version)
+    __version__ = version("truthgate")
+except PackageNotFoundError:  # a source tree that was never installed
+    __version__ = "0+unknown"
 API_VERSION = "truthgate.dev/v1alpha1"
