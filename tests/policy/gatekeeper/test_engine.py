@@ -257,3 +257,54 @@ def test_a_template_without_a_violation_rule_is_refused(tmp_path: Path) -> None:
     path.write_text(path.read_text().replace("violation[", "violations["))
     with pytest.raises(PolicyError, match="k8scontainerlimits defines no violation rule"):
         GatekeeperEngine(policies)
+
+
+BROKEN_TEMPLATE = """\
+apiVersion: templates.gatekeeper.sh/v1
+kind: ConstraintTemplate
+metadata: {name: k8sbroken}
+spec:
+  crd: {spec: {names: {kind: K8sBroken}}}
+  targets:
+    - target: admission.k8s.gatekeeper.sh
+      rego: |
+        package k8sbroken
+
+        violation[{"msg": msg}] {
+          msg := sprintf("value %v", [pick(input.review.object)])
+        }
+
+        pick(obj) = 1 { obj.kind }
+        pick(obj) = 2 { obj.metadata }
+---
+apiVersion: constraints.gatekeeper.sh/v1beta1
+kind: K8sBroken
+metadata: {name: broken}
+spec:
+  match:
+    kinds: [{apiGroups: [apps], kinds: [Deployment]}]
+---
+apiVersion: constraints.gatekeeper.sh/v1beta1
+kind: K8sContainerLimits
+metadata: {name: prod-limits}
+spec:
+  match:
+    kinds: [{apiGroups: [apps], kinds: [Deployment]}]
+    namespaceSelector: {matchLabels: {env: prod}}
+"""
+
+
+def test_a_failing_constraint_cancels_no_other_constraints_denial(tmp_path: Path) -> None:
+    policies = copy_policies(tmp_path)
+    (policies / "broken.yaml").write_text(BROKEN_TEMPLATE)
+    engine = GatekeeperEngine(policies)  # no cluster access: namespace labels unknown
+    outcomes = by_id(engine, deployment(labels={}))
+    assert "functions must not produce multiple outputs" in str(outcomes["K8sBroken/broken"].error)
+    assert "no cluster access" in str(outcomes["K8sContainerLimits/prod-limits"].error)
+    assert outcomes["K8sRequiredLabels/must-have-owner"].denials
+    decision = decide(request(deployment(labels={})), engine, AdmissionConfig(), NOW)
+    assert not decision.allowed
+    assert decision.message == '[must-have-owner] you must provide labels: ["owner"]'
+    assert decision.warnings[-1].startswith(
+        "truthgate: policy evaluation failed, ignored (fail-open): K8sBroken/broken: "
+    )

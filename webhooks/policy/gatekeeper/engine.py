@@ -193,14 +193,30 @@ class GatekeeperEngine:
         planned = current.plan(kind)
         if not planned:
             return []
+        # A constraint that cannot be judged (its namespace's labels unknown, its Rego failing)
+        # is an outcome with an error; the others' outcomes stand.
+        labels_error: str | None = None
         if any(needs_namespace_labels(c.match, target) for c in planned):
-            target = replace(target, namespace_labels=self._namespaces.get(target.namespace))
-        chosen = [c for c in planned if matches(c.match, target)]
-        if not chosen:
-            return []
+            try:
+                labels = self._namespaces.get(target.namespace)
+                target = replace(target, namespace_labels=labels)
+            except PolicyError as e:
+                labels_error = short(e, 200)
         text = review_json(review)
-        outcomes = []
-        for c in chosen:
-            msgs = tuple(sorted(message(c, v) for v in violations(engine, c, text)))
+        outcomes: list[PolicyOutcome] = []
+        for c in planned:
+            if labels_error is not None and needs_namespace_labels(c.match, target):
+                outcomes.append(
+                    PolicyOutcome(c.id, action=c.action, error=f"{c.id}: {labels_error}")
+                )
+                continue
+            if not matches(c.match, target):
+                continue
+            try:
+                found = violations(engine, c, text)
+            except PolicyError as e:
+                outcomes.append(PolicyOutcome(c.id, action=c.action, error=str(e)))
+                continue
+            msgs = tuple(sorted(message(c, v) for v in found))
             outcomes.append(PolicyOutcome(c.id, denials=msgs, action=c.action))
         return outcomes
