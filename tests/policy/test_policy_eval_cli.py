@@ -182,3 +182,52 @@ def test_several_documents_dry_run_and_unmanaged_objects_are_said() -> None:
     assert deployment["notRecorded"].startswith("a dry-run request")
     assert configmap["object"] == "ConfigMap shop/cfg" and configmap["app"] is None
     assert configmap["evaluated"] == ["truthgate.admission.out_of_band_edits"]
+
+
+NAMESPACED_CONSTRAINT = """apiVersion: constraints.gatekeeper.sh/v1beta1
+kind: K8sRequiredLabels
+metadata:
+  name: owner-in-prod
+spec:
+  match:
+    kinds: [{apiGroups: ["apps"], kinds: ["Deployment"]}]
+    namespaceSelector: {matchLabels: {env: prod}}
+  parameters:
+    labels: [{key: owner}]
+"""
+
+
+def test_gatekeeper_constraints_are_named_and_namespaces_come_from_earlier_inputs(
+    tmp_path: Path,
+) -> None:
+    template = ROOT / "tests/policy/gatekeeper/policies/requiredlabels-template.yaml"
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    (policies / "template.yaml").write_text(template.read_text())
+    (policies / "constraint.yaml").write_text(NAMESPACED_CONSTRAINT)
+    namespace = tmp_path / "namespace.yaml"
+    namespace.write_text(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop, labels: {env: prod}}\n"
+    )
+    deployment = str(EXAMPLES / "deployment.yaml")
+
+    def messages(*inputs: str) -> list[tuple[str | None, str, str]]:
+        result = CliRunner().invoke(
+            policy, ["eval", "--policies", str(policies), "-o", "json", *inputs]
+        )
+        doc = json.loads(result.output)
+        return [(m["package"], m["effect"], m["message"]) for m in doc["reviews"][-1]["messages"]]
+
+    # Offline, the namespace's labels are unknown: the failure mode decides, as in the server
+    # without cluster access.
+    ((package, effect, text),) = messages(deployment)
+    assert (package, effect) == (None, "warning")
+    assert "needs the labels of namespace shop" in text
+    # Given the Namespace first, its labels are known and the constraint applies.
+    assert messages(str(namespace), deployment) == [
+        (
+            "K8sRequiredLabels/owner-in-prod",
+            "denial",
+            '[owner-in-prod] you must provide labels: ["owner"]',
+        )
+    ]
