@@ -16,7 +16,8 @@ import math
 import numpy as np
 from scipy import stats
 
-from webhooks.baseline.series import cut, parse_time, prepare
+from webhooks.baseline.series import cut, prepare
+from webhooks.common.times import parse_time
 from webhooks.evidence.model import MetricSeries
 
 CONFIDENCE = 0.98
@@ -26,7 +27,7 @@ FRACTION = 0.25
 def classify(metric: MetricSeries, now: float | None = None) -> str:
     """``High`` | ``Low`` | ``Pass`` | ``NoData`` for one metric."""
     t, v = prepare(metric["series"], metric.get("kind") == "counter")
-    change = parse_time(metric["changeAt"])
+    change = parse_time(metric["changeAt"]).timestamp()
     end = now if now is not None else (float(t[-1]) if t.size else change)
     split = cut(t, v, change, -math.inf, end)
     x, y = split.after.v, split.before.v

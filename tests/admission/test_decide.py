@@ -35,7 +35,7 @@ def test_argocd_sync_is_allowed_and_recorded(shipped_engine: RegorusEngine) -> N
     assert d.review()["response"] == {"uid": d.uid, "allowed": True}
     assert d.intent == {
         "uid": "7b0c2a4e-1f0d-4f5e-9a55-3c2d1e0f9a8b",
-        "time": "2026-11-27T10:00:03.000Z",
+        "time": "2026-11-27T10:00:03Z",
         "app": "shop-web",
         "kind": {"group": "apps", "version": "v1", "kind": "Deployment"},
         "namespace": "shop",

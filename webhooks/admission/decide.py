@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal, cast
 
 from webhooks.admission.config import AdmissionConfig, FailureMode
@@ -33,6 +33,7 @@ from webhooks.admission.review import (
     request_object,
     response_review,
 )
+from webhooks.common.times import format_time
 from webhooks.errors import PolicyError, TruthgateError, short
 from webhooks.evidence.model import (
     IntentDecision,
@@ -110,13 +111,6 @@ class Decision:
         return response_review(
             self.uid, self.allowed, message=self.message, code=self.code, warnings=self.warnings
         )
-
-
-def rfc3339(now: datetime) -> str:
-    """UTC, millisecond precision, ``Z`` suffix (naive datetimes are taken as UTC)."""
-    if now.tzinfo is None:
-        now = now.replace(tzinfo=UTC)
-    return now.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _apply(outcome: PolicyOutcome, config: AdmissionConfig) -> AppliedOutcome:
@@ -209,7 +203,7 @@ def decide(
         obj_meta = request_object(request).get("metadata") or {}
         intent = {
             "uid": request["uid"],
-            "time": rfc3339(now),
+            "time": format_time(now),
             "app": context["app"],
             # A scale is recorded as the edit of the workload it scales (patch /spec/replicas).
             "kind": {

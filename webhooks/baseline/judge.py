@@ -48,11 +48,11 @@ from webhooks.baseline.series import (
     Split,
     Window,
     cut,
-    parse_time,
     prepare,
     split_history,
 )
 from webhooks.baseline.stats import Estimate
+from webhooks.common.times import parse_time
 from webhooks.errors import BadRequestError, short
 from webhooks.evidence.model import Direction, Finding, MetricSeries, Severity
 
@@ -165,7 +165,7 @@ def _measure(metric: MetricSeries, now: float | None) -> _Measure:
         m.nodata = f"the collector could not fetch it: {metric.get('error')}"
         return m
     try:
-        change_at = parse_time(metric["changeAt"])
+        change_at = parse_time(metric["changeAt"], what="changeAt").timestamp()
     except KeyError as e:
         raise BadRequestError(f"metric {name!r} has no changeAt") from e
     _check_shape(metric, name)

@@ -31,7 +31,7 @@ import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 import requests
 import urllib3
@@ -39,6 +39,7 @@ import urllib3
 from webhooks.baseline.response import QueryAnswer, parse_query_range
 from webhooks.baseline.spec import BaselineConfig, MetricSpec
 from webhooks.baseline.windows import QueryRange, plan_ranges
+from webhooks.common.times import format_time
 from webhooks.errors import BadRequestError, short
 from webhooks.evidence.model import HistoryWindow, MetricSeries
 
@@ -79,7 +80,7 @@ def collect_metrics(
         )
     except ValueError as e:
         raise BadRequestError(f"cannot plan the metric windows: {e}") from e
-    change_text = change_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    change_text = format_time(change_at)
     out = [_skeleton(metric, change_text, config) for metric in config.metrics]
     with _Client.open(
         config=config,

@@ -12,7 +12,6 @@ import functools
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
 import numpy as np
 import numpy.typing as npt
@@ -65,17 +64,6 @@ class HistorySplit:
         """The median of the history's baseline (asked for by several estimates; a day of
         points makes it worth computing once)."""
         return float(np.median(self.split.before.v))
-
-
-def parse_time(text: str) -> float:
-    """RFC 3339 (``Z`` or an offset) to unix seconds; a clear error on anything else."""
-    try:
-        stamp = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    except (TypeError, ValueError, AttributeError) as e:
-        raise BadRequestError(f"changeAt is not an RFC 3339 time: {text!r}") from e
-    if stamp.tzinfo is None:
-        raise BadRequestError(f"changeAt has no time zone: {text!r}")
-    return stamp.timestamp()
 
 
 def to_arrays(points: Sequence[Sequence[float]]) -> tuple[FloatArray, FloatArray]:

@@ -18,6 +18,7 @@ from typing import Any
 
 from webhooks.checks import kube
 from webhooks.checks.index import ObjectIndex
+from webhooks.common.times import try_parse_time
 from webhooks.evidence.model import (
     Evidence,
     Finding,
@@ -66,14 +67,14 @@ class CheckContext:
     def from_evidence(cls, evidence: Evidence) -> CheckContext:
         application: dict[str, Any] = evidence.get("application") or {}
         op = kube.get_dict(application, "status", "operationState")
-        change_at = kube.parse_time(op.get("startedAt")) or kube.parse_time(op.get("finishedAt"))
+        change_at = try_parse_time(op.get("startedAt")) or try_parse_time(op.get("finishedAt"))
         revision = kube.get_str(op, "syncResult", "revision") or kube.get_str(
             application, "status", "sync", "revision"
         )
         return cls(
             app=kube.get_str(application, "metadata", "name"),
             revision=revision,
-            now=kube.parse_time(evidence.get("collectedAt")),
+            now=try_parse_time(evidence.get("collectedAt")),
             change_at=change_at,
             settings=CheckSettings.from_truthcheck(evidence.get("truthCheck")),
             index=ObjectIndex(evidence.get("objects") or [], application or None),

@@ -21,6 +21,7 @@ from datetime import datetime
 
 from webhooks.checks import kube
 from webhooks.checks.context import CheckContext, CheckFinding, finding
+from webhooks.common.times import try_parse_time
 from webhooks.evidence.model import Evidence, ResourceRef
 
 
@@ -54,7 +55,7 @@ def check(evidence: Evidence, ctx: CheckContext) -> list[CheckFinding]:
         actor_class = kube.get_str(intent, "actor", "class") or "unknown"
         if actor_class not in ("human", "unknown"):
             continue
-        when = kube.parse_time(intent.get("time"))
+        when = try_parse_time(intent.get("time"))
         if (
             intent.get("dryRun") is True
             or kube.get_bool(intent, "decision", "allowed") is False

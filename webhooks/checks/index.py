@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from webhooks.checks import kube
+from webhooks.common.times import try_parse_time
 from webhooks.evidence.model import KubeObject
 
 ObjectKey = tuple[str, str | None, str]  # (kind, namespace, name)
@@ -66,7 +67,7 @@ def read_event(obj: KubeObject) -> Event | None:
         ("firstTimestamp",),
         ("metadata", "creationTimestamp"),
     ):
-        last_seen = kube.parse_time(kube.get(obj, *path))
+        last_seen = try_parse_time(kube.get(obj, *path))
         if last_seen:
             break
     count = (

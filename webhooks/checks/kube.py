@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from webhooks.common.times import format_time
 from webhooks.evidence.model import KubeObject, ResourceRef
 
 
@@ -69,24 +70,9 @@ def str_map(obj: object, *path: str) -> dict[str, str]:
     return {k: v for k, v in get_dict(obj, *path).items() if isinstance(v, str)}
 
 
-def parse_time(value: object) -> datetime | None:
-    """An RFC 3339 timestamp as an aware datetime (UTC), or None when absent or malformed."""
-    if not isinstance(value, str) or not value:
-        return None
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
-
-
 def fmt_time(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else "unknown time"
+    """A time for a finding's message; "unknown time" when there is none."""
+    return format_time(value) if value else "unknown time"
 
 
 def kind(obj: KubeObject) -> str:

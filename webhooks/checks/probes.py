@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from webhooks.checks import kube
 from webhooks.checks.context import CheckContext, CheckFinding, finding
+from webhooks.common.times import try_parse_time
 from webhooks.evidence.model import Evidence
 
 
@@ -31,7 +32,7 @@ def check(evidence: Evidence, ctx: CheckContext) -> list[CheckFinding]:
         label = f"probe {name} ({url})" if url else f"probe {name}"
         status = kube.get_int(probe, "status")
         error = kube.get_str(probe, "error")
-        at = kube.parse_time(probe.get("at"))
+        at = try_parse_time(probe.get("at"))
         if probe.get("ok") is not True:
             got = f"HTTP {status}" if status is not None else "no response"
             why = f": {kube.short_text(error, 120)}" if error else ""

@@ -23,6 +23,7 @@ from typing import Any
 
 from webhooks.checks import kube, pods
 from webhooks.checks.context import CheckContext, CheckFinding, finding
+from webhooks.common.times import try_parse_time
 from webhooks.evidence.model import Evidence, KubeObject
 
 ConfigKey = tuple[str, str | None, str]  # (ConfigMap|Secret, namespace, name)
@@ -37,7 +38,7 @@ def _changes_from_intents(evidence: Evidence, ctx: CheckContext) -> dict[ConfigK
             continue
         kind = kube.get_str(intent, "kind", "kind")
         name = kube.get_str(intent, "name")
-        when = kube.parse_time(intent.get("time"))
+        when = try_parse_time(intent.get("time"))
         if (
             kind not in _KINDS
             or not name
@@ -56,9 +57,9 @@ def _changes_from_intents(evidence: Evidence, ctx: CheckContext) -> dict[ConfigK
 def _changes_from_objects(ctx: CheckContext) -> dict[ConfigKey, datetime]:
     out: dict[ConfigKey, datetime] = {}
     for obj in ctx.index.members(*_KINDS):
-        times = [kube.parse_time(kube.get(obj, "metadata", "creationTimestamp"))]
+        times = [try_parse_time(kube.get(obj, "metadata", "creationTimestamp"))]
         times += [
-            kube.parse_time(m.get("time")) for m in kube.dicts(obj, "metadata", "managedFields")
+            try_parse_time(m.get("time")) for m in kube.dicts(obj, "metadata", "managedFields")
         ]
         known = [t for t in times if t is not None]
         if known and ctx.since_change(max(known)):
@@ -112,10 +113,10 @@ def uses(pod: KubeObject, kind: str, name: str) -> list[Use]:
 def _started(pod: KubeObject, container: str) -> datetime | None:
     for status in pods.container_statuses(pod):
         if status.get("name") == container:
-            started = kube.parse_time(kube.get(status, "state", "running", "startedAt"))
+            started = try_parse_time(kube.get(status, "state", "running", "startedAt"))
             if started:
                 return started
-    return kube.parse_time(kube.get(pod, "status", "startTime"))
+    return try_parse_time(kube.get(pod, "status", "startTime"))
 
 
 def check(evidence: Evidence, ctx: CheckContext) -> list[CheckFinding]:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from webhooks.checks import kube, pods
 from webhooks.checks.context import CheckContext, CheckFinding, finding
+from webhooks.common.times import try_parse_time
 from webhooks.evidence.model import Evidence, KubeObject
 
 
@@ -49,7 +50,7 @@ def _termination_text(terminated: dict[str, object]) -> str:
 
 
 def _observe(tally: _Tally, pod: KubeObject, ctx: CheckContext) -> None:
-    pod_new = ctx.since_change(kube.parse_time(kube.get(pod, "status", "startTime")))
+    pod_new = ctx.since_change(try_parse_time(kube.get(pod, "status", "startTime")))
     for status in pods.container_statuses(pod):
         cname = kube.get_str(status, "name") or "?"
         count = kube.get_int(status, "restartCount", default=0) or 0
@@ -60,19 +61,20 @@ def _observe(tally: _Tally, pod: KubeObject, ctx: CheckContext) -> None:
             why = f", last {_termination_text(last)}" if last else ""
             tally.crashloop.append(f"{where} ({count} restarts{why})")
             continue
-        ooms = [
-            t
+        oom_times = [
+            when
             for t in (last, now_term)
             if t.get("reason") == "OOMKilled"
-            and ctx.since_change(kube.parse_time(t.get("finishedAt")))
+            and (when := try_parse_time(t.get("finishedAt"))) is not None
+            and ctx.since_change(when)
         ]
-        if ooms:
-            at = max(kube.fmt_time(kube.parse_time(t.get("finishedAt"))) for t in ooms)
+        if oom_times:
+            at = kube.fmt_time(max(oom_times))
             tally.oom.append(f"{where} at {at}")
             if limit := _limit(pod, cname):
                 tally.oom_limits.add(limit)
             continue
-        if count and last and ctx.since_change(kube.parse_time(last.get("finishedAt"))):
+        if count and last and ctx.since_change(try_parse_time(last.get("finishedAt"))):
             tally.restarts += count if pod_new else 1
             tally.restarted.append(kube.name(pod))
             tally.last_reasons.add(_termination_text(last))

@@ -19,10 +19,11 @@ from typing import Any, TypeVar
 
 import click
 
+from webhooks.common.times import format_time, parse_time
 from webhooks.errors import BadRequestError
 from webhooks.ledger import open_store
 from webhooks.ledger.head import read_head_file
-from webhooks.ledger.intent import ExpectedHead, parse_time
+from webhooks.ledger.intent import ExpectedHead
 from webhooks.ledger.seal import load_key
 from webhooks.ledger.store import IntentStore
 
@@ -198,4 +199,4 @@ def prune(ctx: click.Context, ledger: str | None, retention_days: int) -> None:
     """Apply retention now (the webhook also does it hourly when configured)."""
     cut = datetime.now(UTC) - timedelta(days=retention_days)
     dropped = _open(ctx, ledger).prune(cut)
-    click.echo(f"pruned {dropped} records older than {cut.isoformat(timespec='seconds')}")
+    click.echo(f"pruned {dropped} records older than {format_time(cut)}")

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NewType, TypedDict, cast
 
+from webhooks.common.times import parse_time
 from webhooks.errors import BadRequestError
 from webhooks.evidence.model import IntentRecord
 from webhooks.ledger.store import ChainReport
@@ -93,19 +94,6 @@ def record_hash(record: Mapping[str, Any]) -> ChainHash:
     if not isinstance(prev, str):
         raise BadRequestError("record has no prevHash")
     return ChainHash(hashlib.sha256(prev.encode("utf-8") + canonical(record)).hexdigest())
-
-
-def parse_time(value: object) -> datetime:
-    """RFC 3339 text → aware UTC datetime; a clear error for anything else."""
-    if not isinstance(value, str):
-        raise BadRequestError(f"time must be an RFC 3339 string, got {type(value).__name__}")
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError as e:
-        raise BadRequestError(f"time is not RFC 3339: {value[:64]!r}") from e
-    if parsed.tzinfo is None:
-        raise BadRequestError(f"time has no timezone: {value[:64]!r}")
-    return parsed.astimezone(UTC)
 
 
 def to_micros(moment: datetime) -> int:

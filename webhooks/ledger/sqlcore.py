@@ -30,6 +30,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
+from webhooks.common.times import format_time, parse_time
 from webhooks.errors import BadRequestError, LedgerError, LedgerTimeoutError
 from webhooks.evidence.model import IntentRecord
 from webhooks.ledger.group import GroupCommit
@@ -45,7 +46,6 @@ from webhooks.ledger.intent import (
     decode,
     encode,
     index_columns,
-    parse_time,
     to_micros,
     verify_chain,
 )
@@ -251,7 +251,7 @@ class SqlLedger(abc.ABC):
         if not isinstance(app, str) or not app:
             raise BadRequestError("verification record lacks an app")
         doc = dict(record)
-        doc.setdefault("time", datetime.now(UTC).isoformat().replace("+00:00", "Z"))
+        doc.setdefault("time", format_time(datetime.now(UTC)))
         ts = to_micros(parse_time(doc["time"]))
         try:
             text = json.dumps(

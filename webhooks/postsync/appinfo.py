@@ -11,7 +11,6 @@ written ``<namespace>_<name>`` when it lives outside the control-plane namespace
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from webhooks.evidence.model import KubeObject
@@ -68,21 +67,6 @@ def sync_ref(app: KubeObject) -> SyncRef:
         finished_at=op.get("finishedAt") if isinstance(op.get("finishedAt"), str) else None,
         phase=op.get("phase") if isinstance(op.get("phase"), str) else None,
     )
-
-
-def parse_time(value: str | None) -> datetime | None:
-    """RFC 3339 (``Z`` or an offset) to an aware datetime; None for None or garbage."""
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def format_time(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def parse_tracking_id(value: str) -> AppRef | None:

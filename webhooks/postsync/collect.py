@@ -22,15 +22,14 @@ from typing import Protocol
 from webhooks.cluster.api import ClusterReader
 from webhooks.cluster.errors import ForbiddenError
 from webhooks.cluster.resources import APP_OBJECT_TYPES, APPLICATION, TRUTHCHECK, ResourceType
+from webhooks.common.times import format_time, try_parse_time
 from webhooks.errors import BadRequestError, ClusterError
 from webhooks.evidence.model import Evidence, IntentRecord, KubeObject, MetricSeries, Probe
 from webhooks.ledger.store import IntentStore
 from webhooks.postsync.appinfo import (
     AppRef,
     destination_namespaces,
-    format_time,
     managed_keys,
-    parse_time,
     sync_ref,
 )
 from webhooks.postsync.probes import ProbeSpec, parse_probes, run_probes
@@ -152,7 +151,7 @@ class Collector:
         truthcheck = self.truthcheck(target.truthcheck_namespace, target.truthcheck_name)
         sync = sync_ref(app)
         now = self.clock.now()
-        change_at = parse_time(sync.started_at) or now
+        change_at = try_parse_time(sync.started_at) or now
 
         namespaces = destination_namespaces(app)
         if target.truthcheck_namespace not in namespaces:
@@ -185,7 +184,7 @@ class Collector:
             "objects": objects,
         }
         if self.ledger is not None:
-            since = parse_time(sync.started_at) or now - INTENTS_LOOKBACK
+            since = try_parse_time(sync.started_at) or now - INTENTS_LOOKBACK
             evidence["intents"] = self._intents(target.app.name, since)
         spec = truthcheck.get("spec") or {}
         probe_specs = parse_probes(spec)

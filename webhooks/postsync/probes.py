@@ -18,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
+from webhooks.common.times import format_time
 from webhooks.errors import BadRequestError, short
 from webhooks.evidence.model import Probe
 
@@ -72,7 +73,7 @@ def masked(url: str) -> str:
 
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return format_time(datetime.now(UTC))
 
 
 def run_probes(

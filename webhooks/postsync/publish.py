@@ -23,9 +23,10 @@ from typing import Any, Literal
 
 from webhooks.cluster.api import ClusterReader, StatusWriter
 from webhooks.cluster.resources import TRUTHCHECK
+from webhooks.common.times import format_time, try_parse_time
 from webhooks.errors import ClusterError, ConflictError, short
 from webhooks.evidence.model import Finding, KubeObject, Verdict, VerdictValue
-from webhooks.postsync.appinfo import SyncRef, format_time, parse_time
+from webhooks.postsync.appinfo import SyncRef
 
 log = logging.getLogger(__name__)
 
@@ -152,8 +153,8 @@ def supersedes(current: dict[str, Any] | None, new: dict[str, Any]) -> bool:
     """May ``new`` replace ``current``? Not when ``current`` is about a later sync."""
     if not current:
         return True
-    current_start = parse_time(current.get("syncStartedAt"))
-    new_start = parse_time(new.get("syncStartedAt"))
+    current_start = try_parse_time(current.get("syncStartedAt"))
+    new_start = try_parse_time(new.get("syncStartedAt"))
     if current_start is None or new_start is None:
         return True
     return new_start >= current_start

@@ -36,10 +36,11 @@ from typing import Any, Literal
 from webhooks.baseline.windows import duration_field
 from webhooks.cluster.api import ClusterReader, StatusWriter
 from webhooks.cluster.resources import JOB, POD, TRUTHCHECK
+from webhooks.common.times import try_parse_time
 from webhooks.errors import BadRequestError, ClusterError, TruthgateError, short
 from webhooks.evidence.model import Evidence, KubeObject, Verdict
 from webhooks.ledger.store import IntentStore
-from webhooks.postsync.appinfo import AppRef, SyncRef, parse_time, sync_ref, tracked_app
+from webhooks.postsync.appinfo import AppRef, SyncRef, sync_ref, tracked_app
 from webhooks.postsync.collect import Clock, Collector, Target
 from webhooks.postsync.publish import (
     Published,
@@ -360,7 +361,7 @@ class Verifier:
         budget = _duration(
             (spec.get("baseline") or {}).get("driftBudget"), "spec.baseline.driftBudget", window
         )
-        closed = parse_time(sync.finished_at) or self.clock.now()
+        closed = try_parse_time(sync.finished_at) or self.clock.now()
         deadline = closed + budget
         rounds = 1
         interval = max(1.0, options.interval_seconds)
@@ -387,7 +388,7 @@ class Verifier:
 
 
 def _newer(now: SyncRef, verified: SyncRef) -> bool:
-    a, b = parse_time(now.started_at), parse_time(verified.started_at)
+    a, b = try_parse_time(now.started_at), try_parse_time(verified.started_at)
     return a is not None and b is not None and a > b
 
 

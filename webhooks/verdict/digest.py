@@ -22,7 +22,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from webhooks.baseline.assessment import Assessment
-from webhooks.baseline.series import parse_time, prepare
+from webhooks.baseline.series import prepare
+from webhooks.common.times import try_parse_time
 from webhooks.errors import short
 from webhooks.evidence.model import Evidence, MetricSeries
 
@@ -139,12 +140,8 @@ def _intent(intent: Any) -> dict[str, Any]:
 
 
 def _seconds(value: object) -> float | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return parse_time(value)
-    except Exception:
-        return None
+    moment = try_parse_time(value)
+    return moment.timestamp() if moment else None
 
 
 def _finite(value: object) -> bool:

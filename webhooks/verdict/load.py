@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping
 from typing import Any, cast
 
-from webhooks.checks.kube import parse_time
+from webhooks.common.times import try_parse_time
 from webhooks.errors import BadRequestError, short
 from webhooks.evidence.model import Evidence
 
@@ -130,7 +130,7 @@ def _check_metric(where: str, item: dict[str, Any]) -> None:
         f"{where}.direction must be increase-is-bad, decrease-is-bad or either",
     )
     _require(
-        isinstance(item.get("changeAt"), str) and parse_time(item["changeAt"]) is not None,
+        isinstance(item.get("changeAt"), str) and try_parse_time(item["changeAt"]) is not None,
         f"{where}.changeAt must be an RFC 3339 time",
     )
     history = item.get("history", [])
@@ -164,7 +164,7 @@ def load_evidence(raw: str | bytes | Mapping[str, Any] | object) -> Evidence:
         _require(got == want, f"{field} is {shown}, want {want!r}")
     if "collectedAt" in doc:
         _require(
-            parse_time(doc["collectedAt"]) is not None,
+            try_parse_time(doc["collectedAt"]) is not None,
             f"collectedAt {short(doc['collectedAt'], 60)!r} is not an RFC 3339 time",
         )
     for section in _OBJECT_SECTIONS:
