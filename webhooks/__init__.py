@@ -12,4 +12,3 @@ try:  # pyproject.toml is the one place the version is written (tools/set-versio
     __version__ = version("truthgate")
 except PackageNotFoundError:  # a source tree that was never installed
     __version__ = "0+unknown"
-API_VERSION = "truthgate.dev/v1alpha1"

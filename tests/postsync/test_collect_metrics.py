@@ -23,8 +23,8 @@ from tests.cluster.fakeapi import ApiServer
 from tests.postsync.world import SYNC_STARTED, application, truthcheck
 from webhooks.cluster.reader import KubeClient
 from webhooks.cluster.resources import APPLICATION, SECRET, TRUTHCHECK
+from webhooks.common.argocd import AppRef
 from webhooks.errors import ClusterError
-from webhooks.postsync.appinfo import AppRef
 from webhooks.postsync.collect import Collector, Target
 
 TOKEN = "prom-bearer-0123"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from webhooks.postsync.appinfo import AppRef, parse_tracking_id, sync_ref, tracked_app
+from webhooks.common.argocd import AppRef
+from webhooks.postsync.appinfo import sync_ref
 from webhooks.postsync.scope import select_app_objects
 
 APP = AppRef("shop-web", "argocd")
@@ -94,14 +95,6 @@ def test_the_verifying_job_and_its_pod_are_left_out() -> None:
     ]
     # Excluding the Job (as the verifier does with its own) excludes its Pods too.
     assert names(select_app_objects(APP, set(), pool, frozenset({"j1"}))) == ["Deployment/web"]
-
-
-def test_tracking_ids_name_the_app_and_its_namespace_when_outside_argocd() -> None:
-    assert parse_tracking_id("shop-web:apps/Deployment:shop/web") == AppRef("shop-web")
-    assert parse_tracking_id("team-a_shop-web:/Service:shop/web") == AppRef("shop-web", "team-a")
-    assert parse_tracking_id("garbage") is None
-    assert tracked_app({"metadata": {"labels": {"app.kubernetes.io/instance": "x"}}}) == AppRef("x")
-    assert tracked_app({"metadata": {}}) is None
 
 
 def test_the_sync_is_named_by_its_revision_and_start_multi_source_too() -> None:

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 import yaml
 
+from webhooks.common.api import API_VERSION
 from webhooks.errors import BadRequestError, short
 from webhooks.policy.engine import EnforcementAction
 
@@ -27,7 +28,6 @@ FAILURE_MODES: tuple[FailureMode, ...] = ("fail-open", "fail-closed")
 
 ARGOCD_CONTROLLER = "system:serviceaccount:argocd:argocd-application-controller"
 
-CONFIG_API_VERSION = "truthgate.dev/v1alpha1"
 CONFIG_KIND = "AdmissionConfig"
 
 ENV_DEFAULT_ACTION = "TRUTHGATE_DEFAULT_ACTION"  # deny | warn | dryrun
@@ -84,10 +84,9 @@ def config_from_mapping(data: Mapping[str, Any], source: str = "config") -> Admi
             f"{source}: unknown key(s) {', '.join(unknown)}; expected some of "
             f"{', '.join(sorted(_KEYS))}"
         )
-    if "apiVersion" in data and data["apiVersion"] != CONFIG_API_VERSION:
+    if "apiVersion" in data and data["apiVersion"] != API_VERSION:
         raise BadRequestError(
-            f"{source}: apiVersion must be {CONFIG_API_VERSION}, "
-            f"got {short(data['apiVersion'], 60)!r}"
+            f"{source}: apiVersion must be {API_VERSION}, got {short(data['apiVersion'], 60)!r}"
         )
     if "kind" in data and data["kind"] != CONFIG_KIND:
         raise BadRequestError(

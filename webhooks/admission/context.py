@@ -3,13 +3,11 @@
 Policies get ``{"request": <AdmissionReview request>, "truthgate": <this context>}``. The
 context answers the questions every GitOps policy asks and should not re-derive in Rego:
 
-- ``app`` / ``managed``: which Argo CD application owns the object. Read from the annotation
-  ``argocd.argoproj.io/tracking-id`` (``<app>:<group>/<kind>:<namespace>/<name>``; with apps in
-  any namespace Argo CD writes ``<app-namespace>_<app>`` before the colon and ``app`` keeps that
-  form, it is what Argo CD itself uses as the key), honoured only when its group/kind/name match
-  the object (Argo CD ignores copied tracking ids too), else from the label
-  ``app.kubernetes.io/instance``. On DELETE the old object is read; on UPDATE both, so removing
-  the annotation does not make an object unmanaged for that very request.
+- ``app`` / ``managed``: which Argo CD application owns the object, by Argo CD's tracking
+  (``webhooks.common.argocd``: the tracking-id annotation when it describes the object, else
+  the instance label). With apps in any namespace ``app`` keeps Argo CD's ``<app-namespace>_<app>``
+  key; ``appName`` / ``appNamespace`` are its parts. On DELETE the old object is read; on UPDATE
+  both, so removing the annotation does not make an object unmanaged for that very request.
 - ``actor``: who asked, classified ``argocd`` | ``controller`` | ``human`` | ``unknown``.
 - ``patch``: RFC 6902 JSON Patch old → new (CREATE from ``{}``, DELETE to ``{}``), Secret values
   redacted, server-maintained noise left out (see ``NOISE``; ``status`` unless the request is
@@ -33,12 +31,11 @@ import jsonpatch
 from webhooks.admission.config import AdmissionConfig
 from webhooks.admission.redact import redact_pair
 from webhooks.admission.review import AdmissionRequest
+from webhooks.common.argocd import tracked_app
 from webhooks.evidence.model import ActorClass, ActorRecord, KubeObject
 
 AppName = NewType("AppName", str)  # Argo CD application key: "<app>" or "<app-ns>_<app>"
 
-TRACKING_ID = "argocd.argoproj.io/tracking-id"
-INSTANCE_LABEL = "app.kubernetes.io/instance"
 BREAK_GLASS = "truthgate.dev/break-glass"
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
@@ -82,50 +79,10 @@ def _string_map(meta: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def app_from_tracking_id(value: str, obj: Mapping[str, Any]) -> AppName | None:
-    """The app of a tracking id that describes ``obj``; None if malformed or for another object."""
-    app, sep, rest = value.partition(":")
-    group_kind, sep2, ns_name = rest.partition(":")
-    if not app or not sep or not sep2:
-        return None
-    group, slash, kind = group_kind.partition("/")
-    namespace, slash2, name = ns_name.partition("/")
-    if not slash or not slash2 or not kind or not name:
-        return None
-    api_version = str(obj.get("apiVersion", ""))
-    obj_group = api_version.rpartition("/")[0] if "/" in api_version else ""
-    meta = _metadata(obj)
-    if kind != obj.get("kind") or group != obj_group or name != meta.get("name"):
-        return None
-    obj_namespace = meta.get("namespace") or ""
-    if namespace and obj_namespace and namespace != obj_namespace:
-        return None
-    return AppName(app)
-
-
 def app_of(obj: Mapping[str, Any] | None) -> AppName | None:
     """The Argo CD application owning ``obj`` (tracking-id annotation, then instance label)."""
-    if not obj:
-        return None
-    meta = _metadata(obj)
-    tracking = _string_map(meta, "annotations").get(TRACKING_ID)
-    if isinstance(tracking, str):
-        app = app_from_tracking_id(tracking, obj)
-        if app:
-            return app
-    label = _string_map(meta, "labels").get(INSTANCE_LABEL)
-    return AppName(label) if isinstance(label, str) and label else None
-
-
-def split_app(app: AppName | None) -> tuple[str | None, str | None]:
-    """``"team-a_shop"`` → (``"shop"``, ``"team-a"``); ``"shop"`` → (``"shop"``, None).
-
-    Kubernetes names cannot contain ``_``, so the first one separates namespace and name.
-    """
-    if app is None:
-        return None, None
-    namespace, sep, name = app.partition("_")
-    return (name, namespace) if sep and namespace and name else (app, None)
+    ref = tracked_app(obj)
+    return AppName(ref.key) if ref else None
 
 
 def classify_actor(user_info: Mapping[str, Any], argocd_usernames: frozenset[str]) -> ActorRecord:
@@ -252,17 +209,16 @@ def build_context(
     subject = old if operation == "DELETE" else (new or old)
     if parent is not None and is_scale(request):
         subject = parent
-    app = app_of(subject)
-    if app is None and operation == "UPDATE":
-        app = app_of(old)
+    ref = tracked_app(subject)
+    if ref is None and operation == "UPDATE":
+        ref = tracked_app(old)
     break_glass = _string_map(_metadata(subject), "annotations").get(BREAK_GLASS)
     patch = change_patch(request)
-    name, namespace = split_app(app)
     return {
-        "app": app,
-        "appName": name,
-        "appNamespace": namespace,
-        "managed": app is not None,
+        "app": AppName(ref.key) if ref else None,
+        "appName": ref.name if ref else None,
+        "appNamespace": ref.namespace if ref else None,
+        "managed": ref is not None,
         "actor": classify_actor(request.get("userInfo") or {}, config.argocd_usernames),
         "patch": patch,
         "specChanged": spec_changed(patch),

@@ -1,11 +1,10 @@
 """Which live objects belong to the application, and how they own each other.
 
 The collector may hand over more than the app's objects (a whole namespace of Pods, Events,
-EndpointSlices, quotas). An object belongs to the app when Argo CD tracks it — the
-``argocd.argoproj.io/tracking-id`` annotation names the app, the ``app.kubernetes.io/instance``
-label equals the app name (Argo CD's label tracking), or the Application lists it in
-``status.resources`` — or when it is owned, through ownerReferences, by an object that belongs
-(Pod -> ReplicaSet -> Deployment). When the evidence names no application or nothing is tracked,
+EndpointSlices, quotas). An object belongs to the app when Argo CD tracks it (its tracking id or
+instance label names the app, read as Argo CD reads them: ``webhooks.common.argocd``), when the
+Application lists it in ``status.resources``, or when it is owned, through ownerReferences, by an
+object that belongs (Pod -> ReplicaSet -> Deployment). When the evidence names no application or nothing is tracked,
 every object counts as the app's: the collector scoped them already.
 """
 
@@ -18,13 +17,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from webhooks.checks import kube
+from webhooks.common.argocd import AppRef, tracked_app
 from webhooks.common.times import try_parse_time
 from webhooks.evidence.model import KubeObject
 
 ObjectKey = tuple[str, str | None, str]  # (kind, namespace, name)
 
-TRACKING_ANNOTATION = "argocd.argoproj.io/tracking-id"
-INSTANCE_LABEL = "app.kubernetes.io/instance"
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -99,6 +97,11 @@ class ObjectIndex:
     def __init__(self, objects: Iterable[object], application: KubeObject | None = None):
         self.objects: list[KubeObject] = [o for o in objects if isinstance(o, dict)]
         self.app_name = kube.get_str(application, "metadata", "name") if application else None
+        self._app = (
+            AppRef(self.app_name, kube.get_str(application, "metadata", "namespace"))
+            if self.app_name
+            else None
+        )
         self._by_key: dict[ObjectKey, KubeObject] = {}
         self._by_uid: dict[str, KubeObject] = {}
         self._by_kind: dict[str, list[KubeObject]] = defaultdict(list)
@@ -289,12 +292,10 @@ class ObjectIndex:
         return [o for o in self.of_kind(*kinds) if self.is_member(o)]
 
     def tracked(self, obj: KubeObject) -> bool:
-        if not self.app_name:
+        if self._app is None:
             return False
-        tracking = kube.get_str(obj, "metadata", "annotations", TRACKING_ANNOTATION) or ""
-        if tracking.split(":", 1)[0] == self.app_name:
-            return True
-        if kube.get_str(obj, "metadata", "labels", INSTANCE_LABEL) == self.app_name:
+        ref = tracked_app(obj)
+        if ref is not None and ref.same_app(self._app):
             return True
         return key(obj) in self._listed
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from webhooks.common.api import API_GROUP, API_VERSION_NAME
+
 
 @dataclass(frozen=True)
 class ResourceType:
@@ -42,7 +44,7 @@ class ResourceType:
 
 
 APPLICATION = ResourceType("argoproj.io", "v1alpha1", "applications", "Application")
-TRUTHCHECK = ResourceType("truthgate.dev", "v1alpha1", "truthchecks", "TruthCheck")
+TRUTHCHECK = ResourceType(API_GROUP, API_VERSION_NAME, "truthchecks", "TruthCheck")
 
 DEPLOYMENT = ResourceType("apps", "v1", "deployments", "Deployment")
 STATEFULSET = ResourceType("apps", "v1", "statefulsets", "StatefulSet")

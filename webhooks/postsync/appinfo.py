@@ -1,11 +1,9 @@
-"""What truthgate reads off an Argo CD Application and off tracked objects. Pure.
+"""What truthgate reads off an Argo CD Application. Pure.
 
 The sync being verified is named by its revision and by ``operationState.startedAt``: revisions
 (git SHAs) do not order, start times do, and "never let an older sync's verdict overwrite a
-newer one" needs an order. Application membership follows Argo CD's own tracking: the
-``argocd.argoproj.io/tracking-id`` annotation (``<app>:<group>/<kind>:<ns>/<name>``, the app
-written ``<namespace>_<name>`` when it lives outside the control-plane namespace) or the
-``app.kubernetes.io/instance`` label.
+newer one" needs an order. Which application an object belongs to is Argo CD's tracking, read
+in ``webhooks.common.argocd``.
 """
 
 from __future__ import annotations
@@ -14,15 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from webhooks.evidence.model import KubeObject
-
-TRACKING_ANNOTATION = "argocd.argoproj.io/tracking-id"
-INSTANCE_LABEL = "app.kubernetes.io/instance"
-
-
-@dataclass(frozen=True)
-class AppRef:
-    name: str
-    namespace: str | None = None  # None: the control-plane namespace (not known from tracking)
 
 
 @dataclass(frozen=True)
@@ -67,27 +56,6 @@ def sync_ref(app: KubeObject) -> SyncRef:
         finished_at=op.get("finishedAt") if isinstance(op.get("finishedAt"), str) else None,
         phase=op.get("phase") if isinstance(op.get("phase"), str) else None,
     )
-
-
-def parse_tracking_id(value: str) -> AppRef | None:
-    app, sep, _ = value.partition(":")
-    if not sep or not app:
-        return None
-    # App names are DNS labels (no "_"): a "_" separates an app namespace from its name.
-    namespace, underscore, name = app.partition("_")
-    return AppRef(name=name, namespace=namespace) if underscore else AppRef(name=app)
-
-
-def tracked_app(obj: KubeObject) -> AppRef | None:
-    """The Application an object belongs to, by annotation tracking, else label tracking."""
-    meta = obj.get("metadata") or {}
-    tracking = (meta.get("annotations") or {}).get(TRACKING_ANNOTATION)
-    if isinstance(tracking, str):
-        ref = parse_tracking_id(tracking)
-        if ref is not None:
-            return ref
-    instance = (meta.get("labels") or {}).get(INSTANCE_LABEL)
-    return AppRef(name=instance) if isinstance(instance, str) and instance else None
 
 
 def destination_namespaces(app: KubeObject) -> list[str]:

@@ -22,12 +22,13 @@ from typing import Protocol
 from webhooks.cluster.api import ClusterReader
 from webhooks.cluster.errors import ForbiddenError
 from webhooks.cluster.resources import APP_OBJECT_TYPES, APPLICATION, TRUTHCHECK, ResourceType
+from webhooks.common.api import API_VERSION
+from webhooks.common.argocd import AppRef
 from webhooks.common.times import format_time, try_parse_time
 from webhooks.errors import BadRequestError, ClusterError
 from webhooks.evidence.model import Evidence, IntentRecord, KubeObject, MetricSeries, Probe
 from webhooks.ledger.store import IntentStore
 from webhooks.postsync.appinfo import (
-    AppRef,
     destination_namespaces,
     managed_keys,
     sync_ref,
@@ -37,7 +38,6 @@ from webhooks.postsync.scope import select_app_objects
 
 log = logging.getLogger(__name__)
 
-EVIDENCE_API_VERSION = "truthgate.dev/v1alpha1"
 MAX_NAMESPACES = 20
 MAX_INTENTS = 5000
 INTENTS_LOOKBACK = timedelta(hours=24)  # when the Application names no sync start
@@ -176,7 +176,7 @@ class Collector:
         )
 
         evidence: Evidence = {
-            "apiVersion": EVIDENCE_API_VERSION,
+            "apiVersion": API_VERSION,
             "kind": "Evidence",
             "collectedAt": format_time(now),
             "application": app,

@@ -21,8 +21,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from webhooks.common.argocd import AppRef, tracked_app
 from webhooks.evidence.model import KubeObject
-from webhooks.postsync.appinfo import AppRef, tracked_app
 
 HOOK_ANNOTATION = "argocd.argoproj.io/hook"
 WORKLOAD_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "Job", "ReplicaSet"})
@@ -47,12 +47,6 @@ def _key(obj: KubeObject) -> tuple[str, str, str, str]:
         str(meta.get("namespace") or ""),
         str(meta.get("name") or ""),
     )
-
-
-def _belongs(ref: AppRef | None, app: AppRef) -> bool:
-    if ref is None or ref.name != app.name:
-        return False
-    return ref.namespace is None or app.namespace is None or ref.namespace == app.namespace
 
 
 def _pod_specs(obj: KubeObject) -> list[dict[str, Any]]:
@@ -144,7 +138,7 @@ def select_app_objects(
         key = _key(obj)
         if workloads is not None and key[1] in WORKLOAD_KINDS and key[1:] not in workloads:
             continue
-        if key in managed or _belongs(tracked_app(obj), app):
+        if key in managed or ((owner := tracked_app(obj)) is not None and owner.same_app(app)):
             take(obj)
     for _ in range(_OWNED_DEPTH):
         before = len(chosen)

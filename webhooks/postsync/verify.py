@@ -36,11 +36,13 @@ from typing import Any, Literal
 from webhooks.baseline.windows import duration_field
 from webhooks.cluster.api import ClusterReader, StatusWriter
 from webhooks.cluster.resources import JOB, POD, TRUTHCHECK
+from webhooks.common.api import API_VERSION
+from webhooks.common.argocd import AppRef, tracked_app
 from webhooks.common.times import try_parse_time
 from webhooks.errors import BadRequestError, ClusterError, TruthgateError, short
 from webhooks.evidence.model import Evidence, KubeObject, Verdict
 from webhooks.ledger.store import IntentStore
-from webhooks.postsync.appinfo import AppRef, SyncRef, sync_ref, tracked_app
+from webhooks.postsync.appinfo import SyncRef, sync_ref
 from webhooks.postsync.collect import Clock, Collector, Target
 from webhooks.postsync.publish import (
     Published,
@@ -213,7 +215,7 @@ class Verifier:
                 same_ns = not named or app.namespace is None or named == app.namespace
                 if spec["application"] == app.name and same_ns:
                     matches.append(tc)
-            elif (ref := tracked_app(tc)) is not None and ref.name == app.name:
+            elif (ref := tracked_app(tc)) is not None and ref.same_app(app):
                 matches.append(tc)
         if len(matches) > 1:
             names = ", ".join(sorted(str(m["metadata"]["name"]) for m in matches))
@@ -404,7 +406,7 @@ def _with_gaps(verdict: Verdict, gaps: list[str]) -> Verdict:
 
 def _unknown(summary: str, sync: SyncRef) -> Verdict:
     return {
-        "apiVersion": "truthgate.dev/v1alpha1",
+        "apiVersion": API_VERSION,
         "kind": "Verdict",
         "verdict": "Unknown",
         "revision": sync.revision,

@@ -15,6 +15,7 @@ from webhooks.checks import kube
 from webhooks.checks.context import CheckContext, CheckFinding, finding
 from webhooks.checks.registry import CHECKS, Check
 from webhooks.checks.staleness import in_post_sync
+from webhooks.common.api import API_VERSION
 from webhooks.errors import PolicyError, short
 from webhooks.evidence.model import (
     Evidence,
@@ -24,7 +25,6 @@ from webhooks.evidence.model import (
     Verdict,
     VerdictValue,
 )
-from webhooks.verdict.load import API_VERSION
 from webhooks.verdict.policy import VerdictPolicy, default_policy
 
 SUMMARY_LIMIT = 200

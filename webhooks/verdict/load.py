@@ -12,11 +12,10 @@ import math
 from collections.abc import Mapping
 from typing import Any, cast
 
+from webhooks.common.api import API_VERSION
 from webhooks.common.times import try_parse_time
 from webhooks.errors import BadRequestError, short
 from webhooks.evidence.model import Evidence
-
-API_VERSION = "truthgate.dev/v1alpha1"
 
 _OBJECT_SECTIONS = ("application", "truthCheck")
 _LIST_SECTIONS = ("intents", "objects", "probes", "metrics")

@@ -1,0 +1,61 @@
+"""Argo CD tracking, read once for the webhook, the PostSync hook and the checks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from webhooks.common.argocd import AppRef, parse_tracking_id, tracked_app
+
+
+def obj(tracking: str | None = None, instance: str | None = None, **meta: Any) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"name": "web", "namespace": "shop", **meta}
+    if tracking is not None:
+        metadata["annotations"] = {"argocd.argoproj.io/tracking-id": tracking}
+    if instance is not None:
+        metadata["labels"] = {"app.kubernetes.io/instance": instance}
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": metadata}
+
+
+def test_tracking_ids_name_the_app_and_its_namespace_when_outside_argocd() -> None:
+    plain = parse_tracking_id("shop-web:apps/Deployment:shop/web")
+    namespaced = parse_tracking_id("team-a_shop-web:/Service:shop/web")
+    assert plain is not None and plain.app == AppRef("shop-web")
+    assert namespaced is not None and namespaced.app == AppRef("shop-web", "team-a")
+    assert (namespaced.group, namespaced.kind, namespaced.name) == ("", "Service", "web")
+    assert parse_tracking_id("garbage") is None
+    assert tracked_app({"metadata": {"labels": {"app.kubernetes.io/instance": "x"}}}) == AppRef("x")
+    assert tracked_app({"metadata": {}}) is None
+
+
+def test_the_namespaced_form_is_read_the_same_from_annotation_and_label() -> None:
+    ref = tracked_app(obj("team-a_shop-web:apps/Deployment:shop/web"))
+    assert ref == AppRef("shop-web", "team-a") and ref.key == "team-a_shop-web"
+    assert tracked_app(obj(instance="team-a_shop-web")) == ref
+
+
+def test_a_tracking_id_copied_from_another_object_falls_back_to_the_label() -> None:
+    for copied in ("shop-web:apps/Deployment:shop/other", "shop-web:/Deployment:shop/web"):
+        assert tracked_app(obj(copied)) is None
+        assert tracked_app(obj(copied, instance="legacy")) == AppRef("legacy")
+    assert tracked_app(obj("shop-web:apps/Deployment:other/web")) is None
+
+
+def test_cluster_scoped_objects_have_an_empty_namespace_in_their_id() -> None:
+    role = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {
+            "name": "viewer",
+            "annotations": {
+                "argocd.argoproj.io/tracking-id": "platform:rbac.authorization.k8s.io/ClusterRole:/viewer"
+            },
+        },
+    }
+    assert tracked_app(role) == AppRef("platform")
+
+
+def test_an_app_in_the_control_plane_namespace_matches_either_way() -> None:
+    assert AppRef("shop-web").same_app(AppRef("shop-web", "team-a"))
+    assert AppRef("shop-web", "team-a").same_app(AppRef("shop-web", "team-a"))
+    assert not AppRef("shop-web", "team-a").same_app(AppRef("shop-web", "team-b"))
+    assert not AppRef("shop-web").same_app(AppRef("shop-api"))

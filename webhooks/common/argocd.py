@@ -1,0 +1,106 @@
+"""Argo CD's resource tracking, read the way Argo CD reads it.
+
+Argo CD marks what it deploys in one of two ways, and truthgate reads both the way Argo CD does:
+
+- the annotation ``argocd.argoproj.io/tracking-id``: ``<app>:<group>/<kind>:<namespace>/<name>``
+  (core group empty, cluster-scoped objects with an empty namespace). It counts only when its
+  group, kind, name and namespace describe the object it sits on: a tracking id copied onto
+  another object (a template, a kubectl copy) is ignored, as Argo CD ignores it;
+- the label ``app.kubernetes.io/instance``, whose value is the application.
+
+With applications in any namespace Argo CD writes the app as ``<app-namespace>_<app>`` (a
+Kubernetes name cannot hold ``_``); in the control-plane namespace just ``<app>``. ``AppRef``
+keeps both parts and ``AppRef.key`` the form Argo CD itself uses as the key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+TRACKING_ANNOTATION = "argocd.argoproj.io/tracking-id"
+INSTANCE_LABEL = "app.kubernetes.io/instance"
+
+
+@dataclass(frozen=True)
+class AppRef:
+    """An Argo CD application: its name and, when tracking said so, its namespace."""
+
+    name: str
+    namespace: str | None = None  # None: the control-plane namespace (not written by tracking)
+
+    @classmethod
+    def parse(cls, key: str) -> AppRef | None:
+        """``"team-a_shop"`` → AppRef("shop", "team-a"); ``"shop"`` → AppRef("shop")."""
+        if not key:
+            return None
+        namespace, sep, name = key.partition("_")
+        return cls(name=name, namespace=namespace) if sep and namespace and name else cls(key)
+
+    @property
+    def key(self) -> str:
+        """The application as Argo CD names it in tracking: ``<ns>_<app>`` or ``<app>``."""
+        return f"{self.namespace}_{self.name}" if self.namespace else self.name
+
+    def same_app(self, other: AppRef) -> bool:
+        """Same name, and the same namespace where both know it."""
+        if self.name != other.name:
+            return False
+        return (
+            self.namespace is None or other.namespace is None or self.namespace == other.namespace
+        )
+
+
+@dataclass(frozen=True)
+class TrackingId:
+    """A parsed ``argocd.argoproj.io/tracking-id``."""
+
+    app: AppRef
+    group: str
+    kind: str
+    namespace: str  # empty for cluster-scoped objects
+    name: str
+
+    def describes(self, obj: Mapping[str, Any]) -> bool:
+        """The id names ``obj`` itself: kind and name, and group and namespace where ``obj``
+        states them (an object stripped of its apiVersion cannot refute the group)."""
+        meta = _dict(obj.get("metadata"))
+        if (self.kind, self.name) != (obj.get("kind"), meta.get("name")):
+            return False
+        api_version = obj.get("apiVersion")
+        if isinstance(api_version, str) and self.group != api_version.rpartition("/")[0]:
+            return False
+        namespace = meta.get("namespace") or ""
+        return not (self.namespace and namespace and self.namespace != namespace)
+
+
+def parse_tracking_id(value: str) -> TrackingId | None:
+    """``<app>:<group>/<kind>:<namespace>/<name>``; None when malformed."""
+    app, sep, rest = value.partition(":")
+    group_kind, sep2, ns_name = rest.partition(":")
+    group, slash, kind = group_kind.partition("/")
+    namespace, slash2, name = ns_name.partition("/")
+    ref = AppRef.parse(app)
+    if ref is None or not (sep and sep2 and slash and slash2 and kind and name):
+        return None
+    return TrackingId(app=ref, group=group, kind=kind, namespace=namespace, name=name)
+
+
+def tracked_app(obj: Mapping[str, Any] | None) -> AppRef | None:
+    """The application tracking ``obj``: its tracking id if it describes ``obj``, else its
+    instance label; None for an untracked object."""
+    if not obj:
+        return None
+    meta = _dict(obj.get("metadata"))
+    tracking = _dict(meta.get("annotations")).get(TRACKING_ANNOTATION)
+    if isinstance(tracking, str):
+        parsed = parse_tracking_id(tracking)
+        if parsed is not None and parsed.describes(obj):
+            return parsed.app
+    label = _dict(meta.get("labels")).get(INSTANCE_LABEL)
+    return AppRef.parse(label) if isinstance(label, str) else None
+
+
+def _dict(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, dict) else {}
