@@ -16,7 +16,7 @@ import yaml
 
 from tests.baseline.test_spec import FULL
 from webhooks.baseline.spec import DEFAULT_BASELINE, DEFAULT_OBSERVE, MetricSpec, parse_baseline
-from webhooks.baseline.windows import format_duration
+from webhooks.common.durations import format_duration
 
 CRD = Path(__file__).parents[2] / "charts" / "truthgate" / "crds" / "truthchecks.truthgate.dev.yaml"
 

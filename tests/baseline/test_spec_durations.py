@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from webhooks.baseline.windows import format_duration, parse_duration
+from webhooks.common.durations import format_duration, parse_duration
 
 
 @pytest.mark.parametrize(

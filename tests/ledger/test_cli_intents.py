@@ -139,6 +139,7 @@ def test_unreachable_postgres_is_reported_without_the_password() -> None:
         ("2h", NOW - timedelta(hours=2)),
         ("7d", NOW - timedelta(days=7)),
         ("45s", NOW - timedelta(seconds=45)),
+        ("1h30m", NOW - timedelta(minutes=90)),  # as the TruthCheck CRD spells durations
         ("2026-11-27T10:00:00Z", datetime(2026, 11, 27, 10, tzinfo=UTC)),
         ("2026-11-27T11:00:00+01:00", datetime(2026, 11, 27, 10, tzinfo=UTC)),
     ],

@@ -10,19 +10,7 @@ from __future__ import annotations
 import math
 
 from webhooks.baseline.assessment import Assessment
-
-
-def duration(seconds: float) -> str:
-    """``5400`` → ``1h30m``; whole units only, the largest two."""
-    s = round(max(seconds, 0.0))
-    if s < 60:
-        return f"{s}s"
-    parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if s >= size:
-            parts.append(f"{s // size}{unit}")
-            s %= size
-    return "".join(parts[:2])
+from webhooks.common.durations import format_duration
 
 
 def number(x: float) -> str:
@@ -44,9 +32,9 @@ def compared_with(a: Assessment) -> str:
     """ "vs 30m before the change and the same windows 1d earlier"."""
     if a.windows is None:
         return ""
-    text = f"vs {duration(a.windows.baseline_seconds)} before the change"
+    text = f"vs {format_duration(a.windows.baseline_seconds, largest=2)} before the change"
     if a.windows.history_offsets:
-        offsets = " and ".join(duration(o) for o in a.windows.history_offsets)
+        offsets = " and ".join(format_duration(o, largest=2) for o in a.windows.history_offsets)
         text += f" and the same windows {offsets} earlier"
     else:
         text += " (no history: daily rhythm not accounted for)"
@@ -70,13 +58,13 @@ def _calibrated(a: Assessment) -> str:
     if c.kind == "variability":
         went = "jumpier" if a.classification == "High" else "steadier"
     ratio = f" {a.ratio:.2g}x" if a.ratio is not None else ""
-    history = duration(w.baseline_seconds)
+    history = format_duration(w.baseline_seconds, largest=2)
     if c.kind == "step":
         detail = f"median {number(c.before)} → {number(c.after)}"
     elif c.kind == "burst":
         detail = f"mean {number(c.before)} → {number(c.after)}"
     elif c.kind == "leak":
-        detail = f"rise {signed(c.after)} over the {duration(w.observation_seconds)} observed"
+        detail = f"rise {signed(c.after)} over the {format_duration(w.observation_seconds, largest=2)} observed"
     else:
         detail = f"mean point-to-point jump {number(c.before)} → {number(c.after)}"
     if c.kind == "variability":
@@ -89,16 +77,16 @@ def _calibrated(a: Assessment) -> str:
     )
     if a.tolerance:
         text += f", floor ±{number(a.tolerance)}"
-    reference = duration(w.reference_seconds or 0.0)
+    reference = format_duration(w.reference_seconds or 0.0, largest=2)
     text += f") vs the {reference} before the change"
     if w.history_offsets:
-        offsets = " and ".join(duration(o) for o in w.history_offsets)
+        offsets = " and ".join(format_duration(o, largest=2) for o in w.history_offsets)
         text += f", net of the same windows {offsets} earlier"
-    text += f"; observed {duration(w.observation_seconds)} after the change"
+    text += f"; observed {format_duration(w.observation_seconds, largest=2)} after the change"
     if a.regression and a.divergent_seconds:
-        text += f"; divergent for {duration(a.divergent_seconds)}"
+        text += f"; divergent for {format_duration(a.divergent_seconds, largest=2)}"
         if a.drift_budget_seconds > 0:
-            text += f" (drift budget {duration(a.drift_budget_seconds)})"
+            text += f" (drift budget {format_duration(a.drift_budget_seconds, largest=2)})"
     if a.reasons:
         text += f" — {'; '.join(a.reasons)}"
     return text
@@ -120,7 +108,7 @@ def describe(a: Assessment) -> str:
     interval = f"{pct}% CI [{number(effect.lo)}, {number(effect.hi)}]"
     if a.decisive == "trend":
         what = (
-            f"a leak: steady trend {signed(effect.value)} over the {duration(w.observation_seconds)}"
+            f"a leak: steady trend {signed(effect.value)} over the {format_duration(w.observation_seconds, largest=2)}"
             f" observed beyond the trend before the change, {interval}"
         )
     elif a.decisive == "recent":
@@ -140,11 +128,11 @@ def describe(a: Assessment) -> str:
         after = base * a.ratio if a.ratio is not None else base + effect.value
         level += f" → {number(after)}"
     text = f"{a.name} {went}{ratio} ({level}, {what}, tolerance ±{number(a.tolerance or 0.0)})"
-    text += f" {compared_with(a)}; observed {duration(w.observation_seconds)} after the change"
+    text += f" {compared_with(a)}; observed {format_duration(w.observation_seconds, largest=2)} after the change"
     if a.regression and a.divergent_seconds:
-        text += f"; divergent for {duration(a.divergent_seconds)}"
+        text += f"; divergent for {format_duration(a.divergent_seconds, largest=2)}"
         if a.drift_budget_seconds > 0:
-            text += f" (drift budget {duration(a.drift_budget_seconds)})"
+            text += f" (drift budget {format_duration(a.drift_budget_seconds, largest=2)})"
     if a.reasons:
         text += f" — {'; '.join(a.reasons)}"
     return text

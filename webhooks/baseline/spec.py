@@ -21,7 +21,7 @@ from datetime import timedelta
 from typing import Any, Literal, cast, get_args
 from urllib.parse import urlsplit
 
-from webhooks.baseline.windows import duration_field, format_duration
+from webhooks.common.durations import duration_field, format_duration
 from webhooks.errors import BadRequestError
 from webhooks.evidence.model import Direction, Tolerance
 

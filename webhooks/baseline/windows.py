@@ -1,4 +1,4 @@
-"""Prometheus-style durations and the time ranges one baseline comparison queries.
+"""The time ranges one baseline comparison queries.
 
 Pure arithmetic, kept apart from the HTTP collector so the choice of ranges and steps can be
 tested (and reasoned about) with plain numbers. The collector asks for:
@@ -16,11 +16,8 @@ of 11,000 points (we aim for at most ``MAX_POINTS``) and never finer than ``MIN_
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-
-from webhooks.errors import BadRequestError
 
 MIN_STEP_SECONDS = 15
 MAX_POINTS = 1500
@@ -28,56 +25,6 @@ MAX_POINTS = 1500
 # Steps a human recognises; a step that divides a day also keeps history windows (offsets of
 # whole days) in the same phase as the current window, so their points line up one to one.
 _NICE_STEPS = (15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400)
-
-_UNIT_SECONDS = {"y": 365 * 86400, "w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1}
-# The units in the only order Prometheus accepts them, each at most once ("1h30m", not "30m1h").
-_DURATION = re.compile(
-    r"^(?:(?P<y>\d+)y)?(?:(?P<w>\d+)w)?(?:(?P<d>\d+)d)?(?:(?P<h>\d+)h)?"
-    r"(?:(?P<m>\d+)m)?(?:(?P<s>\d+)s)?(?:(?P<ms>\d+)ms)?$"
-)
-
-
-def parse_duration(text: str) -> timedelta:
-    """Parse ``30s``, ``10m``, ``2h``, ``1d``, ``1w``, ``1y``, ``1h30m``, ``500ms`` (and ``0``).
-
-    Raises ValueError with a message fit for the user (the caller adds which field it was).
-    """
-    if text == "0":
-        return timedelta(0)
-    match = _DURATION.match(text)
-    if not text or match is None:
-        raise ValueError(
-            f"{text!r} is not a duration: use a number with a unit (ms, s, m, h, d, w, y), "
-            "largest unit first, like 30s, 10m, 1h30m or 7d"
-        )
-    parts = match.groupdict()
-    seconds = sum(int(v) * _UNIT_SECONDS[u] for u, v in parts.items() if v and u != "ms")
-    millis = int(match.group("ms") or 0)
-    return timedelta(seconds=seconds, milliseconds=millis)
-
-
-def duration_field(value: object, path: str) -> timedelta:
-    """A spec field holding a duration; BadRequestError names the field when it is not one."""
-    if not isinstance(value, str):
-        raise BadRequestError(f"{path}: must be a duration string like 10m (quote it in YAML)")
-    try:
-        return parse_duration(value)
-    except ValueError as e:
-        raise BadRequestError(f"{path}: {e}") from e
-
-
-def format_duration(value: timedelta) -> str:
-    """The shortest Prometheus spelling of a whole-second duration (``5400s`` -> ``1h30m``)."""
-    total = int(value.total_seconds())
-    if total == 0:
-        return "0s"
-    out = []
-    for unit in ("w", "d", "h", "m", "s"):
-        size = _UNIT_SECONDS[unit]
-        if total >= size:
-            out.append(f"{total // size}{unit}")
-            total %= size
-    return "".join(out)
 
 
 def choose_step(span_seconds: float) -> int:

@@ -18,6 +18,7 @@ from typing import Any
 
 from webhooks.checks import kube
 from webhooks.checks.index import ObjectIndex
+from webhooks.common.durations import format_duration
 from webhooks.common.times import try_parse_time
 from webhooks.evidence.model import (
     Evidence,
@@ -100,7 +101,11 @@ class CheckContext:
 
     def after_sync_text(self) -> str:
         elapsed = self.elapsed()
-        return f"{kube.age_text(elapsed)} after sync" if elapsed is not None else "after sync"
+        return (
+            f"{format_duration(elapsed, largest=2)} after sync"
+            if elapsed is not None
+            else "after sync"
+        )
 
 
 class CheckFinding(Finding, total=False):

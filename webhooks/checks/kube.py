@@ -184,15 +184,6 @@ def parse_quantity(value: object) -> Decimal | None:
         return None
 
 
-def age_text(seconds: float) -> str:
-    """A short human duration: 45s, 12m, 3h."""
-    if seconds < 120:
-        return f"{int(seconds)}s"
-    if seconds < 7200:
-        return f"{int(seconds // 60)}m"
-    return f"{int(seconds // 3600)}h"
-
-
 def short_text(text: str, limit: int = 160) -> str:
     """Quote an upstream message (event, condition) without letting it swamp a finding."""
     flat = " ".join(text.split())

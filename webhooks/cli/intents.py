@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 from collections.abc import Callable
 from dataclasses import replace
@@ -19,6 +18,7 @@ from typing import Any, TypeVar
 
 import click
 
+from webhooks.common.durations import parse_duration
 from webhooks.common.times import format_time, parse_time
 from webhooks.errors import BadRequestError
 from webhooks.ledger import open_store
@@ -29,20 +29,19 @@ from webhooks.ledger.store import IntentStore
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-_RELATIVE = re.compile(r"^(\d+)([smhdw])$")
-
 
 def parse_when(text: str, now: datetime) -> datetime:
-    """``2h``, ``30m``, ``7d`` (that long before ``now``) or an RFC 3339 time."""
-    match = _RELATIVE.match(text.strip())
-    if match:
-        return now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    """``2h``, ``1h30m``, ``7d`` (that long before ``now``, spelled as everywhere else in
+    truthgate) or an RFC 3339 time."""
+    try:
+        return now - parse_duration(text.strip())
+    except ValueError:
+        pass
     try:
         return parse_time(text.strip())
     except BadRequestError as e:
         raise click.BadParameter(
-            f"{text!r} is neither RFC 3339 (2026-11-27T10:00:00Z) nor relative (30m, 2h, 7d)"
+            f"{text!r} is neither RFC 3339 (2026-11-27T10:00:00Z) nor relative (30m, 1h30m, 7d)"
         ) from e
 
 

@@ -15,8 +15,9 @@ import click
 
 from webhooks.cli.policy_eval import eval_command
 from webhooks.cli.policy_verify import verify
+from webhooks.common.durations import format_duration
 from webhooks.errors import PolicyError
-from webhooks.policy.testing import TestRun, format_duration, line_ranges, run_tests
+from webhooks.policy.testing import TestRun, line_ranges, run_tests
 
 
 @click.group()
@@ -32,7 +33,7 @@ def _report(run: TestRun, verbose: bool) -> None:
         if verbose and result.case.file != current_file:
             current_file = result.case.file
             click.echo(f"{current_file}:")
-        line = f"{result.case.name}: {result.status} ({format_duration(result.seconds)})"
+        line = f"{result.case.name}: {result.status} ({format_duration(result.seconds, largest=2)})"
         click.echo(("  " if verbose else "") + line)
         if result.detail:
             click.echo(f"    {result.detail}")

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import click
 
+from webhooks.common.durations import format_duration
 from webhooks.errors import PolicyError
 from webhooks.policy.gatekeeper.suite import CaseResult, run_suites
-from webhooks.policy.testing import format_duration
 
 
 def _report(results: list[CaseResult], verbose: bool) -> None:
@@ -34,17 +34,17 @@ def _report(results: list[CaseResult], verbose: bool) -> None:
                 if verbose:
                     click.echo(f"    === RUN   {r.case}")
                 if r.error is not None:
-                    click.echo(f"    --- FAIL: {r.case}\t({format_duration(r.seconds)})")
+                    click.echo(f"    --- FAIL: {r.case}\t({format_duration(r.seconds, largest=2)})")
                     click.echo(f"        {r.error}")
                 elif verbose:
-                    click.echo(f"    --- PASS: {r.case}\t({format_duration(r.seconds)})")
-            took = format_duration(sum(r.seconds for r in cases))
+                    click.echo(f"    --- PASS: {r.case}\t({format_duration(r.seconds, largest=2)})")
+            took = format_duration(sum(r.seconds for r in cases), largest=2)
             if any(r.error is not None for r in cases):
                 click.echo(f"--- FAIL: {test}\t({took})")
             elif verbose:
                 click.echo(f"--- PASS: {test}\t({took})")
         failed = any(r.error is not None for r in suite_results)
-        took = format_duration(sum(r.seconds for r in suite_results))
+        took = format_duration(sum(r.seconds for r in suite_results), largest=2)
         click.echo(f"{'FAIL' if failed else 'ok'}\t{suite}\t{took}")
 
 

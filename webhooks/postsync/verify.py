@@ -33,11 +33,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from webhooks.baseline.windows import duration_field
 from webhooks.cluster.api import ClusterReader, StatusWriter
 from webhooks.cluster.resources import JOB, POD, TRUTHCHECK
 from webhooks.common.api import API_VERSION
 from webhooks.common.argocd import AppRef, tracked_app
+from webhooks.common.durations import duration_field
 from webhooks.common.times import try_parse_time
 from webhooks.errors import BadRequestError, ClusterError, TruthgateError, short
 from webhooks.evidence.model import Evidence, KubeObject, Verdict
