@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from webhooks.common.times import format_time
 from webhooks.errors import BadRequestError
 
 
@@ -30,7 +31,7 @@ class PublishedHead:
                 "ledgerId": self.ledger_id,
                 "head": self.hash,
                 "appended": self.appended,
-                "time": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+                "time": format_time(datetime.now(UTC)),
             },
             sort_keys=True,
         )

@@ -156,7 +156,7 @@ class SqlLedger(abc.ABC):
                         "INSERT INTO meta (key, value) VALUES ('heartbeat', ?)"
                         " ON CONFLICT (key) DO UPDATE SET value = excluded.value"
                     ),
-                    (datetime.now(UTC).isoformat(),),
+                    (format_time(datetime.now(UTC)),),
                 )
             if not drafts:
                 return [None] * len(items)
