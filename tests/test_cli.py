@@ -28,3 +28,17 @@ def test_unknown_subcommand_is_a_usage_error() -> None:
     )
     assert out.returncode == 2
     assert "No such command" in out.stderr
+
+
+def test_serve_help_names_the_failure_mode_the_server_really_defaults_to() -> None:
+    from webhooks.admission.config import AdmissionConfig
+
+    out = subprocess.run(
+        [sys.executable, "-m", "webhooks", "serve", "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    help_text = " ".join(out.stdout.split()).split("--failure-mode", 1)[1]
+    assert f"$TRUTHGATE_FAILURE_MODE; {AdmissionConfig().failure_mode}]" in help_text

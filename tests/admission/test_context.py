@@ -11,13 +11,20 @@ import pytest
 
 from tests.admission.reviews import ALICE, ARGOCD, configmap, deployment, review, secret
 from webhooks.admission.config import AdmissionConfig
-from webhooks.admission.context import app_of, build_context, classify_actor
+from webhooks.admission.context import build_context, classify_actor
 from webhooks.admission.decide import decide
 from webhooks.admission.redact import REDACTED, redact_object, redact_request
 from webhooks.admission.review import AdmissionRequest, parse_review
+from webhooks.common.argocd import tracked_app
 from webhooks.policy.engine import PolicyOutcome
 
 CONFIG = AdmissionConfig()
+
+
+def app_key(obj: dict[str, Any]) -> str | None:
+    """The application key the policy input carries for ``obj`` (``<ns>_<app>`` or ``<app>``)."""
+    ref = tracked_app(obj)
+    return ref.key if ref else None
 
 
 def ctx(doc: dict[str, Any], config: AdmissionConfig = CONFIG) -> Any:
@@ -45,7 +52,7 @@ def test_apps_in_any_namespace_keep_the_namespace_prefix() -> None:
 
 def test_core_group_and_cluster_scoped_tracking_ids() -> None:
     cm = configmap()
-    assert app_of(cm) == "shop-web"
+    assert app_key(cm) == "shop-web"
     role = {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "ClusterRole",
@@ -58,7 +65,7 @@ def test_core_group_and_cluster_scoped_tracking_ids() -> None:
             },
         },
     }
-    assert app_of(role) == "platform"
+    assert app_key(role) == "platform"
 
 
 def test_a_tracking_id_copied_from_another_object_is_ignored() -> None:
@@ -66,9 +73,9 @@ def test_a_tracking_id_copied_from_another_object_is_ignored() -> None:
         app=None,
         annotations={"argocd.argoproj.io/tracking-id": "shop-web:apps/Deployment:shop/other"},
     )
-    assert app_of(obj) is None
+    assert app_key(obj) is None
     obj["metadata"]["labels"]["app.kubernetes.io/instance"] = "shop-legacy"
-    assert app_of(obj) == "shop-legacy"
+    assert app_key(obj) == "shop-legacy"
 
 
 def test_malformed_tracking_id_falls_back_to_the_instance_label() -> None:
@@ -77,7 +84,7 @@ def test_malformed_tracking_id_falls_back_to_the_instance_label() -> None:
         annotations={"argocd.argoproj.io/tracking-id": "garbage"},
         labels={"app.kubernetes.io/instance": "shop-web"},
     )
-    assert app_of(obj) == "shop-web"
+    assert app_key(obj) == "shop-web"
 
 
 def test_objects_without_tracking_are_not_managed() -> None:

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from tests.support.prometheus import PrometheusServer, Reply, SeenRequest, forward, stand_in
-from webhooks.baseline.prometheus import collect_metrics
 from webhooks.baseline.spec import BaselineConfig, parse_baseline
 from webhooks.baseline.windows import MAX_POINTS
 from webhooks.evidence.model import MetricSeries
+from webhooks.postsync.prometheus import collect_metrics
 
 pytestmark = pytest.mark.prometheus
 

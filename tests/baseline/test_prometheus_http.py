@@ -20,8 +20,8 @@ import trustme
 
 from tests.support.net import free_port
 from tests.support.prometheus import Reply, SeenRequest, matrix, stand_in
-from webhooks.baseline.prometheus import MAX_ATTEMPTS, collect_metrics
 from webhooks.baseline.spec import BaselineConfig, parse_baseline
+from webhooks.postsync.prometheus import MAX_ATTEMPTS, collect_metrics
 
 CHANGE = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 NOW = CHANGE + timedelta(hours=1)

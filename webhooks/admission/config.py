@@ -46,7 +46,8 @@ class AdmissionConfig:
 
     actions: Mapping[str, EnforcementAction] = field(default_factory=dict)
     default_action: EnforcementAction = EnforcementAction.DENY
-    # A policy that errors is a policy that did not say "allowed": deny unless told otherwise.
+    # When truthgate cannot judge (a policy errors, the ledger is down) it admits with a warning
+    # and counts it: it must never be the reason a cluster stops. fail-closed is one setting away.
     failure_mode: FailureMode = "fail-open"
     argocd_usernames: frozenset[str] = frozenset({ARGOCD_CONTROLLER})
 

@@ -79,12 +79,6 @@ def _string_map(meta: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def app_of(obj: Mapping[str, Any] | None) -> AppName | None:
-    """The Argo CD application owning ``obj`` (tracking-id annotation, then instance label)."""
-    ref = tracked_app(obj)
-    return AppName(ref.key) if ref else None
-
-
 def classify_actor(user_info: Mapping[str, Any], argocd_usernames: frozenset[str]) -> ActorRecord:
     """argocd: the configured Argo CD users; controller: service accounts and other ``system:``
     users (controllers, nodes); human: anyone else named; unknown: no username."""

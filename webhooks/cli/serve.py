@@ -176,7 +176,7 @@ def _gatekeeper_caches() -> tuple[NamespaceLabels, InventoryCache, Callable[[], 
     "--failure-mode",
     type=click.Choice(FAILURE_MODES),
     help="What a policy or ledger failure does [default: from the enforcement config, "
-    "or $TRUTHGATE_FAILURE_MODE; fail-closed].",
+    "or $TRUTHGATE_FAILURE_MODE; fail-open].",
 )
 @click.option(
     "--workers",

@@ -77,8 +77,8 @@ def prometheus_source(reader: ClusterReader) -> MetricsSource:
     """The baseline collector, with Secret references resolved through the cluster reader."""
 
     def fetch(truthcheck: KubeObject, change_at: datetime, now: datetime) -> list[MetricSeries]:
-        from webhooks.baseline.prometheus import collect_metrics
         from webhooks.baseline.spec import SecretKeyRef, parse_baseline
+        from webhooks.postsync.prometheus import collect_metrics
 
         config = parse_baseline(truthcheck.get("spec") or {})
         if config is None:

@@ -1,6 +1,7 @@
 """Fetch the behaviour metrics of one sync from the Prometheus HTTP API.
 
-The only I/O of the baseline judge. For every metric of a TruthCheck it asks
+The I/O half of the baseline judge (the judge itself, ``webhooks.baseline``, is pure and does
+none). For every metric of a TruthCheck it asks
 ``/api/v1/query_range`` for the window around the change and for each history offset, and
 returns ``MetricSeries`` ready to put into the Evidence document. Prometheus, Thanos Query and
 Mimir speak the same API; a path prefix in the URL (``http://mimir/prometheus``) is kept.
