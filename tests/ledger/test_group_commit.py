@@ -206,3 +206,24 @@ def test_every_append_of_a_batch_fails_when_the_write_lock_cannot_be_had(tmp_pat
         assert [r["uid"] for r in store.intents()] == ["after"]
     finally:
         store.close()
+
+
+def test_after_a_batch_times_out_appends_fail_at_once_for_one_deadline() -> None:
+    calls: list[list[str]] = []
+
+    def commit(items: Sequence[str]) -> list[str | Exception]:
+        calls.append(list(items))
+        if items[0] == "hangs":
+            raise LedgerTimeoutError("ledger did not answer within 0.3s")
+        return [f"ok:{i}" for i in items]
+
+    group: GroupCommit[str, str] = GroupCommit(commit, deadline_s=0.3)
+    with pytest.raises(LedgerTimeoutError, match="did not answer"):
+        group.submit("hangs")
+    quick = time.monotonic()
+    with pytest.raises(LedgerTimeoutError, match="timed out just now"):
+        group.submit("a")
+    assert time.monotonic() - quick < 0.1
+    time.sleep(0.35)
+    assert group.submit("b") == "ok:b"  # one deadline later the database is tried again
+    assert calls == [["hangs"], ["b"]]

@@ -176,6 +176,26 @@ def start_postgres() -> PostgresServer:
         raise
 
 
+def pg_ctl(server: PostgresServer, *args: str) -> None:
+    """``pg_ctl -D <data> -w <args>`` as the server's user (e.g. ``stop -m immediate``, ``start``)."""
+    log = server.base_dir / "server.log"
+    _run(
+        [
+            *_as_server_user(),
+            str(server.bin_dir / "pg_ctl"),
+            "-D",
+            str(server.data_dir),
+            "-l",
+            str(log),
+            "-w",
+            "-t",
+            str(START_TIMEOUT_S),
+            *args,
+        ],
+        f"pg_ctl {' '.join(args)}",
+    )
+
+
 def stop_postgres(server: PostgresServer) -> None:
     with contextlib.suppress(subprocess.TimeoutExpired):
         subprocess.run(

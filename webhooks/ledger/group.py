@@ -11,7 +11,8 @@ I/O itself: a caller waits at most ``deadline_s`` for its batch, whatever the da
 hung PostgreSQL, a synchronous standby that never answers, a disk that stopped), then gets
 :class:`LedgerTimeoutError` and the webhook applies its failure mode, well inside the API server's
 webhook timeout. While the committer has been stuck on one batch for longer than the deadline,
-new appends fail at once instead of queueing behind it.
+or for one deadline after a batch timed out, new appends fail at once instead of queueing: a
+worker has only a few threads, and a hung database must not hold each of them for a deadline.
 
 Guarantees, each tested in tests/ledger/test_group_commit.py:
 
@@ -20,6 +21,7 @@ Guarantees, each tested in tests/ledger/test_group_commit.py:
 * when a batch fails (lock timeout, disk error), every caller in it gets that error, so the
   webhook's failure mode applies to each review; nothing of the batch is committed;
 * a draft that cannot be chained (not plain JSON) fails alone, the others still commit;
+* after a batch timed out, appends fail at once for one deadline (then one tries again);
 * nobody waits longer than ``deadline_s``. A draft whose caller gave up before the committer
   took it is never written; one already taken may still land (its caller was told the outcome
   is unknown — the API server may resend, and a resent uid is never recorded twice).
@@ -108,6 +110,9 @@ class GroupCommit(Generic[I, R]):
         self._closed = False
         self._busy_since: float | None = None
         self._batch_expires = 0.0
+        # After a batch timed out, appends fail at once for one deadline: a hung database then
+        # costs one review per deadline its wait, instead of every thread of the worker.
+        self._cooling_until = 0.0
         self._failed_at: float | None = None
         self._failure: str | None = None
 
@@ -147,6 +152,11 @@ class GroupCommit(Generic[I, R]):
                         f"ledger write stuck for {stuck:.1f}s (deadline {self.deadline_s:g}s); "
                         "not written"
                     )
+            if time.monotonic() < self._cooling_until:
+                raise LedgerTimeoutError(
+                    "ledger writes timed out just now; not written (the next try goes to the "
+                    f"database within {self.deadline_s:g}s)"
+                )
             if len(self._queue) >= self._max_queue:
                 raise LedgerTimeoutError(
                     f"ledger write queue full ({self._max_queue}); not written"
@@ -215,6 +225,9 @@ class GroupCommit(Generic[I, R]):
                     w.result = r
         except Exception as e:  # every caller of the batch learns that it failed
             failure = short(e, 200)
+            if isinstance(e, LedgerTimeoutError):
+                with self._cond:
+                    self._cooling_until = time.monotonic() + self.deadline_s
             for w in batch:
                 w.error = e
         except BaseException as e:  # interrupted: the others still get an answer
