@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from webhooks.common.times import parse_time
 from webhooks.evidence.model import Evidence, MetricSeries, Verdict
 from webhooks.ledger.store import IntentStore
 from webhooks.postsync.appinfo import sync_ref
@@ -65,7 +66,7 @@ def record(store: IntentStore, doc: Evidence, *, app_namespace: str = "argocd") 
             app_namespace=app_namespace,
             truthcheck=doc.get("truthCheck") or {},
             sync=sync_ref(app),
-            now=dt.datetime.fromisoformat(doc["collectedAt"].replace("Z", "+00:00")),
+            now=parse_time(doc["collectedAt"]),
             digest=evidence_digest(doc),
         )
     )
@@ -143,6 +144,6 @@ def live_truthcheck(verdict: Verdict, doc: Evidence) -> dict[str, Any]:
     from webhooks.postsync.publish import verified_status
 
     tc: dict[str, Any] = copy.deepcopy(doc["truthCheck"])
-    now = dt.datetime.fromisoformat(doc["collectedAt"].replace("Z", "+00:00"))
+    now = parse_time(doc["collectedAt"])
     tc["status"] = verified_status(verdict, tc, sync_ref(doc["application"]), now)
     return tc
