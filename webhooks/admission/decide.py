@@ -114,9 +114,12 @@ class Decision:
 
 
 def _apply(outcome: PolicyOutcome, config: AdmissionConfig) -> AppliedOutcome:
+    action = config.action_for(outcome.package, outcome.action)
+    if not outcome.denials and not outcome.warnings:  # most policies, most reviews
+        return AppliedOutcome(outcome.package, action)
     return AppliedOutcome(
         package=outcome.package,
-        action=config.action_for(outcome.package, outcome.action),
+        action=action,
         denials=tuple(clip(d, MAX_MESSAGE_CHARS) for d in outcome.denials),
         warnings=tuple(clip(w, MAX_MESSAGE_CHARS) for w in outcome.warnings),
     )
@@ -168,7 +171,7 @@ def decide(
     outcomes = tuple(_apply(o, config) for o in raw if o.error is None)
     error = short("; ".join(errors), 400) if errors else None
 
-    messages = [m for o in outcomes for m in o.messages()]
+    messages = [m for o in outcomes if o.denials or o.warnings for m in o.messages()]
     failure_mode: FailureMode | None = None
     code: int | None = None
     message: str | None = None

@@ -12,6 +12,7 @@ any error the old set keeps serving and PolicyError says which file is wrong.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import threading
@@ -171,6 +172,16 @@ class Plan:
     steps: tuple[_Step, ...]  # their rules
     route: str  # the query of the generated rule gathering every step, "" when none
 
+    @property
+    def silent(self) -> tuple[PolicyOutcome, ...]:
+        """Every policy of the plan with nothing to say (outcomes are immutable: shared)."""
+        return _silent(self.packages)
+
+
+@functools.lru_cache(maxsize=256)
+def _silent(packages: tuple[str, ...]) -> tuple[PolicyOutcome, ...]:
+    return tuple(PolicyOutcome(p) for p in packages)
+
 
 def plans(
     metas: Sequence[PolicyMeta], rules: Mapping[str, frozenset[str]]
@@ -268,6 +279,8 @@ class RegorusEngine:
         found = _gathered(engine, plan) if plan.route else None
         if found is None:
             found = _one_by_one(engine, plan)
+        if not found:  # nothing to say: the usual answer, built once per plan
+            return list(plan.silent)
         errors = {package: error for (package, rule), error in found.items() if rule == "error"}
         return [
             PolicyOutcome(p, error=errors[p])
