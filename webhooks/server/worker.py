@@ -69,6 +69,7 @@ class _Reading:
         self.shaken = shaken
         self.buf = bytearray()
         self.events = selectors.EVENT_READ
+        self.registered = False  # with the poller, waiting for more
 
 
 def request_complete(buf: bytes | bytearray, max_head: int) -> bool:
@@ -178,31 +179,43 @@ class BufferedThreadWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn ship
     def _read(self, conn: TConn, *, shaken: bool) -> None:
         reading = _Reading(time.monotonic() + self.read_timeout, shaken)
         self._reading[conn] = reading
-        self.poller.register(conn.sock, reading.events, partial(self._on_ready, conn))
+        # A kept-alive connection has its request waiting already: read it now, and wait on
+        # the poller only for what has not arrived.
+        self._step(conn, reading)
 
     # -- reading on the event loop --------------------------------------------------------
 
     def _on_ready(self, conn: TConn, _fileobj: Any) -> None:
         reading = self._reading.get(conn)
-        if reading is None:
-            return
+        if reading is not None:
+            self._step(conn, reading)
+
+    def _step(self, conn: TConn, reading: _Reading) -> None:
         try:
             complete = self._advance(conn, reading)
         except (OSError, ValueError, EOFError):  # ssl.SSLError is an OSError
-            self.poller.unregister(conn.sock)
-            del self._reading[conn]
+            self._forget(conn, reading)
             self._drop(conn)
             return
         if not complete:
+            if not reading.registered:
+                self.poller.register(conn.sock, reading.events, partial(self._on_ready, conn))
+                reading.registered = True
             return
-        self.poller.unregister(conn.sock)
-        del self._reading[conn]
+        self._forget(conn, reading)
         if conn.parser is None:
             conn.parser = http.get_parser(self.cfg, conn.sock, conn.client)
         conn.parser.unreader.unread(bytes(reading.buf))
         conn.initialized = True  # TLS done and the parser made: gunicorn's init() skips both
         conn.data_ready = True
         self.enqueue_req(conn)
+
+    def _forget(self, conn: TConn, reading: _Reading) -> None:
+        self._reading.pop(conn, None)
+        if reading.registered:
+            reading.registered = False
+            with contextlib.suppress(OSError, KeyError, ValueError):
+                self.poller.unregister(conn.sock)
 
     def _advance(self, conn: TConn, reading: _Reading) -> bool:
         sock = conn.sock
@@ -231,7 +244,8 @@ class BufferedThreadWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn ship
     def _want(self, conn: TConn, reading: _Reading, events: int) -> bool:
         if reading.events != events:
             reading.events = events
-            self.poller.modify(conn.sock, events, partial(self._on_ready, conn))
+            if reading.registered:
+                self.poller.modify(conn.sock, events, partial(self._on_ready, conn))
         return False
 
     def _drop(self, conn: TConn) -> None:
@@ -242,11 +256,9 @@ class BufferedThreadWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn ship
         """Also drop requests not read in full within ``read_timeout`` (checked every second)."""
         super().murder_pending()
         now = time.monotonic()
-        late = [conn for conn, r in self._reading.items() if r.deadline <= now]
-        for conn in late:
-            del self._reading[conn]
-            with contextlib.suppress(OSError, KeyError, ValueError):
-                self.poller.unregister(conn.sock)
+        late = [(conn, r) for conn, r in self._reading.items() if r.deadline <= now]
+        for conn, reading in late:
+            self._forget(conn, reading)
             self._drop(conn)
 
     # -- errors gunicorn answers itself, as JSON -------------------------------------------
