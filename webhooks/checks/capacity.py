@@ -21,9 +21,8 @@ from __future__ import annotations
 from webhooks.checks import kube, pods
 from webhooks.checks.context import CheckContext, CheckFinding, finding, not_converged
 from webhooks.checks.index import Event
+from webhooks.common.kinds import WORKLOAD_KINDS
 from webhooks.evidence.model import Evidence, KubeObject
-
-_WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job")
 
 
 def _short_of(obj: KubeObject) -> tuple[int, int] | None:
@@ -41,7 +40,7 @@ def _short_of(obj: KubeObject) -> tuple[int, int] | None:
 
 def _failed_creates(ctx: CheckContext) -> list[CheckFinding]:
     out: list[CheckFinding] = []
-    for obj in ctx.index.members(*_WORKLOADS):
+    for obj in ctx.index.members(*WORKLOAD_KINDS):
         short = _short_of(obj)
         if short is None:
             continue

@@ -26,6 +26,7 @@ from typing import Literal
 
 from webhooks.checks import kube, pods
 from webhooks.checks.context import CheckContext, CheckFinding, finding, not_converged
+from webhooks.common.kinds import APPS_WORKLOAD_KINDS
 from webhooks.evidence.model import Evidence, KubeObject
 
 State = Literal["current", "in-progress", "failed", "outdated", "stale"]
@@ -240,12 +241,10 @@ _BY_KIND: dict[str, Callable[[KubeObject, CheckContext], Assessment]] = {
     "HorizontalPodAutoscaler": _hpa,
 }
 
-_WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet")
-
 
 def assess(obj: KubeObject, ctx: CheckContext) -> Assessment:
     """The convergence state of one object (current for kinds without a rule)."""
-    if kube.kind(obj) in _WORKLOAD_KINDS and _generation_behind(obj):
+    if kube.kind(obj) in APPS_WORKLOAD_KINDS and _generation_behind(obj):
         return Assessment("stale", "status describes an older generation")
     stalled = kube.condition_is(obj, "Stalled", "True")
     if stalled is not None:

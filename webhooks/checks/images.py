@@ -17,9 +17,8 @@ from collections import defaultdict
 
 from webhooks.checks import kube, pods
 from webhooks.checks.context import CheckContext, CheckFinding, finding, not_converged
+from webhooks.common.kinds import WORKLOAD_KINDS
 from webhooks.evidence.model import Evidence, KubeObject
-
-_WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job")
 
 
 def normalize(image: str) -> str:
@@ -169,7 +168,7 @@ def _mixed(workload: KubeObject, live: list[KubeObject]) -> list[CheckFinding]:
 
 def check(evidence: Evidence, ctx: CheckContext) -> list[CheckFinding]:
     out: list[CheckFinding] = []
-    for workload in ctx.index.members(*_WORKLOADS):
+    for workload in ctx.index.members(*WORKLOAD_KINDS):
         owner = ctx.index.owner(workload)
         if kube.kind(workload) == "ReplicaSet" and owner is not None:
             continue  # a Deployment's ReplicaSets are judged through the Deployment

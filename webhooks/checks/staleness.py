@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from webhooks.checks import convergence, kube
 from webhooks.checks.context import CheckContext, CheckFinding, finding, not_converged
+from webhooks.common.kinds import APPS_WORKLOAD_KINDS, WORKLOAD_KINDS
 from webhooks.evidence.model import Evidence, KubeObject
 
-_APPS_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"}
-_WORKLOADS = _APPS_KINDS | {"Job", "Pod"}
+_POD_OWNERS = {*WORKLOAD_KINDS, "Pod"}
 
 
 def _generation(ctx: CheckContext) -> list[CheckFinding]:
@@ -33,7 +33,7 @@ def _generation(ctx: CheckContext) -> list[CheckFinding]:
         if generation is None:
             continue
         if observed is None:
-            if kube.kind(obj) not in _APPS_KINDS:
+            if kube.kind(obj) not in APPS_WORKLOAD_KINDS:
                 continue  # many kinds never report observedGeneration
             observed = 0  # an apps/v1 workload without it has never been seen by its controller
         if observed >= generation:
@@ -127,7 +127,7 @@ def _sync_claims(evidence: Evidence, ctx: CheckContext) -> list[CheckFinding]:
                     )
                 )
             continue
-        if r_kind not in _WORKLOADS:
+        if r_kind not in _POD_OWNERS:
             continue
         result = convergence.assess(live, ctx)
         text = f"{claim} for {shown} at {revision}, but it is not converged: {result.message}"

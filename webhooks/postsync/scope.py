@@ -22,10 +22,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from webhooks.common.argocd import AppRef, tracked_app
+from webhooks.common.kinds import WORKLOAD_KINDS
 from webhooks.evidence.model import KubeObject
 
 HOOK_ANNOTATION = "argocd.argoproj.io/hook"
-WORKLOAD_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "Job", "ReplicaSet"})
 _OWNED_DEPTH = 4  # Deployment -> ReplicaSet -> Pod; CronJob -> Job -> Pod; headroom for CRs
 
 
