@@ -7,6 +7,8 @@ or exit codes in one place each; nothing else inspects third-party exceptions.
 
 from __future__ import annotations
 
+from webhooks.common.text import clip
+
 
 class TruthgateError(Exception):
     """Base of every error truthgate raises on purpose."""
@@ -54,5 +56,4 @@ class MetricsError(TruthgateError):
 
 def short(text: object, limit: int = 256) -> str:
     """Cut upstream text so error messages never echo unbounded bodies."""
-    s = str(text)
-    return s if len(s) <= limit else s[: limit - 1] + "…"
+    return clip(text, limit)

@@ -29,10 +29,10 @@ from webhooks.admission.review import (
     AdmissionRequest,
     AdmissionReviewResponse,
     bound_warnings,
-    clip,
     request_object,
     response_review,
 )
+from webhooks.common.text import clip
 from webhooks.common.times import format_time
 from webhooks.errors import PolicyError, TruthgateError, short
 from webhooks.evidence.model import (
@@ -120,8 +120,12 @@ def _apply(outcome: PolicyOutcome, config: AdmissionConfig) -> AppliedOutcome:
     return AppliedOutcome(
         package=outcome.package,
         action=action,
-        denials=tuple(clip(d, MAX_MESSAGE_CHARS) for d in outcome.denials),
-        warnings=tuple(clip(w, MAX_MESSAGE_CHARS) for w in outcome.warnings),
+        denials=tuple(
+            clip(d, MAX_MESSAGE_CHARS, one_line=True, ascii_mark=True) for d in outcome.denials
+        ),
+        warnings=tuple(
+            clip(w, MAX_MESSAGE_CHARS, one_line=True, ascii_mark=True) for w in outcome.warnings
+        ),
     )
 
 

@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal, NotRequired, TypedDict, cast
 
+from webhooks.common.text import clip
 from webhooks.errors import BadRequestError, short
 from webhooks.evidence.model import GroupVersionKind, KubeObject, Operation
 
@@ -328,19 +329,13 @@ def parse_review(doc: object) -> AdmissionRequest:
 # Output
 
 
-def _printable(text: str) -> str:
-    return "".join(ch if ch.isprintable() else " " for ch in text)
-
-
-def clip(text: str, limit: int = MAX_WARNING_CHARS) -> str:
-    """Printable, at most ``limit`` characters (ASCII ellipsis: warnings travel in HTTP headers)."""
-    text = " ".join(_printable(text).split())
-    return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
-
-
 def bound_warnings(warnings: Iterable[str]) -> list[str]:
     """Each warning printable, ≤120 chars; at most MAX_WARNINGS, total bounded; cuts are said."""
-    items = [clip(w) for w in warnings if w and w.strip()]
+    items = [
+        clip(w, MAX_WARNING_CHARS, one_line=True, ascii_mark=True)
+        for w in warnings
+        if w and w.strip()
+    ]
     out: list[str] = []
     total = 0
     for i, warning in enumerate(items):
@@ -375,7 +370,7 @@ def response_review(
         if code is not None or not allowed:
             status["code"] = code if code is not None else 403
         if message is not None:
-            status["message"] = clip(message, 4096)
+            status["message"] = clip(message, 4096, one_line=True, ascii_mark=True)
         if reason is not None:
             status["reason"] = reason
         response["status"] = status

@@ -22,6 +22,7 @@ from webhooks.checks import kube, pods
 from webhooks.checks.context import CheckContext, CheckFinding, finding, not_converged
 from webhooks.checks.index import Event
 from webhooks.common.kinds import WORKLOAD_KINDS
+from webhooks.common.text import clip
 from webhooks.evidence.model import Evidence, KubeObject
 
 
@@ -57,7 +58,7 @@ def _failed_creates(ctx: CheckContext) -> list[CheckFinding]:
         have, want = short
         counts = f"{have} of {want} pods created" if kube.kind(obj) != "Job" else "pods not created"
         tally = sum(e.count for e in events)
-        why = kube.quota_gist(latest.message) or kube.short_text(latest.message)
+        why = kube.quota_gist(latest.message) or clip(latest.message, 160, one_line=True)
         out.append(
             finding(
                 "runtime",
@@ -99,7 +100,7 @@ def _unschedulable(ctx: CheckContext) -> list[CheckFinding]:
                 "capacity/unschedulable",
                 owner,
                 f"{kube.display(owner)}: {len(names)}{of} pods Pending, FailedScheduling: "
-                f"{kube.short_text(message)}",
+                f"{clip(message, 160, one_line=True)}",
             )
         )
     return out

@@ -27,6 +27,7 @@ from typing import Literal
 from webhooks.checks import kube, pods
 from webhooks.checks.context import CheckContext, CheckFinding, finding, not_converged
 from webhooks.common.kinds import APPS_WORKLOAD_KINDS
+from webhooks.common.text import clip
 from webhooks.evidence.model import Evidence, KubeObject
 
 State = Literal["current", "in-progress", "failed", "outdated", "stale"]
@@ -91,7 +92,7 @@ def _deployment(obj: KubeObject, ctx: CheckContext) -> Assessment:
     elif available < updated:
         base = f"{available} of {updated} new pods available"
     elif (unavailable := kube.condition_is(obj, "Available", "False")) is not None:
-        base = f"Available=False: {kube.short_text(kube.get_str(unavailable, 'message') or '')}"
+        base = f"Available=False: {clip(kube.get_str(unavailable, 'message') or '', 160, one_line=True)}"
     else:
         detail, hard = pods.summarize(pods.running(new_pods))
         # Status counts can look complete while a new pod is in a hard failure (e.g. it
@@ -103,7 +104,7 @@ def _deployment(obj: KubeObject, ctx: CheckContext) -> Assessment:
         )
     if failure is not None:
         why = kube.get_str(failure, "message") or kube.get_str(failure, "reason") or ""
-        base += f" ({kube.quota_gist(why) or 'ReplicaFailure: ' + kube.short_text(why, 100)})"
+        base += f" ({kube.quota_gist(why) or 'ReplicaFailure: ' + clip(why, 100, one_line=True)})"
     return _with_pods(base, new_pods)
 
 

@@ -21,6 +21,7 @@ from datetime import datetime
 
 from webhooks.checks import kube
 from webhooks.checks.context import CheckContext, CheckFinding, finding
+from webhooks.common.text import clip
 from webhooks.common.times import try_parse_time
 from webhooks.evidence.model import Evidence, ResourceRef
 
@@ -96,7 +97,7 @@ def check(evidence: Evidence, ctx: CheckContext) -> list[CheckFinding]:
                     "drift/break-glass",
                     c.ref,
                     f"{shown}: break-glass change by {c.user} {times} {kube.fmt_time(c.last)} "
-                    f"({what}); reason: {kube.short_text(c.reason, 120)}",
+                    f"({what}); reason: {clip(c.reason, 120, one_line=True)}",
                     "warning",
                 )
             )

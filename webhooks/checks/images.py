@@ -18,6 +18,7 @@ from collections import defaultdict
 from webhooks.checks import kube, pods
 from webhooks.checks.context import CheckContext, CheckFinding, finding, not_converged
 from webhooks.common.kinds import WORKLOAD_KINDS
+from webhooks.common.text import clip
 from webhooks.evidence.model import Evidence, KubeObject
 
 
@@ -56,10 +57,6 @@ def _template_images(workload: KubeObject) -> dict[str, str]:
 
 def _pod_images(pod: KubeObject) -> dict[str, str]:
     return _template_images({"spec": {"template": {"spec": kube.get_dict(pod, "spec")}}})
-
-
-def _short(digest: str) -> str:
-    return digest[:19] + "…" if len(digest) > 20 else digest
 
 
 def _declared(
@@ -115,7 +112,7 @@ def _kubelet(workload: KubeObject, live: list[KubeObject]) -> list[CheckFinding]
                             "images/digest",
                             workload,
                             f"{kube.display(workload)}: pod {kube.name(pod)} container {cname} runs "
-                            f"{_short(got)}, declared {_short(want_digest)} (a multi-arch index "
+                            f"{clip(got, 20)}, declared {clip(want_digest, 20)} (a multi-arch index "
                             "resolves per platform; verify if unexpected)",
                             "warning",
                         )
@@ -150,7 +147,7 @@ def _mixed(workload: KubeObject, live: list[KubeObject]) -> list[CheckFinding]:
             continue
         total = sum(len(v) for v in digests.values())
         spread = ", ".join(
-            f"{_short(d)} on {len(names)}"
+            f"{clip(d, 20)} on {len(names)}"
             for d, names in sorted(digests.items(), key=lambda kv: (-len(kv[1]), kv[0]))
         )
         out.append(

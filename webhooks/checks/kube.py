@@ -184,12 +184,6 @@ def parse_quantity(value: object) -> Decimal | None:
         return None
 
 
-def short_text(text: str, limit: int = 160) -> str:
-    """Quote an upstream message (event, condition) without letting it swamp a finding."""
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
 _QUOTA = re.compile(
     r"exceeded quota: (?P<quota>[^,]+), requested: (?P<req>[^,]+(?:,[^,:]+)*), "
     r"used: (?P<used>[^,]+(?:,[^,:]+)*), limited: (?P<limited>.+)$"

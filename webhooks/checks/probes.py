@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from webhooks.checks import kube
 from webhooks.checks.context import CheckContext, CheckFinding, finding
+from webhooks.common.text import clip
 from webhooks.common.times import try_parse_time
 from webhooks.evidence.model import Evidence
 
@@ -35,7 +36,7 @@ def check(evidence: Evidence, ctx: CheckContext) -> list[CheckFinding]:
         at = try_parse_time(probe.get("at"))
         if probe.get("ok") is not True:
             got = f"HTTP {status}" if status is not None else "no response"
-            why = f": {kube.short_text(error, 120)}" if error else ""
+            why = f": {clip(error, 120, one_line=True)}" if error else ""
             out.append(
                 finding(
                     "runtime",

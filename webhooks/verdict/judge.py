@@ -16,6 +16,7 @@ from webhooks.checks.context import CheckContext, CheckFinding, finding
 from webhooks.checks.registry import CHECKS, Check
 from webhooks.checks.staleness import in_post_sync
 from webhooks.common.api import API_VERSION
+from webhooks.common.text import clip
 from webhooks.errors import PolicyError, short
 from webhooks.evidence.model import (
     Evidence,
@@ -150,7 +151,7 @@ def _summary(
         looked = ", ".join(f"{n} {k if n != 1 else k[:-1]}" for k, n in counts.items() if n)
         return f"Healthy: no divergence found ({looked or 'nothing collected'})"
     text = head + "; ".join(items)
-    return text if len(text) <= SUMMARY_LIMIT else text[: SUMMARY_LIMIT - 1] + "…"
+    return clip(text, SUMMARY_LIMIT)
 
 
 def judge(
