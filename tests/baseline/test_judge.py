@@ -370,11 +370,22 @@ def test_transient_blip_that_recovered_is_not_critical() -> None:
     assert critical(judge_metrics([metric])) == []
 
 
-def test_non_critical_metric_regression_is_a_warning() -> None:
+def test_advisory_metric_regression_is_a_warning() -> None:
     rng = np.random.default_rng(17)
     metric = make(noise(rng, 30, 1.0), noise(rng, 30, 3.0), critical=False)
 
-    assert [f["severity"] for f in judge_metrics([metric])] == ["warning"]
+    [f] = judge_metrics([metric])
+    assert f["severity"] == "warning" and "advisory" in f["message"]
+
+
+def test_a_metric_that_does_not_say_is_critical() -> None:
+    """Like a failed metric in Argo Rollouts, Flagger or Kayenta: a listed metric that
+    regressed fails the verification unless it is marked advisory."""
+    rng = np.random.default_rng(17)
+    metric = make(noise(rng, 30, 1.0), noise(rng, 30, 3.0))
+    del metric["critical"]
+
+    assert [f["severity"] for f in judge_metrics([metric])] == ["critical"]
 
 
 def test_many_metrics_share_false_discovery_control() -> None:

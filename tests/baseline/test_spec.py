@@ -38,6 +38,7 @@ baseline:
       query: sum(http_requests_total{job="web"})
       direction: decrease-is-bad
       kind: counter
+      critical: false
   windows: {observe: 15m, baseline: 1h30m, history: [24h, 1w]}
   driftBudget: 45m
 """
@@ -111,7 +112,7 @@ def test_defaults_for_everything_optional() -> None:
     assert config.metrics == (MetricSpec(name="latency", query="sum(up)"),)
     assert config.metrics[0].direction == "either"
     assert config.metrics[0].kind == "gauge"
-    assert config.metrics[0].critical is False
+    assert config.metrics[0].critical is True  # every listed metric counts unless advisory
     assert config.metrics[0].tolerance.as_evidence() == {}  # the judge's defaults apply
     assert config.windows.observe == timedelta(minutes=10)
     assert config.windows.baseline == timedelta(minutes=30)
@@ -286,3 +287,13 @@ def test_the_spec_itself_must_be_an_object() -> None:
         parse_baseline(["baseline"])  # type: ignore[arg-type]
     with pytest.raises(BadRequestError, match=r"spec\.baseline: must be an object"):
         parse_baseline({"baseline": "yes"})
+
+
+def test_a_two_day_baseline_with_weekly_history_is_accepted() -> None:
+    """The calibrated tests need a long lookback; a daily history offset would then overlap
+    the baseline itself, a weekly one does not."""
+    config = parse(with_change("windows", {"observe": "2h", "baseline": "2d", "history": ["1w"]}))
+    assert config.windows.baseline == timedelta(days=2)
+    assert config.windows.history == (timedelta(weeks=1),)
+    with pytest.raises(BadRequestError, match=r"history\[0\]: must be at least"):
+        parse(with_change("windows", {"observe": "2h", "baseline": "2d", "history": ["24h"]}))

@@ -23,7 +23,8 @@ Around the tests:
 - **Multiplicity** — a metric's one-sided p-values are combined with Simes' test, and the
   metrics of one call are controlled with Benjamini-Hochberg before anything is flagged.
 - **Drift budget** — a divergence that has not yet lasted ``driftBudgetSeconds`` (or has
-  already recovered) is a warning; only a persistent one on a critical metric is critical.
+  already recovered) is a warning; a persistent one is critical unless the metric is marked
+  advisory (``critical: false``; every metric counts by default).
 
 Too few points say NoData (an info finding) rather than guess.
 """
@@ -476,7 +477,8 @@ def _decide(m: _Measure, p_bad: float) -> Assessment:
         # Each point stands for one sampling interval, so a divergence seen at every point of
         # a 10-minute observation has lasted 10 minutes, not 10 minutes less one step.
         divergent = (m.end + m.step - onset) if onset is not None else 0.0
-        critical = bool(metric.get("critical", False))
+        # Every listed metric counts unless it is marked advisory (``critical: false``).
+        critical = bool(metric.get("critical", True))
         if onset is None:
             reasons.append("diverged after the change but has recovered")
             severity = "warning"
@@ -484,7 +486,7 @@ def _decide(m: _Measure, p_bad: float) -> Assessment:
             reasons.append("divergent, but not yet for as long as the drift budget")
             severity = "warning"
         elif not critical:
-            reasons.append("regressed, but the metric is not critical")
+            reasons.append("regressed, but the metric is advisory (critical: false)")
             severity = "warning"
         else:
             severity = "critical"

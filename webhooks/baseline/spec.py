@@ -98,7 +98,7 @@ class MetricSpec:
     direction: Direction = "either"
     kind: MetricKind = "gauge"
     tolerance: ToleranceSpec = ToleranceSpec()
-    critical: bool = False
+    critical: bool = True  # false: advisory, a regression is a warning only
 
 
 @dataclass(frozen=True)
@@ -255,7 +255,7 @@ def _metric(value: object, path: str) -> MetricSpec:
         raise BadRequestError(f"{path}.query: longer than {MAX_QUERY_CHARS} characters")
     direction = _choice(body.get("direction", "either"), f"{path}.direction", _DIRECTIONS)
     kind = _choice(body.get("kind", "gauge"), f"{path}.kind", _KINDS)
-    critical = body.get("critical", False)
+    critical = body.get("critical", True)
     if not isinstance(critical, bool):
         raise BadRequestError(f"{path}.critical: must be true or false")
     tolerance = body.get("tolerance")

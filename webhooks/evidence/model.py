@@ -103,7 +103,7 @@ class MetricSeries(TypedDict):
     series: list[list[float]]  # [[unix_seconds, value], ...] as Prometheus returns them
     query: NotRequired[str]
     kind: NotRequired[Literal["gauge", "counter"]]  # counters are judged on their rate
-    critical: NotRequired[bool]
+    critical: NotRequired[bool]  # default true; false: advisory (a regression is a warning)
     tolerance: NotRequired[Tolerance]
     history: NotRequired[list[HistoryWindow]]
     driftBudgetSeconds: NotRequired[float]  # how long a divergence may last before it counts
