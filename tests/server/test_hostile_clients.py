@@ -127,6 +127,28 @@ def test_slow_body_trickles_hold_no_thread_and_are_cut_off(server: Served) -> No
     assert cut_off == len(slow)  # none was kept past the read deadline
 
 
+def test_clients_that_never_close_after_connection_close_stall_nothing(server: Served) -> None:
+    # Each gets its answer with "Connection: close" and keeps the socket open; closing it must
+    # not wait on the event loop (gthread's graceful close would wait up to 2 s for each).
+    request = b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    context = server.context()
+    held: list[ssl.SSLSocket] = []
+    start = time.monotonic()
+    try:
+        for _ in range(8):
+            raw = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+            tls = context.wrap_socket(raw, server_hostname="127.0.0.1")
+            tls.sendall(request)
+            assert tls.recv(4096).startswith(b"HTTP/1.1 200")
+            held.append(tls)
+        took = timed_reviews(server, 8)
+        total = time.monotonic() - start
+    finally:
+        for s in held:
+            s.close()
+    assert total < 4.0, (total, took)  # 8 stalls of up to 2 s over 2 workers: 8 s
+
+
 POISON = {
     "lone surrogate": ('"web"', '"\\ud800"', "lone surrogate"),
     "NaN": ('"replicas": 3', '"replicas": NaN', "NaN"),

@@ -43,6 +43,7 @@ READ_CHUNK = 64 * 1024
 # server sends at once; slow clients cost a socket, never a thread, so this bounds only how
 # long they are kept.
 READ_TIMEOUT_S = 5.0
+LINGER_S = 2.0  # after our FIN, how long a closing connection may wait for the client's
 
 
 class BoundedSSLSocket(ssl.SSLSocket):
@@ -134,6 +135,7 @@ class BufferedThreadWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn ship
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._reading: dict[TConn, _Reading] = {}
+        self._lingering: dict[TConn, float] = {}  # closing: waiting for the client's FIN
         cfg = self.cfg
         self._max_head = (
             cfg.limit_request_line + cfg.limit_request_fields * (cfg.limit_request_field_size + 2)
@@ -252,6 +254,48 @@ class BufferedThreadWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn ship
         self.nr_conns -= 1
         conn.close()
 
+    # -- closing without blocking the event loop ----------------------------------------------
+
+    def finish_request(self, conn: TConn, fs: Any) -> None:
+        """As gthread's, except a connection to close lingers on the poller, not in a call.
+
+        gthread closes "gracefully" right here on the event loop: it half-closes and then reads
+        for up to 2 s until the client closes too. A client that keeps the socket open would
+        stop every other connection of the worker for those 2 s, once per such connection.
+        """
+        try:
+            closing = not fs.cancelled() and fs.exception() is None and fs.result() is False
+        except Exception:
+            closing = False
+        if not closing:
+            super().finish_request(conn, fs)
+            return
+        self.nr_conns -= 1
+        try:
+            conn.sock.setblocking(False)
+            conn.sock.shutdown(socket.SHUT_WR)  # our FIN; the answer is already sent
+            self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._drain, conn))
+        except (OSError, ValueError, KeyError):
+            util.close(conn.sock)
+            return
+        self._lingering[conn] = time.monotonic() + LINGER_S
+
+    def _drain(self, conn: TConn, _fileobj: Any) -> None:
+        try:
+            data = conn.sock.recv(READ_CHUNK)
+        except (BlockingIOError, ssl.SSLWantReadError):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._end_linger(conn)
+
+    def _end_linger(self, conn: TConn) -> None:
+        self._lingering.pop(conn, None)
+        with contextlib.suppress(OSError, KeyError, ValueError):
+            self.poller.unregister(conn.sock)
+        util.close(conn.sock)
+
     def murder_pending(self) -> None:
         """Also drop requests not read in full within ``read_timeout`` (checked every second)."""
         super().murder_pending()
@@ -260,6 +304,8 @@ class BufferedThreadWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn ship
         for conn, reading in late:
             self._forget(conn, reading)
             self._drop(conn)
+        for conn in [c for c, deadline in self._lingering.items() if deadline <= now]:
+            self._end_linger(conn)
 
     # -- errors gunicorn answers itself, as JSON -------------------------------------------
 
