@@ -25,6 +25,44 @@ def test_quantities_parse_like_the_api(text: object, value: Decimal) -> None:
     assert kube.parse_quantity(text) == value
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "10",
+        "250m",
+        "1Gi",
+        "1.5k",
+        "1e3",
+        "129e6",
+        "129M",
+        "123Mi",
+        "1.5Gi",
+        "2Ti",
+        "1Ei",
+        "3E",
+        "1n",
+        "5u",
+        "0.5",
+        "+5",
+        "-1",
+        "0",
+        "12e-3",
+        "1.2.3",
+        "1Qi",
+        "ten",
+        "",
+    ],
+)
+def test_quantities_read_as_the_kubernetes_client_reads_them(text: str) -> None:
+    from kubernetes.utils import parse_quantity
+
+    try:
+        expected: Decimal | None = parse_quantity(text)  # type: ignore[no-untyped-call]
+    except ValueError:
+        expected = None
+    assert kube.parse_quantity(text) == expected
+
+
 @pytest.mark.parametrize("bad", ["", "ten", "1Qi", None, True, [1]])
 def test_unparsable_quantities_are_none(bad: object) -> None:
     assert kube.parse_quantity(bad) is None

@@ -170,7 +170,11 @@ _SUFFIX = {
 
 
 def parse_quantity(value: object) -> Decimal | None:
-    """A Kubernetes resource.Quantity ("250m", "1Gi", "10") as a Decimal; None if unparsable."""
+    """A Kubernetes resource.Quantity ("250m", "1Gi", "10") as a Decimal; None if unparsable.
+
+    ``kubernetes.utils.parse_quantity`` does the same, but importing it loads the whole client,
+    which the pure core may not import (``replay`` judges with no cluster). A test holds this
+    reader to that one, quantity by quantity."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         return Decimal(str(value))
     if not isinstance(value, str):
