@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tests.baseline.test_judge import CHANGE, STEP, ar1, make, noise, series
-from webhooks.baseline import calibrated
+from webhooks.baseline import calibrated, judge
 from webhooks.baseline.judge import assess, judge_metrics
 from webhooks.evidence.model import HistoryWindow
 
@@ -147,3 +147,20 @@ def test_history_takes_the_daily_rhythm_out_before_calibrating() -> None:
     assert "net of the same windows 1d earlier" in a.message
     # Without history the rhythm swings more than 15% within hours, every day: not rare.
     assert assess(plain).severity is None
+
+
+def test_an_overshoot_that_settles_higher_is_reported_as_the_step_that_is_still_there() -> None:
+    rng = np.random.default_rng(9)
+    before = noise(rng, 2 * DAY_POINTS, 100.0, 0.01)
+    minutes = np.arange(OBSERVE)
+    # A restart spike to 6x that decays within the hour onto a level 10% higher: the decay
+    # is the most unusual thing (a falling trend) but it is over; the step is still there.
+    after = noise(rng, OBSERVE, 110.0, 0.01) + 500.0 * np.exp(-minutes / 20.0)
+    metric = make(before, after, direction="either")
+    measured = judge._measure(metric, None)
+    assert measured.p_low < measured.p_high  # the falling trend alone would be "recovered"
+
+    a = assess(metric)
+
+    assert a.severity == "critical" and a.classification == "High", a.message
+    assert a.decisive == "step"
