@@ -39,6 +39,17 @@ EXPECTED: dict[str, tuple[str, dict[str, str | None] | None]] = {
     "stability": ("stability/restarts", {"kind": "Deployment", "namespace": "shop", "name": "web"}),
     "drift": ("drift/human", {"kind": "Deployment", "namespace": "shop", "name": "web"}),
     "probes": ("probes/failed", None),
+    "controller-stale": ("controller-stale", None),
+}
+
+# Families whose findings are warnings: the application may be fine, the record is not.
+# Their fixture pair is <family>-warning.json (Healthy with the warning) and <family>-healthy.json.
+WARNING: dict[str, tuple[str, dict[str, str | None] | None]] = {
+    "unrecorded-change": (
+        "unrecorded-change",
+        {"kind": "Deployment", "namespace": "shop", "name": "web"},
+    ),
+    "data-lag": ("data-lag", {"kind": "Metric", "namespace": None, "name": "checkout-p99-latency"}),
 }
 
 
@@ -63,10 +74,23 @@ def verdict_of(path: Path, *args: str) -> dict[str, Any]:
 def test_every_check_family_has_a_fixture_pair() -> None:
     from webhooks.checks.registry import CHECKS
 
-    assert set(EXPECTED) == set(CHECKS)
-    for family in EXPECTED:
-        assert (FIXTURES / f"{family}-degraded.json").is_file()
+    assert set(EXPECTED) | set(WARNING) == set(CHECKS)
+    for family in CHECKS:
+        found = "warning" if family in WARNING else "degraded"
+        assert (FIXTURES / f"{family}-{found}.json").is_file()
         assert (FIXTURES / f"{family}-healthy.json").is_file()
+
+
+@pytest.mark.parametrize("family", sorted(WARNING))
+def test_replay_warns_where_the_record_or_the_data_is_incomplete(family: str) -> None:
+    check, resource = WARNING[family]
+    verdict = verdict_of(FIXTURES / f"{family}-warning.json")
+    assert verdict["verdict"] == "Healthy"
+    hits = [f for f in verdict["findings"] if f["check"] == check]
+    assert hits and all(f["severity"] == "warning" for f in hits)
+    assert resource in [f["resource"] for f in hits]
+    assert verdict["summary"].startswith("Healthy with ")
+    assert not [f for f in verdict["findings"] if f["check"] != check]
 
 
 @pytest.mark.parametrize("family", sorted(EXPECTED))
@@ -101,11 +125,13 @@ def test_replay_finds_what_argo_cd_missed(family: str) -> None:
     assert not [f for f in verdict["findings"] if f["check"].endswith("/error")]
 
 
-@pytest.mark.parametrize("family", sorted(EXPECTED))
+@pytest.mark.parametrize("family", sorted(EXPECTED | WARNING))
 def test_healthy_twin_stays_healthy(family: str) -> None:
     verdict = verdict_of(FIXTURES / f"{family}-healthy.json")
     assert verdict["verdict"] == "Healthy", verdict["summary"]
     assert not [f for f in verdict["findings"] if f["severity"] == "critical"]
+    if family in WARNING:
+        assert verdict["findings"] == [], verdict["summary"]
 
 
 def test_break_glass_twin_is_healthy_with_the_warning_in_the_summary() -> None:

@@ -124,11 +124,13 @@ def parse_baseline(spec: Mapping[str, Any]) -> BaselineConfig | None:
     if section is None:
         return None
     path = "spec.baseline"
-    body = _object(section, path, {"prometheus", "metrics", "windows", "driftBudget"})
+    body = _object(section, path, {"prometheus", "metrics", "windows", "driftBudget", "maxDataLag"})
     prometheus = _prometheus(_required(body, "prometheus", path), f"{path}.prometheus")
     metrics = _metrics(_required(body, "metrics", path), f"{path}.metrics")
     windows = _windows(body.get("windows"), f"{path}.windows")
     drift = body.get("driftBudget")
+    if body.get("maxDataLag") is not None:  # read by the data-lag check, from the Evidence
+        duration_field(body["maxDataLag"], f"{path}.maxDataLag")
     drift_budget = (
         windows.observe if drift is None else duration_field(drift, f"{path}.driftBudget")
     )

@@ -27,10 +27,16 @@ from webhooks.evidence.model import (
     Layer,
     ResourceRef,
     Severity,
+    Trigger,
 )
 
 DEFAULT_GRACE_SECONDS = 300.0
 DEFAULT_RESTART_THRESHOLD = 3
+#: Argo CD refreshes every application at least every 3 minutes (``timeout.reconciliation``)
+#: plus jitter; three missed refreshes mean its controller is not looking.
+DEFAULT_CONTROLLER_STALE_SECONDS = 600.0
+#: A sync operation Running for an hour is stuck (hooks, retries and waves included).
+DEFAULT_OPERATION_STUCK_SECONDS = 3600.0
 
 
 @dataclass(frozen=True)
@@ -39,13 +45,20 @@ class CheckSettings:
 
     grace_seconds: float = DEFAULT_GRACE_SECONDS
     restart_threshold: int = DEFAULT_RESTART_THRESHOLD
+    controller_stale_seconds: float = DEFAULT_CONTROLLER_STALE_SECONDS
+    operation_stuck_seconds: float = DEFAULT_OPERATION_STUCK_SECONDS
+    max_data_lag_seconds: float | None = None  # None: derived from each series' step
 
     @classmethod
     def from_truthcheck(cls, truthcheck: KubeObject | None) -> CheckSettings:
         verdict = kube.get_dict(truthcheck, "spec", "verdict")
         grace = verdict.get("convergenceGraceSeconds")
         threshold = verdict.get("restartThreshold")
+        stale = _seconds(kube.get(truthcheck, "spec", "audit", "controllerStaleAfter"))
+        lag = _seconds(kube.get(truthcheck, "spec", "baseline", "maxDataLag"))
         return cls(
+            controller_stale_seconds=stale or DEFAULT_CONTROLLER_STALE_SECONDS,
+            max_data_lag_seconds=lag,
             grace_seconds=float(grace)
             if isinstance(grace, int | float) and not isinstance(grace, bool) and grace >= 0
             else DEFAULT_GRACE_SECONDS,
@@ -55,8 +68,20 @@ class CheckSettings:
         )
 
 
+def _seconds(value: object) -> float | None:
+    """A duration field as seconds; None when absent or malformed (the CRD schema, checked
+    when the TruthCheck is applied, makes malformed rare; the judge must not crash on it)."""
+    from webhooks.baseline.windows import parse_duration  # FIXME: common durations
+
+    try:
+        return parse_duration(value).total_seconds() if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
 @dataclass(frozen=True)
 class CheckContext:
+    trigger: Trigger
     app: str | None
     revision: str | None
     now: datetime | None
@@ -73,6 +98,7 @@ class CheckContext:
             application, "status", "sync", "revision"
         )
         return cls(
+            trigger="audit" if evidence.get("trigger") == "audit" else "sync",
             app=kube.get_str(application, "metadata", "name"),
             revision=revision,
             now=try_parse_time(evidence.get("collectedAt")),

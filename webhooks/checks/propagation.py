@@ -30,6 +30,20 @@ ConfigKey = tuple[str, str | None, str]  # (ConfigMap|Secret, namespace, name)
 _KINDS = ("ConfigMap", "Secret")
 
 
+def _metadata_only(patch: object) -> bool:
+    """An UPDATE whose recorded patch touches nothing but metadata (Argo CD refreshing its
+    last-applied annotation, a label) changes nothing a pod reads. An UPDATE with no recorded
+    patch, or CREATE, always counts."""
+    return (
+        isinstance(patch, list)
+        and bool(patch)
+        and all(
+            isinstance(op, dict) and str(op.get("path", "")).startswith("/metadata/")
+            for op in patch
+        )
+    )
+
+
 def _changes_from_intents(evidence: Evidence, ctx: CheckContext) -> dict[ConfigKey, datetime]:
     out: dict[ConfigKey, datetime] = {}
     records: list[object] = list(evidence.get("intents") or [])
@@ -46,6 +60,7 @@ def _changes_from_intents(evidence: Evidence, ctx: CheckContext) -> dict[ConfigK
             or intent.get("dryRun") is True
             or kube.get_bool(intent, "decision", "allowed") is False
             or not ctx.since_change(when)
+            or _metadata_only(intent.get("patch"))
         ):
             continue
         k: ConfigKey = (kind, kube.get_str(intent, "namespace"), name)

@@ -11,7 +11,9 @@ from collections.abc import Callable
 
 from webhooks.checks import (
     capacity,
+    controllers,
     convergence,
+    datalag,
     drift,
     images,
     probes,
@@ -19,6 +21,7 @@ from webhooks.checks import (
     reachability,
     stability,
     staleness,
+    unrecorded,
 )
 from webhooks.checks.context import CheckContext, CheckFinding
 from webhooks.evidence.model import Evidence
@@ -35,4 +38,7 @@ CHECKS: dict[str, Check] = {
     "stability": stability.check,
     "drift": drift.check,
     "probes": probes.check,
+    "controller-stale": controllers.check,
+    "unrecorded-change": unrecorded.check,
+    "data-lag": datalag.check,
 }

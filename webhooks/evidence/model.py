@@ -18,6 +18,8 @@ VerdictValue = Literal["Healthy", "Progressing", "Degraded", "Unknown"]
 Layer = Literal["declared", "controller", "runtime", "behaviour"]
 Severity = Literal["info", "warning", "critical"]
 Direction = Literal["increase-is-bad", "decrease-is-bad", "either"]
+#: What started a verification: an Argo CD sync (the default when absent) or the auditor.
+Trigger = Literal["sync", "audit"]
 
 
 class GroupVersionKind(TypedDict):
@@ -113,6 +115,7 @@ class MetricSeries(TypedDict):
 class Evidence(TypedDict, total=False):
     apiVersion: str
     kind: Literal["Evidence"]
+    trigger: Trigger  # absent: "sync"
     collectedAt: str
     application: KubeObject
     truthCheck: KubeObject

@@ -56,10 +56,15 @@ def _run_checks(
     if metrics:
         # Imported here, not at the top: the baseline judge pulls in scipy (over a second of
         # start-up), which a replay of evidence without metrics should not pay for.
-        from webhooks.baseline.judge import judge_metrics
+        from webhooks.baseline.judge import assess_all
+        from webhooks.baseline.judge import finding as metric_finding
+        from webhooks.verdict import attribution
 
         now = ctx.now.timestamp() if ctx.now else None
-        out += [cast(CheckFinding, f) for f in judge_metrics(metrics, now=now)]
+        assessments = assess_all(metrics, now=now)
+        # The chain's first link before its last: what declared change (or none) it followed.
+        out += attribution.findings(evidence, ctx, metrics, assessments)
+        out += [cast(CheckFinding, f) for a in assessments if (f := metric_finding(a))]
     return out
 
 
