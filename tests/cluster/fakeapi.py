@@ -28,7 +28,14 @@ from typing import Any
 import kmock
 from kmock._internal import enums, k8s
 
-from webhooks.cluster.resources import APP_OBJECT_TYPES, APPLICATION, TRUTHCHECK, ResourceType
+from webhooks.cluster.resources import (
+    APP_OBJECT_TYPES,
+    APPLICATION,
+    LEASE,
+    NODE,
+    TRUTHCHECK,
+    ResourceType,
+)
 
 Obj = dict[str, Any]
 
@@ -65,6 +72,17 @@ class StrictEmulator(kmock.KubernetesEmulator):
         obj.patch({"status": status})
 
     async def _handle(self, request: Any) -> Any:
+        if request.resource is not None and request.action == enums.action.CREATE:
+            async with self.write_lock:
+                response = await super()._handle(request)
+                body = request.data if isinstance(request.data, dict) else {}
+                name = str((body.get("metadata") or {}).get("name") or "")
+                key = (request.resource, request.namespace, name)
+                if key in self.objects:
+                    raw = copy.deepcopy(self.objects[key].raw)
+                    self.stamp(raw, spec_changed=False)
+                    self.objects[key].patch({"metadata": raw["metadata"]})
+                return response
         if request.resource is None or request.action != enums.action.UPDATE:
             return await super()._handle(request)
         async with self.write_lock:
@@ -183,9 +201,9 @@ def serve_api() -> Iterator[ApiServer]:
 
     async def main() -> None:
         async with StrictEmulator() as emulator, kmock.Server(emulator) as server:
-            for rtype in (*APP_OBJECT_TYPES, APPLICATION, TRUTHCHECK):
+            for rtype in (*APP_OBJECT_TYPES, APPLICATION, TRUTHCHECK, LEASE, NODE):
                 emulator.resources[_res(rtype)].kind = rtype.kind
-                emulator.resources[_res(rtype)].namespaced = True
+                emulator.resources[_res(rtype)].namespaced = rtype != NODE
             box["api"] = ApiServer(emulator, loop, str(server.url).rstrip("/"))
             box["stop"] = asyncio.Event()
             ready.set()

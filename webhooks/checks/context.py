@@ -18,7 +18,7 @@ from typing import Any
 
 from webhooks.checks import kube
 from webhooks.checks.index import ObjectIndex
-from webhooks.common.durations import format_duration
+from webhooks.common.durations import format_duration, parse_duration
 from webhooks.common.times import try_parse_time
 from webhooks.evidence.model import (
     Evidence,
@@ -71,8 +71,6 @@ class CheckSettings:
 def _seconds(value: object) -> float | None:
     """A duration field as seconds; None when absent or malformed (the CRD schema, checked
     when the TruthCheck is applied, makes malformed rare; the judge must not crash on it)."""
-    from webhooks.baseline.windows import parse_duration  # FIXME: common durations
-
     try:
         return parse_duration(value).total_seconds() if isinstance(value, str) else None
     except ValueError:

@@ -22,6 +22,8 @@ from datetime import datetime
 
 from webhooks.checks import kube
 from webhooks.checks.context import CheckContext, CheckFinding, finding
+from webhooks.common.durations import format_duration
+from webhooks.common.times import try_parse_time
 from webhooks.evidence.model import Evidence, KubeObject, Severity
 
 CHECK = "controller-stale"
@@ -53,7 +55,7 @@ def _argocd(evidence: Evidence, ctx: CheckContext) -> list[CheckFinding]:
     app = ctx.app or "application"
     bound = ctx.settings.controller_stale_seconds
     out: list[CheckFinding] = []
-    reconciled = kube.parse_time(kube.get_str(application, "status", "reconciledAt"))
+    reconciled = try_parse_time(kube.get_str(application, "status", "reconciledAt"))
     age = _age(ctx, reconciled)
     if age is not None and age > bound:
         out.append(
@@ -61,14 +63,14 @@ def _argocd(evidence: Evidence, ctx: CheckContext) -> list[CheckFinding]:
                 "controller",
                 CHECK,
                 None,
-                f"{_ARGOCD}: application {app} last reconciled {kube.age_text(age)} ago "
-                f"(at {kube.fmt_time(reconciled)}; bound {kube.age_text(bound)}): its Synced/"
+                f"{_ARGOCD}: application {app} last reconciled {format_duration(age, largest=2)} ago "
+                f"(at {kube.fmt_time(reconciled)}; bound {format_duration(bound, largest=2)}): its Synced/"
                 "Healthy status is not current",
                 "critical",
             )
         )
     op = kube.get_dict(application, "status", "operationState")
-    started = kube.parse_time(kube.get_str(op, "startedAt"))
+    started = try_parse_time(kube.get_str(op, "startedAt"))
     running = _age(ctx, started)
     if (
         kube.get_str(op, "phase") in ("Running", "Terminating")
@@ -81,7 +83,7 @@ def _argocd(evidence: Evidence, ctx: CheckContext) -> list[CheckFinding]:
                 CHECK,
                 None,
                 f"{_ARGOCD}: the sync operation of {app} has been {kube.get_str(op, 'phase')} "
-                f"for {kube.age_text(running)} (started {kube.fmt_time(started)})",
+                f"for {format_duration(running, largest=2)} (started {kube.fmt_time(started)})",
                 "critical",
             )
         )
@@ -107,7 +109,7 @@ def _last_spec_write(obj: KubeObject) -> datetime | None:
         t
         for entry in kube.dicts(obj, "metadata", "managedFields")
         if kube.get_str(entry, "subresource") != "status"
-        and (t := kube.parse_time(kube.get_str(entry, "time"))) is not None
+        and (t := try_parse_time(kube.get_str(entry, "time"))) is not None
     ]
     return max(times) if times else None
 
@@ -130,7 +132,7 @@ def _workloads(ctx: CheckContext) -> list[CheckFinding]:
                 CHECK,
                 obj,
                 f"{_WORKLOAD_CONTROLLERS[kube.kind(obj)]}: {kube.display(obj)} generation "
-                f"{generation} written {kube.age_text(age)} ago is still not observed "
+                f"{generation} written {format_duration(age, largest=2)} ago is still not observed "
                 f"(observedGeneration {observed}); its status describes an older spec",
                 "critical",
             )
@@ -148,22 +150,22 @@ def _hpas(ctx: CheckContext) -> list[CheckFinding]:
             cond = kube.condition_is(hpa, ctype, "False")
             if cond is None:
                 continue
-            since = kube.parse_time(kube.get_str(cond, "lastTransitionTime"))
+            since = try_parse_time(kube.get_str(cond, "lastTransitionTime"))
             age = _age(ctx, since)
             if age is not None and age <= bound:
                 continue
-            held = f" for {kube.age_text(age)}" if age is not None else ""
+            held = f" for {format_duration(age, largest=2)}" if age is not None else ""
             why = kube.get_str(cond, "reason") or ""
             text = kube.short_text(kube.get_str(cond, "message") or "", 120)
             reasons.append(f"{ctype}=False{held} ({why}{': ' + text if text else ''})")
         current = kube.get_int(hpa, "status", "currentReplicas")
         desired = kube.get_int(hpa, "status", "desiredReplicas")
         if current is not None and desired is not None and current != desired:
-            since = kube.parse_time(kube.get_str(hpa, "status", "lastScaleTime"))
+            since = try_parse_time(kube.get_str(hpa, "status", "lastScaleTime"))
             age = _age(ctx, since)
             if age is not None and age > bound:
                 reasons.append(
-                    f"wants {desired} replicas, has {current}, no scale for {kube.age_text(age)}"
+                    f"wants {desired} replicas, has {current}, no scale for {format_duration(age, largest=2)}"
                 )
         if reasons:
             out.append(

@@ -16,8 +16,8 @@ import itertools
 import math
 from statistics import median
 
-from webhooks.checks import kube
 from webhooks.checks.context import CheckContext, CheckFinding, finding
+from webhooks.common.durations import format_duration
 from webhooks.evidence.model import Evidence
 
 CHECK = "data-lag"
@@ -64,10 +64,10 @@ def check(evidence: Evidence, ctx: CheckContext) -> list[CheckFinding]:
                 "behaviour",
                 CHECK,
                 {"kind": "Metric", "namespace": None, "name": name},
-                f"metric {name}: newest point is {kube.age_text(lag)} old at collection "
-                f"(bound {kube.age_text(bound)}): its target may be down or its data delayed; "
+                f"metric {name}: newest point is {format_duration(lag, largest=2)} old at collection "
+                f"(bound {format_duration(bound, largest=2)}): its target may be down or its data delayed; "
                 "no verdict about the last "
-                f"{kube.age_text(lag)} rests on it",
+                f"{format_duration(lag, largest=2)} rests on it",
                 "warning",
             )
         )

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 
 from webhooks.checks import kube
 from webhooks.checks.context import CheckContext, CheckFinding, finding
+from webhooks.common.times import try_parse_time
 from webhooks.evidence.model import Evidence, ResourceRef
 
 CHECK = "unrecorded-change"
@@ -61,8 +62,8 @@ def check(evidence: Evidence, ctx: CheckContext) -> list[CheckFinding]:
         return []  # judged by the auditor, against the ledger it read
     application = evidence.get("application") or {}
     op = kube.get_dict(application, "status", "operationState")
-    started = kube.parse_time(kube.get_str(op, "startedAt"))
-    finished = kube.parse_time(kube.get_str(op, "finishedAt")) or ctx.now
+    started = try_parse_time(kube.get_str(op, "startedAt"))
+    finished = try_parse_time(kube.get_str(op, "finishedAt")) or ctx.now
     if started is None:
         return []
     intents = [i for i in evidence.get("intents") or [] if isinstance(i, dict)]
@@ -72,7 +73,7 @@ def check(evidence: Evidence, ctx: CheckContext) -> list[CheckFinding]:
         group = kube.get_str(intent, "kind", "group") or ""
         kind = kube.get_str(intent, "kind", "kind") or ""
         recorded_kinds.add((group, kind))
-        when = kube.parse_time(intent.get("time"))
+        when = try_parse_time(intent.get("time"))
         if when is None or not _in_window(when, started, finished):
             continue
         seen.add((kind, kube.get_str(intent, "namespace"), kube.get_str(intent, "name") or ""))

@@ -27,6 +27,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "intents": ("webhooks.cli.intents", "Print or verify the intent ledger."),
     "verify": ("webhooks.cli.verify", "Post-sync verification of one Argo CD application."),
     "replay": ("webhooks.cli.replay", "Judge a saved Evidence document offline."),
+    "audit": ("webhooks.cli.audit", "Re-verify TruthChecks between syncs (a controller)."),
 }
 
 

@@ -40,3 +40,17 @@ class StatusWriter(Protocol):
     ) -> KubeObject:
         """Merge-patch ``/status``; given a resourceVersion, a stale write gets 409."""
         ...
+
+
+class ObjectWriter(Protocol):
+    """Create and replace whole objects (the auditor's Lease)."""
+
+    def create_object(self, rtype: ResourceType, namespace: str, body: KubeObject) -> KubeObject:
+        """POST; ConflictError when the object exists."""
+        ...
+
+    def patch_object(
+        self, rtype: ResourceType, namespace: str, name: str, body: KubeObject
+    ) -> KubeObject:
+        """Merge-patch guarded by ``metadata.resourceVersion``; ConflictError when stale."""
+        ...

@@ -151,6 +151,31 @@ class KubeClient:
             raise ClusterError(f"{rtype.kind} {namespace}/{name} not found (was it deleted?)")
         return _object(reply, rtype)
 
+    def create_object(self, rtype: ResourceType, namespace: str, body: KubeObject) -> KubeObject:
+        """POST a new object; ConflictError when it already exists."""
+        _, reply = self._call(
+            "POST", rtype.path(namespace), "create", rtype, namespace, body=body, content_type=_JSON
+        )
+        return _object(reply, rtype)
+
+    def patch_object(
+        self, rtype: ResourceType, namespace: str, name: str, body: KubeObject
+    ) -> KubeObject:
+        """Merge-patch an object; a ``metadata.resourceVersion`` in ``body`` makes a stale write
+        a ConflictError (the API server checks it first)."""
+        code, reply = self._call(
+            "PATCH",
+            rtype.path(namespace, name),
+            "patch",
+            rtype,
+            namespace,
+            body=body,
+            content_type=_MERGE_PATCH,
+        )
+        if code == 404:
+            raise ConflictError(f"{rtype.kind} {namespace}/{name} was deleted while updating")
+        return _object(reply, rtype)
+
     # -- transport -------------------------------------------------------------------------
 
     def _call(

@@ -61,6 +61,8 @@ SECRET = ResourceType("", "v1", "secrets", "Secret")
 HPA = ResourceType("autoscaling", "v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler")
 RESOURCEQUOTA = ResourceType("", "v1", "resourcequotas", "ResourceQuota")
 NAMESPACE = ResourceType("", "v1", "namespaces", "Namespace")
+NODE = ResourceType("", "v1", "nodes", "Node")
+LEASE = ResourceType("coordination.k8s.io", "v1", "leases", "Lease")
 
 # What `truthgate verify` lists in each of the application's namespaces (RBAC: list on each).
 APP_OBJECT_TYPES: tuple[ResourceType, ...] = (

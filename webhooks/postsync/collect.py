@@ -21,7 +21,7 @@ from typing import Protocol
 
 from webhooks.cluster.api import ClusterReader
 from webhooks.cluster.errors import ForbiddenError
-from webhooks.cluster.resources import APP_OBJECT_TYPES, APPLICATION, TRUTHCHECK, ResourceType
+from webhooks.cluster.resources import APP_OBJECT_TYPES, APPLICATION, NODE, TRUTHCHECK, ResourceType
 from webhooks.common.api import API_VERSION
 from webhooks.common.argocd import AppRef
 from webhooks.common.times import format_time, try_parse_time
@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 MAX_NAMESPACES = 20
 MAX_INTENTS = 5000
+MAX_NODES = 50
 INTENTS_LOOKBACK = timedelta(hours=24)  # when the Application names no sync start
 
 ProbeRunner = Callable[[Sequence[ProbeSpec]], list[Probe]]
@@ -71,6 +72,9 @@ class Target:
     truthcheck_namespace: str
     truthcheck_name: str
     exclude_uids: frozenset[str] = frozenset()  # the verifying Job and Pod
+    #: The auditor's window: metrics are judged over its last ``audit_window`` against what
+    #: came before, instead of after-the-sync against before-the-sync. None: a sync's Evidence.
+    audit_window: timedelta | None = None
 
 
 def prometheus_source(reader: ClusterReader) -> MetricsSource:
@@ -151,7 +155,11 @@ class Collector:
         truthcheck = self.truthcheck(target.truthcheck_namespace, target.truthcheck_name)
         sync = sync_ref(app)
         now = self.clock.now()
-        change_at = try_parse_time(sync.started_at) or now
+        audit = target.audit_window is not None
+        if target.audit_window is not None:
+            change_at = now - target.audit_window
+        else:
+            change_at = try_parse_time(sync.started_at) or now
 
         namespaces = destination_namespaces(app)
         if target.truthcheck_namespace not in namespaces:
@@ -175,16 +183,20 @@ class Collector:
             workloads=_workloads(truthcheck, target.truthcheck_namespace),
         )
 
+        if audit:
+            objects += self._nodes(objects)
         evidence: Evidence = {
             "apiVersion": API_VERSION,
             "kind": "Evidence",
+            "trigger": "audit" if audit else "sync",
             "collectedAt": format_time(now),
             "application": app,
             "truthCheck": truthcheck,
             "objects": objects,
         }
         if self.ledger is not None:
-            since = try_parse_time(sync.started_at) or now - INTENTS_LOOKBACK
+            # An audit looks for the change a regression followed across the whole lookback.
+            since = (None if audit else try_parse_time(sync.started_at)) or now - INTENTS_LOOKBACK
             evidence["intents"] = self._intents(target.app.name, since)
         spec = truthcheck.get("spec") or {}
         probe_specs = parse_probes(spec)
@@ -205,6 +217,28 @@ class Collector:
             log.warning("not allowed to list %s: verifying without them", gap)
             self.gaps.append(gap)
             return []
+
+    def _nodes(self, objects: list[KubeObject]) -> list[KubeObject]:
+        """The nodes the application's pods run on (cluster-scoped, read one by one; a reader
+        without RBAC for nodes yields none: the node check then has nothing to say)."""
+        names = sorted(
+            {
+                str(node)
+                for o in objects
+                if o.get("kind") == "Pod"
+                and isinstance(node := (o.get("spec") or {}).get("nodeName"), str)
+            }
+        )[:MAX_NODES]
+        out: list[KubeObject] = []
+        for name in names:
+            try:
+                node = self.reader.get_object(NODE, None, name)
+            except ForbiddenError:
+                log.info("no RBAC to read nodes: the auditor judges without them")
+                return []
+            if node is not None:
+                out.append(node)
+        return out
 
     def _intents(self, app: str, since: datetime) -> list[IntentRecord]:
         assert self.ledger is not None

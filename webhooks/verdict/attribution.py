@@ -30,6 +30,8 @@ from webhooks.baseline.assessment import Assessment
 from webhooks.baseline.series import prepare
 from webhooks.checks import kube
 from webhooks.checks.context import CheckContext, CheckFinding, finding
+from webhooks.common.durations import format_duration, parse_duration
+from webhooks.common.times import try_parse_time
 from webhooks.evidence.model import Evidence, IntentRecord, MetricSeries
 
 UNDECLARED = "undeclared-change"
@@ -51,7 +53,7 @@ class _Intent:
 def onset(metric: MetricSeries) -> float | None:
     """Unix time at which the observed level most likely moved, or None without enough data."""
     t, v = prepare(metric.get("series", []), metric.get("kind") == "counter")
-    change_at = kube.parse_time(metric.get("changeAt"))
+    change_at = try_parse_time(metric.get("changeAt"))
     if change_at is None or t.size < 4:
         return None
     mid = int(np.searchsorted(t, change_at.timestamp(), side="left"))
@@ -78,16 +80,16 @@ def _revision_at(evidence: Evidence, at: datetime) -> str | None:
     op = kube.get_dict(application, "status", "operationState")
     spans: list[tuple[datetime | None, datetime | None, str | None]] = [
         (
-            kube.parse_time(kube.get_str(h, "deployStartedAt")),
-            kube.parse_time(kube.get_str(h, "deployedAt")),
+            try_parse_time(kube.get_str(h, "deployStartedAt")),
+            try_parse_time(kube.get_str(h, "deployedAt")),
             kube.get_str(h, "revision"),
         )
         for h in kube.dicts(application, "status", "history")
     ]
     spans.append(
         (
-            kube.parse_time(kube.get_str(op, "startedAt")),
-            kube.parse_time(kube.get_str(op, "finishedAt")),
+            try_parse_time(kube.get_str(op, "startedAt")),
+            try_parse_time(kube.get_str(op, "finishedAt")),
             kube.get_str(op, "syncResult", "revision"),
         )
     )
@@ -110,7 +112,7 @@ def _intents(evidence: Evidence, app: str | None) -> list[_Intent]:
             continue
         if kube.get_bool(raw, "decision", "allowed") is False:
             continue  # a denied change changed nothing
-        at = kube.parse_time(raw.get("time"))
+        at = try_parse_time(raw.get("time"))
         if at is None:
             continue
         record: IntentRecord = raw
@@ -130,8 +132,6 @@ def _intents(evidence: Evidence, app: str | None) -> list[_Intent]:
 
 
 def _window_seconds(ctx: CheckContext, evidence: Evidence) -> float:
-    from webhooks.baseline.windows import parse_duration
-
     raw = kube.get(evidence.get("truthCheck"), "spec", "audit", "attributionWindow")
     try:
         return (
@@ -182,13 +182,13 @@ def findings(
                     "declared",
                     ATTRIBUTED,
                     ref,
-                    f"metric {a.name}: the regression began {kube.age_text(lag)} after "
+                    f"metric {a.name}: the regression began {format_duration(lag, largest=2)} after "
                     f"{_describe(last)}",
                     a.severity,
                 )
             )
             continue
-        change_at = kube.parse_time(metric.get("changeAt"))
+        change_at = try_parse_time(metric.get("changeAt"))
         baseline_start = (
             change_at.timestamp() - a.windows.baseline_seconds if a.windows and change_at else None
         )
@@ -199,7 +199,7 @@ def findings(
         )
         not_followed = (
             f"; the last declared change, {_describe(last)}, came "
-            f"{kube.age_text(began - last.at.timestamp())} before it"
+            f"{format_duration(began - last.at.timestamp(), largest=2)} before it"
             if last is not None
             else "; the ledger holds no declared change for the application"
         )

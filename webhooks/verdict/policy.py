@@ -34,15 +34,27 @@ class PolicyDecision:
 
 
 class VerdictPolicy:
-    """One loaded verdict policy. Safe to share between threads (evaluations serialise)."""
+    """One loaded verdict policy, safe to share between threads.
+
+    A regorus engine panics when used (or dropped) on another thread than the one that built
+    it, so each thread evaluates with an engine of its own, built from the same sources on its
+    first use (the auditor judges from a pool of threads).
+    """
 
     def __init__(self, sources: Sequence[PolicySource], *, origin: str = "") -> None:
         self.origin = origin
-        self._engine = new_engine(list(sources))
+        self._sources = list(sources)
+        self._local = threading.local()
         if f"data.{PACKAGE}" not in set(self._engine.get_packages()):
             where = f" {origin}" if origin else ""
             raise PolicyError(f"verdict policy{where} defines no package {PACKAGE}")
-        self._lock = threading.Lock()
+
+    @property
+    def _engine(self) -> Any:
+        engine = getattr(self._local, "engine", None)
+        if engine is None:
+            engine = self._local.engine = new_engine(self._sources)
+        return engine
 
     @classmethod
     def from_dir(cls, directory: Path | str | None = None) -> VerdictPolicy:
@@ -68,14 +80,13 @@ class VerdictPolicy:
         return value if isinstance(value, dict) else {}
 
     def evaluate(self, input_doc: Mapping[str, Any]) -> PolicyDecision:
-        with self._lock:
-            try:
-                self._engine.set_input(dict(input_doc))
-            except BaseException as e:
-                if isinstance(e, KeyboardInterrupt | SystemExit):
-                    raise
-                raise PolicyError(f"verdict policy input: {short(clean_error(e))}") from e
-            package = self._eval_package()
+        try:
+            self._engine.set_input(dict(input_doc))
+        except BaseException as e:
+            if isinstance(e, KeyboardInterrupt | SystemExit):
+                raise
+            raise PolicyError(f"verdict policy input: {short(clean_error(e))}") from e
+        package = self._eval_package()
         verdict, reasons, findings = (package.get(r) for r in ("verdict", "reasons", "findings"))
         if verdict is None:
             raise PolicyError(

@@ -1,0 +1,207 @@
+"""The auditor between syncs: the real kubernetes client against the mock API over HTTP."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.cluster.fakeapi import ApiServer
+from tests.postsync.world import seed
+from webhooks.audit.auditor import Auditor
+from webhooks.audit.lease import LeaseElector
+from webhooks.cli.verify import _judge_with
+from webhooks.cluster.reader import KubeClient, connect
+from webhooks.cluster.resources import APPLICATION, LEASE, TRUTHCHECK
+
+Web = tuple[str, dict[str, int]]
+START = datetime(2026, 11, 27, 13, 0, tzinfo=UTC)
+
+
+@dataclass
+class StepClock:
+    at: datetime = START
+    slept: list[float] = field(default_factory=list)
+
+    def now(self) -> datetime:
+        return self.at
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.at += timedelta(seconds=seconds)
+
+    def advance(self, **kw: float) -> None:
+        self.at += timedelta(**kw)
+
+
+@pytest.fixture
+def clock() -> StepClock:
+    return StepClock()
+
+
+def _world(api: ApiServer, web: Web, *, broken: bool = False) -> None:
+    url, _ = web
+    probes = {"web-health": f"{url}/healthz"}
+    if broken:
+        probes["web-checkout"] = f"{url}/broken"
+    seed(api, probes, phase="Succeeded")
+    app = api.get(APPLICATION, "argocd", "shop-web")
+    assert app is not None
+    app["status"]["reconciledAt"] = "2026-11-27T12:59:00Z"
+    api.put(APPLICATION, app)
+
+
+def _auditor(kube: KubeClient, clock: StepClock, **kw: Any) -> Auditor:
+    return Auditor(kube, kube, _judge_with(None), clock, ("shop",), **kw)
+
+
+def _status(api: ApiServer) -> dict[str, Any]:
+    tc = api.get(TRUTHCHECK, "shop", "shop-web")
+    assert tc is not None
+    return dict(tc.get("status") or {})
+
+
+def test_first_audit_publishes_and_a_quiet_one_writes_nothing(
+    api: ApiServer, kube: KubeClient, web: Web, clock: StepClock
+) -> None:
+    _world(api, web)
+    auditor = _auditor(kube, clock)
+    [first] = auditor.tick()
+    assert first.outcome == "published" and first.verdict == "Healthy", first
+    st = _status(api)
+    assert st["verdict"] == "Healthy" and st["verifiedBy"] == "audit"
+    assert st["lastVerifiedAt"] == "2026-11-27T13:00:00Z"
+    writes = api.emulator.status_patches
+    assert auditor.tick() == []  # not due yet: the interval (5m) has not passed
+    clock.advance(minutes=6)
+    [again] = auditor.tick()
+    assert again.outcome == "unchanged"
+    assert api.emulator.status_patches == writes  # Argo CD is not made to refresh for nothing
+
+
+def test_a_regression_between_syncs_turns_the_truthcheck_degraded_and_is_recorded(
+    api: ApiServer, kube: KubeClient, web: Web, clock: StepClock, tmp_path: Path
+) -> None:
+    from webhooks.ledger import open_store
+
+    _world(api, web)
+    store = open_store(str(tmp_path / "ledger.db"))
+    try:
+        auditor = _auditor(kube, clock, ledger=store)
+        assert [r.verdict for r in auditor.tick()] == ["Healthy"]
+        _world(api, web, broken=True)  # the checkout endpoint starts failing, no sync
+        clock.advance(minutes=6)
+        [r] = auditor.tick()
+        assert r.outcome == "published" and r.verdict == "Degraded"
+        st = _status(api)
+        assert st["verdict"] == "Degraded"
+        assert any(f["check"] == "probes/failed" for f in st["findings"])
+        records = list(store.verifications(app="shop-web"))
+        assert [rec["verdict"] for rec in records] == ["Healthy", "Degraded"]
+    finally:
+        store.close()
+
+
+def test_hands_off_while_a_sync_verifies_or_when_opted_out(
+    api: ApiServer, kube: KubeClient, web: Web, clock: StepClock
+) -> None:
+    _world(api, web)
+    api.set_status(TRUTHCHECK, "shop", "shop-web", {"phase": "Verifying"})
+    [r] = _auditor(kube, clock).tick()
+    assert r.outcome == "skipped" and "a sync is verifying it" in r.detail
+    assert _status(api) == {"phase": "Verifying"}
+    tc = api.get(TRUTHCHECK, "shop", "shop-web")
+    assert tc is not None
+    tc["spec"]["audit"] = {"enabled": False}
+    tc["status"] = {}
+    api.put(TRUTHCHECK, tc)
+    [r] = _auditor(kube, clock).tick()
+    assert r.outcome == "skipped" and "enabled is false" in r.detail
+
+
+def test_a_running_sync_is_left_to_its_hook(
+    api: ApiServer, kube: KubeClient, web: Web, clock: StepClock
+) -> None:
+    url, _ = web
+    seed(api, {"web-health": f"{url}/healthz"}, phase="Running")
+    app = api.get(APPLICATION, "argocd", "shop-web")
+    assert app is not None
+    for res in app["status"]["operationState"]["syncResult"]["resources"]:
+        res.pop("syncPhase", None)  # still in its Sync phase: the PostSync hook has not run
+    api.put(APPLICATION, app)
+    [r] = _auditor(kube, clock).tick()
+    assert r.outcome == "skipped" and r.detail == "a sync is running"
+
+
+def test_one_replica_audits_the_other_stands_by_and_takes_over_when_it_stops(
+    api: ApiServer, kube: KubeClient, web: Web, clock: StepClock
+) -> None:
+    _world(api, web)
+    a = _auditor(kube, clock, elector=LeaseElector(kube, kube, "shop", "auditor", "replica-a"))
+    b = _auditor(kube, clock, elector=LeaseElector(kube, kube, "shop", "auditor", "replica-b"))
+    assert [r.outcome for r in a.tick()] == ["published"]
+    clock.advance(seconds=10)
+    assert b.tick() == []  # standby: a holds the Lease
+    clock.advance(minutes=6)  # a stopped (no renewal): its Lease expired
+    assert [r.outcome for r in b.tick()] == ["unchanged"]
+    lease = api.get(LEASE, "shop", "auditor")
+    assert lease is not None
+    assert lease["spec"]["holderIdentity"] == "replica-b"
+    assert lease["spec"]["leaseTransitions"] == 1
+    assert a.tick() == []  # a comes back: b holds it now
+
+
+def test_an_unreachable_api_never_crashes_the_auditor(clock: StepClock) -> None:
+    dead = connect(server="http://127.0.0.1:9", timeout=1)
+    try:
+        elector = LeaseElector(dead, dead, "shop", "auditor", "replica-a")
+        assert _auditor(dead, clock, elector=elector).tick() == []
+        assert _auditor(dead, clock).tick() == []
+    finally:
+        dead.close()
+
+
+def test_a_failing_truthcheck_is_backed_off_and_the_others_go_on(
+    api: ApiServer, kube: KubeClient, web: Web, clock: StepClock
+) -> None:
+    _world(api, web)
+    tc = api.get(TRUTHCHECK, "shop", "shop-web")
+    assert tc is not None
+    orphan = json.loads(json.dumps(tc))
+    orphan["metadata"] = {"name": "orphan", "namespace": "shop"}
+    orphan["spec"]["application"] = "gone"
+    api.put(TRUTHCHECK, orphan)
+    auditor = _auditor(kube, clock)
+    results = {r.name: r for r in auditor.tick()}
+    assert results["shop-web"].outcome == "published"
+    assert results["orphan"].outcome == "failed"
+    assert "Application argocd/gone not found" in results["orphan"].detail
+    clock.advance(seconds=10)
+    results = {r.name: r for r in auditor.tick()}
+    assert results["orphan"].outcome == "skipped" and "backing off" in results["orphan"].detail
+
+
+def test_the_command_runs_one_pass(api: ApiServer, web: Web) -> None:
+    _world(api, web)
+    app = api.get(APPLICATION, "argocd", "shop-web")
+    assert app is not None  # the command runs on the wall clock: Argo CD looked just now
+    app["status"]["reconciledAt"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    api.put(APPLICATION, app)
+    out = subprocess.run(
+        [sys.executable, "-m", "webhooks", "audit", "--server", api.url, "-n", "shop", "--once"],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    rows = [json.loads(line) for line in out.stdout.splitlines()]
+    assert rows == [
+        {"namespace": "shop", "name": "shop-web", "outcome": "published", "verdict": "Healthy"}
+    ]

@@ -1,0 +1,1 @@
+"""``truthgate audit``: the same collect → judge → publish as the PostSync hook, between syncs."""

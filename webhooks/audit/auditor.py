@@ -1,0 +1,229 @@
+"""The auditor's loop: re-verify every TruthCheck on its interval, between syncs.
+
+Each pass (``tick``): hold the Lease (or stand by), list the TruthChecks of the namespaces it
+is given, and for each one that is due and not being verified by a sync, collect an audit
+Evidence (``trigger: audit``; metrics judged over the last window against what came before),
+judge it with the same pure judge as the hook, and publish only news (see ``due``). A verdict
+change is also recorded in the ledger.
+
+Bounded everywhere: at most ``concurrency`` verifications at once, each API call with its
+client's timeout, each pass ending before the next; a TruthCheck that fails (API, Prometheus,
+a bad spec) is backed off exponentially, logged and counted, and never stops the others. An
+API or Prometheus outage never crashes the auditor: it keeps the last verdict it published
+(``lastVerifiedAt`` then ages, visibly) and tries again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from webhooks.audit import due
+from webhooks.audit.lease import LeaseElector
+from webhooks.checks import kube
+from webhooks.checks.staleness import in_post_sync
+from webhooks.cluster.api import ClusterReader, StatusWriter
+from webhooks.cluster.resources import TRUTHCHECK
+from webhooks.common.argocd import AppRef, tracked_app
+from webhooks.common.times import format_time
+from webhooks.errors import TruthgateError, short
+from webhooks.evidence.model import Evidence, KubeObject, Verdict
+from webhooks.ledger.store import IntentStore
+from webhooks.postsync.appinfo import sync_ref
+from webhooks.postsync.collect import Clock, Collector, Target
+from webhooks.postsync.publish import publish_status, verification_record, verified_status
+
+log = logging.getLogger(__name__)
+
+Judge = Callable[[Evidence], Verdict]
+Outcome = Literal["published", "unchanged", "heartbeat", "skipped", "failed"]
+MAX_BACKOFF = timedelta(minutes=30)
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    namespace: str
+    name: str
+    outcome: Outcome
+    detail: str = ""
+    verdict: str | None = None
+
+
+@dataclass
+class _Backoff:
+    failures: int = 0
+    until: datetime | None = None
+
+
+@dataclass
+class Auditor:
+    reader: ClusterReader
+    writer: StatusWriter
+    judge: Judge
+    clock: Clock
+    namespaces: tuple[str, ...]
+    ledger: IntentStore | None = None
+    elector: LeaseElector | None = None
+    concurrency: int = 4
+    app_namespace: str = "argocd"
+    collector: Collector | None = None
+    on_pass: Callable[[list[AuditResult]], None] | None = None  # metrics
+    _last: dict[str, datetime] = field(default_factory=dict, init=False)
+    _backoff: dict[str, _Backoff] = field(default_factory=dict, init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+
+    def __post_init__(self) -> None:
+        if self.collector is None:
+            self.collector = Collector(self.reader, clock=self.clock, ledger=self.ledger)
+
+    # -- one pass --------------------------------------------------------------------------
+
+    def tick(self) -> list[AuditResult]:
+        now = self.clock.now()
+        if self.elector is not None and not self.elector.try_acquire(now):
+            return []
+        candidates: list[KubeObject] = []
+        for ns in self.namespaces:
+            try:
+                candidates += self.reader.list_objects(TRUTHCHECK, ns)
+            except TruthgateError as e:
+                log.warning("cannot list TruthChecks in %s: %s", ns, short(e, 200))
+        work: list[KubeObject] = []
+        results: list[AuditResult] = []
+        for tc in candidates:
+            key = self._key(tc)
+            reason = due.skip_reason(tc)
+            if reason is None:
+                backoff = self._backoff.get(key)
+                if backoff is not None and backoff.until is not None and now < backoff.until:
+                    reason = f"backing off after {backoff.failures} failures"
+            if reason is not None:
+                results.append(AuditResult(*self._names(tc), "skipped", reason))
+            elif due.is_due(tc, now, self._last.get(key)):
+                work.append(tc)
+        if work:
+            with ThreadPoolExecutor(
+                max_workers=max(1, self.concurrency), thread_name_prefix="audit"
+            ) as pool:
+                results += list(pool.map(self.audit_one, work))
+        if self.on_pass is not None:
+            self.on_pass(results)
+        return results
+
+    def run(self, stop: threading.Event, *, every: float = 10.0) -> None:
+        """Pass after pass until ``stop`` is set (SIGTERM)."""
+        while not stop.is_set():
+            try:
+                self.tick()
+            except Exception:  # the loop must outlive any one bug
+                log.exception("audit pass failed")
+            stop.wait(every)
+
+    # -- one TruthCheck --------------------------------------------------------------------
+
+    def audit_one(self, truthcheck: KubeObject) -> AuditResult:
+        ns, name = self._names(truthcheck)
+        key = self._key(truthcheck)
+        try:
+            result = self._audit(truthcheck, ns, name)
+        except TruthgateError as e:
+            return self._failed(key, ns, name, short(e, 300))
+        except Exception as e:  # one odd TruthCheck must not stop the others
+            log.exception("auditing %s/%s", ns, name)
+            return self._failed(key, ns, name, short(repr(e), 300))
+        with self._lock:
+            self._last[key] = self.clock.now()
+            self._backoff.pop(key, None)
+        return result
+
+    def _audit(self, truthcheck: KubeObject, ns: str, name: str) -> AuditResult:
+        assert self.collector is not None
+        app = self._app(truthcheck)
+        if app is None:
+            return AuditResult(ns, name, "skipped", "names no Argo CD application")
+        settings = due.AuditSettings.from_truthcheck(truthcheck)
+        evidence = self.collector.collect(Target(app, ns, name, audit_window=settings.window))
+        application = evidence.get("application") or {}
+        phase = kube.get_str(application, "status", "operationState", "phase")
+        if phase in ("Running", "Terminating") and not in_post_sync(application):
+            return AuditResult(ns, name, "skipped", "a sync is running")
+        verdict = self.judge(evidence)
+        current = evidence.get("truthCheck") or truthcheck
+        now = self.clock.now()
+        news = due.is_news(current, verdict)
+        if not news and not due.heartbeat_due(current, now):
+            return AuditResult(ns, name, "unchanged", verdict=verdict["verdict"])
+        sync = sync_ref(application)
+        generation = kube.get_int(current, "metadata", "generation")
+
+        def build(tc: KubeObject) -> dict[str, Any]:
+            if not news:  # a heartbeat: the same verdict, verified again
+                status = dict(tc.get("status") or {})
+            else:
+                status = verified_status(verdict, tc, sync, now, generation=generation)
+            status["lastVerifiedAt"] = format_time(now)
+            status["verifiedBy"] = "audit"
+            return status
+
+        published = publish_status(self.reader, self.writer, ns, name, build)
+        if not published.written:
+            return AuditResult(ns, name, "skipped", published.reason)
+        if news and self.ledger is not None:
+            self.ledger.append_verification(
+                verification_record(
+                    verdict,
+                    app=app.name,
+                    app_namespace=app.namespace or self.app_namespace,
+                    truthcheck=current,
+                    sync=sync,
+                    now=now,
+                )
+            )
+        if news:
+            log.info(
+                "%s/%s: %s (audit): %s",
+                ns,
+                name,
+                verdict["verdict"],
+                short(verdict["summary"], 200),
+            )
+        return AuditResult(
+            ns, name, "published" if news else "heartbeat", verdict=verdict["verdict"]
+        )
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _app(self, truthcheck: KubeObject) -> AppRef | None:
+        spec = kube.get_dict(truthcheck, "spec")
+        ref = tracked_app(truthcheck)
+        name = spec.get("application") if isinstance(spec.get("application"), str) else None
+        if name is None and ref is not None:
+            name = ref.name
+        if not name:
+            return None
+        app_ns = spec.get("applicationNamespace")
+        if not isinstance(app_ns, str) or not app_ns:
+            app_ns = (ref.namespace if ref is not None else None) or self.app_namespace
+        return AppRef(name, app_ns)
+
+    def _failed(self, key: str, ns: str, name: str, why: str) -> AuditResult:
+        with self._lock:
+            backoff = self._backoff.setdefault(key, _Backoff())
+            backoff.failures += 1
+            delay = min(MAX_BACKOFF, timedelta(seconds=30 * 2 ** min(backoff.failures - 1, 10)))
+            backoff.until = self.clock.now() + delay
+        log.warning("audit of %s/%s failed (retry in %s): %s", ns, name, delay, why)
+        return AuditResult(ns, name, "failed", why)
+
+    @staticmethod
+    def _names(truthcheck: KubeObject) -> tuple[str, str]:
+        return kube.namespace(truthcheck) or "", kube.name(truthcheck)
+
+    @staticmethod
+    def _key(truthcheck: KubeObject) -> str:
+        return kube.uid(truthcheck) or "/".join(Auditor._names(truthcheck))

@@ -1,0 +1,107 @@
+"""Pure decisions of the auditor: what to audit now, and whether a verdict is news.
+
+Argo CD refreshes an application on every status write of a resource it tracks, so the
+auditor writes a TruthCheck's status only when the verdict or the findings changed — "changed"
+meaning another verdict, or another set of (check, object, severity): messages carry ages
+("12m after sync") that differ on every run and are not news. A heartbeat write, rare, keeps
+``status.lastVerifiedAt`` honest so a stopped auditor is visible on the TruthCheck itself.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from webhooks.checks import kube
+from webhooks.common.durations import duration_field
+from webhooks.common.times import try_parse_time
+from webhooks.errors import BadRequestError
+from webhooks.evidence.model import KubeObject, Verdict
+
+DEFAULT_INTERVAL = timedelta(minutes=5)
+DEFAULT_WINDOW = timedelta(minutes=30)
+#: At least this often the status is rewritten even without news (lastVerifiedAt).
+HEARTBEAT_FLOOR = timedelta(minutes=30)
+#: A sync marks its TruthCheck Pending (PreSync) and Verifying (PostSync): hands off.
+SYNC_PHASES = frozenset({"Pending", "Verifying"})
+
+
+@dataclass(frozen=True)
+class AuditSettings:
+    enabled: bool
+    interval: timedelta
+    window: timedelta  # the span judged against what came before it
+
+    @classmethod
+    def from_truthcheck(cls, truthcheck: KubeObject) -> AuditSettings:
+        audit = kube.get_dict(truthcheck, "spec", "audit")
+        observe = kube.get(truthcheck, "spec", "baseline", "windows", "observe")
+        try:
+            interval = (
+                duration_field(audit["interval"], "spec.audit.interval")
+                if audit.get("interval") is not None
+                else DEFAULT_INTERVAL
+            )
+            window = (
+                duration_field(observe, "spec.baseline.windows.observe")
+                if observe is not None
+                else DEFAULT_WINDOW
+            )
+        except BadRequestError:
+            interval, window = DEFAULT_INTERVAL, DEFAULT_WINDOW
+        return cls(
+            enabled=audit.get("enabled") is not False,
+            interval=max(interval, timedelta(seconds=30)),
+            window=window if window > timedelta(0) else DEFAULT_WINDOW,
+        )
+
+
+def skip_reason(truthcheck: KubeObject) -> str | None:
+    """Why the auditor leaves this TruthCheck alone now, or None."""
+    if not AuditSettings.from_truthcheck(truthcheck).enabled:
+        return "spec.audit.enabled is false"
+    phase = kube.get_str(truthcheck, "status", "phase")
+    if phase in SYNC_PHASES:
+        return f"a sync is verifying it (phase {phase})"
+    return None
+
+
+def last_verified(truthcheck: KubeObject) -> datetime | None:
+    status = kube.get_dict(truthcheck, "status")
+    times = [try_parse_time(status.get(k)) for k in ("lastVerifiedAt", "verifiedAt")]
+    known = [t for t in times if t is not None]
+    return max(known) if known else None
+
+
+def is_due(truthcheck: KubeObject, now: datetime, last_audit: datetime | None) -> bool:
+    """Its interval has passed since the last verification (by anyone) or the last audit."""
+    settings = AuditSettings.from_truthcheck(truthcheck)
+    known = [t for t in (last_verified(truthcheck), last_audit) if t is not None]
+    return not known or now - max(known) >= settings.interval
+
+
+def _signature(findings: Any) -> Counter[tuple[str, str, str]]:
+    out: Counter[tuple[str, str, str]] = Counter()
+    for f in findings if isinstance(findings, list) else []:
+        if not isinstance(f, dict):
+            continue
+        res = f.get("resource") if isinstance(f.get("resource"), dict) else {}
+        where = f"{res.get('kind')}/{res.get('namespace')}/{res.get('name')}" if res else ""
+        out[(str(f.get("check")), where, str(f.get("severity")))] += 1
+    return out
+
+
+def is_news(truthcheck: KubeObject, verdict: Verdict) -> bool:
+    """Whether the verdict differs from what the TruthCheck's status already says."""
+    status = kube.get_dict(truthcheck, "status")
+    if status.get("verdict") != verdict["verdict"] or status.get("phase") != "Verified":
+        return True
+    return _signature(status.get("findings")) != _signature(verdict.get("findings"))
+
+
+def heartbeat_due(truthcheck: KubeObject, now: datetime) -> bool:
+    settings = AuditSettings.from_truthcheck(truthcheck)
+    last = last_verified(truthcheck)
+    return last is None or now - last >= max(HEARTBEAT_FLOOR, 6 * settings.interval)

@@ -1,0 +1,183 @@
+"""``truthgate audit``: re-verify TruthChecks between syncs, as a long-running controller.
+
+Everything it does is in :mod:`webhooks.audit`; this module turns flags into the real parts
+(cluster client, Lease, ledger, judge, metrics endpoint) and stops cleanly on SIGTERM.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from webhooks.audit.auditor import Auditor, AuditResult
+from webhooks.cli.verify import _judge_with
+from webhooks.postsync.collect import SystemClock
+
+log = logging.getLogger(__name__)
+
+
+def _metrics(port: int) -> Callable[[list[AuditResult]], None]:
+    """A /metrics endpoint, and the callback that updates it after every pass."""
+    from prometheus_client import Counter, Gauge, start_http_server
+
+    last_pass = Gauge(
+        "truthgate_audit_last_pass_timestamp_seconds",
+        "When the auditor last finished a pass as the active replica.",
+    )
+    results = Counter(
+        "truthgate_audit_results_total", "TruthChecks audited, by outcome.", ["outcome"]
+    )
+    start_http_server(port)
+
+    def update(done: list[AuditResult]) -> None:
+        last_pass.set_to_current_time()
+        for r in done:
+            results.labels(r.outcome).inc()
+
+    return update
+
+
+@click.command(context_settings={"max_content_width": 100})
+@click.option(
+    "--namespace",
+    "-n",
+    "namespaces",
+    multiple=True,
+    required=True,
+    envvar="TRUTHGATE_AUDIT_NAMESPACES",
+    metavar="NS",
+    help="Namespace whose TruthChecks to audit (repeat, or space-separated in the env). "
+    "[env TRUTHGATE_AUDIT_NAMESPACES]",
+)
+@click.option("--app-namespace", default="argocd", show_default=True, metavar="NS")
+@click.option(
+    "--ledger",
+    envvar="TRUTHGATE_LEDGER",
+    metavar="URL",
+    help="Intent ledger: intents for undeclared-change and unrecorded-change; verdict changes "
+    "are recorded there. [env TRUTHGATE_LEDGER]",
+)
+@click.option("--kubeconfig", type=click.Path(dir_okay=False), metavar="FILE")
+@click.option("--context", metavar="NAME")
+@click.option("--in-cluster", is_flag=True)
+@click.option("--server", metavar="URL", help="Kubernetes API URL, without credentials (tests).")
+@click.option(
+    "--lease",
+    metavar="NS/NAME",
+    help="Hold this coordination.k8s.io Lease to be the one active replica (the chart sets it).",
+)
+@click.option(
+    "--identity",
+    default=lambda: os.environ.get("POD_NAME") or socket.gethostname(),
+    show_default="$POD_NAME or the host name",
+    help="This replica's name in the Lease.",
+)
+@click.option("--concurrency", type=click.IntRange(1, 64), default=4, show_default=True)
+@click.option(
+    "--every",
+    type=click.FloatRange(min=1),
+    default=10,
+    show_default=True,
+    metavar="SECONDS",
+    help="Seconds between passes (each TruthCheck is audited on its own spec.audit.interval).",
+)
+@click.option("--timeout", type=click.FloatRange(min=1, max=300), default=10, show_default=True)
+@click.option("--metrics-port", type=int, default=0, help="Serve /metrics here (0: off).")
+@click.option("--once", is_flag=True, help="One pass, print what it did as JSON lines, exit.")
+@click.option(
+    "--verdict-policy",
+    envvar="TRUTHGATE_VERDICT_POLICY",
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
+)
+def audit(  # noqa: PLR0917 - one parameter per flag is how click works
+    namespaces: tuple[str, ...],
+    app_namespace: str,
+    ledger: str | None,
+    kubeconfig: str | None,
+    context: str | None,
+    in_cluster: bool,
+    server: str | None,
+    lease: str | None,
+    identity: str,
+    concurrency: int,
+    every: float,
+    timeout: float,
+    metrics_port: int,
+    once: bool,
+    verdict_policy: Path | None,
+) -> None:
+    """Re-verify every TruthCheck of the given namespaces between syncs.
+
+    Each TruthCheck is verified again every spec.audit.interval (default 5m) with the same
+    checks and verdict policy as the PostSync hook; its status is written only when the verdict
+    or the findings change, so Argo CD shows a regression that surfaces hours after a sync.
+    """
+    import json
+
+    from webhooks.audit.lease import LeaseElector
+    from webhooks.cluster.reader import connect
+
+    spread = tuple(n for item in namespaces for n in item.split())
+    judge = _judge_with(verdict_policy)
+    client = connect(
+        kubeconfig=kubeconfig,
+        context=context,
+        in_cluster=in_cluster,
+        server=server,
+        timeout=timeout,
+    )
+    store = None
+    if ledger:
+        from webhooks.ledger import open_store
+
+        store = open_store(ledger, create=False)
+    elector = None
+    if lease:
+        lease_ns, _, lease_name = lease.partition("/")
+        if not lease_ns or not lease_name:
+            raise click.BadParameter("expected NAMESPACE/NAME", param_hint="--lease")
+        elector = LeaseElector(client, client, lease_ns, lease_name, identity)
+    auditor = Auditor(
+        client,
+        client,
+        judge,
+        SystemClock(),
+        spread,
+        ledger=store,
+        elector=elector,
+        concurrency=concurrency,
+        app_namespace=app_namespace,
+        on_pass=_metrics(metrics_port) if metrics_port else None,
+    )
+    try:
+        if once:
+            for r in auditor.tick():
+                row: dict[str, Any] = {
+                    "namespace": r.namespace,
+                    "name": r.name,
+                    "outcome": r.outcome,
+                }
+                if r.verdict:
+                    row["verdict"] = r.verdict
+                if r.detail:
+                    row["detail"] = r.detail
+                click.echo(json.dumps(row))
+            return
+        stop = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+        log.info("auditing TruthChecks in %s as %s", ", ".join(spread), identity)
+        auditor.run(stop, every=every)
+    finally:
+        if store is not None:
+            store.close()
+        client.close()
