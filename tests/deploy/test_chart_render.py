@@ -29,7 +29,7 @@ def webhook(docs: list[Manifest]) -> dict[str, Any]:
 
 
 def pod_spec(docs: list[Manifest]) -> dict[str, Any]:
-    spec: dict[str, Any] = one(docs, "Deployment")["spec"]["template"]["spec"]
+    spec: dict[str, Any] = one(docs, "Deployment", "truthgate")["spec"]["template"]["spec"]
     return spec
 
 
@@ -72,7 +72,7 @@ def test_default_install_is_the_single_replica_sqlite_quick_start() -> None:
             "ValidatingWebhookConfiguration",
         ]
     )
-    deploy = one(docs, "Deployment")
+    deploy = one(docs, "Deployment", "truthgate")
     assert deploy["spec"]["replicas"] == 1
     # One RWO volume, one SQLite writer: the old pod must stop before the new one starts.
     assert deploy["spec"]["strategy"] == {"type": "Recreate"}
@@ -204,7 +204,7 @@ def test_the_webhook_port_the_api_server_calls_is_the_port_the_pods_serve() -> N
     assert port["port"] == webhook(docs)["clientConfig"]["service"]["port"]
     container = pod_spec(docs)["containers"][0]
     assert {p["name"] for p in container["ports"]} == {port["targetPort"]}
-    pod_labels = one(docs, "Deployment")["spec"]["template"]["metadata"]["labels"]
+    pod_labels = one(docs, "Deployment", "truthgate")["spec"]["template"]["metadata"]["labels"]
     assert service["spec"]["selector"].items() <= pod_labels.items()
 
 
@@ -291,7 +291,7 @@ def test_anti_affinity_is_preferred_by_default_and_required_on_request() -> None
 
 def test_ha_install_uses_postgres_from_a_secret_and_rolls_without_a_gap() -> None:
     docs = render(HA)
-    deploy = one(docs, "Deployment")
+    deploy = one(docs, "Deployment", "truthgate")
     assert deploy["spec"]["replicas"] == 3
     assert deploy["spec"]["strategy"]["rollingUpdate"] == {"maxUnavailable": 0, "maxSurge": 1}
     spec = deploy["spec"]["template"]["spec"]
@@ -309,10 +309,10 @@ def test_ha_install_uses_postgres_from_a_secret_and_rolls_without_a_gap() -> Non
 def test_disruption_budget_never_blocks_a_drain() -> None:
     for values in [None, HA]:
         docs = render(values)
-        pdb = one(docs, "PodDisruptionBudget")
+        pdb = one(docs, "PodDisruptionBudget", "truthgate")
         assert pdb["spec"]["maxUnavailable"] == 1
         assert "minAvailable" not in pdb["spec"]
-        pod_labels = one(docs, "Deployment")["spec"]["template"]["metadata"]["labels"]
+        pod_labels = one(docs, "Deployment", "truthgate")["spec"]["template"]["metadata"]["labels"]
         assert pdb["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
 
 
@@ -396,7 +396,7 @@ def test_applications_are_readable_only_in_the_argocd_namespace_by_listed_hooks(
     assert argocd_role["rules"] == [
         {"apiGroups": ["argoproj.io"], "resources": ["applications"], "verbs": ["get"]}
     ]
-    binding = one(docs, "RoleBinding")
+    binding = one(docs, "RoleBinding", "truthgate-verifier-applications")
     assert binding["metadata"]["namespace"] == "gitops"
     assert binding["roleRef"]["name"] == "truthgate-verifier-argocd"
     assert binding["subjects"] == [

@@ -82,7 +82,7 @@ def webhook(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Webhook]:
                 return value.replace(container_path, local)
         return value
 
-    container = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    container = one(docs, "Deployment", "truthgate")["spec"]["template"]["spec"]["containers"][0]
     port = free_port()
     args = [mapped(a) for a in container["args"]]
     args = [f"--bind=127.0.0.1:{port}" if a.startswith("--bind=") else a for a in args]

@@ -79,7 +79,9 @@ def test_validity_follows_values_and_is_recorded_for_renewal() -> None:
 
 def test_pods_restart_exactly_when_the_serving_certificate_changes() -> None:
     docs = render()
-    annotations = one(docs, "Deployment")["spec"]["template"]["metadata"]["annotations"]
+    annotations = one(docs, "Deployment", "truthgate")["spec"]["template"]["metadata"][
+        "annotations"
+    ]
     expected = hashlib.sha256(secret(docs)["data"]["tls.crt"].encode()).hexdigest()
     assert annotations["checksum/tls"] == expected
 

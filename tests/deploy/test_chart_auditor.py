@@ -1,0 +1,79 @@
+"""The chart installs the auditor: several replicas, one active through a Lease, least privilege."""
+
+from __future__ import annotations
+
+from tests.deploy.conftest import one, render
+
+SHOP = {"verifier": {"namespaces": ["shop", "billing"]}}
+
+
+def _auditor(docs: list[dict]) -> dict:  # type: ignore[type-arg]
+    return one(docs, "Deployment", "truthgate-auditor")
+
+
+def test_two_replicas_elect_one_through_a_lease_and_audit_the_verifier_namespaces() -> None:
+    docs = render(SHOP)
+    dep = _auditor(docs)
+    assert dep["spec"]["replicas"] == 2
+    container = dep["spec"]["template"]["spec"]["containers"][0]
+    args = container["args"]
+    assert args[0] == "audit" and "--lease=truthgate/truthgate-auditor" in args
+    assert [a for a in args if a.startswith("--namespace=")] == [
+        "--namespace=shop",
+        "--namespace=billing",
+    ]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    pdb = one(docs, "PodDisruptionBudget", "truthgate-auditor")
+    assert pdb["spec"]["maxUnavailable"] == 1
+    labels = dep["spec"]["template"]["metadata"]["labels"]
+    webhook = one(docs, "Service")["spec"]["selector"]
+    assert not all(labels.get(k) == v for k, v in webhook.items())  # never behind the webhook
+
+
+def test_the_lease_grant_names_one_lease_and_the_read_grants_are_per_namespace() -> None:
+    docs = render(SHOP)
+    role = one(docs, "Role", "truthgate-auditor-lease")
+    assert role["metadata"]["namespace"] == "truthgate"
+    assert role["rules"] == [
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
+        {
+            "apiGroups": ["coordination.k8s.io"],
+            "resources": ["leases"],
+            "resourceNames": ["truthgate-auditor"],
+            "verbs": ["get", "patch"],
+        },
+    ]
+    reads = [
+        d
+        for d in docs
+        if d["kind"] == "RoleBinding"
+        and d["metadata"]["name"] == "truthgate-auditor"
+        and d["roleRef"]["name"] == "truthgate-verifier"
+    ]
+    assert sorted(d["metadata"]["namespace"] for d in reads) == ["billing", "shop"]
+    apps = one(docs, "RoleBinding", "truthgate-auditor-applications")
+    assert apps["metadata"]["namespace"] == "argocd"
+    assert one(docs, "ClusterRole", "truthgate-auditor-nodes")["rules"] == [
+        {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get"]}
+    ]
+    no_nodes = render(SHOP | {"auditor": {"rbac": {"readNodes": False}}})
+    assert not [d for d in no_nodes if d["metadata"]["name"] == "truthgate-auditor-nodes"]
+
+
+def test_nothing_to_audit_renders_no_auditor_and_it_can_be_turned_off() -> None:
+    assert not [d for d in render() if "auditor" in d["metadata"]["name"]]
+    off = render(SHOP | {"auditor": {"enabled": False}})
+    assert not [d for d in off if "auditor" in d["metadata"]["name"]]
+
+
+def test_the_ledger_reaches_the_auditor_only_when_it_is_shared() -> None:
+    def env(values: dict) -> list[str]:  # type: ignore[type-arg]
+        container = _auditor(render(values))["spec"]["template"]["spec"]["containers"][0]
+        return [e["name"] for e in container.get("env", [])]
+
+    assert "TRUTHGATE_LEDGER" not in env(SHOP)
+    ha = SHOP | {
+        "replicas": 2,
+        "ledger": {"type": "postgresql", "postgresql": {"existingSecret": "truthgate-db"}},
+    }
+    assert "TRUTHGATE_LEDGER" in env(ha)
