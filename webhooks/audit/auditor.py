@@ -21,9 +21,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from webhooks.audit import due
+from webhooks.audit.cache import PassCache
 from webhooks.audit.lease import LeaseElector
 from webhooks.checks import kube
 from webhooks.checks.staleness import in_post_sync
@@ -43,6 +44,7 @@ log = logging.getLogger(__name__)
 Judge = Callable[[Evidence], Verdict]
 Outcome = Literal["published", "unchanged", "heartbeat", "skipped", "failed"]
 MAX_BACKOFF = timedelta(minutes=30)
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -71,15 +73,11 @@ class Auditor:
     elector: LeaseElector | None = None
     concurrency: int = 4
     app_namespace: str = "argocd"
-    collector: Collector | None = None
+    share_lists: bool = True  # one listing per (type, namespace) per pass (cache.py)
     on_pass: Callable[[list[AuditResult]], None] | None = None  # metrics
     _last: dict[str, datetime] = field(default_factory=dict, init=False)
     _backoff: dict[str, _Backoff] = field(default_factory=dict, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
-
-    def __post_init__(self) -> None:
-        if self.collector is None:
-            self.collector = Collector(self.reader, clock=self.clock, ledger=self.ledger)
 
     # -- one pass --------------------------------------------------------------------------
 
@@ -107,10 +105,21 @@ class Auditor:
             elif due.is_due(tc, now, self._last.get(key)):
                 work.append(tc)
         if work:
+            # One listing per (type, namespace) for the whole pass (see cache.py).
+            reader = PassCache(self.reader) if self.share_lists else self.reader
+            collector = Collector(reader, clock=self.clock, ledger=self.ledger)
+            # Collecting is I/O and runs in the pool; judging is CPU under the GIL and runs here,
+            # one at a time, on the thread that owns the verdict policy's Rego engine.
             with ThreadPoolExecutor(
                 max_workers=max(1, self.concurrency), thread_name_prefix="audit"
             ) as pool:
-                results += list(pool.map(self.audit_one, work))
+                gathered = list(
+                    pool.map(lambda tc: self._guarded(tc, self._gather, collector), work)
+                )
+            results += [
+                g if isinstance(g, AuditResult) else self._guarded(tc, self._conclude, g)
+                for tc, g in zip(work, gathered, strict=True)
+            ]
         if self.on_pass is not None:
             self.on_pass(results)
         return results
@@ -126,32 +135,50 @@ class Auditor:
 
     # -- one TruthCheck --------------------------------------------------------------------
 
-    def audit_one(self, truthcheck: KubeObject) -> AuditResult:
+    def audit_one(self, truthcheck: KubeObject, collector: Collector) -> AuditResult:
+        """Collect, judge and publish one TruthCheck (what a pass does for each, in two steps)."""
+        gathered = self._guarded(truthcheck, self._gather, collector)
+        if isinstance(gathered, AuditResult):
+            return gathered
+        return self._guarded(truthcheck, self._conclude, gathered)
+
+    def _guarded(
+        self, truthcheck: KubeObject, step: Callable[[KubeObject, Any], _T], arg: Any
+    ) -> _T | AuditResult:
+        """Run one step for one TruthCheck; a failure is its result, never the pass's."""
         ns, name = self._names(truthcheck)
         key = self._key(truthcheck)
         try:
-            result = self._audit(truthcheck, ns, name)
+            result = step(truthcheck, arg)
         except TruthgateError as e:
             return self._failed(key, ns, name, short(e, 300))
         except Exception as e:  # one odd TruthCheck must not stop the others
             log.exception("auditing %s/%s", ns, name)
             return self._failed(key, ns, name, short(repr(e), 300))
-        with self._lock:
-            self._last[key] = self.clock.now()
-            self._backoff.pop(key, None)
+        if isinstance(result, AuditResult):
+            with self._lock:
+                self._last[key] = self.clock.now()
+                self._backoff.pop(key, None)
         return result
 
-    def _audit(self, truthcheck: KubeObject, ns: str, name: str) -> AuditResult:
-        assert self.collector is not None
+    def _gather(self, truthcheck: KubeObject, collector: Collector) -> Evidence | AuditResult:
+        ns, name = self._names(truthcheck)
         app = self._app(truthcheck)
         if app is None:
             return AuditResult(ns, name, "skipped", "names no Argo CD application")
         settings = due.AuditSettings.from_truthcheck(truthcheck)
-        evidence = self.collector.collect(Target(app, ns, name, audit_window=settings.window))
+        evidence = collector.collect(Target(app, ns, name, audit_window=settings.window))
         application = evidence.get("application") or {}
         phase = kube.get_str(application, "status", "operationState", "phase")
         if phase in ("Running", "Terminating") and not in_post_sync(application):
             return AuditResult(ns, name, "skipped", "a sync is running")
+        return evidence
+
+    def _conclude(self, truthcheck: KubeObject, evidence: Evidence) -> AuditResult:
+        ns, name = self._names(truthcheck)
+        app = self._app(truthcheck)
+        assert app is not None  # _gather returned a result otherwise
+        application = evidence.get("application") or {}
         verdict = self.judge(evidence)
         current = evidence.get("truthCheck") or truthcheck
         now = self.clock.now()
@@ -184,7 +211,6 @@ class Auditor:
                     now=now,
                 )
             )
-        if news:
             log.info(
                 "%s/%s: %s (audit): %s",
                 ns,
