@@ -46,6 +46,14 @@ def test_operation_stuck_running_and_comparison_errors() -> None:
     assert "ComparisonError on shop-web: rpc error: repository not accessible" in messages
 
 
+def test_a_sync_running_its_post_sync_hooks_is_not_stuck() -> None:
+    app = application(phase="Running", started="2026-11-27T08:00:00Z")
+    app["status"]["operationState"]["syncResult"]["resources"] = [
+        {"kind": "Job", "name": "verify", "hookType": "PostSync", "syncPhase": "PostSync"}
+    ]
+    assert only(run(controllers.check, evidence(app=app, now=LATE)), CHECK) == []
+
+
 def test_workload_generation_unobserved_past_the_bound_names_its_controller() -> None:
     dep = obj(
         "Deployment",

@@ -22,6 +22,7 @@ from datetime import datetime
 
 from webhooks.checks import kube
 from webhooks.checks.context import CheckContext, CheckFinding, finding
+from webhooks.checks.staleness import in_post_sync
 from webhooks.common.durations import format_duration
 from webhooks.common.times import try_parse_time
 from webhooks.evidence.model import Evidence, KubeObject, Severity
@@ -72,8 +73,10 @@ def _argocd(evidence: Evidence, ctx: CheckContext) -> list[CheckFinding]:
     op = kube.get_dict(application, "status", "operationState")
     started = try_parse_time(kube.get_str(op, "startedAt"))
     running = _age(ctx, started)
+    # Running because its PostSync hooks (truthgate verify among them) run is not stuck.
     if (
         kube.get_str(op, "phase") in ("Running", "Terminating")
+        and not in_post_sync(application)
         and running is not None
         and running > ctx.settings.operation_stuck_seconds
     ):
