@@ -21,7 +21,7 @@ def test_argocd_controller_that_stopped_reconciling_is_named() -> None:
     [f] = only(run(controllers.check, ev), CHECK)
     assert f["severity"] == "critical"
     assert f["message"].startswith("Argo CD application controller: application shop-web last")
-    assert "90m ago" in f["message"]
+    assert "1h30m ago" in f["message"]
 
 
 def test_recent_reconcile_is_not_stale() -> None:

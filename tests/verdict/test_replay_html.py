@@ -67,6 +67,7 @@ def test_the_page_shows_the_verdict_findings_charts_and_intents(tmp_path: Path) 
     assert verdict["summary"] in text
     assert page.count("li", "finding") == len(verdict["findings"])
     assert [a["id"] for t, a in page.tags if t == "section"] == [
+        "layer-declared",  # the regression began just after the sync's intent: the first link
         "layer-controller",
         "layer-runtime",
         "layer-behaviour",
