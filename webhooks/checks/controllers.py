@@ -24,6 +24,7 @@ from webhooks.checks import kube
 from webhooks.checks.context import CheckContext, CheckFinding, finding
 from webhooks.checks.staleness import in_post_sync
 from webhooks.common.durations import format_duration
+from webhooks.common.text import clip
 from webhooks.common.times import try_parse_time
 from webhooks.evidence.model import Evidence, KubeObject, Severity
 
@@ -99,7 +100,7 @@ def _argocd(evidence: Evidence, ctx: CheckContext) -> list[CheckFinding]:
                     CHECK,
                     None,
                     f"{_ARGOCD}: {ctype} on {app}: "
-                    f"{kube.short_text(kube.get_str(cond, 'message') or 'no message')}",
+                    f"{clip(kube.get_str(cond, 'message') or 'no message', 160, one_line=True)}",
                     "critical",
                 )
             )
@@ -159,7 +160,7 @@ def _hpas(ctx: CheckContext) -> list[CheckFinding]:
                 continue
             held = f" for {format_duration(age, largest=2)}" if age is not None else ""
             why = kube.get_str(cond, "reason") or ""
-            text = kube.short_text(kube.get_str(cond, "message") or "", 120)
+            text = clip(kube.get_str(cond, "message") or "", 120, one_line=True)
             reasons.append(f"{ctype}=False{held} ({why}{': ' + text if text else ''})")
         current = kube.get_int(hpa, "status", "currentReplicas")
         desired = kube.get_int(hpa, "status", "desiredReplicas")
