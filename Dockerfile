@@ -15,12 +15,13 @@ ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 RUN python -m venv /opt/truthgate/venv
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md requirements.lock ./
 COPY webhooks ./webhooks
 COPY policies ./policies
-# Every dependency ships binary wheels for this platform; pip fails rather than compile.
+# Every dependency ships binary wheels for this platform; pip fails rather than compile. The
+# versions are the lock's (requirements.lock), the same ones CI tested.
 RUN /opt/truthgate/venv/bin/pip wheel --only-binary=:all: --no-binary=truthgate \
-        --wheel-dir /wheels . \
+        -c requirements.lock --wheel-dir /wheels . \
  && /opt/truthgate/venv/bin/pip install --no-index --find-links /wheels truthgate \
  && /opt/truthgate/venv/bin/pip uninstall -y pip setuptools \
  # Byte-compile now: at run time the root filesystem is read-only.

@@ -104,6 +104,19 @@ def test_dockerignore_sends_only_what_the_build_copies() -> None:
     ]
     assert lines[0] == "*"
     allowed = {ln[1:].rstrip("/") for ln in lines if ln.startswith("!")}
-    assert allowed == {"pyproject.toml", "README.md", "webhooks", "policies"}
+    assert allowed == {"pyproject.toml", "requirements.lock", "README.md", "webhooks", "policies"}
     copied = set(re.findall(r"(?m)^COPY (?!--from)(\S+(?: \S+)*) \S+$", DOCKERFILE))
     assert {word for c in copied for word in c.split()} <= allowed
+
+
+def test_the_image_and_ci_install_the_locked_versions() -> None:
+    """One lock for both: the versions CI tested are the versions the image ships."""
+    assert "-c requirements.lock" in DOCKERFILE
+    tools_test = (ROOT / "tools" / "test").read_text()
+    assert "-c requirements.lock" in tools_test and "tools/lock --check" in tools_test
+    lock = (ROOT / "requirements.lock").read_text()
+    pins = dict(
+        ln.split("==", 1) for ln in lock.splitlines() if "==" in ln and not ln.startswith(" ")
+    )
+    for name in ("flask", "gunicorn", "kubernetes", "jsonpatch", "opa-python-client"):
+        assert name in pins, name
