@@ -80,6 +80,8 @@ def test_every_metric_the_alerts_use_is_one_truthgate_or_argo_cd_exports() -> No
         "truthgate_errors_total",
         "truthgate_fail_open_total",
         "truthgate_ledger_timeouts_total",
+        "truthgate_audit_last_pass_timestamp_seconds",
+        "truthgate_audit_results_total",
         "argocd_app_info",
         "up",
         # kubelet's volume stats, kube-apiserver's own admission webhook metrics
@@ -368,4 +370,133 @@ def test_ledger_write_timeouts_fire(promtool: str, tmp_path: Path) -> None:
     ]
     run_rule_tests(
         promtool, tmp_path, [{"interval": "1m", "input_series": series, "alert_rule_test": checks}]
+    )
+
+
+# The auditor's gauge holds the time of its last pass: passing every minute, its value is the
+# evaluation time (promtool's clock starts at 0).
+PASSING = "0+60x40"
+
+
+def test_an_auditor_that_stops_passing_or_vanishes_fires(promtool: str, tmp_path: Path) -> None:
+    stopped = "warning"
+    run_rule_tests(
+        promtool,
+        tmp_path,
+        [
+            # The active replica stops passing at 10m (its pod stays up, e.g. a stuck API);
+            # the standby never held the Lease and shows 0 throughout.
+            {
+                "interval": "1m",
+                "input_series": [
+                    {
+                        "series": 'truthgate_audit_last_pass_timestamp_seconds{pod="a"}',
+                        "values": "0+60x10 600x30",
+                    },
+                    {
+                        "series": 'truthgate_audit_last_pass_timestamp_seconds{pod="b"}',
+                        "values": "0x40",
+                    },
+                ],
+                "alert_rule_test": [
+                    expect("TruthgateAuditorStopped", "20m", None),  # 10 min without a pass
+                    expect("TruthgateAuditorStopped", "26m", {"severity": stopped}),
+                ],
+            },
+            # Every auditor pod is gone at 10m: no series left, and still it fires.
+            {
+                "interval": "1m",
+                "input_series": [
+                    {
+                        "series": 'truthgate_audit_last_pass_timestamp_seconds{pod="a"}',
+                        "values": "0+60x10 stale",
+                    },
+                ],
+                "alert_rule_test": [
+                    expect("TruthgateAuditorStopped", "20m", None),
+                    expect("TruthgateAuditorStopped", "30m", {"severity": stopped}),
+                ],
+            },
+        ],
+    )
+
+
+def test_a_passing_auditor_with_a_standby_and_an_install_without_auditor_stay_quiet(
+    promtool: str, tmp_path: Path
+) -> None:
+    run_rule_tests(
+        promtool,
+        tmp_path,
+        [
+            # The Lease moved from a to b at 15m: a keeps its last pass time, b passes on.
+            # Neither replica alone passes all along; max() over them does.
+            {
+                "interval": "1m",
+                "input_series": [
+                    {
+                        "series": 'truthgate_audit_last_pass_timestamp_seconds{pod="a"}',
+                        "values": "0+60x15 900x25",
+                    },
+                    {
+                        "series": 'truthgate_audit_last_pass_timestamp_seconds{pod="b"}',
+                        "values": "0x15 960+60x25",
+                    },
+                    {"series": 'truthgate_audit_results_total{outcome="failed"}', "values": "0x40"},
+                    {
+                        "series": 'truthgate_audit_results_total{outcome="unchanged"}',
+                        "values": "0+10x40",
+                    },
+                ],
+                "alert_rule_test": [
+                    expect("TruthgateAuditorStopped", "39m", None),
+                    expect("TruthgateAuditFailing", "39m", None),
+                ],
+            },
+            # No auditor installed: no series at all.
+            {
+                "interval": "1m",
+                "input_series": [{"series": 'up{job="truthgate"}', "values": "1x40"}],
+                "alert_rule_test": [
+                    expect("TruthgateAuditorStopped", "39m", None),
+                    expect("TruthgateAuditFailing", "39m", None),
+                ],
+            },
+        ],
+    )
+
+
+def test_audits_that_mostly_fail_fire_and_a_few_failures_do_not(
+    promtool: str, tmp_path: Path
+) -> None:
+    def results(failed: str) -> list[dict[str, str]]:
+        return [
+            {"series": 'truthgate_audit_last_pass_timestamp_seconds{pod="a"}', "values": PASSING},
+            {"series": 'truthgate_audit_results_total{outcome="failed"}', "values": failed},
+            {
+                "series": 'truthgate_audit_results_total{outcome="unchanged"}',
+                "values": "0+6x40",
+            },
+        ]
+
+    run_rule_tests(
+        promtool,
+        tmp_path,
+        [
+            # Prometheus down: 4 of 10 TruthChecks fail every pass (the pass itself goes on).
+            {
+                "interval": "1m",
+                "input_series": results("0+4x40"),
+                "alert_rule_test": [
+                    expect("TruthgateAuditFailing", "10m", None),  # `for: 15m`
+                    expect("TruthgateAuditFailing", "35m", {"severity": "warning"}),
+                    expect("TruthgateAuditorStopped", "35m", None),
+                ],
+            },
+            # One bad spec among ten: retried with backoff, not an operations problem.
+            {
+                "interval": "1m",
+                "input_series": results("0+1x40"),
+                "alert_rule_test": [expect("TruthgateAuditFailing", "35m", None)],
+            },
+        ],
     )

@@ -77,3 +77,23 @@ def test_the_ledger_reaches_the_auditor_only_when_it_is_shared() -> None:
         "ledger": {"type": "postgresql", "postgresql": {"existingSecret": "truthgate-db"}},
     }
     assert "TRUTHGATE_LEDGER" in env(ha)
+
+
+def test_every_auditor_replica_is_scraped_on_the_port_it_serves_metrics() -> None:
+    assert not [d for d in render(SHOP) if d["kind"] == "PodMonitor"]
+    docs = render(SHOP | {"metrics": {"serviceMonitor": {"enabled": True}}})
+    monitor = one(docs, "PodMonitor", "truthgate-auditor")
+    (endpoint,) = monitor["spec"]["podMetricsEndpoints"]
+    dep = _auditor(docs)
+    container = dep["spec"]["template"]["spec"]["containers"][0]
+    (port,) = container["ports"]
+    assert endpoint["port"] == port["name"] and endpoint["path"] == "/metrics"
+    assert f"--metrics-port={port['containerPort']}" in container["args"]
+    # Selects the auditor's pods (all replicas: the alert takes the max over them), and only
+    # those: the webhook's pods are scraped through their own ServiceMonitor.
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    assert selector.items() <= dep["spec"]["template"]["metadata"]["labels"].items()
+    webhook_pods = one(docs, "Deployment", "truthgate")["spec"]["template"]["metadata"]["labels"]
+    assert not selector.items() <= webhook_pods.items()
+    # The webhook's ServiceMonitor still finds only the webhook's Service.
+    assert [d["metadata"]["name"] for d in docs if d["kind"] == "Service"] == ["truthgate"]

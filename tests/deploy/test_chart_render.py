@@ -16,7 +16,7 @@ from tests.deploy.conftest import CHART, ROOT, Manifest, kinds, one, render, val
 
 CI_VALUES = {p.name: yaml.safe_load(p.read_text()) for p in sorted((CHART / "ci").glob("*.yaml"))}
 # Kinds of other projects' CRDs: checked field by field below, not against an OpenAPI schema.
-FOREIGN = {"Certificate", "Issuer", "ServiceMonitor", "PrometheusRule"}
+FOREIGN = {"Certificate", "Issuer", "ServiceMonitor", "PodMonitor", "PrometheusRule"}
 HA = CI_VALUES["ha-postgres-values.yaml"]
 CERT_MANAGER = CI_VALUES["cert-manager-values.yaml"]
 
