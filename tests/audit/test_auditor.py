@@ -205,3 +205,81 @@ def test_the_command_runs_one_pass(api: ApiServer, web: Web) -> None:
     assert rows == [
         {"namespace": "shop", "name": "shop-web", "outcome": "published", "verdict": "Healthy"}
     ]
+
+
+def _intent(uid: str, at: datetime, *, app: str = "shop-web", allowed: bool = True) -> Any:
+    from tests.ledger.ledger_support import draft
+
+    record = draft(uid, app=app, at=at.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    record["decision"]["allowed"] = allowed
+    return record
+
+
+class CountingLedger:
+    """The real SQLite ledger, counting the auditor's reads of intents."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.reads: list[dict[str, Any]] = []
+
+    def intents(self, **kw: Any) -> Any:
+        self.reads.append(kw)
+        return self.store.intents(**kw)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+
+def test_a_new_intent_brings_the_audit_forward_with_one_ledger_read_per_pass(
+    api: ApiServer, kube: KubeClient, web: Web, clock: StepClock, tmp_path: Path
+) -> None:
+    from webhooks.ledger import open_store
+
+    _world(api, web)
+    store = open_store(str(tmp_path / "ledger.db"))
+    ledger = CountingLedger(store)
+    try:
+        auditor = _auditor(kube, clock, ledger=ledger)
+        assert [r.outcome for r in auditor.tick()] == ["published"]
+        clock.advance(minutes=2)
+        # Another application's change, a denied change and a dry run are not news for shop-web.
+        store.append(_intent("other", clock.at, app="billing"))
+        store.append(_intent("denied", clock.at, allowed=False))
+        dry = _intent("dry", clock.at)
+        dry["dryRun"] = True
+        store.append(dry)
+        reads = len(ledger.reads)
+        assert auditor.tick() == []  # 2 of its 5 minutes: still waiting
+        assert len(ledger.reads) == reads + 1  # one query for the whole pass
+        assert ledger.reads[-1]["since"] == START and "app" not in ledger.reads[-1]
+        clock.advance(seconds=30)
+        store.append(_intent("rollout", clock.at))  # kubectl set image, say
+        [r] = auditor.tick()
+        assert r.name == "shop-web" and r.outcome == "unchanged", r  # audited at 2m30s
+        clock.advance(seconds=10)
+        assert auditor.tick() == []  # that intent is judged now: no second early audit
+    finally:
+        store.close()
+
+
+def test_early_audits_are_spaced_and_a_down_ledger_only_costs_the_trigger(
+    api: ApiServer, kube: KubeClient, web: Web, clock: StepClock, tmp_path: Path
+) -> None:
+    from webhooks.ledger import open_store
+
+    _world(api, web)
+    store = open_store(str(tmp_path / "ledger.db"))
+    try:
+        auditor = _auditor(kube, clock, ledger=store)
+        assert [r.outcome for r in auditor.tick()] == ["published"]
+        clock.advance(seconds=20)
+        store.append(_intent("fast", clock.at))
+        assert auditor.tick() == []  # a minute at least between audits of one TruthCheck
+        clock.advance(seconds=40)
+        assert [r.outcome for r in auditor.tick()] == ["unchanged"]
+        clock.advance(minutes=2)
+        store.append(_intent("later", clock.at))
+    finally:
+        store.close()  # the ledger goes away
+    clock.advance(seconds=30)
+    assert auditor.tick() == []  # no trigger and no failure: the interval still holds

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import islice
 from typing import Any, Literal, TypeVar
 
 from webhooks.audit import due
@@ -44,6 +45,8 @@ log = logging.getLogger(__name__)
 Judge = Callable[[Evidence], Verdict]
 Outcome = Literal["published", "unchanged", "heartbeat", "skipped", "failed"]
 MAX_BACKOFF = timedelta(minutes=30)
+#: The pass's one ledger query for new intents reads at most this many records.
+MAX_TRIGGER_INTENTS = 2000
 _T = TypeVar("_T")
 
 
@@ -92,6 +95,7 @@ class Auditor:
             except TruthgateError as e:
                 log.warning("cannot list TruthChecks in %s: %s", ns, short(e, 200))
         work: list[KubeObject] = []
+        waiting: list[KubeObject] = []  # not due yet: a new intent may bring them forward
         results: list[AuditResult] = []
         for tc in candidates:
             key = self._key(tc)
@@ -104,6 +108,9 @@ class Auditor:
                 results.append(AuditResult(*self._names(tc), "skipped", reason))
             elif due.is_due(tc, now, self._last.get(key)):
                 work.append(tc)
+            else:
+                waiting.append(tc)
+        work += self._triggered(waiting, now)
         if work:
             # One listing per (type, namespace) for the whole pass (see cache.py).
             reader = PassCache(self.reader) if self.share_lists else self.reader
@@ -132,6 +139,43 @@ class Auditor:
             except Exception:  # the loop must outlive any one bug
                 log.exception("audit pass failed")
             stop.wait(every)
+
+    def _triggered(self, waiting: list[KubeObject], now: datetime) -> list[KubeObject]:
+        """The waiting TruthChecks whose application has an intent newer than their last
+        verification: one ledger query per pass, from the oldest of those verifications, read
+        up to ``MAX_TRIGGER_INTENTS`` records. A ledger that cannot answer triggers nothing
+        (the interval still holds) and never fails the pass."""
+        if self.ledger is None or not waiting:
+            return []
+        cut = due.intents_cut(self._last_time(tc) for tc in waiting)
+        if cut is None:
+            return []
+        try:
+            records = list(islice(self.ledger.intents(since=cut), MAX_TRIGGER_INTENTS))
+        except Exception as e:  # a ledger outage costs the triggers, not the pass
+            log.warning("cannot read new intents from the ledger: %s", short(repr(e), 200))
+            return []
+        if len(records) == MAX_TRIGGER_INTENTS:
+            log.warning(
+                "%d intents or more since %s: some TruthChecks may wait for their interval",
+                MAX_TRIGGER_INTENTS,
+                format_time(cut),
+            )
+        newest = due.newest_intents(records)
+        out: list[KubeObject] = []
+        for tc in waiting:
+            app = self._app(tc)
+            intent = newest.get(app.name) if app is not None else None
+            if due.is_triggered(tc, now, self._last.get(self._key(tc)), intent):
+                ns, name = self._names(tc)
+                log.info("%s/%s: a new intent of its application, audited early", ns, name)
+                out.append(tc)
+        return out
+
+    def _last_time(self, truthcheck: KubeObject) -> datetime | None:
+        known = [due.last_verified(truthcheck), self._last.get(self._key(truthcheck))]
+        times = [t for t in known if t is not None]
+        return max(times) if times else None
 
     # -- one TruthCheck --------------------------------------------------------------------
 

@@ -1,5 +1,8 @@
 """Pure decisions of the auditor: what to audit now, and whether a verdict is news.
 
+A TruthCheck is audited when its interval has passed, or sooner when the ledger holds an
+intent of its application newer than its last verification (a change nobody has judged yet).
+
 Argo CD refreshes an application on every status write of a resource it tracks, so the
 auditor writes a TruthCheck's status only when the verdict or the findings changed — "changed"
 meaning another verdict, or another set of (check, object, severity): messages carry ages
@@ -10,6 +13,7 @@ meaning another verdict, or another set of (check, object, severity): messages c
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,6 +28,8 @@ DEFAULT_INTERVAL = timedelta(minutes=5)
 DEFAULT_WINDOW = timedelta(minutes=30)
 #: At least this often the status is rewritten even without news (lastVerifiedAt).
 HEARTBEAT_FLOOR = timedelta(minutes=30)
+#: A new intent brings an audit forward, but never sooner than this after the last one.
+EARLY_FLOOR = timedelta(minutes=1)
 #: A sync marks its TruthCheck Pending (PreSync) and Verifying (PostSync): hands off.
 SYNC_PHASES = frozenset({"Pending", "Verifying"})
 
@@ -80,6 +86,44 @@ def is_due(truthcheck: KubeObject, now: datetime, last_audit: datetime | None) -
     settings = AuditSettings.from_truthcheck(truthcheck)
     known = [t for t in (last_verified(truthcheck), last_audit) if t is not None]
     return not known or now - max(known) >= settings.interval
+
+
+def intents_cut(last_times: Iterable[datetime | None]) -> datetime | None:
+    """Where the pass's one ledger query starts: the oldest last verification among the
+    TruthChecks still waiting for their interval (None: none is waiting, no query). Those were
+    all verified within their interval, so the query never reaches further back than that."""
+    known = [t for t in last_times if t is not None]
+    return min(known) if known else None
+
+
+def newest_intents(records: Iterable[Mapping[str, Any]]) -> dict[str, datetime]:
+    """The time of each application's newest intent that changed something (admitted, not a
+    dry run)."""
+    newest: dict[str, datetime] = {}
+    for record in records:
+        app, at = record.get("app"), try_parse_time(record.get("time"))
+        decision = record.get("decision")
+        allowed = isinstance(decision, Mapping) and decision.get("allowed") is True
+        if not isinstance(app, str) or at is None or not allowed or record.get("dryRun"):
+            continue
+        if app not in newest or at > newest[app]:
+            newest[app] = at
+    return newest
+
+
+def is_triggered(
+    truthcheck: KubeObject,
+    now: datetime,
+    last_audit: datetime | None,
+    newest_intent: datetime | None,
+) -> bool:
+    """An intent of its application came after its last verification (by anyone) or audit:
+    audit it before its interval passes — at most once per ``EARLY_FLOOR``."""
+    known = [t for t in (last_verified(truthcheck), last_audit) if t is not None]
+    if newest_intent is None or not known:
+        return False  # no news, or never verified (then it is due anyway)
+    last = max(known)
+    return newest_intent > last and now - last >= EARLY_FLOOR
 
 
 def _signature(findings: Any) -> Counter[tuple[str, str, str]]:
