@@ -283,3 +283,59 @@ def test_early_audits_are_spaced_and_a_down_ledger_only_costs_the_trigger(
         store.close()  # the ledger goes away
     clock.advance(seconds=30)
     assert auditor.tick() == []  # no trigger and no failure: the interval still holds
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def test_the_running_auditor_serves_its_pass_metrics(
+    api: ApiServer, web: Web, tmp_path: Path
+) -> None:
+    import signal
+    import time
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    _world(api, web)
+    port = _free_port()
+    command = [sys.executable, "-m", "webhooks", "audit", "--server", api.url, "-n", "shop"]
+    command += ["--metrics-port", str(port), "--metrics-address", "127.0.0.1", "--every", "1"]
+    log = tmp_path / "auditor.log"
+    with log.open("w") as sink:
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=sink)
+    samples: dict[tuple[str, str], float] = {}
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+                    text = r.read().decode()
+            except OSError:
+                text = ""
+            samples = {
+                (s.name, s.labels.get("outcome", s.labels.get("le", ""))): s.value
+                for family in text_string_to_metric_families(text)
+                for s in family.samples
+                if s.name.startswith("truthgate_audit_")
+            }
+            if samples.get(("truthgate_audit_duration_seconds_count", ""), 0) >= 2:
+                break
+            time.sleep(0.5)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    assert proc.returncode == 0, log.read_text()
+    assert samples[("truthgate_audit_results_total", "published")] == 1
+    assert abs(samples[("truthgate_audit_last_pass_timestamp_seconds", "")] - time.time()) < 60
+    passes = samples[("truthgate_audit_duration_seconds_count", "")]
+    assert passes >= 2
+    # Every pass took a measurable, bounded time: all fall in the 600 s bucket.
+    assert samples[("truthgate_audit_duration_seconds_bucket", "600.0")] == passes
+    assert samples[("truthgate_audit_duration_seconds_sum", "")] > 0

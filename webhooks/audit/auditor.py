@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -77,7 +78,8 @@ class Auditor:
     concurrency: int = 4
     app_namespace: str = "argocd"
     share_lists: bool = True  # one listing per (type, namespace) per pass (cache.py)
-    on_pass: Callable[[list[AuditResult]], None] | None = None  # metrics
+    #: Metrics: called after each pass as the active replica, with its results and seconds.
+    on_pass: Callable[[list[AuditResult], float], None] | None = None
     _last: dict[str, datetime] = field(default_factory=dict, init=False)
     _backoff: dict[str, _Backoff] = field(default_factory=dict, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
@@ -88,6 +90,7 @@ class Auditor:
         now = self.clock.now()
         if self.elector is not None and not self.elector.try_acquire(now):
             return []
+        started = time.perf_counter()
         candidates: list[KubeObject] = []
         for ns in self.namespaces:
             try:
@@ -128,7 +131,7 @@ class Auditor:
                 for tc, g in zip(work, gathered, strict=True)
             ]
         if self.on_pass is not None:
-            self.on_pass(results)
+            self.on_pass(results, time.perf_counter() - started)
         return results
 
     def run(self, stop: threading.Event, *, every: float = 10.0) -> None:

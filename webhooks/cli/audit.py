@@ -24,9 +24,13 @@ from webhooks.postsync.collect import SystemClock
 log = logging.getLogger(__name__)
 
 
-def _metrics(port: int) -> Callable[[list[AuditResult]], None]:
+#: Seconds of one pass: from a fraction of a second (nothing due) to minutes (many TruthChecks).
+PASS_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
+
+
+def _metrics(port: int, address: str) -> Callable[[list[AuditResult], float], None]:
     """A /metrics endpoint, and the callback that updates it after every pass."""
-    from prometheus_client import Counter, Gauge, start_http_server
+    from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
     last_pass = Gauge(
         "truthgate_audit_last_pass_timestamp_seconds",
@@ -35,10 +39,16 @@ def _metrics(port: int) -> Callable[[list[AuditResult]], None]:
     results = Counter(
         "truthgate_audit_results_total", "TruthChecks audited, by outcome.", ["outcome"]
     )
-    start_http_server(port)
+    duration = Histogram(
+        "truthgate_audit_duration_seconds",
+        "Seconds of one pass as the active replica.",
+        buckets=PASS_BUCKETS,
+    )
+    start_http_server(port, addr=address)
 
-    def update(done: list[AuditResult]) -> None:
+    def update(done: list[AuditResult], seconds: float) -> None:
         last_pass.set_to_current_time()
+        duration.observe(seconds)
         for r in done:
             results.labels(r.outcome).inc()
 
@@ -91,6 +101,7 @@ def _metrics(port: int) -> Callable[[list[AuditResult]], None]:
 )
 @click.option("--timeout", type=click.FloatRange(min=1, max=300), default=10, show_default=True)
 @click.option("--metrics-port", type=int, default=0, help="Serve /metrics here (0: off).")
+@click.option("--metrics-address", default="0.0.0.0", show_default=True, metavar="ADDR")  # noqa: S104 - scraped from other pods
 @click.option("--once", is_flag=True, help="One pass, print what it did as JSON lines, exit.")
 @click.option(
     "--verdict-policy",
@@ -112,6 +123,7 @@ def audit(  # noqa: PLR0917 - one parameter per flag is how click works
     every: float,
     timeout: float,
     metrics_port: int,
+    metrics_address: str,
     once: bool,
     verdict_policy: Path | None,
 ) -> None:
@@ -156,7 +168,7 @@ def audit(  # noqa: PLR0917 - one parameter per flag is how click works
         elector=elector,
         concurrency=concurrency,
         app_namespace=app_namespace,
-        on_pass=_metrics(metrics_port) if metrics_port else None,
+        on_pass=_metrics(metrics_port, metrics_address) if metrics_port else None,
     )
     try:
         if once:
