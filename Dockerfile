@@ -18,6 +18,8 @@ RUN python -m venv /opt/truthgate/venv
 COPY pyproject.toml README.md requirements.lock ./
 COPY webhooks ./webhooks
 COPY policies ./policies
+# The TruthCheck CRD is the schema truthgate validates specs against (<venv>/share/truthgate/crds).
+COPY charts/truthgate/crds ./charts/truthgate/crds
 # Every dependency ships binary wheels for this platform; pip fails rather than compile. The
 # versions are the lock's (requirements.lock), the same ones CI tested.
 RUN /opt/truthgate/venv/bin/pip wheel --only-binary=:all: --no-binary=truthgate \

@@ -7,6 +7,8 @@ default truthgate does not). Checked against the chart's CRD file itself.
 
 from __future__ import annotations
 
+import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,9 @@ import yaml
 from tests.baseline.test_spec import FULL
 from webhooks.baseline.spec import DEFAULT_BASELINE, DEFAULT_OBSERVE, MetricSpec, parse_baseline
 from webhooks.common.durations import format_duration
+from webhooks.crds import openapi_schema
+from webhooks.errors import BadRequestError
+from webhooks.shipped import crd_roots, shipped_crd
 
 CRD = Path(__file__).parents[2] / "charts" / "truthgate" / "crds" / "truthchecks.truthgate.dev.yaml"
 
@@ -99,3 +104,37 @@ def test_sections_the_schema_refuses_the_parser_refuses_too(
         jsonschema.validate(section, baseline_schema)
     with pytest.raises(Exception, match=r"^spec\.baseline\."):
         parse_baseline({"baseline": section})
+
+
+def test_the_known_fields_are_the_schemas_own(baseline_schema: dict[str, Any]) -> None:
+    """No list of fields in Python: a field the CRD names is accepted, any other is refused
+    with the CRD's list."""
+    metric = baseline_schema["properties"]["metrics"]["items"]["properties"]
+    section = {"prometheus": {"url": "http://p"}, "metrics": [{"name": "m", "query": "up"}]}
+    assert parse_baseline({"baseline": {**section, "maxDataLag": "5m"}}) is not None
+    bad = {**section, "metrics": [{"name": "m", "query": "up", "weight": 2}]}
+    with pytest.raises(BadRequestError) as caught:
+        parse_baseline({"baseline": bad})
+    assert str(caught.value) == (
+        f"spec.baseline.metrics[0].weight: unknown field; expected one of {', '.join(sorted(metric))}"
+    )
+
+
+def test_the_crd_ships_where_an_installed_wheel_finds_it() -> None:
+    """The wheel installs the chart's CRD as a data file; truthgate looks there after the
+    checkout, so there is one file and no copy to drift."""
+    data_files = tomllib.loads((CRD.parents[3] / "pyproject.toml").read_text())["tool"][
+        "setuptools"
+    ]["data-files"]
+    [pattern] = data_files["share/truthgate/crds"]
+    assert CRD in list(CRD.parents[3].glob(pattern))
+    assert Path(sys.prefix) / "share" / "truthgate" / "crds" in crd_roots()
+    assert shipped_crd(CRD.name) == CRD  # this checkout's own file
+    assert (
+        openapi_schema(CRD.name)["properties"]["spec"]["properties"]["baseline"]
+        == (
+            yaml.safe_load(CRD.read_text())["spec"]["versions"][0]["schema"]["openAPIV3Schema"][
+                "properties"
+            ]["spec"]["properties"]["baseline"]
+        )
+    )

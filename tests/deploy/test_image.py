@@ -104,7 +104,14 @@ def test_dockerignore_sends_only_what_the_build_copies() -> None:
     ]
     assert lines[0] == "*"
     allowed = {ln[1:].rstrip("/") for ln in lines if ln.startswith("!")}
-    assert allowed == {"pyproject.toml", "requirements.lock", "README.md", "webhooks", "policies"}
+    assert allowed == {
+        "pyproject.toml",
+        "requirements.lock",
+        "README.md",
+        "webhooks",
+        "policies",
+        "charts/truthgate/crds",
+    }
     copied = set(re.findall(r"(?m)^COPY (?!--from)(\S+(?: \S+)*) \S+$", DOCKERFILE))
     assert {word for c in copied for word in c.split()} <= allowed
 

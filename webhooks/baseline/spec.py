@@ -1,9 +1,12 @@
 """Read the ``spec.baseline`` section of a TruthCheck into frozen, validated settings.
 
-Pure: no I/O. Every problem is a BadRequestError whose message starts with the path of the
-field (``spec.baseline.metrics[2].direction: must be one of …``) so a user can fix the manifest
-without guessing. Unknown fields are refused rather than ignored: a typo such as ``tolerence``
-would otherwise silently switch a check off.
+The shape (types, required fields, enums, lengths, counts, the known fields) is the TruthCheck
+CRD's own schema, read once from the chart's file (webhooks.crds) and checked by
+webhooks.baseline.shape; this module keeps only what a schema cannot say: durations that parse,
+cross-field rules, Secret names, and refused credentials. Every problem is a BadRequestError
+whose message starts with the path of the field (``spec.baseline.metrics[2].direction: must be
+one of …``) so a user can fix the manifest without guessing. Unknown fields are refused rather
+than ignored: a typo such as ``tolerence`` would otherwise silently switch a check off.
 
 Secrets are referenced, never inlined: the settings carry the Secret names and keys; the caller
 (post-sync collect) reads them and hands the token / CA bytes to the collector. For the same
@@ -18,10 +21,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Literal, cast, get_args
+from typing import Any, Literal, cast
 from urllib.parse import urlsplit
 
+from webhooks.baseline.shape import check_shape
 from webhooks.common.durations import duration_field, format_duration
+from webhooks.crds import truthcheck_spec_schema
 from webhooks.errors import BadRequestError
 from webhooks.evidence.model import Direction, Tolerance
 
@@ -29,15 +34,8 @@ MetricKind = Literal["gauge", "counter"]
 
 DEFAULT_OBSERVE = timedelta(minutes=10)
 DEFAULT_BASELINE = timedelta(minutes=30)
-MAX_METRICS = 50
-MAX_HISTORY = 8
-MAX_QUERY_CHARS = 16_384
-MAX_HEADERS = 16
-MAX_HEADER_VALUE_CHARS = 1024
 
-_DIRECTIONS: tuple[str, ...] = get_args(Direction)
-_KINDS: tuple[str, ...] = get_args(MetricKind)
-_METRIC_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,62}$")
+_DURATION_PATTERN_END = "([0-9]+ms)?)$"  # the CRD's Prometheus-style duration patterns
 _SECRET_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
@@ -120,17 +118,18 @@ def parse_baseline(spec: Mapping[str, Any]) -> BaselineConfig | None:
     """Parse a TruthCheck ``spec``; None when it has no ``baseline`` section (nothing to judge)."""
     if not isinstance(spec, Mapping):
         raise BadRequestError("spec: must be an object")
-    section = spec.get("baseline")
+    section = _without_nulls(spec.get("baseline"))
     if section is None:
         return None
     path = "spec.baseline"
-    body = _object(section, path, {"prometheus", "metrics", "windows", "driftBudget", "maxDataLag"})
-    prometheus = _prometheus(_required(body, "prometheus", path), f"{path}.prometheus")
-    metrics = _metrics(_required(body, "metrics", path), f"{path}.metrics")
-    windows = _windows(body.get("windows"), f"{path}.windows")
-    drift = body.get("driftBudget")
-    if body.get("maxDataLag") is not None:  # read by the data-lag check, from the Evidence
-        duration_field(body["maxDataLag"], f"{path}.maxDataLag")
+    schema = truthcheck_spec_schema()["properties"]["baseline"]
+    check_shape(section, schema, path, _explain_pattern)
+    prometheus = _prometheus(section["prometheus"], f"{path}.prometheus")
+    metrics = _metrics(section["metrics"], f"{path}.metrics")
+    windows = _windows(section.get("windows"), f"{path}.windows")
+    drift = section.get("driftBudget")
+    if section.get("maxDataLag") is not None:  # read by the data-lag check, from the Evidence
+        duration_field(section["maxDataLag"], f"{path}.maxDataLag")
     drift_budget = (
         windows.observe if drift is None else duration_field(drift, f"{path}.driftBudget")
     )
@@ -139,12 +138,33 @@ def parse_baseline(spec: Mapping[str, Any]) -> BaselineConfig | None:
     )
 
 
-# -- sections ----------------------------------------------------------------------------------
+def _without_nulls(value: Any) -> Any:
+    """Drop null fields, as the API server does: an explicit null means "use the default"."""
+    if isinstance(value, Mapping):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
 
 
-def _prometheus(value: object, path: str) -> PrometheusEndpoint:
-    body = _object(value, path, {"url", "bearerTokenSecretRef", "tls", "headers"})
-    url = _url(_required(body, "url", path), f"{path}.url")
+def _explain_pattern(path: str, field: str, pattern: str, value: object) -> str | None:
+    """Why ``value`` does not match one of the CRD's patterns, in the user's terms."""
+    if field == "url":
+        _url(value, path)  # raises the precise reason
+        return "not a valid URL"
+    if pattern.endswith(_DURATION_PATTERN_END):
+        duration_field(value, path)  # raises "… is not a duration: … like 30s, 10m"
+        return None
+    if field == "name" and isinstance(value, str):
+        return "must be 1-63 letters, digits, '.', '_', ':' or '-', starting with a letter or digit"
+    return None
+
+
+# -- sections (their shape already checked against the CRD) -----------------------------------
+
+
+def _prometheus(body: Mapping[str, Any], path: str) -> PrometheusEndpoint:
+    url = _url(body["url"], f"{path}.url")
     token_ref = body.get("bearerTokenSecretRef")
     tls = body.get("tls")
     return PrometheusEndpoint(
@@ -153,7 +173,7 @@ def _prometheus(value: object, path: str) -> PrometheusEndpoint:
         if token_ref is None
         else _secret_ref(token_ref, f"{path}.bearerTokenSecretRef"),
         tls=TLSSettings() if tls is None else _tls(tls, f"{path}.tls"),
-        headers=_headers(body.get("headers"), f"{path}.headers"),
+        headers=_headers(body.get("headers", {}), f"{path}.headers"),
     )
 
 
@@ -179,36 +199,24 @@ def _url(value: object, path: str) -> str:
     return text.rstrip("/")
 
 
-def _tls(value: object, path: str) -> TLSSettings:
-    body = _object(value, path, {"caSecretRef", "insecureSkipVerify"})
+def _tls(body: Mapping[str, Any], path: str) -> TLSSettings:
     ca = body.get("caSecretRef")
-    skip = body.get("insecureSkipVerify", False)
-    if not isinstance(skip, bool):
-        raise BadRequestError(f"{path}.insecureSkipVerify: must be true or false")
     return TLSSettings(
         ca_secret_ref=None if ca is None else _secret_ref(ca, f"{path}.caSecretRef"),
-        insecure_skip_verify=skip,
+        insecure_skip_verify=bool(body.get("insecureSkipVerify", False)),
     )
 
 
-def _secret_ref(value: object, path: str) -> SecretKeyRef:
-    body = _object(value, path, {"name", "key"})
-    name = _string(_required(body, "name", path), f"{path}.name")
-    key = _string(_required(body, "key", path), f"{path}.key")
-    if len(name) > 253 or not _SECRET_NAME.match(name):
+def _secret_ref(body: Mapping[str, Any], path: str) -> SecretKeyRef:
+    name, key = str(body["name"]), str(body["key"])
+    if not _SECRET_NAME.match(name):
         raise BadRequestError(f"{path}.name: must be a Secret name (lower-case DNS subdomain)")
-    if len(key) > 253 or not _SECRET_KEY.match(key):
+    if not _SECRET_KEY.match(key):
         raise BadRequestError(f"{path}.key: must be a Secret key (letters, digits, '-', '_', '.')")
     return SecretKeyRef(name=name, key=key)
 
 
-def _headers(value: object, path: str) -> tuple[tuple[str, str], ...]:
-    if value is None:
-        return ()
-    if not isinstance(value, Mapping):
-        raise BadRequestError(f"{path}: must be an object of header names to values")
-    if len(value) > MAX_HEADERS:
-        raise BadRequestError(f"{path}: at most {MAX_HEADERS} headers")
+def _headers(value: Mapping[str, str], path: str) -> tuple[tuple[str, str], ...]:
     out = []
     for name, header_value in value.items():
         if not isinstance(name, str) or not _HEADER_NAME.match(name):
@@ -217,23 +225,13 @@ def _headers(value: object, path: str) -> tuple[tuple[str, str], ...]:
         if refused:
             raise BadRequestError(f"{path}.{name}: not allowed: {refused}")
         # Values are not echoed: a tenant id is harmless, but a header may hold anything.
-        if not isinstance(header_value, str):
-            raise BadRequestError(f"{path}.{name}: must be a string")
         if any(c in header_value for c in "\r\n\0"):
             raise BadRequestError(f"{path}.{name}: must not contain line breaks")
-        if len(header_value) > MAX_HEADER_VALUE_CHARS:
-            raise BadRequestError(f"{path}.{name}: longer than {MAX_HEADER_VALUE_CHARS} characters")
         out.append((name, header_value))
     return tuple(out)
 
 
-def _metrics(value: object, path: str) -> tuple[MetricSpec, ...]:
-    if not isinstance(value, list):
-        raise BadRequestError(f"{path}: must be a list of metrics")
-    if not value:
-        raise BadRequestError(f"{path}: must list at least one metric")
-    if len(value) > MAX_METRICS:
-        raise BadRequestError(f"{path}: at most {MAX_METRICS} metrics, got {len(value)}")
+def _metrics(value: list[Mapping[str, Any]], path: str) -> tuple[MetricSpec, ...]:
     metrics = [_metric(item, f"{path}[{i}]") for i, item in enumerate(value)]
     seen: set[str] = set()
     for i, metric in enumerate(metrics):
@@ -243,65 +241,40 @@ def _metrics(value: object, path: str) -> tuple[MetricSpec, ...]:
     return tuple(metrics)
 
 
-def _metric(value: object, path: str) -> MetricSpec:
-    fields = {"name", "query", "direction", "kind", "tolerance", "critical"}
-    body = _object(value, path, fields)
-    name = _string(_required(body, "name", path), f"{path}.name")
-    if not _METRIC_NAME.match(name):
-        raise BadRequestError(
-            f"{path}.name: must be 1-63 letters, digits, '.', '_', ':' or '-', "
-            "starting with a letter or digit"
-        )
-    query = _string(_required(body, "query", path), f"{path}.query")
-    if len(query) > MAX_QUERY_CHARS:
-        raise BadRequestError(f"{path}.query: longer than {MAX_QUERY_CHARS} characters")
-    direction = _choice(body.get("direction", "either"), f"{path}.direction", _DIRECTIONS)
-    kind = _choice(body.get("kind", "gauge"), f"{path}.kind", _KINDS)
-    critical = body.get("critical", True)
-    if not isinstance(critical, bool):
-        raise BadRequestError(f"{path}.critical: must be true or false")
+def _metric(body: Mapping[str, Any], path: str) -> MetricSpec:
     tolerance = body.get("tolerance")
     return MetricSpec(
-        name=name,
-        query=query,
-        direction=cast(Direction, direction),
-        kind=cast(MetricKind, kind),
+        name=body["name"],
+        query=_string(body["query"], f"{path}.query"),
+        direction=cast(Direction, body.get("direction", "either")),
+        kind=cast(MetricKind, body.get("kind", "gauge")),
         tolerance=ToleranceSpec()
         if tolerance is None
         else _tolerance(tolerance, f"{path}.tolerance"),
-        critical=critical,
+        critical=bool(body.get("critical", True)),
     )
 
 
-def _tolerance(value: object, path: str) -> ToleranceSpec:
-    body = _object(value, path, {"relative", "absolute"})
+def _tolerance(body: Mapping[str, Any], path: str) -> ToleranceSpec:
     bounds = {}
     for field in ("relative", "absolute"):
         raw = body.get(field)
         if raw is None:
             continue
-        if isinstance(raw, bool) or not isinstance(raw, int | float) or math.isnan(raw):
-            raise BadRequestError(f"{path}.{field}: must be a number")
-        if raw < 0 or math.isinf(raw):
+        if math.isnan(raw) or math.isinf(raw):  # JSON has neither; YAML has both
             raise BadRequestError(f"{path}.{field}: must be zero or more (and finite)")
         bounds[field] = float(raw)
     return ToleranceSpec(relative=bounds.get("relative"), absolute=bounds.get("absolute"))
 
 
-def _windows(value: object, path: str) -> Windows:
-    if value is None:
+def _windows(body: Mapping[str, Any] | None, path: str) -> Windows:
+    if body is None:
         return Windows()
-    body = _object(value, path, {"observe", "baseline", "history"})
     observe = _positive_duration(body.get("observe"), f"{path}.observe", DEFAULT_OBSERVE)
     baseline = _positive_duration(body.get("baseline"), f"{path}.baseline", DEFAULT_BASELINE)
-    raw_history = body.get("history", [])
-    if not isinstance(raw_history, list):
-        raise BadRequestError(f"{path}.history: must be a list of durations, like [24h, 168h]")
-    if len(raw_history) > MAX_HISTORY:
-        raise BadRequestError(f"{path}.history: at most {MAX_HISTORY} offsets")
     span = observe + baseline
     history: list[timedelta] = []
-    for i, item in enumerate(raw_history):
+    for i, item in enumerate(body.get("history", [])):
         offset = duration_field(item, f"{path}.history[{i}]")
         if offset < span:
             # A shorter offset would overlap the window it is meant to be compared with.
@@ -318,33 +291,10 @@ def _windows(value: object, path: str) -> Windows:
 # -- field helpers -----------------------------------------------------------------------------
 
 
-def _object(value: object, path: str, allowed: set[str]) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise BadRequestError(f"{path}: must be an object")
-    unknown = sorted(str(k) for k in value if k not in allowed)
-    if unknown:
-        raise BadRequestError(
-            f"{path}.{unknown[0][:64]}: unknown field; expected one of {', '.join(sorted(allowed))}"
-        )
-    return value
-
-
-def _required(body: Mapping[str, Any], field: str, path: str) -> object:
-    value = body.get(field)
-    if value is None:
-        raise BadRequestError(f"{path}.{field}: required")
-    return value
-
-
 def _string(value: object, path: str) -> str:
+    """A string with something in it: the schema's minLength lets a blank one through."""
     if not isinstance(value, str) or not value.strip():
         raise BadRequestError(f"{path}: must be a non-empty string")
-    return value
-
-
-def _choice(value: object, path: str, choices: tuple[str, ...]) -> str:
-    if not isinstance(value, str) or value not in choices:
-        raise BadRequestError(f"{path}: must be one of {', '.join(choices)}")
     return value
 
 
