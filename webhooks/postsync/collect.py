@@ -25,7 +25,7 @@ from webhooks.cluster.resources import APP_OBJECT_TYPES, APPLICATION, NODE, TRUT
 from webhooks.common.api import API_VERSION
 from webhooks.common.argocd import AppRef
 from webhooks.common.times import format_time, try_parse_time
-from webhooks.errors import BadRequestError, ClusterError
+from webhooks.errors import BadRequestError, ClusterError, LedgerError, short
 from webhooks.evidence.model import Evidence, IntentRecord, KubeObject, MetricSeries, Probe
 from webhooks.ledger.store import IntentStore
 from webhooks.postsync.appinfo import (
@@ -197,7 +197,13 @@ class Collector:
         if self.ledger is not None:
             # An audit looks for the change a regression followed across the whole lookback.
             since = (None if audit else try_parse_time(sync.started_at)) or now - INTENTS_LOOKBACK
-            evidence["intents"] = self._intents(target.app.name, since)
+            try:
+                evidence["intents"] = self._intents(target.app.name, since)
+            except LedgerError as e:
+                # No intents section means "no ledger": the checks then claim nothing about
+                # declared or unrecorded changes, rather than reading an outage as "none".
+                log.warning("ledger unreadable, verifying without intents: %s", short(e, 200))
+                self.gaps.append("intents (the ledger could not be read)")
         spec = truthcheck.get("spec") or {}
         probe_specs = parse_probes(spec)
         if probe_specs:
