@@ -3,12 +3,15 @@
 #
 #   docker build -t truthgate:dev .
 #
-# Two stages: the first builds truthgate's wheel and installs it with its dependencies into a
-# virtualenv; the final stage copies only that virtualenv and the Rego policies onto a clean
-# python slim base, so no compiler, pip cache or source tree ships. It runs as a numeric
-# non-root user and writes nothing outside /tmp and the ledger volume, so it runs with
+# Three stages: `build` builds truthgate's wheel and installs it with its dependencies into a
+# virtualenv; `extension` builds the Argo CD UI extension's bundle from its lockfile
+# (`npm ci && npm run build` in argocd/extension); the final stage copies only that
+# virtualenv, the Rego policies and the bundle (/opt/truthgate/extension/extension-truthgate.js)
+# onto a clean python slim base, so no compiler, node, pip or npm cache or source tree ships.
+# It runs as a numeric non-root user and writes nothing outside /tmp and the ledger volume, so it runs with
 # readOnlyRootFilesystem.
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+ARG NODE_IMAGE=node:20-bookworm-slim
 
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 \
@@ -29,6 +32,19 @@ RUN /opt/truthgate/venv/bin/pip wheel --only-binary=:all: --no-binary=truthgate 
  # Byte-compile now: at run time the root filesystem is read-only.
  && /opt/truthgate/venv/bin/python -m compileall -q /opt/truthgate/venv/lib
 
+FROM ${NODE_IMAGE} AS extension
+ENV NPM_CONFIG_UPDATE_NOTIFIER=false \
+    NPM_CONFIG_FUND=false \
+    NPM_CONFIG_AUDIT=false
+WORKDIR /src
+# The lockfile first, so the dependency layer is reused while only the sources change.
+COPY argocd/extension/package.json argocd/extension/package-lock.json ./
+RUN npm ci
+COPY argocd/extension/build.mjs ./
+COPY argocd/extension/src ./src
+# Writes dist/extension-truthgate.js, the bundle argocd-server loads.
+RUN npm run build
+
 FROM ${PYTHON_IMAGE}
 LABEL org.opencontainers.image.title="truthgate" \
       org.opencontainers.image.description="Admission intent ledger and post-sync verification above Argo CD" \
@@ -37,6 +53,10 @@ COPY --from=build /opt/truthgate/venv /opt/truthgate/venv
 # The wheel carries the policies too (<venv>/share/truthgate/policies); this copy is the stable
 # path users and the chart point --policies at, and TRUTHGATE_POLICY_ROOT makes it the default.
 COPY policies /opt/truthgate/policies
+# The Argo CD UI extension's bundle at a stable path, so the extension installer's tarball can
+# be made from the image you deploy (docs/install.md); the release tarball itself is
+# `npm run package` (docs/releasing.md). Only the bundle: no node, npm or node_modules.
+COPY --from=extension /src/dist/extension-truthgate.js /opt/truthgate/extension/extension-truthgate.js
 # The ledger volume's mount point, owned by the runtime user (the chart also sets fsGroup).
 RUN mkdir -p /var/lib/truthgate && chown 65532:65532 /var/lib/truthgate
 ENV PATH=/opt/truthgate/venv/bin:$PATH \
