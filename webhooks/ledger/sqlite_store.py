@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Literal
 
 from webhooks.errors import LedgerError, short
-from webhooks.ledger.connections import PerThread
+from webhooks.ledger.connections import PerProcess, PerThread
 from webhooks.ledger.intent import GENESIS
 from webhooks.ledger.sqlcore import SCHEMA_VERSION, WRITE_DEADLINE_S, Cursor, SqlLedger, T
 
@@ -99,7 +99,7 @@ class SqliteStore(SqlLedger):
         self._lost: str | None = None  # why writes are refused for good (file deleted/replaced)
         self._conns = PerThread(self._connect, _close)  # reads: one connection per thread
         self._write_lock = threading.Lock()
-        self._writer_conn: tuple[int, sqlite3.Connection] | None = None
+        self._writer_conn = PerProcess(self._connect_writer, _close)  # writes: one per process
         if not create and not Path(self.path).is_file():
             raise LedgerError(f"no ledger at {self.path} (check --ledger / TRUTHGATE_LEDGER)")
         if create and not Path(self.path).parent.is_dir():
@@ -221,12 +221,12 @@ class SqliteStore(SqlLedger):
         Writes of a process are serialised anyway (group commit, then SQLite's write lock), so
         one connection serves them all, opened after any fork, used under ``_write_lock``.
         """
-        pid = os.getpid()
-        if self._writer_conn is None or self._writer_conn[0] != pid:
-            conn = self._connect()
-            conn.execute("PRAGMA busy_timeout=0")
-            self._writer_conn = (pid, conn)  # a parent's connection is dropped, not closed
-        return self._writer_conn[1]
+        return self._writer_conn.get()
+
+    def _connect_writer(self) -> sqlite3.Connection:
+        conn = self._connect()
+        conn.execute("PRAGMA busy_timeout=0")
+        return conn
 
     def _transaction(
         self,
@@ -278,9 +278,7 @@ class SqliteStore(SqlLedger):
     def _close_connections(self) -> None:
         self._conns.close_all()
         with self._write_lock:
-            writer, self._writer_conn = self._writer_conn, None
-        if writer is not None and writer[0] == os.getpid():
-            _close(writer[1])
+            self._writer_conn.close()
 
 
 def _is_busy(error: sqlite3.Error) -> bool:
