@@ -3,15 +3,15 @@
 Database connections must not cross ``fork()``: a SQLite or PostgreSQL connection opened in the
 master and used by two workers corrupts both sessions. ``PerProcessStore`` opens the real store
 lazily in whichever process first uses it (so a worker starts, and answers under its failure
-mode, even while the ledger is down) and opens a new one after a fork. A failed open is retried
-only after a short cool-down, so a ledger that is down costs each review microseconds rather
-than a connect timeout. The stores themselves keep one connection per thread and reconnect
-after a broken connection, so calls are not serialised here.
+mode, even while the ledger is down) and opens a new one after a fork: the store and its open
+failures live in a ``PerProcess`` slot (:mod:`webhooks.ledger.connections` owns the fork
+rules). A failed open is retried only after a short cool-down, so a ledger that is down costs
+each review microseconds rather than a connect timeout. The stores themselves keep one
+connection per thread and reconnect after a broken connection, so calls are not serialised here.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -20,10 +20,25 @@ from typing import Any
 
 from webhooks.errors import LedgerError, TruthgateError, short
 from webhooks.evidence.model import IntentRecord
+from webhooks.ledger.connections import PerProcess
 from webhooks.ledger.intent import ExpectedHead
 from webhooks.ledger.store import ChainReport, IntentStore, RecentTable
 
 RETRY_AFTER_SECONDS = 1.0
+
+
+class _Slot:
+    """One process's store, or why it last failed to open."""
+
+    def __init__(self) -> None:
+        self.store: IntentStore | None = None
+        self.failed_at: float | None = None
+        self.failure: LedgerError | None = None
+
+    def close(self) -> None:
+        store, self.store = self.store, None
+        if store is not None:
+            store.close()
 
 
 class PerProcessStore:
@@ -39,40 +54,33 @@ class PerProcessStore:
         self._clock = clock
         self._retry_after = retry_after
         self._lock = threading.Lock()
-        self._pid: int | None = None
-        self._store: IntentStore | None = None
-        self._failed_at: float | None = None
-        self._failure: LedgerError | None = None
+        self._slot = PerProcess(_Slot, _Slot.close)
 
     def _get(self) -> IntentStore:
         with self._lock:
             return self._get_locked()
 
     def _get_locked(self) -> IntentStore:
-        pid = os.getpid()
-        if self._pid != pid:
-            # Forked: the inherited handle belongs to the parent. Drop it without closing
-            # (closing would send a goodbye on the parent's connection).
-            self._store, self._pid, self._failed_at, self._failure = None, pid, None, None
-        if self._store is not None:
-            return self._store
+        slot = self._slot.get()  # a new, empty slot after a fork
+        if slot.store is not None:
+            return slot.store
         if (
-            self._failed_at is not None
-            and self._failure is not None
-            and self._clock() - self._failed_at < self._retry_after
+            slot.failed_at is not None
+            and slot.failure is not None
+            and self._clock() - slot.failed_at < self._retry_after
         ):
-            raise self._failure
+            raise slot.failure
         try:
-            self._store = self._opener()
+            slot.store = self._opener()
         except LedgerError as e:
-            self._failed_at, self._failure = self._clock(), e
+            slot.failed_at, slot.failure = self._clock(), e
             raise
         except Exception as e:  # a driver error the backend did not wrap
             err = LedgerError(f"cannot open the ledger: {short(e)}")
-            self._failed_at, self._failure = self._clock(), err
+            slot.failed_at, slot.failure = self._clock(), err
             raise err from e
-        self._failed_at = self._failure = None
-        return self._store
+        slot.failed_at = slot.failure = None
+        return slot.store
 
     def _call(self, fn: Callable[[IntentStore], Any]) -> Any:
         store = self._get()
@@ -134,6 +142,4 @@ class PerProcessStore:
 
     def close(self) -> None:
         with self._lock:
-            store, self._store = self._store, None
-            if store is not None and self._pid == os.getpid():
-                store.close()
+            self._slot.close()
