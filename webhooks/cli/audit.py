@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from webhooks.audit.auditor import Auditor, AuditResult
-from webhooks.cli.verify import _judge_with
+from webhooks.cli.verify import _judge_with, cluster_and_ledger
 from webhooks.postsync.collect import SystemClock
 
 log = logging.getLogger(__name__)
@@ -136,41 +136,33 @@ def audit(  # noqa: PLR0917 - one parameter per flag is how click works
     import json
 
     from webhooks.audit.lease import LeaseElector
-    from webhooks.cluster.reader import connect
 
     spread = tuple(n for item in namespaces for n in item.split())
+    lease_ref = lease.partition("/") if lease else None
+    if lease_ref is not None and not (lease_ref[0] and lease_ref[2]):
+        raise click.BadParameter("expected NAMESPACE/NAME", param_hint="--lease")
     judge = _judge_with(verdict_policy)
-    client = connect(
-        kubeconfig=kubeconfig,
-        context=context,
-        in_cluster=in_cluster,
-        server=server,
-        timeout=timeout,
-    )
-    store = None
-    if ledger:
-        from webhooks.ledger import open_store
-
-        store = open_store(ledger, create=False)
-    elector = None
-    if lease:
-        lease_ns, _, lease_name = lease.partition("/")
-        if not lease_ns or not lease_name:
-            raise click.BadParameter("expected NAMESPACE/NAME", param_hint="--lease")
-        elector = LeaseElector(client, client, lease_ns, lease_name, identity)
-    auditor = Auditor(
+    with cluster_and_ledger(kubeconfig, context, in_cluster, server, timeout, ledger) as (
         client,
-        client,
-        judge,
-        SystemClock(),
-        spread,
-        ledger=store,
-        elector=elector,
-        concurrency=concurrency,
-        app_namespace=app_namespace,
-        on_pass=_metrics(metrics_port, metrics_address) if metrics_port else None,
-    )
-    try:
+        store,
+    ):
+        elector = (
+            LeaseElector(client, client, lease_ref[0], lease_ref[2], identity)
+            if lease_ref is not None
+            else None
+        )
+        auditor = Auditor(
+            client,
+            client,
+            judge,
+            SystemClock(),
+            spread,
+            ledger=store,
+            elector=elector,
+            concurrency=concurrency,
+            app_namespace=app_namespace,
+            on_pass=_metrics(metrics_port, metrics_address) if metrics_port else None,
+        )
         if once:
             for r in auditor.tick():
                 row: dict[str, Any] = {
@@ -189,7 +181,3 @@ def audit(  # noqa: PLR0917 - one parameter per flag is how click works
             signal.signal(sig, lambda *_: stop.set())
         log.info("auditing TruthChecks in %s as %s", ", ".join(spread), identity)
         auditor.run(stop, every=every)
-    finally:
-        if store is not None:
-            store.close()
-        client.close()

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import click
 
@@ -26,6 +27,10 @@ from webhooks.errors import TruthgateError, short
 from webhooks.evidence.model import Evidence, Verdict
 from webhooks.postsync.collect import SystemClock
 from webhooks.postsync.verify import HookPhase, Interrupted, Outcome, Verifier, VerifyOptions
+
+if TYPE_CHECKING:
+    from webhooks.cluster.reader import KubeClient
+    from webhooks.ledger.store import IntentStore
 
 log = logging.getLogger(__name__)
 
@@ -258,9 +263,27 @@ def _run(  # noqa: PLR0917 - the connection flags, passed through
     server: str | None,
     timeout: float,
 ) -> Outcome:
+    judge = _judge_with(verdict_policy)  # a broken policy fails before touching the cluster
+    with cluster_and_ledger(kubeconfig, context, in_cluster, server, timeout, ledger) as (
+        client,
+        store,
+    ):
+        return Verifier(client, client, judge, SystemClock(), ledger=store).run(options)
+
+
+@contextmanager
+def cluster_and_ledger(  # noqa: PLR0917 - the connection flags, passed through
+    kubeconfig: str | None,
+    context: str | None,
+    in_cluster: bool,
+    server: str | None,
+    timeout: float,
+    ledger: str | None,
+) -> Iterator[tuple[KubeClient, IntentStore | None]]:
+    """The cluster client and, when a ledger URL is given, the ledger; both closed on exit
+    (verify and audit share these connection flags)."""
     from webhooks.cluster.reader import connect
 
-    judge = _judge_with(verdict_policy)  # a broken policy fails before touching the cluster
     client = connect(
         kubeconfig=kubeconfig,
         context=context,
@@ -274,8 +297,7 @@ def _run(  # noqa: PLR0917 - the connection flags, passed through
             from webhooks.ledger import open_store
 
             store = open_store(ledger, create=False)
-        verifier = Verifier(client, client, judge, SystemClock(), ledger=store)
-        return verifier.run(options)
+        yield client, store
     finally:
         client.close()
         if store is not None:
