@@ -350,6 +350,38 @@ def test_without_scale_subresources_the_webhook_has_no_api_access_at_all() -> No
     assert "ClusterRoleBinding" not in kinds(docs)
 
 
+def test_gatekeeper_reads_are_granted_only_when_asked_for() -> None:
+    assert not [d for d in render() if d["metadata"]["name"].endswith("gatekeeper-reads")]
+    off = {"scaleSubresources": False}
+    gatekeeper = {
+        "namespaceSelector": True,
+        "inventory": [{"apiGroups": [""], "resources": ["namespaces", "services"]}],
+    }
+    docs = render({"webhook": {**off, "gatekeeper": gatekeeper}})
+    role = one(docs, "ClusterRole", "truthgate-gatekeeper-reads")
+    assert role["rules"] == [
+        {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get"]},
+        {"apiGroups": [""], "resources": ["namespaces", "services"], "verbs": ["list"]},
+    ]
+    binding = one(docs, "ClusterRoleBinding", "truthgate-gatekeeper-reads")
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "truthgate", "namespace": "truthgate"}
+    ]
+    # The token is mounted and the API server reachable, though scale reads are off.
+    assert pod_spec(docs)["automountServiceAccountToken"] is True
+    egress = one(docs, "NetworkPolicy")["spec"]["egress"]
+    assert [p["port"] for rule in egress for p in rule["ports"]] == [443, 6443]
+    for doc in docs:
+        if doc["kind"] not in FOREIGN:
+            validate_builtin(doc)
+
+
+def test_an_inventory_entry_without_resources_is_refused() -> None:
+    bad = {"webhook": {"gatekeeper": {"inventory": [{"apiGroups": [""]}]}}}
+    with pytest.raises(Exception, match="resources"):
+        render(bad)
+
+
 def test_the_verifier_role_only_reads_except_truthcheck_status() -> None:
     role = one(render(), "ClusterRole", "truthgate-verifier")
     for rule in role["rules"]:
@@ -409,16 +441,29 @@ def test_applications_are_readable_only_in_the_argocd_namespace_by_listed_hooks(
 
 
 def test_network_policy_admits_only_the_webhook_port_and_sqlite_needs_no_egress() -> None:
-    policy = one(render(), "NetworkPolicy")
+    policy = one(render({"webhook": {"scaleSubresources": False}}), "NetworkPolicy")
     assert policy["spec"]["policyTypes"] == ["Ingress", "Egress"]
     assert policy["spec"]["ingress"] == [{"ports": [{"port": "https", "protocol": "TCP"}]}]
     assert policy["spec"]["egress"] == []
 
 
+def test_a_webhook_that_reads_the_api_may_reach_the_api_server_and_nothing_else() -> None:
+    # The default reads the workload behind `kubectl scale`: without this rule every such
+    # review would wait out its 1 s lookup and fall to the failure mode.
+    egress = one(render(), "NetworkPolicy")["spec"]["egress"]
+    assert egress == [
+        {"ports": [{"port": 443, "protocol": "TCP"}, {"port": 6443, "protocol": "TCP"}]}
+    ]
+    control_plane = [{"ipBlock": {"cidr": "10.0.0.0/28"}}]
+    values = {"networkPolicy": {"apiServer": {"ports": [6443], "to": control_plane}}}
+    egress = one(render(values), "NetworkPolicy")["spec"]["egress"]
+    assert egress == [{"ports": [{"port": 6443, "protocol": "TCP"}], "to": control_plane}]
+
+
 def test_network_policy_lets_postgres_and_dns_out() -> None:
     egress = one(render(HA), "NetworkPolicy")["spec"]["egress"]
     ports = [p["port"] for rule in egress for p in rule["ports"]]
-    assert sorted(ports) == [53, 53, 5432]
+    assert sorted(ports) == [53, 53, 443, 5432, 6443]
     db = next(rule for rule in egress if rule["ports"][0]["port"] == 5432)
     assert db["to"] == HA["networkPolicy"]["postgres"]["to"]
 

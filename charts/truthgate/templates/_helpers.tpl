@@ -177,3 +177,10 @@ application namespaces bind and by the self-verification hooks' own Role.
 {{- printf "%s-ledger-key" (include "truthgate.fullname" .) -}}
 {{- end -}}
 {{- end -}}
+
+{{/* "true" when the webhook reads the Kubernetes API (scale parents, Gatekeeper's namespace
+labels or data.inventory): its pods then mount their token and may reach the API server. */}}
+{{- define "truthgate.webhookReadsApi" -}}
+{{- $gk := .Values.webhook.gatekeeper | default dict -}}
+{{- if or .Values.webhook.scaleSubresources $gk.namespaceSelector $gk.inventory -}}true{{- end -}}
+{{- end }}
