@@ -41,6 +41,9 @@ def test_the_wheel_ships_every_policy_as_data_files(tmp_path: Path) -> None:
     }
     assert expected and expected <= shipped
     assert "webhooks/py.typed" in names
+    # The shapes of the documents truthgate reads ship inside the package.
+    assert "webhooks/evidence/evidence.schema.json" in names
+    assert "webhooks/admission/enforcement.schema.json" in names
     assert any(n.endswith("entry_points.txt") for n in names)
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
 

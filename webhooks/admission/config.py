@@ -5,6 +5,7 @@ into warnings, ``dryrun`` records them in the intent only); unlisted packages ge
 ``failureMode`` says what a policy *error* does (``fail-closed`` denies, ``fail-open`` admits
 with a warning). ``argocdUsernames`` says which requesters are Argo CD itself.
 
+The file's shape is ``enforcement.schema.json`` beside this module.
 Sources, later ones winning: built-in defaults, a YAML file (``policies/admission/
 enforcement.yaml`` ships with the defaults; ``truthgate serve --enforcement FILE``), then
 ``TRUTHGATE_*`` environment variables (see ``ENV_*`` below and docs/policies.md).
@@ -19,7 +20,7 @@ from typing import Any, Literal
 
 import yaml
 
-from webhooks.common.api import API_VERSION
+from webhooks.common.schema import first_error, generic_path, package_schema
 from webhooks.errors import BadRequestError, short
 from webhooks.policy.engine import EnforcementAction
 
@@ -35,9 +36,8 @@ ENV_FAILURE_MODE = "TRUTHGATE_FAILURE_MODE"  # fail-open | fail-closed
 ENV_ARGOCD_USERNAMES = "TRUTHGATE_ARGOCD_USERNAMES"  # comma-separated, replaces the list
 ENV_POLICY_ACTIONS = "TRUTHGATE_POLICY_ACTIONS"  # "pkg=warn,pkg2=dryrun", merged over the file
 
-_KEYS = frozenset(
-    {"apiVersion", "kind", "defaultAction", "failureMode", "argocdUsernames", "policies"}
-)
+#: The file's shape; actions and the failure mode are read (case-insensitively) here.
+SCHEMA = package_schema("webhooks.admission", "enforcement.schema.json")
 
 
 @dataclass(frozen=True)
@@ -77,40 +77,52 @@ def _failure_mode(value: object, where: str) -> FailureMode:
     )
 
 
-def config_from_mapping(data: Mapping[str, Any], source: str = "config") -> AdmissionConfig:
-    """Build a config from the YAML document shape; unknown keys are errors (typos bite)."""
-    unknown = sorted(set(data) - _KEYS)
-    if unknown:
+def _shape_error(data: Mapping[str, Any], source: str) -> None:
+    """Raise BadRequestError, naming the field, if ``data`` does not fit the schema."""
+    error = first_error(data, SCHEMA)
+    if error is None:
+        return
+    parts = list(error.absolute_path)
+    where = generic_path(parts)
+    kind = str(error.validator)
+    instance: Any = error.instance
+    if kind == "additionalProperties":
+        unknown = sorted(str(k) for k in instance if k not in SCHEMA["properties"])
         raise BadRequestError(
             f"{source}: unknown key(s) {', '.join(unknown)}; expected some of "
-            f"{', '.join(sorted(_KEYS))}"
+            f"{', '.join(sorted(SCHEMA['properties']))}"
         )
-    if "apiVersion" in data and data["apiVersion"] != API_VERSION:
+    if kind == "const":
         raise BadRequestError(
-            f"{source}: apiVersion must be {API_VERSION}, got {short(data['apiVersion'], 60)!r}"
+            f"{source}: {where} must be {error.validator_value}, got {short(instance, 60)!r}"
         )
-    if "kind" in data and data["kind"] != CONFIG_KIND:
-        raise BadRequestError(
-            f"{source}: kind must be {CONFIG_KIND}, got {short(data['kind'], 60)!r}"
-        )
+    if where == "defaultAction" or where.startswith("policies."):
+        _action(instance, source if where == "defaultAction" else f"{source}: {where}")
+    if where == "failureMode":
+        _failure_mode(instance, source)
+    if where.startswith("argocdUsernames"):
+        raise BadRequestError(f"{source}: argocdUsernames must be a list of usernames")
+    if where == "policies" and "propertyNames" in error.schema_path:
+        raise BadRequestError(f"{source}: policies keys must be package names")
+    if where == "policies":
+        raise BadRequestError(f"{source}: policies must map package names to deny|warn|dryrun")
+    raise BadRequestError(f"{source}: {where or 'the file'} does not fit the schema ({kind})")
+
+
+def config_from_mapping(data: Mapping[str, Any], source: str = "config") -> AdmissionConfig:
+    """Build a config from the YAML document shape; unknown keys are errors (typos bite)."""
+    _shape_error(data, source)
     config = AdmissionConfig()
     if "defaultAction" in data:
         config = replace(config, default_action=_action(data["defaultAction"], source))
     if "failureMode" in data:
         config = replace(config, failure_mode=_failure_mode(data["failureMode"], source))
     if "argocdUsernames" in data:
-        names = data["argocdUsernames"]
-        if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
-            raise BadRequestError(f"{source}: argocdUsernames must be a list of usernames")
-        config = replace(config, argocd_usernames=frozenset(names))
-    policies = data.get("policies") or {}
-    if not isinstance(policies, dict):
-        raise BadRequestError(f"{source}: policies must map package names to deny|warn|dryrun")
-    actions: dict[str, EnforcementAction] = {}
-    for package, action in policies.items():
-        if not isinstance(package, str) or not package:
-            raise BadRequestError(f"{source}: policies keys must be package names")
-        actions[package.removeprefix("data.")] = _action(action, f"{source}: policies.{package}")
+        config = replace(config, argocd_usernames=frozenset(data["argocdUsernames"]))
+    actions = {
+        package.removeprefix("data."): _action(action, f"{source}: policies.{package}")
+        for package, action in (data.get("policies") or {}).items()
+    }
     return replace(config, actions=actions)
 
 

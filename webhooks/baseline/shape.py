@@ -9,12 +9,10 @@ cannot say (durations that parse, cross-field rules, refused headers) stays with
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
-import jsonschema
-from jsonschema.exceptions import ValidationError
-
+from webhooks.common.schema import ValidationError, field_path, first_error, unknown_fields
 from webhooks.errors import BadRequestError
 
 #: How a list or map is named in count messages ("at most 8 offsets").
@@ -31,45 +29,18 @@ _CONTAINERS = {
 PatternExplainer = Callable[[str, str, str, object], str | None]
 
 
-def field_path(root: str, parts: Sequence[str | int]) -> str:
-    """``spec.baseline`` + ``["metrics", 1, "name"]`` -> ``spec.baseline.metrics[1].name``."""
-    out = root
-    for part in parts:
-        out += f"[{part}]" if isinstance(part, int) else f".{part}"
-    return out
-
-
 def check_shape(
     value: object, schema: Mapping[str, Any], root: str, explain_pattern: PatternExplainer
 ) -> None:
     """Raise BadRequestError for the first way ``value`` does not fit ``schema``."""
-    for parts, field, known in _unknown_fields(value, schema, []):
+    for parts, field, known in unknown_fields(value, schema):
         raise BadRequestError(
             f"{field_path(root, [*parts, field[:64]])}: unknown field; expected one of "
             f"{', '.join(sorted(known))}"
         )
-    validator = jsonschema.Draft4Validator(schema)  # OpenAPI v3.0 schemas are draft 4's
-    for error in validator.iter_errors(value):  # in the schema's order of fields
+    error = first_error(value, schema)  # in the schema's order of fields
+    if error is not None:
         raise BadRequestError(_message(error, root, explain_pattern))
-
-
-def _unknown_fields(
-    value: object, schema: Mapping[str, Any], parts: list[str | int]
-) -> Iterator[tuple[list[str | int], str, list[str]]]:
-    properties = schema.get("properties")
-    if isinstance(value, Mapping):
-        if properties is not None and "additionalProperties" not in schema:
-            for key in sorted(str(k) for k in value if k not in properties):
-                yield parts, key, list(properties)
-        for key, item in value.items():
-            sub = (properties or {}).get(key)
-            if sub is None and isinstance(schema.get("additionalProperties"), Mapping):
-                sub = schema["additionalProperties"]
-            if sub is not None:
-                yield from _unknown_fields(item, sub, [*parts, key])
-    elif isinstance(value, list) and isinstance(schema.get("items"), Mapping):
-        for i, item in enumerate(value):
-            yield from _unknown_fields(item, schema["items"], [*parts, i])
 
 
 def _message(error: ValidationError, root: str, explain_pattern: PatternExplainer) -> str:

@@ -3,32 +3,56 @@
 Every section is optional, but what is there must have the right shape: a section of the
 wrong type is a broken collector or a hand-edited file, and judging it anyway would produce a
 verdict nobody can trust. The error names the field, so the user knows what to fix.
+
+The shape is the Evidence contract's JSON Schema (``webhooks/evidence/evidence.schema.json``);
+this module keeps what a schema cannot say: strict JSON (no NaN, no 5,000-digit integers), a
+bound on nesting, times that parse, numbers that are finite. Errors come in the schema's order
+(an object's ``properties`` before its ``required``: a field of the wrong type is named before
+a missing one).
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
-from webhooks.common.api import API_VERSION
+from webhooks.common.schema import (
+    ValidationError,
+    field_path,
+    first_error,
+    generic_path,
+    json_type,
+    package_schema,
+)
 from webhooks.common.times import try_parse_time
 from webhooks.errors import BadRequestError, short
 from webhooks.evidence.model import Evidence
 
-_OBJECT_SECTIONS = ("application", "truthCheck")
-_LIST_SECTIONS = ("intents", "objects", "probes", "metrics")
+#: The Evidence contract's shape, shipped beside its TypedDicts (webhooks/evidence/model.py).
+SCHEMA = package_schema("webhooks.evidence", "evidence.schema.json")
+
+#: What a field must be, where the type alone would not help.
+_WANTED = {
+    "intents[].kind": "an object {group, version, kind}",
+    "metrics[].series": "an array of [time, value] pairs",
+    "metrics[].history[].series": "an array of [time, value] pairs",
+}
+#: Values judged as one: an error anywhere inside names the whole.
+_UNITS = {
+    "metrics[].series[]": "a [time, value] pair of finite numbers",
+    "metrics[].history[].series[]": "a [time, value] pair of finite numbers",
+}
+_ARTICLE = {"object": "an object", "array": "an array", "null": "null"}
+
+
+def _a(json_type_name: str) -> str:
+    return _ARTICLE.get(json_type_name, f"a {json_type_name}")
 
 
 def _type_name(value: object) -> str:
-    return {
-        dict: "an object",
-        list: "an array",
-        str: "a string",
-        bool: "a boolean",
-        type(None): "null",
-    }.get(type(value), "a number" if isinstance(value, int | float) else type(value).__name__)
+    return _a(json_type(value))
 
 
 def _require(cond: bool, message: str) -> None:
@@ -36,29 +60,47 @@ def _require(cond: bool, message: str) -> None:
         raise BadRequestError(f"malformed evidence: {message}")
 
 
-def _check_items(section: str, items: list[Any]) -> None:
-    for i, item in enumerate(items):
-        where = f"{section}[{i}]"
-        _require(isinstance(item, dict), f"{where} must be an object, got {_type_name(item)}")
-        if section == "objects":
-            _require(
-                isinstance(item.get("kind"), str) and bool(item.get("kind")),
-                f"{where} has no kind (live objects as the API returns them)",
-            )
-            _require(
-                isinstance(item.get("metadata", {}), dict), f"{where}.metadata must be an object"
-            )
-        elif section == "probes":
-            _require(isinstance(item.get("name"), str), f"{where}.name must be a string")
-            _require(isinstance(item.get("ok"), bool), f"{where}.ok must be a boolean")
-        elif section == "metrics":
-            _check_metric(where, item)
-        elif section == "intents":
-            _require(
-                isinstance(item.get("kind", {}), dict),
-                f"{where}.kind must be an object {{group, version, kind}}",
-            )
-            _require(isinstance(item.get("actor", {}), dict), f"{where}.actor must be an object")
+def _either(choices: Sequence[object]) -> str:
+    words = [str(c) for c in choices]
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} or {words[-1]}"
+
+
+def _at(doc: object, parts: Sequence[str | int]) -> object:
+    for part in parts:
+        doc = doc[part]  # type: ignore[index]
+    return doc
+
+
+def _message(doc: object, error: ValidationError) -> str:
+    """One sentence naming the field, in the words this module has always used."""
+    parts = list(error.absolute_path)
+    for n in range(len(parts) + 1):
+        if (what := _UNITS.get(generic_path(parts[:n]))) is not None:
+            point = json.dumps(_at(doc, parts[:n]), default=str)
+            return f"{field_path('', parts[:n])} must be {what}, got {short(point, 60)}"
+    path = field_path("", parts) or "the document"
+    kind = str(error.validator)
+    limit: Any = error.validator_value
+    instance: Any = error.instance
+    schema: Any = error.schema
+    if kind == "required":
+        missing = next(f for f in limit if f not in instance)
+        if generic_path(parts) == "objects[]":
+            return f"{path} has no kind (live objects as the API returns them)"
+        const = schema["properties"][missing].get("const")
+        if const is not None:
+            return f"{field_path('', [*parts, missing])} is missing, want {const!r}"
+        return f"{field_path('', [*parts, missing])} is missing"
+    if kind == "const":
+        return f"{path} is {short(instance, 60)!r}, want {limit!r}"
+    if kind == "minLength" and generic_path(parts) == "objects[].kind":
+        return f"{field_path('', parts[:-1])} has no kind (live objects as the API returns them)"
+    if kind == "type":
+        wanted = _WANTED.get(generic_path(parts)) or _a(str(limit))
+        return f"{path} must be {wanted}, got {_type_name(instance)}"
+    if kind == "enum":
+        return f"{path} must be {_either(limit)}"
+    return f"{path} does not fit the Evidence schema ({kind})"  # never echo the value
 
 
 MAX_DEPTH = 64  # Kubernetes objects nest a dozen levels; deeper is not a collector's output
@@ -106,47 +148,24 @@ def _check_depth(doc: object) -> None:
         stack.extend((child, depth + 1) for child in children)
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _check_series(where: str, series: object) -> None:
-    _require(isinstance(series, list), f"{where} must be an array of [time, value] pairs")
-    assert isinstance(series, list)
-    for j, point in enumerate(series):
-        _require(
-            isinstance(point, list) and len(point) == 2 and all(_is_number(v) for v in point),
-            f"{where}[{j}] must be a [time, value] pair of finite numbers, got "
-            f"{short(json.dumps(point, default=str), 60)}",
-        )
-
-
-def _check_metric(where: str, item: dict[str, Any]) -> None:
-    _require(isinstance(item.get("name"), str), f"{where}.name must be a string")
-    _check_series(f"{where}.series", item.get("series"))
-    _require(
-        item.get("direction") in ("increase-is-bad", "decrease-is-bad", "either"),
-        f"{where}.direction must be increase-is-bad, decrease-is-bad or either",
-    )
-    _require(
-        isinstance(item.get("changeAt"), str) and try_parse_time(item["changeAt"]) is not None,
-        f"{where}.changeAt must be an RFC 3339 time",
-    )
-    history = item.get("history", [])
-    _require(isinstance(history, list), f"{where}.history must be an array")
-    for k, window in enumerate(history):
-        _require(isinstance(window, dict), f"{where}.history[{k}] must be an object")
-        _require(
-            _is_number(window.get("offsetSeconds")),
-            f"{where}.history[{k}].offsetSeconds must be a number",
-        )
-        _check_series(f"{where}.history[{k}].series", window.get("series"))
-    tolerance = item.get("tolerance", {})
-    _require(isinstance(tolerance, dict), f"{where}.tolerance must be an object")
-    for name, value in tolerance.items():
-        _require(_is_number(value), f"{where}.tolerance.{name} must be a number")
-    if "driftBudgetSeconds" in item:
-        _require(_is_number(item["driftBudgetSeconds"]), f"{where}.driftBudgetSeconds: a number")
+def _finite(doc: Mapping[str, Any]) -> None:
+    """Numbers the judge computes with are finite (JSON text cannot say NaN; a mapping can)."""
+    for i, metric in enumerate(doc.get("metrics") or []):
+        where = f"metrics[{i}]"
+        numbers = [(f"{where}.driftBudgetSeconds", metric.get("driftBudgetSeconds", 0))]
+        numbers += [(f"{where}.tolerance.{k}", v) for k, v in metric.get("tolerance", {}).items()]
+        windows = [(f"{where}.series", metric["series"])]
+        for k, window in enumerate(metric.get("history", [])):
+            numbers.append((f"{where}.history[{k}].offsetSeconds", window["offsetSeconds"]))
+            windows.append((f"{where}.history[{k}].series", window["series"]))
+        for name, value in numbers:
+            _require(math.isfinite(value), f"{name} must be a finite number")
+        for name, series in windows:
+            for j, point in enumerate(series):
+                _require(
+                    all(math.isfinite(v) for v in point),
+                    f"{name}[{j}] must be a [time, value] pair of finite numbers",
+                )
 
 
 def load_evidence(raw: str | bytes | Mapping[str, Any] | object) -> Evidence:
@@ -157,26 +176,18 @@ def load_evidence(raw: str | bytes | Mapping[str, Any] | object) -> Evidence:
     assert isinstance(doc, dict)
     # A null section means "not collected", exactly like an absent one.
     doc = {k: v for k, v in doc.items() if v is not None}
-    for field, want in (("apiVersion", API_VERSION), ("kind", "Evidence")):
-        got = doc.get(field)
-        shown = "missing" if got is None else repr(short(got, 60))
-        _require(got == want, f"{field} is {shown}, want {want!r}")
+    error = first_error(doc, SCHEMA)
+    if error is not None:
+        raise BadRequestError(f"malformed evidence: {_message(doc, error)}")
     if "collectedAt" in doc:
         _require(
             try_parse_time(doc["collectedAt"]) is not None,
             f"collectedAt {short(doc['collectedAt'], 60)!r} is not an RFC 3339 time",
         )
-    for section in _OBJECT_SECTIONS:
-        if doc.get(section) is not None:
-            _require(
-                isinstance(doc[section], dict),
-                f"{section} must be an object, got {_type_name(doc[section])}",
-            )
-    for section in _LIST_SECTIONS:
-        if doc.get(section) is not None:
-            _require(
-                isinstance(doc[section], list),
-                f"{section} must be an array, got {_type_name(doc[section])}",
-            )
-            _check_items(section, doc[section])
+    for i, metric in enumerate(doc.get("metrics") or []):
+        _require(
+            try_parse_time(metric["changeAt"]) is not None,
+            f"metrics[{i}].changeAt must be an RFC 3339 time",
+        )
+    _finite(doc)
     return cast(Evidence, doc)
