@@ -5,6 +5,11 @@ The kube-apiserver sends one AdmissionReview per request and expects one back wi
 trust the shapes: a malformed review becomes a ``BadRequestError`` whose message says what was
 wrong (the server answers it with HTTP 400). Only ``v1`` is served: ``v1beta1`` was removed from
 Kubernetes in 1.22 and a webhook configuration should list ``admissionReviewVersions: ["v1"]``.
+
+Every other document truthgate reads is checked against a JSON Schema (webhooks.common.schema);
+this one is checked by hand because it is on the path of every review: the same fields as a
+schema cost 20-45x this check with jsonschema, several times decoding the body itself
+(``python -m benchmarks.review_validation``; the table is in docs/webhook.md).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal, NotRequired, TypedDict, cast
 
+from webhooks.common.schema import json_type
 from webhooks.common.text import clip
 from webhooks.errors import BadRequestError, short
 from webhooks.evidence.model import GroupVersionKind, KubeObject, Operation
@@ -210,25 +216,9 @@ def load_review(body: bytes | str, max_depth: int = MAX_DEPTH) -> AdmissionReque
     return parse_review(doc)
 
 
-def _type_name(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
-
-
 def _expect(value: object, kind: type, where: str, wanted: str) -> None:
     if not isinstance(value, kind):
-        raise BadRequestError(f"{where} must be {wanted}, got {_type_name(value)}")
+        raise BadRequestError(f"{where} must be {wanted}, got {json_type(value)}")
 
 
 def _gvk(value: object, where: str) -> None:
@@ -267,7 +257,7 @@ def parse_review(doc: object) -> AdmissionRequest:
     ``object`` on DELETE, ``oldObject`` on CREATE) may be absent or null.
     """
     if not isinstance(doc, dict):
-        raise BadRequestError(f"AdmissionReview must be a JSON object, got {_type_name(doc)}")
+        raise BadRequestError(f"AdmissionReview must be a JSON object, got {json_type(doc)}")
     api_version = doc.get("apiVersion")
     if api_version != API_VERSION:
         sent = "no apiVersion" if api_version is None else f"apiVersion {short(api_version, 60)!r}"
