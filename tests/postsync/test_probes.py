@@ -98,6 +98,12 @@ def test_bad_probe_specs_name_the_field(spec: dict[str, object], field: str) -> 
         parse_probes(spec)
 
 
-def test_probe_timeouts_are_capped() -> None:
-    (spec,) = parse_probes({"probes": [{"name": "x", "url": "http://h/", "timeoutSeconds": 600}]})
+def test_probe_timeouts_are_bounded_by_the_crd() -> None:
+    with pytest.raises(
+        BadRequestError, match=r"spec.probes\[0\].timeoutSeconds: must be 30 or less"
+    ):
+        parse_probes({"probes": [{"name": "x", "url": "http://h/", "timeoutSeconds": 600}]})
+    (spec,) = parse_probes({"probes": [{"name": "x", "url": "http://h/", "timeoutSeconds": 30}]})
     assert spec.timeout_seconds == 30.0 and spec.expect_status == 200
+    (spec,) = parse_probes({"probes": [{"name": "x", "url": "http://h/"}]})
+    assert spec.timeout_seconds == 2.0

@@ -74,6 +74,8 @@ def _message(error: ValidationError, root: str, explain_pattern: PatternExplaine
         return f"{path}: must list at least {'one' if limit == 1 else limit} {noun}"
     if kind in ("maxItems", "maxProperties"):
         return f"{path}: at most {limit} {noun}s, got {len(instance)}"
+    if kind == "minimum" and schema.get("exclusiveMinimum") is True:  # draft 4's spelling
+        return f"{path}: must be more than {'zero' if limit == 0 else limit}"
     if kind == "minimum":
         return f"{path}: must be {'zero' if limit == 0 else limit} or more"
     if kind == "maximum":

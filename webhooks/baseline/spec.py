@@ -1,8 +1,9 @@
-"""Read the ``spec.baseline`` section of a TruthCheck into frozen, validated settings.
+"""Check a TruthCheck's ``spec`` against the CRD, and read ``spec.baseline`` into settings.
 
 The shape (types, required fields, enums, lengths, counts, the known fields) is the TruthCheck
 CRD's own schema, read once from the chart's file (webhooks.crds) and checked by
-webhooks.baseline.shape; this module keeps only what a schema cannot say: durations that parse,
+webhooks.baseline.shape, for the whole spec (``check_spec``) or the one field a reader needs
+(``spec_field``); this module keeps only what a schema cannot say: durations that parse,
 cross-field rules, Secret names, and refused credentials. Every problem is a BadRequestError
 whose message starts with the path of the field (``spec.baseline.metrics[2].direction: must be
 one of …``) so a user can fix the manifest without guessing. Unknown fields are refused rather
@@ -114,6 +115,25 @@ class BaselineConfig:
     drift_budget: timedelta  # how long a divergence may last before it counts
 
 
+def check_spec(spec: object) -> dict[str, Any]:
+    """Check a whole TruthCheck ``spec`` against the CRD; return it without its null fields."""
+    if not isinstance(spec, Mapping):
+        raise BadRequestError("spec: must be an object")
+    body: dict[str, Any] = _without_nulls(spec)
+    check_shape(body, truthcheck_spec_schema(), "spec", _explain_pattern)
+    parse_baseline(body)  # what the schema cannot say about spec.baseline
+    return body
+
+
+def spec_field(spec: Mapping[str, Any], name: str) -> Any:
+    """``spec[name]`` checked against its part of the CRD's schema; None when absent or null."""
+    value = _without_nulls(spec.get(name))
+    if value is not None:
+        schema = truthcheck_spec_schema()["properties"][name]
+        check_shape(value, schema, f"spec.{name}", _explain_pattern)
+    return value
+
+
 def parse_baseline(spec: Mapping[str, Any]) -> BaselineConfig | None:
     """Parse a TruthCheck ``spec``; None when it has no ``baseline`` section (nothing to judge)."""
     if not isinstance(spec, Mapping):
@@ -149,9 +169,11 @@ def _without_nulls(value: Any) -> Any:
 
 def _explain_pattern(path: str, field: str, pattern: str, value: object) -> str | None:
     """Why ``value`` does not match one of the CRD's patterns, in the user's terms."""
-    if field == "url":
+    if field == "url" and path.startswith("spec.baseline."):
         _url(value, path)  # raises the precise reason
         return "not a valid URL"
+    if field == "url":
+        return "must be an http:// or https:// URL"
     if pattern.endswith(_DURATION_PATTERN_END):
         duration_field(value, path)  # raises "… is not a duration: … like 30s, 10m"
         return None

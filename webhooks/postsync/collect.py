@@ -19,13 +19,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from webhooks.baseline.spec import SecretKeyRef, check_spec, parse_baseline, spec_field
 from webhooks.cluster.api import ClusterReader
 from webhooks.cluster.errors import ForbiddenError
 from webhooks.cluster.resources import APP_OBJECT_TYPES, APPLICATION, NODE, TRUTHCHECK, ResourceType
 from webhooks.common.api import API_VERSION
 from webhooks.common.argocd import AppRef
 from webhooks.common.times import format_time, try_parse_time
-from webhooks.errors import BadRequestError, ClusterError, LedgerError, short
+from webhooks.errors import ClusterError, LedgerError, short
 from webhooks.evidence.model import Evidence, IntentRecord, KubeObject, MetricSeries, Probe
 from webhooks.ledger.store import IntentStore
 from webhooks.postsync.appinfo import (
@@ -81,7 +82,6 @@ def prometheus_source(reader: ClusterReader) -> MetricsSource:
     """The baseline collector, with Secret references resolved through the cluster reader."""
 
     def fetch(truthcheck: KubeObject, change_at: datetime, now: datetime) -> list[MetricSeries]:
-        from webhooks.baseline.spec import SecretKeyRef, parse_baseline
         from webhooks.postsync.prometheus import collect_metrics
 
         config = parse_baseline(truthcheck.get("spec") or {})
@@ -114,15 +114,10 @@ def prometheus_source(reader: ClusterReader) -> MetricsSource:
 
 
 def _workloads(truthcheck: KubeObject, namespace: str) -> frozenset[tuple[str, str, str]] | None:
-    listed = (truthcheck.get("spec") or {}).get("workloads")
+    listed = spec_field(truthcheck.get("spec") or {}, "workloads")
     if not listed:
         return None
-    if not isinstance(listed, list) or not all(isinstance(w, dict) for w in listed):
-        raise BadRequestError("spec.workloads: must be a list of {kind, name}")
-    return frozenset(
-        (str(w.get("kind")), str(w.get("namespace") or namespace), str(w.get("name")))
-        for w in listed
-    )
+    return frozenset((w["kind"], w.get("namespace") or namespace, w["name"]) for w in listed)
 
 
 @dataclass
@@ -153,6 +148,7 @@ class Collector:
     def collect(self, target: Target) -> Evidence:
         app = self.application(target.app)
         truthcheck = self.truthcheck(target.truthcheck_namespace, target.truthcheck_name)
+        check_spec(truthcheck.get("spec") or {})  # the whole spec against the CRD, before any I/O
         sync = sync_ref(app)
         now = self.clock.now()
         audit = target.audit_window is not None

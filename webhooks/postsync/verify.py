@@ -31,8 +31,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
+from webhooks.baseline.spec import check_spec, spec_field
 from webhooks.cluster.api import ClusterReader, StatusWriter
 from webhooks.cluster.resources import JOB, POD, TRUTHCHECK
 from webhooks.common.api import API_VERSION
@@ -108,10 +109,8 @@ def _duration(value: object, path: str, default: timedelta) -> timedelta:
 
 
 def divergence_action(truthcheck: KubeObject) -> DivergenceAction:
-    value = (truthcheck.get("spec") or {}).get("onDivergence", "degrade")
-    if value not in ("degrade", "fail-sync", "both"):
-        raise BadRequestError("spec.onDivergence: must be one of degrade, fail-sync, both")
-    return value  # type: ignore[no-any-return]
+    value = spec_field(truthcheck.get("spec") or {}, "onDivergence")
+    return cast(DivergenceAction, value or "degrade")
 
 
 def exit_code_for(verdict: Verdict, action: DivergenceAction) -> int:
@@ -244,7 +243,7 @@ class Verifier:
         ns, name = str(tc_meta["namespace"]), str(tc_meta["name"])
         sync = SyncRef(None, None, None, None)
         try:
-            spec = located.truthcheck.get("spec") or {}
+            spec = check_spec(located.truthcheck.get("spec") or {})
             action = divergence_action(located.truthcheck)
             window = _duration(
                 spec.get("observationWindow"), "spec.observationWindow", DEFAULT_WINDOW
