@@ -7,7 +7,17 @@ truthgate relies on are added here, as a subclass, so tests prove them rather th
   different resourceVersion gets 409 Conflict, as the real server answers;
 * the status subresource — a PATCH on ``…/status`` changes ``status`` only (spec and labels in
   the body are ignored), a PATCH on the object changes everything but ``status`` and bumps
-  ``metadata.generation`` when ``spec`` changed.
+  ``metadata.generation`` when ``spec`` changed;
+* watches as the API server serves them (kmock's own stream ignores ``resourceVersion``): a
+  list carries the store's ``resourceVersion``; a watch from a version replays every change
+  after it from a bounded event log, answers ``410 Gone`` (an ERROR event, as the server does)
+  for a version older than the log, sends ``BOOKMARK`` events when asked
+  (``allowWatchBookmarks``) and ends after ``timeoutSeconds``.
+
+Faults for tests: ``outage(503)`` answers every API request with that status until
+``outage(None)``, ``fail_watches(503)`` only the watches; ``drop_watches()`` ends every open watch stream; ``compact()`` forgets the
+event log, so the next watch from an old version gets 410. ``bulk_put`` seeds many objects in
+one step on the server's loop (benchmarks), and lists are served from a per-namespace index.
 
 The emulator runs in its own event loop on a thread, because the code under test (the official
 kubernetes client) is synchronous. Tests change the world through ``put``/``patch``/``delete``,
@@ -17,12 +27,15 @@ which run on that loop too.
 from __future__ import annotations
 
 import asyncio
+import bisect
+import collections
 import copy
 import itertools
 import threading
+import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import kmock
@@ -38,6 +51,7 @@ from webhooks.cluster.resources import (
 )
 
 Obj = dict[str, Any]
+Key = tuple[Any, str | None, str]
 
 
 class StrictEmulator(kmock.KubernetesEmulator):
@@ -52,16 +66,56 @@ class StrictEmulator(kmock.KubernetesEmulator):
         self.before_status_patch: list[Callable[[], None]] = []
         self.status_patches = 0
         self.conflicts = 0
+        self.last_rv = 99
+        # The watch cache, per resource: (resourceVersion, namespace, event), oldest first.
+        self.logs: dict[Any, list[tuple[int, str | None, Obj]]] = collections.defaultdict(list)
+        self.log_size = 50_000
+        self.horizon = 0  # a watch from a version older than this gets 410 Gone
+        self.horizons: dict[Any, int] = {}
+        self.changed = asyncio.Event()
+        self.bookmark_seconds = 1.0
+        self.watch_drops = 0
+        self.failing: int | None = None  # answer every request with this status (an outage)
+        self.failing_watches: int | None = None  # the same for watch requests only
+        self.lists: collections.Counter[str] = collections.Counter()  # list requests, by plural
+        self.watches = 0  # watch requests served
+        self.open_watches = 0
+        self.index: dict[tuple[Any, str | None], set[Key]] = collections.defaultdict(set)
 
     def stamp(self, obj: Obj, *, spec_changed: bool) -> None:
         meta = obj.setdefault("metadata", {})
-        meta["resourceVersion"] = str(next(self.rv))
+        self.last_rv = next(self.rv)
+        meta["resourceVersion"] = str(self.last_rv)
         meta.setdefault("uid", str(uuid.uuid4()))
         meta.setdefault("creationTimestamp", "2026-11-27T09:00:00Z")
         if "generation" not in meta:
             meta["generation"] = 1
         elif spec_changed:
             meta["generation"] = int(meta["generation"]) + 1
+
+    def record(self, key: Key, kind: str, obj: Obj, *, copied: bool = False) -> None:
+        """Log a change for watches (on the server's loop, after ``stamp``)."""
+        resource, namespace, _ = key
+        self.index[(resource, namespace)].add(key)
+        log = self.logs[resource]
+        if len(log) >= self.log_size:  # the oldest half is compacted away
+            self.horizons[resource] = log[len(log) // 2 - 1][0]
+            del log[: len(log) // 2]
+        rv = int(obj["metadata"]["resourceVersion"])
+        log.append((rv, namespace, {"type": kind, "object": obj if copied else copy.deepcopy(obj)}))
+        self.wake()
+
+    def changes(self, resource: Any, namespace: str | None, after: int) -> list[Obj]:
+        log = self.logs.get(resource) or []
+        start = bisect.bisect_right(log, after, key=lambda e: e[0])
+        return [e for _, ns, e in log[start:] if namespace in (None, ns)]
+
+    def expired(self, resource: Any, version: int) -> bool:
+        return version < max(self.horizon, self.horizons.get(resource, 0))
+
+    def wake(self) -> None:
+        self.changed.set()
+        self.changed = asyncio.Event()
 
     def overwrite_status(self, rtype: ResourceType, namespace: str, name: str, status: Obj) -> None:
         """Another writer's status update, for use on the server's loop (before_status_patch)."""
@@ -70,8 +124,18 @@ class StrictEmulator(kmock.KubernetesEmulator):
         self.stamp(raw, spec_changed=False)
         obj.patch({"metadata": raw["metadata"], "status": None})
         obj.patch({"status": status})
+        self.record((_res(rtype), namespace, name), "MODIFIED", obj.raw)
 
     async def _handle(self, request: Any) -> Any:
+        failing = self.failing
+        if request.action == enums.action.WATCH and self.failing_watches is not None:
+            failing = self.failing_watches
+        if request.resource is not None and failing is not None:
+            raise k8s.KubernetesError(
+                status=failing, reason="ServiceUnavailable", message="the API is down"
+            )
+        if request.resource is not None and request.action == enums.action.LIST:
+            self.lists[request.resource.plural] += 1
         if request.resource is not None and request.action == enums.action.CREATE:
             async with self.write_lock:
                 response = await super()._handle(request)
@@ -82,6 +146,7 @@ class StrictEmulator(kmock.KubernetesEmulator):
                     raw = copy.deepcopy(self.objects[key].raw)
                     self.stamp(raw, spec_changed=False)
                     self.objects[key].patch({"metadata": raw["metadata"]})
+                    self.record(key, "ADDED", self.objects[key].raw)
                 return response
         if request.resource is None or request.action != enums.action.UPDATE:
             return await super()._handle(request)
@@ -117,7 +182,64 @@ class StrictEmulator(kmock.KubernetesEmulator):
             raw = copy.deepcopy(obj.raw)
             self.stamp(raw, spec_changed=spec_changed)
             obj.patch({"metadata": raw["metadata"]})
+            self.record(key, "MODIFIED", obj.raw)
             return response
+
+    async def _serve_list(self, request: Any) -> Any:
+        if not any(r == request.resource for r in self._get_resources()):
+            raise k8s.KubernetesResourceNotFoundError()
+        if request.namespace is None:
+            keys: Iterable[Key] = [k for k in self.objects if k[0] == request.resource]
+        else:
+            keys = self.index.get((request.resource, request.namespace), ())
+        items = [
+            self.objects[k].raw for k in keys if k in self.objects and not self.objects[k].deleted
+        ]
+        return {"metadata": {"resourceVersion": str(self.last_rv)}, "items": items}
+
+    async def _serve_watch(self, request: Any) -> AsyncIterator[Any]:
+        """A watch as the API server serves it (see the module's docstring)."""
+        self.watches += 1
+        params = request.params
+        since = params.get("resourceVersion") or ""
+        timeout = float(params.get("timeoutSeconds") or 1800)
+        bookmarks = params.get("allowWatchBookmarks") == "true"
+        resource, namespace = request.resource, request.namespace
+        drops = self.watch_drops
+        yield b""  # headers out now, as the server does
+        self.open_watches += 1
+        try:
+            if since in ("", "0"):  # no version: the current objects first, as ADDED
+                listed = await self._serve_list(request)
+                for obj in listed["items"]:
+                    yield {"type": "ADDED", "object": obj}
+                cursor = self.last_rv
+            else:
+                cursor = int(since)
+                if self.expired(resource, cursor):
+                    yield _gone(cursor)
+                    return
+            deadline = time.monotonic() + timeout
+            next_bookmark = time.monotonic() + self.bookmark_seconds
+            while time.monotonic() < deadline and drops == self.watch_drops:
+                changed = self.changed
+                for event in self.changes(resource, namespace, cursor):
+                    yield event
+                cursor = max(cursor, self.last_rv)
+                if bookmarks and time.monotonic() >= next_bookmark:
+                    next_bookmark = time.monotonic() + self.bookmark_seconds
+                    yield {
+                        "type": "BOOKMARK",
+                        "object": {
+                            "kind": "Bookmark",
+                            "metadata": {"resourceVersion": str(cursor)},
+                        },
+                    }
+                wait = min(deadline, next_bookmark if bookmarks else deadline) - time.monotonic()
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(changed.wait(), max(0.0, wait))
+        finally:
+            self.open_watches -= 1
 
 
 class ApiServer:
@@ -160,6 +282,7 @@ class ApiServer:
                 self.emulator.objects[key] = obj
             else:
                 self.emulator.objects[key].patch({k: None for k in old if k not in obj} | obj)
+            self.emulator.record(key, "ADDED" if old is None else "MODIFIED", obj)
             return copy.deepcopy(obj)
 
         result: Obj = self._run(do)
@@ -178,7 +301,78 @@ class ApiServer:
 
     def delete(self, rtype: ResourceType, namespace: str | None, name: str) -> None:
         key = (_res(rtype), namespace, name)
-        self._run(self.emulator.objects[key].delete)
+
+        def do() -> None:
+            raw = copy.deepcopy(self.emulator.objects[key].raw)
+            self.emulator.objects[key].delete()
+            self.emulator.stamp(raw, spec_changed=False)
+            self.emulator.record(key, "DELETED", raw)
+
+        self._run(do)
+
+    def bulk_put(self, rtype: ResourceType, objs: Iterable[Obj]) -> list[Obj]:
+        """Create many new objects in one step on the server's loop (seeding a benchmark): the
+        same stamping and watch events as ``put``, without an HTTP request or a loop round
+        trip per object."""
+        res = _res(rtype)
+        batch = [copy.deepcopy(o) for o in objs]
+
+        def do() -> list[Obj]:
+            for obj in batch:
+                obj.setdefault("apiVersion", rtype.api_version)
+                obj.setdefault("kind", rtype.kind)
+                meta = obj["metadata"]
+                key = (res, meta.get("namespace"), meta["name"])
+                self.emulator.stamp(obj, spec_changed=False)
+                self.emulator.objects[key] = obj
+                self.emulator.record(key, "ADDED", obj, copied=True)
+            return batch
+
+        result: list[Obj] = self._run(do)
+        return result
+
+    # -- faults ----------------------------------------------------------------------------
+
+    def outage(self, status: int | None) -> None:
+        """Answer every API request with ``status`` (e.g. 503) from now on; None ends it."""
+
+        def do() -> None:
+            self.emulator.failing = status
+            if status is not None:
+                self.drop_now()
+
+        self._run(do)
+
+    def fail_watches(self, status: int | None) -> None:
+        """Answer every watch request with ``status`` (lists and gets still work)."""
+
+        def do() -> None:
+            self.emulator.failing_watches = status
+            if status is not None:
+                self.drop_now()
+
+        self._run(do)
+
+    def drop_watches(self) -> None:
+        """End every open watch stream (a load balancer cutting long connections)."""
+        self._run(self.drop_now)
+
+    def drop_now(self) -> None:
+        self.emulator.watch_drops += 1
+        self.emulator.wake()
+
+    def compact(self) -> None:
+        """Forget the event log: a watch resumed from any version before now gets 410 Gone."""
+
+        def do() -> None:
+            self.emulator.logs.clear()
+            self.emulator.horizon = self.emulator.last_rv
+
+        self._run(do)
+
+    @property
+    def open_watches(self) -> int:
+        return int(self.emulator.open_watches)
 
     def set_status(self, rtype: ResourceType, namespace: str, name: str, status: Obj) -> Obj:
         """Another writer replaces the status (bumps resourceVersion)."""
@@ -186,6 +380,20 @@ class ApiServer:
         assert current is not None
         current["status"] = status
         return self.put(rtype, current)
+
+
+def _gone(since: int) -> Obj:
+    return {
+        "type": "ERROR",
+        "object": {
+            "apiVersion": "v1",
+            "kind": "Status",
+            "status": "Failure",
+            "reason": "Expired",
+            "code": 410,
+            "message": f"too old resource version: {since}",
+        },
+    }
 
 
 def _res(rtype: ResourceType) -> Any:

@@ -7,6 +7,7 @@ implement them too.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 from webhooks.cluster.resources import ResourceType
@@ -53,4 +54,35 @@ class ObjectWriter(Protocol):
         self, rtype: ResourceType, namespace: str, name: str, body: KubeObject
     ) -> KubeObject:
         """Merge-patch guarded by ``metadata.resourceVersion``; ConflictError when stale."""
+        ...
+
+
+class EventStream(Protocol):
+    """One watch request: iterate for ``(type, object)`` events; ``stop()`` from elsewhere."""
+
+    def __iter__(self) -> Iterator[tuple[str, KubeObject]]: ...
+
+    def stop(self) -> None: ...
+
+
+class Watcher(Protocol):
+    """List with a resourceVersion and watch from it (what an informer needs)."""
+
+    def list_versioned(
+        self, rtype: ResourceType, namespace: str | None
+    ) -> tuple[list[KubeObject], str]:
+        """The objects and the list's resourceVersion."""
+        ...
+
+    def watch(
+        self,
+        rtype: ResourceType,
+        namespace: str | None,
+        resource_version: str,
+        *,
+        timeout_seconds: int,
+        on_open: Callable[[], None] | None = None,
+    ) -> EventStream:
+        """Changes after ``resource_version``, ending after ``timeout_seconds``; raises
+        ``WatchExpired`` (410) when that version is too old, ClusterError otherwise."""
         ...

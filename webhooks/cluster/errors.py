@@ -1,11 +1,14 @@
 """Cluster errors a user can act on, beyond the shared ClusterError/ConflictError.
 
-A 403 names the verb and resource the ServiceAccount lacks, so the fix is one RBAC rule away.
+A 403 names the verb and resource the ServiceAccount lacks, so the fix is one RBAC rule away;
+a 410 on a watch says "list again"; an error body is read for its Status message, cut short.
 """
 
 from __future__ import annotations
 
-from webhooks.errors import ClusterError
+import json
+
+from webhooks.errors import ClusterError, short
 
 
 class ForbiddenError(ClusterError):
@@ -20,3 +23,18 @@ class ForbiddenError(ClusterError):
         self.verb = verb
         self.resource = resource
         self.namespace = namespace
+
+
+class WatchExpired(ClusterError):
+    """410 Gone on a watch: the resourceVersion is older than the server keeps; list again."""
+
+
+def status_message(data: bytes) -> str:
+    """The ``message`` of a Kubernetes Status body, else the raw text, always short."""
+    try:
+        decoded = json.loads(data)
+    except ValueError:
+        return short(data.decode("utf-8", "replace"), 200)
+    if isinstance(decoded, dict) and isinstance(decoded.get("message"), str):
+        return short(decoded["message"], 200)
+    return short(decoded, 200)

@@ -29,7 +29,7 @@ from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
-from webhooks.cluster.errors import ForbiddenError
+from webhooks.cluster.errors import ForbiddenError, status_message
 from webhooks.cluster.redact import secret_metadata_only
 from webhooks.cluster.resources import (
     DEPLOYMENT,
@@ -39,6 +39,7 @@ from webhooks.cluster.resources import (
     STATEFULSET,
     ResourceType,
 )
+from webhooks.cluster.watch import WatchStream
 from webhooks.errors import ClusterError, ConflictError, short
 from webhooks.evidence.model import KubeObject
 from webhooks.policy.gatekeeper.inventory import SyncKind
@@ -81,9 +82,16 @@ class KubeClient:
         return secret_metadata_only(obj) if rtype == SECRET else obj
 
     def list_objects(self, rtype: ResourceType, namespace: str | None) -> list[KubeObject]:
+        return self.list_versioned(rtype, namespace)[0]
+
+    def list_versioned(
+        self, rtype: ResourceType, namespace: str | None
+    ) -> tuple[list[KubeObject], str]:
+        """The objects and the list's ``resourceVersion`` (where a watch resumes from)."""
         items: list[KubeObject] = []
         accept = _METADATA_ONLY if rtype == SECRET else _JSON
         cont: str | None = None
+        version = ""
         while True:
             query: list[tuple[str, Any]] = [("limit", _PAGE)]
             if cont:
@@ -92,7 +100,9 @@ class KubeClient:
                 "GET", rtype.path(namespace), "list", rtype, namespace, query=query, accept=accept
             )
             if status == 404:  # the server does not serve this type: nothing to list
-                return items
+                return items, version
+            # The first page's version: the snapshot every later page continues.
+            version = version or str((body.get("metadata") or {}).get("resourceVersion") or "")
             for raw in body.get("items") or []:
                 # List items carry no apiVersion/kind (metadata-only ones carry the meta kind).
                 obj = dict(raw)
@@ -101,7 +111,7 @@ class KubeClient:
                 items.append(secret_metadata_only(obj) if rtype == SECRET else obj)
             cont = (body.get("metadata") or {}).get("continue") or None
             if not cont:
-                return items
+                return items, version
             if len(items) >= self._max_items:
                 log.warning(
                     "listed %d %s in %s: stopping there to keep evidence bounded",
@@ -109,7 +119,27 @@ class KubeClient:
                     rtype.qualified,
                     namespace,
                 )
-                return items
+                return items, version
+
+    def watch(
+        self,
+        rtype: ResourceType,
+        namespace: str | None,
+        resource_version: str,
+        *,
+        timeout_seconds: int,
+        on_open: Callable[[], None] | None = None,
+    ) -> WatchStream:
+        """A watch from ``resource_version`` that ends after ``timeout_seconds`` (watch.py)."""
+        return WatchStream(
+            self._api,
+            rtype,
+            namespace,
+            resource_version,
+            timeout_seconds=timeout_seconds,
+            connect_timeout=self._timeout,
+            on_open=on_open,
+        )
 
     def secret_value(self, namespace: str, name: str, key: str) -> str | None:
         status, body = self._call("GET", SECRET.path(namespace, name), "get", SECRET, namespace)
@@ -224,7 +254,7 @@ class KubeClient:
             if not isinstance(decoded, dict):
                 raise ClusterError(f"{verb} {what}: the API answered with a non-object")
             return code, decoded
-        message = _status_message(data)
+        message = status_message(data)
         if code == 403:
             raise ForbiddenError(verb, what, namespace, message)
         if code == 409:
@@ -238,17 +268,6 @@ def _object(body: dict[str, Any], rtype: ResourceType) -> KubeObject:
     body.setdefault("apiVersion", rtype.api_version)
     body.setdefault("kind", rtype.kind)
     return body
-
-
-def _status_message(data: bytes) -> str:
-    """The ``message`` of a Kubernetes Status body, else the raw text, always short."""
-    try:
-        decoded = json.loads(data)
-    except ValueError:
-        return short(data.decode("utf-8", "replace"), 200)
-    if isinstance(decoded, dict) and isinstance(decoded.get("message"), str):
-        return short(decoded["message"], 200)
-    return short(decoded, 200)
 
 
 def connect(

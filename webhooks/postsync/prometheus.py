@@ -40,6 +40,7 @@ import urllib3
 from webhooks.baseline.response import QueryAnswer, parse_query_range
 from webhooks.baseline.spec import BaselineConfig, MetricSpec
 from webhooks.baseline.windows import QueryRange, plan_ranges
+from webhooks.common.backoff import equal_jitter
 from webhooks.common.times import format_time
 from webhooks.errors import BadRequestError, short
 from webhooks.evidence.model import HistoryWindow, MetricSeries
@@ -277,10 +278,9 @@ class _Client:
             )
 
     def _backoff(self, attempt: int, retry_after: float) -> float:
-        ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2.0 ** (attempt - 1))
-        # "Equal jitter": at least half the exponential delay, so retries stay spaced out,
-        # randomised so many hooks hitting one Prometheus do not retry in lockstep.
-        delay = ceiling / 2 + self._rng.uniform(0, ceiling / 2)
+        delay = equal_jitter(
+            attempt, base=BACKOFF_BASE_SECONDS, cap=BACKOFF_CAP_SECONDS, rng=self._rng
+        )
         return max(delay, min(retry_after, BACKOFF_CAP_SECONDS))
 
     def _describe(self, exc: requests.RequestException, timeout: float) -> str:
