@@ -97,3 +97,32 @@ def test_every_auditor_replica_is_scraped_on_the_port_it_serves_metrics() -> Non
     assert not selector.items() <= webhook_pods.items()
     # The webhook's ServiceMonitor still finds only the webhook's Service.
     assert [d["metadata"]["name"] for d in docs if d["kind"] == "Service"] == ["truthgate"]
+
+
+def test_the_informers_may_watch_exactly_what_a_verification_lists_in_each_namespace() -> None:
+    from webhooks.cluster.resources import APP_OBJECT_TYPES
+
+    docs = render(SHOP)
+    rules = one(docs, "ClusterRole", "truthgate-auditor-watch")["rules"]
+    assert {r["verbs"][0] for r in rules} == {"watch"}
+    watched = {
+        f"{res}.{g}" if g else res for r in rules for g in r["apiGroups"] for res in r["resources"]
+    }
+    assert watched == {t.qualified for t in APP_OBJECT_TYPES}
+    binds = [
+        d
+        for d in docs
+        if d["kind"] == "RoleBinding" and d["metadata"]["name"] == "truthgate-auditor-watch"
+    ]
+    assert sorted(d["metadata"]["namespace"] for d in binds) == ["billing", "shop"]
+    assert "--no-watch" not in _auditor(docs)["spec"]["template"]["spec"]["containers"][0]["args"]
+
+    no_secrets = render(
+        SHOP | {"verifier": {"namespaces": ["shop"], "rbac": {"readSecrets": False}}}
+    )
+    rules = one(no_secrets, "ClusterRole", "truthgate-auditor-watch")["rules"]
+    assert "secrets" not in {res for r in rules for res in r["resources"]}
+
+    off = render(SHOP | {"auditor": {"watch": False}})
+    assert not [d for d in off if d["metadata"]["name"] == "truthgate-auditor-watch"]
+    assert "--no-watch" in _auditor(off)["spec"]["template"]["spec"]["containers"][0]["args"]

@@ -11,6 +11,12 @@ client's timeout, each pass ending before the next; a TruthCheck that fails (API
 a bad spec) is backed off exponentially, logged and counted, and never stops the others. An
 API or Prometheus outage never crashes the auditor: it keeps the last verdict it published
 (``lastVerifiedAt`` then ages, visibly) and tries again.
+
+With ``informers`` (``informed.py``) verifications read their lists from watches shared by
+every TruthCheck, and with ``triggers`` (``triggers.py``) a change to an application's
+workloads, pods or Warning events brings its TruthChecks' audits forward. Both belong to the
+active replica: a replica that loses (or never holds) the Lease stops its informers and
+forgets its triggers.
 """
 
 from __future__ import annotations
@@ -27,10 +33,13 @@ from typing import Any, Literal, TypeVar
 
 from webhooks.audit import due
 from webhooks.audit.cache import PassCache
+from webhooks.audit.informed import InformedReader
 from webhooks.audit.lease import LeaseElector
+from webhooks.audit.triggers import Triggers
 from webhooks.checks import kube
 from webhooks.checks.staleness import in_post_sync
 from webhooks.cluster.api import ClusterReader, StatusWriter
+from webhooks.cluster.informer import Informers
 from webhooks.cluster.resources import TRUTHCHECK
 from webhooks.common.argocd import AppRef, tracked_app
 from webhooks.common.times import format_time
@@ -78,6 +87,8 @@ class Auditor:
     concurrency: int = 4
     app_namespace: str = "argocd"
     share_lists: bool = True  # one listing per (type, namespace) per pass (cache.py)
+    informers: Informers | None = None  # lists from shared watches when current (informed.py)
+    triggers: Triggers | None = None  # early audits on cluster changes (triggers.py)
     #: Metrics: called after each pass as the active replica, with its results and seconds.
     on_pass: Callable[[list[AuditResult], float], None] | None = None
     _last: dict[str, datetime] = field(default_factory=dict, init=False)
@@ -89,6 +100,7 @@ class Auditor:
     def tick(self) -> list[AuditResult]:
         now = self.clock.now()
         if self.elector is not None and not self.elector.try_acquire(now):
+            self.stand_by()
             return []
         started = time.perf_counter()
         candidates: list[KubeObject] = []
@@ -113,10 +125,16 @@ class Auditor:
                 work.append(tc)
             else:
                 waiting.append(tc)
-        work += self._triggered(waiting, now)
+        early = self._triggered(waiting, now)
+        early_keys = {self._key(tc) for tc in early}
+        work += early
+        work += self._changed([tc for tc in waiting if self._key(tc) not in early_keys], now)
         if work:
-            # One listing per (type, namespace) for the whole pass (see cache.py).
-            reader = PassCache(self.reader) if self.share_lists else self.reader
+            # One listing per (type, namespace) for the whole pass (see cache.py), unless an
+            # informer already holds it (informed.py).
+            reader: ClusterReader = PassCache(self.reader) if self.share_lists else self.reader
+            if self.informers is not None:
+                reader = InformedReader(self.informers, reader)
             collector = Collector(reader, clock=self.clock, ledger=self.ledger)
             # Collecting is I/O and runs in the pool; judging is CPU under the GIL and runs here,
             # one at a time, on the thread that owns the verdict policy's Rego engine.
@@ -135,13 +153,63 @@ class Auditor:
         return results
 
     def run(self, stop: threading.Event, *, every: float = 10.0) -> None:
-        """Pass after pass until ``stop`` is set (SIGTERM)."""
-        while not stop.is_set():
-            try:
-                self.tick()
-            except Exception:  # the loop must outlive any one bug
-                log.exception("audit pass failed")
-            stop.wait(every)
+        """Pass after pass until ``stop`` is set (SIGTERM); a burst of cluster changes whose
+        debounce ends between passes starts the next pass then."""
+        try:
+            while not stop.is_set():
+                began = self.clock.now()
+                try:
+                    self.tick()
+                except Exception:  # the loop must outlive any one bug
+                    log.exception("audit pass failed")
+                deadline = time.monotonic() + every
+                while not stop.is_set() and time.monotonic() < deadline:
+                    stop.wait(min(0.5, max(0.0, deadline - time.monotonic())))
+                    if self.triggers is not None and self.triggers.newly_ready(
+                        began, self.clock.now()
+                    ):
+                        break
+        finally:
+            self.stand_by()
+
+    def stand_by(self) -> None:
+        """Not the active replica (or stopping): close the watches, forget the triggers."""
+        if self.informers is not None and self.informers.all():
+            log.info("standing by: stopping %d informers", len(self.informers.all()))
+            self.informers.stop()
+        if self.triggers is not None:
+            self.triggers.clear()
+
+    def _changed(self, waiting: list[KubeObject], now: datetime) -> list[KubeObject]:
+        """The waiting TruthChecks whose application changed in the cluster after their last
+        verification (``triggers.py``), at most one early audit per ``due.EARLY_FLOOR`` each.
+        A burst is kept while a TruthCheck it concerns waits for that floor, else settled."""
+        if self.triggers is None:
+            return []
+        ready = self.triggers.ready(now)
+        if not ready:
+            return []
+        out: list[KubeObject] = []
+        held: set[Any] = set()
+        for tc in waiting:
+            app = self._app(tc)
+            if app is None:
+                continue
+            for ref, burst in ready.items():
+                if not ref.same_app(app):
+                    continue
+                last = self._last_time(tc)
+                if due.is_triggered(tc, now, self._last.get(self._key(tc)), burst.last):
+                    ns, name = self._names(tc)
+                    log.info("%s/%s: %s, audited early", ns, name, burst.reason)
+                    out.append(tc)
+                    break
+                if last is not None and burst.last > last:
+                    held.add(ref)  # changed since, but audited less than a floor ago
+        for ref in ready:
+            if ref not in held:
+                self.triggers.settle(ref, now)
+        return out
 
     def _triggered(self, waiting: list[KubeObject], now: datetime) -> list[KubeObject]:
         """The waiting TruthChecks whose application has an intent newer than their last

@@ -115,15 +115,16 @@ def is_triggered(
     truthcheck: KubeObject,
     now: datetime,
     last_audit: datetime | None,
-    newest_intent: datetime | None,
+    newest_change: datetime | None,
 ) -> bool:
-    """An intent of its application came after its last verification (by anyone) or audit:
-    audit it before its interval passes — at most once per ``EARLY_FLOOR``."""
+    """A change of its application (an intent, or a change seen in the cluster) came after
+    its last verification (by anyone) or audit: audit it before its interval passes — at most
+    once per ``EARLY_FLOOR``."""
     known = [t for t in (last_verified(truthcheck), last_audit) if t is not None]
-    if newest_intent is None or not known:
+    if newest_change is None or not known:
         return False  # no news, or never verified (then it is due anyway)
     last = max(known)
-    return newest_intent > last and now - last >= EARLY_FLOOR
+    return newest_change > last and now - last >= EARLY_FLOOR
 
 
 def _signature(findings: Any) -> Counter[tuple[str, str, str]]:

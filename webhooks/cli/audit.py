@@ -102,6 +102,14 @@ def _metrics(port: int, address: str) -> Callable[[list[AuditResult], float], No
 @click.option("--timeout", type=click.FloatRange(min=1, max=300), default=10, show_default=True)
 @click.option("--metrics-port", type=int, default=0, help="Serve /metrics here (0: off).")
 @click.option("--metrics-address", default="0.0.0.0", show_default=True, metavar="ADDR")  # noqa: S104 - scraped from other pods
+@click.option(
+    "--watch/--no-watch",
+    default=True,
+    show_default=True,
+    help="Keep the audited applications' objects current through watches shared by every "
+    "TruthCheck (needs the watch verb), and audit a TruthCheck early when its application's "
+    "workloads, pods or Warning events change. --no-watch lists them on every pass.",
+)
 @click.option("--once", is_flag=True, help="One pass, print what it did as JSON lines, exit.")
 @click.option(
     "--verdict-policy",
@@ -124,6 +132,7 @@ def audit(  # noqa: PLR0917 - one parameter per flag is how click works
     timeout: float,
     metrics_port: int,
     metrics_address: str,
+    watch: bool,
     once: bool,
     verdict_policy: Path | None,
 ) -> None:
@@ -136,6 +145,9 @@ def audit(  # noqa: PLR0917 - one parameter per flag is how click works
     import json
 
     from webhooks.audit.lease import LeaseElector
+    from webhooks.audit.triggers import Triggers
+    from webhooks.cluster.informer import Informers
+    from webhooks.cluster.resources import APP_OBJECT_TYPES
 
     spread = tuple(n for item in namespaces for n in item.split())
     lease_ref = lease.partition("/") if lease else None
@@ -151,17 +163,25 @@ def audit(  # noqa: PLR0917 - one parameter per flag is how click works
             if lease_ref is not None
             else None
         )
+        clock = SystemClock()
+        informers, triggers = None, None
+        if watch and not once:  # one pass has nothing to keep current
+            triggers = Triggers(clock)
+            informers = Informers(client, frozenset(APP_OBJECT_TYPES))
+            informers.on_change = triggers.observer(informers.find)
         auditor = Auditor(
             client,
             client,
             judge,
-            SystemClock(),
+            clock,
             spread,
             ledger=store,
             elector=elector,
             concurrency=concurrency,
             app_namespace=app_namespace,
             on_pass=_metrics(metrics_port, metrics_address) if metrics_port else None,
+            informers=informers,
+            triggers=triggers,
         )
         if once:
             for r in auditor.tick():
