@@ -24,12 +24,7 @@ from typing import Any
 
 import click
 
-from webhooks.admission.config import (
-    ARGOCD_CONTROLLER,
-    FAILURE_MODES,
-    AdmissionConfig,
-    FailureMode,
-)
+from webhooks.admission.config import ARGOCD_CONTROLLER, AdmissionConfig, FailureMode
 from webhooks.admission.decide import Decision, decide
 from webhooks.admission.manifest import (
     MANIFEST_OPERATIONS,
@@ -40,6 +35,7 @@ from webhooks.admission.manifest import (
 )
 from webhooks.admission.review import AdmissionRequest, check_depth, parse_review, request_object
 from webhooks.checks.kube import display_ref
+from webhooks.cli.admission_options import admission_options, admission_settings
 from webhooks.errors import BadRequestError, TruthgateError
 from webhooks.evidence.model import ResourceRef
 
@@ -220,31 +216,7 @@ def as_text(e: Evaluated) -> str:
 
 @click.command("eval")
 @click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
-@click.option(
-    "--policies",
-    "policy_dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Admission policy directory [default: ./policies/admission, else the shipped one].",
-)
-@click.option(
-    "--enforcement",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Enforcement config [default: enforcement.yaml in the policy directory].",
-)
-@click.option(
-    "--engine",
-    "engine_spec",
-    default="regorus",
-    show_default=True,
-    envvar="TRUTHGATE_ENGINE",
-    metavar="regorus|opa+http://HOST:PORT",
-    help="Rego engine, as for serve.",
-)
-@click.option(
-    "--failure-mode",
-    type=click.Choice(FAILURE_MODES),
-    help="What a policy error does, as for serve [default: from the enforcement config].",
-)
+@admission_options
 @click.option(
     "--operation",
     type=click.Choice(MANIFEST_OPERATIONS, case_sensitive=False),
@@ -366,7 +338,6 @@ def _evaluate(
     old_file: str | None,
     opts: dict[str, Any],
 ) -> list[Evaluated]:
-    from webhooks.cli.serve import admission_config, default_policy_dir
     from webhooks.policy.factory import open_engine
 
     if opts["operation"] not in (None, "UPDATE") and old_file is not None:
@@ -377,10 +348,7 @@ def _evaluate(
     if opts["operation"] == "UPDATE" and not olds and not all(d.is_review for d in docs):
         raise BadRequestError("--operation UPDATE needs --old FILE: the object as it is now")
 
-    policy_dir = policy_dir or default_policy_dir()
-    if not policy_dir.is_dir():
-        raise BadRequestError(f"policy directory {policy_dir} does not exist")
-    config = admission_config(policy_dir, enforcement, failure_mode)
+    policy_dir, config = admission_settings(policy_dir, enforcement, failure_mode)
     requests = [(doc.where, _request(doc, olds, config, opts)) for doc in docs]
     engine = open_engine(engine_spec, policy_dir)
     now = datetime.now(UTC)

@@ -11,24 +11,17 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from webhooks.admission.config import (
-    FAILURE_MODES,
-    AdmissionConfig,
-    FailureMode,
-    load_config,
-)
+from webhooks.admission.config import FailureMode
+from webhooks.cli.admission_options import admission_options, admission_settings
 from webhooks.errors import BadRequestError, LedgerError, TruthgateError, short
 from webhooks.policy.gatekeeper.inventory import InventoryCache
 from webhooks.policy.gatekeeper.namespaces import NamespaceLabels
-from webhooks.shipped import shipped_policy_dir
 
 if TYPE_CHECKING:
     from webhooks.ledger.store import IntentStore
@@ -58,20 +51,6 @@ WARM_INPUT = {
         "breakGlass": None,
     },
 }
-
-
-def default_policy_dir(cwd: Path | None = None) -> Path:
-    """``./policies/admission`` if present, else the policies shipped with this installation."""
-    local = (cwd or Path.cwd()) / "policies" / "admission"
-    if local.is_dir():
-        return local
-    shipped = shipped_policy_dir("admission")
-    if shipped is not None:
-        return shipped
-    raise BadRequestError(
-        "no admission policy directory: ./policies/admission does not exist and none ships with "
-        "this installation; pass --policies DIR"
-    )
 
 
 def _read_token(path: Path | None) -> str | None:
@@ -151,33 +130,7 @@ def _gatekeeper_caches() -> tuple[NamespaceLabels, InventoryCache, Callable[[], 
     metavar="URL",
     help="SQLite path or sqlite:…, or postgresql://… [env TRUTHGATE_LEDGER].",
 )
-@click.option(
-    "--policies",
-    "policy_dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Admission policy directory [default: ./policies/admission, else the shipped one].",
-)
-@click.option(
-    "--engine",
-    "engine_spec",
-    default="regorus",
-    show_default=True,
-    envvar="TRUTHGATE_ENGINE",
-    metavar="regorus|opa+http://HOST:PORT",
-    help="Rego engine: embedded regorus, or an OPA server.",
-)
-@click.option(
-    "--enforcement",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Enforcement config (deny/warn/dryrun per policy) [default: "
-    "enforcement.yaml in the policy directory].",
-)
-@click.option(
-    "--failure-mode",
-    type=click.Choice(FAILURE_MODES),
-    help="What a policy or ledger failure does [default: from the enforcement config, "
-    "or $TRUTHGATE_FAILURE_MODE; fail-open].",
-)
+@admission_options
 @click.option(
     "--workers",
     type=click.IntRange(1, 64),
@@ -260,10 +213,7 @@ def serve(
     from webhooks.server.metrics import Metrics
     from webhooks.server.store import PerProcessStore
 
-    policy_dir = policy_dir or default_policy_dir()
-    if not policy_dir.is_dir():
-        raise BadRequestError(f"policy directory {policy_dir} does not exist")
-    config = admission_config(policy_dir, enforcement, failure_mode)
+    policy_dir, config = admission_settings(policy_dir, enforcement, failure_mode)
     namespaces, inventory, start_inventory = _gatekeeper_caches()
     engine = open_engine(engine_spec, policy_dir, namespaces=namespaces, inventory=inventory)
     loaded = len(engine.policies())
@@ -333,16 +283,6 @@ def serve(
         loglevel=logging.getLevelName(logging.getLogger().level).lower(),
     )
     WebhookServer(settings, app, on_reload=reload_policies, on_ready=ready, warm=warm).run()
-
-
-def admission_config(
-    policy_dir: Path, enforcement: Path | None, failure_mode: FailureMode | None
-) -> AdmissionConfig:
-    """Built-in defaults < the enforcement file < TRUTHGATE_* variables < --failure-mode."""
-    if enforcement is None and (policy_dir / "enforcement.yaml").is_file():
-        enforcement = policy_dir / "enforcement.yaml"
-    config = load_config(enforcement, os.environ)
-    return config if failure_mode is None else replace(config, failure_mode=failure_mode)
 
 
 def _ledger_opener(
