@@ -10,16 +10,21 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import kmock
+import pytest
 
 from tests.cluster.fakeapi import ApiServer
 from tests.postsync.world import REVISION, SECRET_VALUE, seed
 from webhooks.cluster.resources import APPLICATION, TRUTHCHECK
 
 Web = tuple[str, dict[str, int]]
+Verify = Callable[..., subprocess.CompletedProcess[str]]
+#: The application of tests/postsync/world.py and the namespace of its TruthCheck.
+SHOP = ("--app", "shop-web", "-n", "shop")
 
 
 def truthgate(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -38,6 +43,16 @@ def truthgate(*args: str, env: dict[str, str] | None = None) -> subprocess.Compl
     )
 
 
+@pytest.fixture
+def verify(api: ApiServer) -> Verify:
+    """``truthgate verify`` against the test API, judging at once (no observation window)."""
+
+    def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        return truthgate("verify", "--server", api.url, "--no-wait", *args, env=env)
+
+    return run
+
+
 def status(api: ApiServer) -> dict[str, Any]:
     tc = api.get(TRUTHCHECK, "shop", "shop-web")
     assert tc is not None
@@ -46,11 +61,11 @@ def status(api: ApiServer) -> dict[str, Any]:
 
 
 def test_degrade_action_turns_the_truthcheck_degraded_and_exits_zero(
-    api: ApiServer, web: Web
+    api: ApiServer, verify: Verify, web: Web
 ) -> None:
     url, _ = web
     seed(api, {"web-health": f"{url}/healthz", "web-broken": f"{url}/broken"})
-    out = truthgate("verify", "--server", api.url, "--app", "shop-web", "-n", "shop", "--no-wait")
+    out = verify(*SHOP)
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("Degraded:")
     st = status(api)
@@ -62,16 +77,20 @@ def test_degrade_action_turns_the_truthcheck_degraded_and_exits_zero(
     assert st["conditions"][0]["type"] == "Verified" and st["conditions"][0]["status"] == "False"
 
 
-def test_fail_sync_action_exits_non_zero_on_degraded(api: ApiServer, web: Web) -> None:
+def test_fail_sync_action_exits_non_zero_on_degraded(
+    api: ApiServer, verify: Verify, web: Web
+) -> None:
     url, _ = web
     seed(api, {"web-broken": f"{url}/broken"}, on_divergence="fail-sync")
-    out = truthgate("verify", "--server", api.url, "--app", "shop-web", "-n", "shop", "--no-wait")
+    out = verify(*SHOP)
     assert out.returncode == 1
     assert "failing the hook" in out.stderr
     assert status(api)["verdict"] == "Degraded"
 
 
-def test_a_teams_own_verdict_policy_decides(api: ApiServer, web: Web, tmp_path: Path) -> None:
+def test_a_teams_own_verdict_policy_decides(
+    api: ApiServer, verify: Verify, web: Web, tmp_path: Path
+) -> None:
     # This team treats a failing probe as a warning only: their policy, not Python, says so.
     url, _ = web
     seed(api, {"web-broken": f"{url}/broken"})
@@ -82,29 +101,15 @@ def test_a_teams_own_verdict_policy_decides(api: ApiServer, web: Web, tmp_path: 
         'not startswith(f.check, "probes/") }\n\n'
         "reasons := [f.message | some f in input.findings]\n"
     )
-    out = truthgate(
-        "verify",
-        "--server",
-        api.url,
-        "--app",
-        "shop-web",
-        "-n",
-        "shop",
-        "--no-wait",
+    out = verify(
+        *SHOP,
         "--verdict-policy",
         str(tmp_path),
     )
     assert out.returncode == 0, out.stderr
     assert status(api)["verdict"] == "Healthy"
-    broken = truthgate(
-        "verify",
-        "--server",
-        api.url,
-        "--app",
-        "shop-web",
-        "-n",
-        "shop",
-        "--no-wait",
+    broken = verify(
+        *SHOP,
         "--verdict-policy",
         str(tmp_path / "absent"),
     )
@@ -113,13 +118,9 @@ def test_a_teams_own_verdict_policy_decides(api: ApiServer, web: Web, tmp_path: 
     assert broken.stdout.startswith("truthgate: not verified (post-sync), the sync goes on:")
     assert "does not exist" in broken.stdout
     # ...and --strict, for people and CI, makes it an error.
-    strict = truthgate(
-        "verify",
-        "--server",
-        api.url,
+    strict = verify(
         "--app",
         "shop-web",
-        "--no-wait",
         "--strict",
         "--verdict-policy",
         str(tmp_path / "absent"),
@@ -129,16 +130,12 @@ def test_a_teams_own_verdict_policy_decides(api: ApiServer, web: Web, tmp_path: 
 
 
 def test_hook_finds_its_app_from_its_own_job_and_keeps_secrets_out(
-    api: ApiServer, web: Web, tmp_path: Path
+    api: ApiServer, verify: Verify, web: Web, tmp_path: Path
 ) -> None:
     url, _ = web
     seed(api, {"web-health": f"{url}/healthz"}, on_divergence="both", phase="Succeeded")
     saved = tmp_path / "evidence.json"
-    out = truthgate(
-        "verify",
-        "--server",
-        api.url,
-        "--no-wait",
+    out = verify(
         "--save-evidence",
         str(saved),
         env={"POD_NAME": "shop-web-verify-x7k", "POD_NAMESPACE": "shop"},
@@ -161,20 +158,13 @@ def test_hook_finds_its_app_from_its_own_job_and_keeps_secrets_out(
 
 
 def test_saved_evidence_replays_to_the_published_verdict(
-    api: ApiServer, web: Web, tmp_path: Path
+    api: ApiServer, verify: Verify, web: Web, tmp_path: Path
 ) -> None:
     url, _ = web
     seed(api, {"web-broken": f"{url}/broken"})
     saved = tmp_path / "evidence.json"
-    out = truthgate(
-        "verify",
-        "--server",
-        api.url,
-        "--app",
-        "shop-web",
-        "-n",
-        "shop",
-        "--no-wait",
+    out = verify(
+        *SHOP,
         "--save-evidence",
         str(saved),
     )
@@ -188,30 +178,23 @@ def test_saved_evidence_replays_to_the_published_verdict(
     assert verdict["findings"] == st["findings"]
 
 
-def test_missing_truthcheck_is_a_clear_message_and_no_failure(api: ApiServer, web: Web) -> None:
+def test_missing_truthcheck_is_a_clear_message_and_no_failure(
+    api: ApiServer, verify: Verify, web: Web
+) -> None:
     url, _ = web
     seed(api, {"web-health": f"{url}/healthz"})
-    out = truthgate("verify", "--server", api.url, "--app", "shop-web", "-n", "other", "--no-wait")
+    out = verify("--app", "shop-web", "-n", "other")
     assert out.returncode == 0
     assert "no TruthCheck in namespace other for application shop-web" in out.stdout
 
 
-def test_unknown_application_is_a_clear_message_and_no_failure(api: ApiServer, web: Web) -> None:
+def test_unknown_application_is_a_clear_message_and_no_failure(
+    api: ApiServer, verify: Verify, web: Web
+) -> None:
     url, _ = web
     seed(api, {"web-health": f"{url}/healthz"})
     api.delete(APPLICATION, "argocd", "shop-web")
-    out = truthgate(
-        "verify",
-        "--server",
-        api.url,
-        "--app",
-        "shop-web",
-        "-n",
-        "shop",
-        "--truthcheck",
-        "shop-web",
-        "--no-wait",
-    )
+    out = verify(*SHOP, "--truthcheck", "shop-web")
     assert out.returncode == 0
     assert "Application argocd/shop-web not found" in out.stdout
     # Said on the TruthCheck too, in a way that hides none of the application's health.
@@ -219,7 +202,7 @@ def test_unknown_application_is_a_clear_message_and_no_failure(api: ApiServer, w
     assert "Application argocd/shop-web not found" in status(api)["summary"]
 
 
-def test_missing_rbac_names_the_verb_and_resource(api: ApiServer, web: Web) -> None:
+def test_missing_rbac_names_the_verb_and_resource(api: ApiServer, verify: Verify, web: Web) -> None:
     url, _ = web
     seed(api, {"web-health": f"{url}/healthz"})
     (
@@ -233,14 +216,14 @@ def test_missing_rbac_names_the_verb_and_resource(api: ApiServer, web: Web) -> N
             'verifier" cannot list resource "truthchecks"',
         }
     )
-    out = truthgate("verify", "--server", api.url, "--app", "shop-web", "-n", "shop", "--no-wait")
+    out = verify(*SHOP)
     assert out.returncode == 0
     assert "cannot list truthchecks.truthgate.dev in namespace 'shop'" in out.stdout
     assert "grant the ServiceAccount verb 'list'" in out.stdout
 
 
 def test_ledger_supplies_this_syncs_intents_and_records_the_verification(
-    api: ApiServer, web: Web, tmp_path: Path
+    api: ApiServer, verify: Verify, web: Web, tmp_path: Path
 ) -> None:
     from tests.ledger.ledger_support import draft
     from webhooks.ledger import open_store
@@ -254,15 +237,8 @@ def test_ledger_supplies_this_syncs_intents_and_records_the_verification(
     store.append(draft("elsewhere", app="billing", at="2026-11-27T10:00:06Z"))
     store.close()
     saved = tmp_path / "evidence.json"
-    out = truthgate(
-        "verify",
-        "--server",
-        api.url,
-        "--app",
-        "shop-web",
-        "-n",
-        "shop",
-        "--no-wait",
+    out = verify(
+        *SHOP,
         "--ledger",
         ledger,
         "--save-evidence",
