@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from webhooks.common.times import format_time, parse_time, try_parse_time
+from webhooks.common.times import format_micro_time, format_time, parse_time, try_parse_time
 from webhooks.errors import BadRequestError
 
 
@@ -56,3 +56,11 @@ def test_times_are_written_in_utc_to_the_millisecond(moment: datetime, text: str
 def test_a_written_time_reads_back_to_the_millisecond() -> None:
     moment = datetime(2026, 11, 27, 10, 0, 3, 250_999, tzinfo=UTC)
     assert parse_time(format_time(moment)) == moment.replace(microsecond=250_000)
+
+
+def test_lease_times_are_kubernetes_micro_time_in_utc_and_read_back_exactly() -> None:
+    moment = datetime(2026, 11, 27, 11, 0, 3, 250, tzinfo=timezone(timedelta(hours=1)))
+    text = format_micro_time(moment)
+    assert text == "2026-11-27T10:00:03.000250Z"  # six digits, as the API server demands
+    assert parse_time(text) == moment
+    assert format_micro_time(datetime(2026, 11, 27, 10, 0, 3)) == "2026-11-27T10:00:03.000000Z"

@@ -21,26 +21,13 @@ from typing import Any
 
 from webhooks.cluster.api import ClusterReader, ObjectWriter
 from webhooks.cluster.resources import LEASE
+from webhooks.common.times import format_micro_time, try_parse_time
 from webhooks.errors import ClusterError, short
 from webhooks.evidence.model import KubeObject
 
 log = logging.getLogger(__name__)
 
 DEFAULT_DURATION_SECONDS = 30
-
-
-def _micro(value: datetime) -> str:
-    """Kubernetes MicroTime (what Lease times are)."""
-    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _parse(value: object) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 @dataclass
@@ -67,7 +54,9 @@ class LeaseElector:
             else:
                 spec: dict[str, Any] = lease.get("spec") or {}
                 holder = spec.get("holderIdentity")
-                renewed = _parse(spec.get("renewTime")) or _parse(spec.get("acquireTime"))
+                renewed = try_parse_time(spec.get("renewTime")) or try_parse_time(
+                    spec.get("acquireTime")
+                )
                 duration = int(spec.get("leaseDurationSeconds") or self.duration_seconds)
                 expired = renewed is None or now >= renewed + timedelta(seconds=duration)
                 if holder not in (self.identity, None, "") and not expired:
@@ -92,12 +81,12 @@ class LeaseElector:
     def _body(self, lease: KubeObject | None, now: datetime, transitions: int) -> KubeObject:
         spec = dict((lease or {}).get("spec") or {})
         if spec.get("holderIdentity") != self.identity:
-            spec["acquireTime"] = _micro(now)
+            spec["acquireTime"] = format_micro_time(now)
         spec.update(
             {
                 "holderIdentity": self.identity,
                 "leaseDurationSeconds": self.duration_seconds,
-                "renewTime": _micro(now),
+                "renewTime": format_micro_time(now),
                 "leaseTransitions": transitions,
             }
         )

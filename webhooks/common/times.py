@@ -5,7 +5,8 @@ from ``format_time``: UTC, a ``Z`` suffix, millisecond precision, the fraction l
 zero (``2026-11-27T10:00:03Z``, ``2026-11-27T10:00:03.250Z``). Every time it reads goes through
 ``parse_time`` (a clear error) or ``try_parse_time`` (None), which accept what the API server,
 Argo CD and Prometheus write: ``Z`` or an offset, any fraction. A time without a zone is not
-RFC 3339 and is refused rather than guessed.
+RFC 3339 and is refused rather than guessed. The one exception to the millisecond is what
+Kubernetes itself demands: a Lease's times are MicroTime (``format_micro_time``).
 """
 
 from __future__ import annotations
@@ -46,3 +47,10 @@ def format_time(value: datetime) -> str:
         value = value.replace(tzinfo=UTC)
     text = value.astimezone(UTC).isoformat(timespec="milliseconds")
     return text.removesuffix("+00:00").removesuffix(".000") + "Z"
+
+
+def format_micro_time(value: datetime) -> str:
+    """Kubernetes MicroTime (a Lease's ``acquireTime`` and ``renewTime``): UTC, six digits."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
