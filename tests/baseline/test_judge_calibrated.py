@@ -4,6 +4,8 @@ history, not whether it clears a fixed 20% tolerance."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -71,6 +73,33 @@ def test_errors_in_bursts_move_the_mean_and_are_named_bursts() -> None:
 
     assert a.severity == "critical" and a.decisive in ("burst", "variability")
     assert calibrated.TESTS.index(a.decisive) >= 1  # not a step: the median stayed put
+
+
+def test_a_regression_rolled_back_inside_the_observation_still_fails_the_change() -> None:
+    """An hour of a 20% step, then the rollback: the change made the metric regress, and
+    the finding says when it was back."""
+    rng = np.random.default_rng(6)
+    before = noise(rng, 2 * DAY_POINTS, 100.0, 0.01)
+    after = noise(rng, OBSERVE, 100.0, 0.01)
+    after[:60] *= 1.2
+
+    a = assess(make(before, after, direction="either"))
+
+    assert a.severity == "critical" and a.classification == "High", a.message
+    assert re.search(
+        r"back within its usual range 1h(\dm)? after the change \(rolled back", a.message
+    )
+
+
+def test_a_regression_over_within_minutes_is_only_a_warning() -> None:
+    rng = np.random.default_rng(6)
+    before = noise(rng, 2 * DAY_POINTS, 100.0, 0.01)
+    after = noise(rng, OBSERVE, 100.0, 0.01)
+    after[:15] *= 1.5  # a quarter of an hour of a restart's errors, then normal
+
+    a = assess(make(before, after, direction="either"))
+
+    assert a.severity == "warning" and "too short to count" in a.message, a.message
 
 
 def test_a_leak_is_named_a_leak() -> None:

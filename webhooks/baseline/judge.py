@@ -22,9 +22,10 @@ Around the tests:
   non-zero?": its interval must clear ``max(absolute, relative * baseline level)``.
 - **Multiplicity** — a metric's one-sided p-values are combined with Simes' test, and the
   metrics of one call are controlled with Benjamini-Hochberg before anything is flagged.
-- **Drift budget** — a divergence that has not yet lasted ``driftBudgetSeconds`` (or has
-  already recovered) is a warning; a persistent one is critical unless the metric is marked
-  advisory (``critical: false``; every metric counts by default).
+- **Drift budget** — a divergence that has not yet lasted ``driftBudgetSeconds``, or that
+  is over after less than a quarter of the observation, is a warning; a persistent one, or
+  one that lasted (a regression rolled back inside the observation), is critical unless the
+  metric is marked advisory (``critical: false``; every metric counts by default).
 
 Too few points say NoData (an info finding) rather than guess.
 """
@@ -36,6 +37,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 from scipy import stats as sps
 
 from webhooks.baseline import calibrated, season, stats
@@ -53,6 +55,7 @@ from webhooks.baseline.series import (
     split_history,
 )
 from webhooks.baseline.stats import Estimate
+from webhooks.common.durations import format_duration
 from webhooks.common.times import parse_time
 from webhooks.errors import BadRequestError, short
 from webhooks.evidence.model import Direction, Finding, MetricSeries, Severity
@@ -81,6 +84,14 @@ MIN_OBSERVATION_POINTS = 5
 MAX_MAGNITUDE = 1e150
 #: The shortest trailing stretch that can date the start of a divergence.
 ONGOING_POINTS = 5
+#: A regression that has recovered (rolled back, or over by itself) still counts when it
+#: lasted at least this share of the observation (and the drift budget): the change made
+#: the metric regress, and a rollback does not make the change good.
+RECOVERED_SHARE = 0.25
+#: How long a divergence lasted is read off runs of this share of the observation, each
+#: beyond this many of the null's scales (widened for the run's length, see ``_episode``).
+EPISODE_SHARE = 0.125
+EPISODE_SCALES = 3.0
 
 
 @dataclass
@@ -430,6 +441,40 @@ def _onset(m: _Measure, sign: float, decisive: str) -> float | None:
     return m.change_at if beyond[0] == 0 else float(tt[beyond[0]])
 
 
+def _episode(m: _Measure, sign: float, decisive: str) -> tuple[float, float]:
+    """How long a divergence that is over lasted, and when (seconds after the change) the
+    metric was back.
+
+    A stretch is divergent where the median (or mean, when the mean decided) of a run of
+    ``EPISODE_SHARE`` of the observation lies beyond the threshold; with calibrated tests the
+    threshold is ``EPISODE_SCALES`` of the null's scale, widened for the shorter run (times the square root of how many runs fit in the observation). The longest
+    stretch of such runs lasted from the centre of its first run (the change itself, when
+    that run starts there) to the centre of its last. (0, 0) when there is none (a spike)."""
+    if m.excess is None or m.excess_t is None or decisive == "variability":
+        return 0.0, 0.0
+    tt, s = stats.thin(m.excess_t)
+    x = sign * (m.excess[::s] if s > 1 else m.excess)
+    k = min(x.size, max(ONGOING_POINTS, round(EPISODE_SHARE * x.size)) | 1)  # odd: a middle
+    threshold = m.tolerance
+    if m.calibration is not None:
+        scale = m.calibration["step" if decisive == "leak" else decisive].scale
+        threshold = max(threshold, EPISODE_SCALES * scale * math.sqrt(x.size / k))
+    runs = sliding_window_view(x, k)
+    centre = runs.mean(axis=1) if decisive in ("mean", "burst") else np.median(runs, axis=1)
+    beyond = np.flatnonzero(centre > threshold)
+    if not beyond.size:
+        return 0.0, 0.0
+    # The longest stretch of consecutive runs beyond it.
+    breaks = np.flatnonzero(np.diff(beyond) > 1)
+    starts = np.concatenate([[0], breaks + 1])
+    ends = np.concatenate([breaks, [beyond.size - 1]])
+    longest = int(np.argmax(beyond[ends] - beyond[starts]))
+    lo, hi = int(beyond[starts[longest]]), int(beyond[ends[longest]])
+    first = m.change_at if lo == 0 else float(tt[lo + k // 2])
+    last = float(tt[hi + k // 2]) + m.step * s
+    return last - first, last - m.change_at
+
+
 # --- deciding -------------------------------------------------------------------------------
 
 
@@ -473,23 +518,11 @@ def _decide(m: _Measure, p_bad: float) -> Assessment:
     if p_bad < alpha:
         regression = True
         side_high, decisive, onset = _ongoing_side(m, side_high)
-        classification = "High" if side_high else "Low"
-        # Each point stands for one sampling interval, so a divergence seen at every point of
-        # a 10-minute observation has lasted 10 minutes, not 10 minutes less one step.
-        divergent = (m.end + m.step - onset) if onset is not None else 0.0
-        # Every listed metric counts unless it is marked advisory (``critical: false``).
-        critical = bool(metric.get("critical", True))
+        episode = None
         if onset is None:
-            reasons.append("diverged after the change but has recovered")
-            severity = "warning"
-        elif divergent < budget:
-            reasons.append("divergent, but not yet for as long as the drift budget")
-            severity = "warning"
-        elif not critical:
-            reasons.append("regressed, but the metric is advisory (critical: false)")
-            severity = "warning"
-        else:
-            severity = "critical"
+            side_high, decisive, *episode = _recovered(m, side_high, decisive)
+        classification = "High" if side_high else "Low"
+        severity, divergent = _severity(m, onset, episode, budget=budget, reasons=reasons)
     elif m.p_high < alpha and not up_bad:
         classification = "High"
         decisive = m.decisive.get("high", "shift")
@@ -533,6 +566,60 @@ def _decide(m: _Measure, p_bad: float) -> Assessment:
         drift_budget_seconds=budget,
     )
     return replace(a, message=describe(a))
+
+
+def _severity(
+    m: _Measure,
+    onset: float | None,
+    episode: list[float] | None,
+    *,
+    budget: float,
+    reasons: list[str],
+) -> tuple[Severity, float]:
+    """Critical or warning for a significant regression, and how long it diverged.
+
+    Critical when the metric is not advisory and the divergence is still there and has
+    lasted the drift budget — or is over but lasted at least ``RECOVERED_SHARE`` of the
+    observation (and the budget): a rollback inside the observation does not make the
+    change good."""
+    critical = bool(m.metric.get("critical", True))
+    if onset is None:
+        divergent, back = episode or (0.0, 0.0)
+        lasted = divergent >= max(budget, RECOVERED_SHARE * (m.end + m.step - m.change_at))
+        reasons.append(
+            f"back within its usual range {format_duration(back, largest=2)} after the"
+            " change (rolled back or recovered)"
+            if divergent > 0
+            else "diverged after the change but has recovered"
+        )
+        if not lasted:
+            reasons.append("too short to count: under a quarter of the observation")
+    else:
+        # Each point stands for one sampling interval, so a divergence seen at every point of
+        # a 10-minute observation has lasted 10 minutes, not 10 minutes less one step.
+        divergent = m.end + m.step - onset
+        lasted = divergent >= budget
+        if not lasted:
+            reasons.append("divergent, but not yet for as long as the drift budget")
+    if lasted and not critical:
+        reasons.append("regressed, but the metric is advisory (critical: false)")
+    return ("critical" if lasted and critical else "warning"), divergent
+
+
+def _recovered(m: _Measure, side_high: bool, decisive: str) -> tuple[bool, str, float, float]:
+    """For a divergence that is over: the side and test of its longest episode, how long
+    that lasted and when the metric was back. Medians date an episode best (a mean is
+    beyond as soon as one point of a run is far out), so the level's episodes come first;
+    a rollback reads as a falling trend after a rise, so with calibrated tests the level is
+    searched on either side (as far as the direction counts them)."""
+    sides = [side_high]
+    if m.calibration is not None and m.metric.get("direction", "either") == "either":
+        sides.append(not side_high)
+    level = "step" if m.calibration is not None else "shift"
+    best = (side_high, decisive, *_episode(m, 1.0 if side_high else -1.0, decisive))
+    found = [(s, level, *_episode(m, 1.0 if s else -1.0, level)) for s in sides]
+    longest = max(found, key=lambda e: e[2])
+    return longest if longest[2] > 0 else best
 
 
 def _ongoing_side(m: _Measure, side_high: bool) -> tuple[bool, str, float | None]:
