@@ -2,8 +2,11 @@
 
 Run:  .venv/bin/python -m benchmarks.baseline_accuracy [--nab PATH] [--per-family N]
 
-Cases: the simulated corpus (benchmarks/corpus/simulated.py, fixed seeds) and cuts of real
-telemetry from the NAB subset (benchmarks/corpus/nab.py). Each case is judged once with all
+Cases: the simulated corpus (benchmarks/corpus/simulated.py, fixed seeds), cuts of real
+telemetry from the NAB subset (benchmarks/corpus/nab.py) and deploy-like changes drawn on those
+cuts (benchmarks/corpus/changes.py: erroneous against healthy changes, half and half, and the
+untouched windows for the false-Degraded rate; a second table gives each kind's share said
+Degraded). Each case is judged once with all
 its data ("Degraded" = a critical finding); precision, recall, F1 and false-positive rate
 come from those verdicts. Time-to-detect re-judges every detected regression as its data
 arrives (``now`` = each observation point in turn) and counts the points after the change
@@ -20,7 +23,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmarks.corpus import Case, kayenta, nab, simulated
+from benchmarks.corpus import Case, changes, kayenta, nab, simulated
 from webhooks.baseline.judge import judge_metrics
 from webhooks.evidence.model import MetricSeries
 
@@ -112,10 +115,25 @@ SUBSETS = (
     "deploy-shaped nab lasting: holdout half",
     "deploy-shaped injected 1.1x: tune half",
     "deploy-shaped injected 1.1x: holdout half",
+    "changes (erroneous vs healthy): tune half",
+    "changes (erroneous vs healthy): holdout half",
+    "changes (erroneous vs untouched): tune half",
+    "changes (erroneous vs untouched): holdout half",
 )
 
 
 def subsets(case: Case) -> list[str]:
+    if case.source == "change":
+        half = nab.half(case.family)
+        if case.shape == "untouched":
+            return [f"changes (erroneous vs untouched): {half} half", f"untouched: {half} half"]
+        if case.regression:
+            return [
+                f"changes (erroneous vs healthy): {half} half",
+                f"changes (erroneous vs untouched): {half} half",
+                f"erroneous {case.shape}: {half} half",
+            ]
+        return [f"changes (erroneous vs healthy): {half} half", f"healthy change: {half} half"]
     if case.source == "deploy":
         half = nab.half(case.family)
         if case.shape == "injected":
@@ -163,6 +181,12 @@ def run(cases: Iterable[Case]) -> tuple[dict[tuple[str, str], Tally], dict[str, 
     return tallies, families
 
 
+def flagged(t: Tally) -> float:
+    """The share of a subset's cases said Degraded (recall, or the false-Degraded rate)."""
+    total = t.tp + t.fn + t.fp + t.tn
+    return (t.tp + t.fp) / total if total else 0.0
+
+
 def table(header: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
 
@@ -188,6 +212,7 @@ def main() -> None:
         deploys = list(nab.deploys(nab_root))
         cases += real + list(nab.injected(iter(real))) + deploys
         cases += nab.injected(iter(deploys), nab.DEPLOY_STEP_FACTOR)
+        cases += changes.cases(nab_root)
     else:
         print(f"(no NAB data at {nab_root}: simulated cases only)")
     started = time.perf_counter()
@@ -212,6 +237,23 @@ def main() -> None:
                 "median TTD (points)",
             ],
             rows,
+        )
+    )
+    print()
+    kinds = [f"{k}: {h} half" for k in ("untouched", "healthy change") for h in ("tune", "holdout")]
+    kinds += [f"erroneous {k}: {h} half" for k in changes.KINDS for h in ("tune", "holdout")]
+    kind_rows = [
+        [
+            kind,
+            str(t.tp + t.fn + t.fp + t.tn),
+            *(f"{flagged(tallies[(kind, j)]):.2f}" for j in JUDGES if j != "always Degraded"),
+        ]
+        for kind in kinds
+        if (t := tallies.get((kind, "truthgate")))
+    ]
+    print(
+        table(
+            ["changes by kind", "cases", "truthgate Degraded", "kayenta-style Degraded"], kind_rows
         )
     )
     print()
