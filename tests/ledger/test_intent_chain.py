@@ -17,6 +17,7 @@ from webhooks.ledger.intent import (
     StoredRecord,
     canonical,
     chain,
+    chain_encoded,
     encode,
     index_columns,
     verify_chain,
@@ -44,6 +45,22 @@ def test_hash_is_sha256_of_prev_hash_then_sorted_compact_utf8_json() -> None:
     ).encode()
     assert canonical(record) == expected_body
     assert record["hash"] == hashlib.sha256(GENESIS.encode() + expected_body).hexdigest()
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {},
+        {"a": 1, "zz": [1.5, None], "hasg": "ü", "hasi": {"k": "\u2028"}, "": 0},
+        {"patch": [{"op": "add", "path": "/data/k", "value": "v" * (PATCH_MAX_BYTES + 1)}]},
+    ],
+    ids=["few-keys", "keys-around-hash", "capped-patch"],
+)
+def test_the_stored_text_is_the_canonical_record_with_its_hash(extra: dict[str, Any]) -> None:
+    record, doc = chain_encoded({"uid": "u", "time": "2026-11-27T10:00:00Z"} | extra, GENESIS)
+    assert doc == encode(record)
+    assert record["hash"] == hashlib.sha256(GENESIS.encode() + canonical(record)).hexdigest()
+    assert verify_chain([StoredRecord(doc, index_columns(record))]).ok
 
 
 def test_chain_ignores_hash_fields_a_draft_brings() -> None:

@@ -83,10 +83,7 @@ class StoredRecord:
 
 def canonical(record: Mapping[str, Any]) -> bytes:
     """The bytes that are hashed: the record without ``hash``, sorted keys, compact, UTF-8."""
-    body = {k: v for k, v in record.items() if k != "hash"}
-    return json.dumps(
-        body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
+    return _json({k: v for k, v in record.items() if k != "hash"})
 
 
 def record_hash(record: Mapping[str, Any]) -> ChainHash:
@@ -122,6 +119,16 @@ def chain(draft: Mapping[str, Any], prev_hash: str) -> IntentRecord:
 
     Any ``prevHash``/``hash`` in the draft is ignored: only the store decides the position.
     """
+    return chain_encoded(draft, prev_hash)[0]
+
+
+def chain_encoded(draft: Mapping[str, Any], prev_hash: str) -> tuple[IntentRecord, str]:
+    """``chain`` and the record's stored text (``encode``), from one serialisation.
+
+    The keys sorting before ``hash`` and those after it are serialised apart: joined they are
+    the canonical body that is hashed, and with the hash between them the stored text, each
+    exactly what ``canonical`` and ``encode`` give.
+    """
     missing = [k for k in _REQUIRED if k not in draft]
     if missing:
         raise BadRequestError(f"intent draft lacks {', '.join(missing)}")
@@ -129,18 +136,41 @@ def chain(draft: Mapping[str, Any], prev_hash: str) -> IntentRecord:
     index_columns(record)  # validates uid, time, app, namespace
     record["prevHash"] = prev_hash
     try:
-        if "patch" in record:
+        before, after = _halves(record)
+        body = _joined(before, after).encode("utf-8")
+        # The patch is part of the body: a body within the cap holds a patch within it too.
+        if "patch" in record and len(body) > PATCH_MAX_BYTES:
             record.update(cap_patch(record["patch"]))
-        record["hash"] = record_hash(record)
+            before, after = _halves(record)
+            body = _joined(before, after).encode("utf-8")
     except (TypeError, ValueError) as e:
         raise BadRequestError(f"intent draft is not plain JSON: {e}") from e
-    return cast(IntentRecord, record)
+    digest = hashlib.sha256(prev_hash.encode("utf-8") + body).hexdigest()
+    record["hash"] = digest
+    return cast(IntentRecord, record), _joined(before, after, f'"hash":"{digest}"')
+
+
+def _text(value: Any) -> str:
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+
+
+def _halves(record: Mapping[str, Any]) -> tuple[str, str]:
+    """The canonical text of the keys sorting before ``hash``, and of those after it."""
+    return (
+        _text({k: v for k, v in record.items() if k < "hash"}),
+        _text({k: v for k, v in record.items() if k > "hash"}),
+    )
+
+
+def _joined(before: str, after: str, middle: str = "") -> str:
+    """One JSON object of two canonical ones (and a member between them)."""
+    return "{" + ",".join(p for p in (before[1:-1], middle, after[1:-1]) if p) + "}"
 
 
 def _json(value: Any) -> bytes:
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
+    return _text(value).encode("utf-8")
 
 
 def cap_patch(patch: Any) -> dict[str, Any]:
@@ -183,9 +213,7 @@ def cap_patch(patch: Any) -> dict[str, Any]:
 
 def encode(record: Mapping[str, Any]) -> str:
     """The text a store keeps: the canonical form with ``hash`` included."""
-    return json.dumps(
-        record, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    )
+    return _text(record)
 
 
 def decode(doc: str) -> IntentRecord:

@@ -42,9 +42,8 @@ from webhooks.ledger.intent import (
     Head,
     IndexColumns,
     StoredRecord,
-    chain,
+    chain_encoded,
     decode,
-    encode,
     index_columns,
     to_micros,
     verify_chain,
@@ -182,7 +181,7 @@ class SqlLedger(abc.ABC):
                     out.append(stored[uid])
                     continue
                 try:
-                    record = chain(draft, prev)
+                    record, doc = chain_encoded(draft, prev)
                 except BadRequestError as e:  # this draft alone; the batch goes on
                     out.append(e)
                     continue
@@ -200,7 +199,7 @@ class SqlLedger(abc.ABC):
                         cols["namespace"],
                         cols["ts"],
                         record["hash"],
-                        encode(record),
+                        doc,
                     ),
                 )
                 prev, last_uid = ChainHash(record["hash"]), uid
