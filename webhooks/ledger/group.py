@@ -54,7 +54,10 @@ class _Waiter(Generic[I, R]):
     def __init__(self, item: I, expires: float) -> None:
         self.item = item
         self.expires = expires  # time.monotonic() when its caller stops waiting
-        self.wake = threading.Event()  # set when its batch finished
+        # Held until its batch finished: a bare lock is the cheapest one-shot signal between
+        # two threads (an Event is a Condition, a lock and a list, built anew each wait).
+        self.wake = threading.Lock()
+        self.wake.acquire()
         self.taken = False  # in a batch that is being committed
         self.done = False  # its batch finished: result or error is set
         self.result: R | None = None
@@ -164,7 +167,7 @@ class GroupCommit(Generic[I, R]):
             self._queue.append(me)
             self._start_locked()
             self._cond.notify()
-        if not me.wake.wait(wait_s):
+        if not me.wake.acquire(timeout=max(0.0, wait_s)):
             with self._cond:
                 if not me.done:
                     if not me.taken:
@@ -244,4 +247,4 @@ class GroupCommit(Generic[I, R]):
                     self._failed_at, self._failure = time.monotonic(), failure
                 for w in batch:
                     w.done = True
-                    w.wake.set()
+                    w.wake.release()
