@@ -13,7 +13,7 @@ import lupa.lua51
 import pytest
 import yaml
 
-from tests.argocd_health.sandbox import run_health
+from tests.argocd_health.sandbox import app_health, run_health
 
 HEALTH_DIR = Path(__file__).resolve().parents[2] / "argocd/health/truthgate.dev/TruthCheck"
 SCRIPT = (HEALTH_DIR / "health.lua").read_text(encoding="utf-8")
@@ -30,7 +30,7 @@ def _obj(case: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.mark.parametrize("case", CASES, ids=[c["inputPath"] for c in CASES])
 def test_each_case_gives_the_status_and_message_it_names(case: dict[str, Any]) -> None:
-    got = run_health(SCRIPT, _obj(case))
+    got = run_health(SCRIPT, _obj(case), now=case.get("now"))
     assert got == {
         "status": case["healthStatus"]["status"],
         "message": case["healthStatus"]["message"],
@@ -47,7 +47,7 @@ def test_cases_reach_every_return_of_the_script() -> None:
     returns = {i for i, line in enumerate(SCRIPT.splitlines(), 1) if "return result(" in line}
     hit: set[int] = set()
     for case in CASES:
-        run_health(SCRIPT, _obj(case), on_line=hit.add)
+        run_health(SCRIPT, _obj(case), now=case.get("now"), on_line=hit.add)
     assert returns and returns <= hit, f"lines never reached: {sorted(returns - hit)}"
 
 
@@ -59,10 +59,23 @@ def test_the_sandbox_really_lacks_string_and_math() -> None:
         'local s = "abc" return {status = s:sub(1, 1)}',
         "return {status = io.read()}",
         'return {status = os.getenv("HOME")}',
+        'return {status = require("os").getenv("HOME")}',
+        'return {status = require("string").upper("x")}',
     ):
         with pytest.raises(lupa.lua51.LuaError):
             run_health(body, {})
     assert run_health("return {status = tostring(os.time() > 0)}", {}) == {"status": "true"}
+    # Argo CD's safe os: time (now, or from a table) and date, nothing else.
+    assert run_health(
+        'return {status = tostring(os.time()) .. " " .. os.date("!%Y-%m-%d", os.time()) '
+        '.. " " .. tostring(os.time{year=2026, month=11, day=27} > 0)}',
+        {},
+        now=1795784400,
+    ) == {"status": "1795784400 2026-11-27 true"}
+    assert run_health(
+        "local n = 0 for _ in pairs(os) do n = n + 1 end return {status = tostring(n)}", {}
+    ) == {"status": "2"}
+    assert run_health("return {status = tostring(os)}", {}, with_os=False) == {"status": "nil"}
 
 
 def test_awaiting_states_never_block_argo_cds_sync_wait() -> None:
@@ -70,15 +83,6 @@ def test_awaiting_states_never_block_argo_cds_sync_wait() -> None:
     # a TruthCheck not yet verified for this sync must therefore be Healthy, never Progressing.
     for name in ("no_status.yaml", "pending.yaml", "generation_behind.yaml"):
         assert run_health(SCRIPT, _obj({"inputPath": f"testdata/{name}"}))["status"] == "Healthy"
-
-
-# gitops-engine's healthOrder, most to least healthy: an application's health is the worst of
-# its resources' (Argo CD's app health assessment).
-ARGO_HEALTH_ORDER = ["Healthy", "Suspended", "Progressing", "Missing", "Degraded", "Unknown"]
-
-
-def app_health(*statuses: str) -> str:
-    return max(statuses, key=ARGO_HEALTH_ORDER.index)
 
 
 @pytest.mark.parametrize("name", ["unknown.yaml", "unrecognised_verdict.yaml"])

@@ -20,6 +20,7 @@ from webhooks.audit.lease import LeaseElector
 from webhooks.cli.verify import _judge_with
 from webhooks.cluster.reader import KubeClient, connect
 from webhooks.cluster.resources import APPLICATION, LEASE, TRUTHCHECK
+from webhooks.common.times import format_time, unix_seconds
 
 Web = tuple[str, dict[str, int]]
 START = datetime(2026, 11, 27, 13, 0, tzinfo=UTC)
@@ -84,6 +85,44 @@ def test_first_audit_publishes_and_a_quiet_one_writes_nothing(
     [again] = auditor.tick()
     assert again.outcome == "unchanged"
     assert api.emulator.status_patches == writes  # Argo CD is not made to refresh for nothing
+
+
+def test_the_heartbeat_keeps_the_health_message_young_and_a_stopped_auditor_shows(
+    api: ApiServer, kube: KubeClient, web: Web, clock: StepClock
+) -> None:
+    from tests.argocd_health.sandbox import run_health
+    from tests.argocd_health.test_verdict_age import SCRIPT, STALE_NOTE
+
+    _world(api, web)
+    auditor = _auditor(kube, clock)
+    outcomes = []
+    for _ in range(6):  # a quiet application, audited every 6 minutes for half an hour
+        app = api.get(APPLICATION, "argocd", "shop-web")
+        assert app is not None
+        app["status"]["reconciledAt"] = format_time(clock.now() - timedelta(minutes=1))
+        api.put(APPLICATION, app)
+        outcomes += [r.outcome for r in auditor.tick()]
+        clock.advance(minutes=6)
+    assert outcomes == [
+        "published",
+        "unchanged",
+        "unchanged",
+        "unchanged",
+        "unchanged",
+        "heartbeat",
+    ]
+    tc = api.get(TRUTHCHECK, "shop", "shop-web")
+    assert tc is not None
+    beat = START + timedelta(minutes=30)
+    assert tc["status"]["lastVerifiedAt"] == "2026-11-27T13:30:00Z"
+    assert tc["status"]["lastVerifiedEpoch"] == unix_seconds(beat)
+    healthy = run_health(SCRIPT, tc, now=unix_seconds(beat + timedelta(minutes=7)))
+    assert healthy["status"] == "Healthy"
+    assert healthy["message"].endswith("(verified 5m ago by audit)")
+    # Then the auditor stops: nothing rewrites the status, Argo CD's clock goes on.
+    stopped = run_health(SCRIPT, tc, now=unix_seconds(beat + timedelta(hours=2, minutes=10)))
+    assert stopped["status"] == "Healthy"
+    assert stopped["message"].endswith(f"(verdict is 2h old: {STALE_NOTE})")
 
 
 def test_a_regression_between_syncs_turns_the_truthcheck_degraded_and_is_recorded(

@@ -49,6 +49,7 @@ from webhooks.ledger.store import IntentStore
 from webhooks.postsync.appinfo import sync_ref
 from webhooks.postsync.collect import Clock, Collector, Target
 from webhooks.postsync.publish import publish_status, verification_record, verified_status
+from webhooks.verdict.freshness import AuditSettings, verified_stamp
 
 log = logging.getLogger(__name__)
 
@@ -281,7 +282,7 @@ class Auditor:
         app = self._app(truthcheck)
         if app is None:
             return AuditResult(ns, name, "skipped", "names no Argo CD application")
-        settings = due.AuditSettings.from_truthcheck(truthcheck)
+        settings = AuditSettings.from_truthcheck(truthcheck)
         evidence = collector.collect(Target(app, ns, name, audit_window=settings.window))
         application = evidence.get("application") or {}
         phase = kube.get_str(application, "status", "operationState", "phase")
@@ -304,13 +305,10 @@ class Auditor:
         generation = kube.get_int(current, "metadata", "generation")
 
         def build(tc: KubeObject) -> dict[str, Any]:
-            if not news:  # a heartbeat: the same verdict, verified again
-                status = dict(tc.get("status") or {})
-            else:
-                status = verified_status(verdict, tc, sync, now, generation=generation)
-            status["lastVerifiedAt"] = format_time(now)
-            status["verifiedBy"] = "audit"
-            return status
+            if news:
+                return verified_status(verdict, tc, sync, now, generation=generation, by="audit")
+            # a heartbeat: the same verdict, verified again
+            return dict(tc.get("status") or {}) | verified_stamp(tc, now, "audit")
 
         published = publish_status(self.reader, self.writer, ns, name, build)
         if not published.written:

@@ -7,61 +7,27 @@ Argo CD refreshes an application on every status write of a resource it tracks, 
 auditor writes a TruthCheck's status only when the verdict or the findings changed — "changed"
 meaning another verdict, or another set of (check, object, severity): messages carry ages
 ("12m after sync") that differ on every run and are not news. A heartbeat write, rare, keeps
-``status.lastVerifiedAt`` honest so a stopped auditor is visible on the TruthCheck itself.
+``status.lastVerifiedAt`` honest so a stopped auditor is visible on the TruthCheck itself (the
+heartbeat and the age past which a verdict is stale are one rule, in
+:mod:`webhooks.verdict.freshness`).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from webhooks.checks import kube
-from webhooks.common.durations import duration_field
 from webhooks.common.times import try_parse_time
-from webhooks.errors import BadRequestError
 from webhooks.evidence.model import KubeObject, Verdict
+from webhooks.verdict.freshness import AuditSettings
 
-DEFAULT_INTERVAL = timedelta(minutes=5)
-DEFAULT_WINDOW = timedelta(minutes=30)
-#: At least this often the status is rewritten even without news (lastVerifiedAt).
-HEARTBEAT_FLOOR = timedelta(minutes=30)
 #: A new intent brings an audit forward, but never sooner than this after the last one.
 EARLY_FLOOR = timedelta(minutes=1)
 #: A sync marks its TruthCheck Pending (PreSync) and Verifying (PostSync): hands off.
 SYNC_PHASES = frozenset({"Pending", "Verifying"})
-
-
-@dataclass(frozen=True)
-class AuditSettings:
-    enabled: bool
-    interval: timedelta
-    window: timedelta  # the span judged against what came before it
-
-    @classmethod
-    def from_truthcheck(cls, truthcheck: KubeObject) -> AuditSettings:
-        audit = kube.get_dict(truthcheck, "spec", "audit")
-        observe = kube.get(truthcheck, "spec", "baseline", "windows", "observe")
-        try:
-            interval = (
-                duration_field(audit["interval"], "spec.audit.interval")
-                if audit.get("interval") is not None
-                else DEFAULT_INTERVAL
-            )
-            window = (
-                duration_field(observe, "spec.baseline.windows.observe")
-                if observe is not None
-                else DEFAULT_WINDOW
-            )
-        except BadRequestError:
-            interval, window = DEFAULT_INTERVAL, DEFAULT_WINDOW
-        return cls(
-            enabled=audit.get("enabled") is not False,
-            interval=max(interval, timedelta(seconds=30)),
-            window=window if window > timedelta(0) else DEFAULT_WINDOW,
-        )
 
 
 def skip_reason(truthcheck: KubeObject) -> str | None:
@@ -149,4 +115,4 @@ def is_news(truthcheck: KubeObject, verdict: Verdict) -> bool:
 def heartbeat_due(truthcheck: KubeObject, now: datetime) -> bool:
     settings = AuditSettings.from_truthcheck(truthcheck)
     last = last_verified(truthcheck)
-    return last is None or now - last >= max(HEARTBEAT_FLOOR, 6 * settings.interval)
+    return last is None or now - last >= settings.heartbeat

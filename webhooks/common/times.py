@@ -2,7 +2,9 @@
 
 Every time truthgate writes (intent records, Evidence, TruthCheck status, finding messages) comes
 from ``format_time``: UTC, a ``Z`` suffix, millisecond precision, the fraction left out when it is
-zero (``2026-11-27T10:00:03Z``, ``2026-11-27T10:00:03.250Z``). Every time it reads goes through
+zero (``2026-11-27T10:00:03Z``, ``2026-11-27T10:00:03.250Z``). ``unix_seconds`` gives the same
+instant as whole seconds, for readers that cannot parse text (Argo CD's Lua sandbox has no
+string library). Every time it reads goes through
 ``parse_time`` (a clear error) or ``try_parse_time`` (None), which accept what the API server,
 Argo CD and Prometheus write: ``Z`` or an offset, any fraction. A time without a zone is not
 RFC 3339 and is refused rather than guessed. The one exception to the millisecond is what
@@ -11,9 +13,11 @@ Kubernetes itself demands: a Lease's times are MicroTime (``format_micro_time``)
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from webhooks.errors import BadRequestError, short
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def parse_time(value: object, *, what: str = "time") -> datetime:
@@ -54,3 +58,10 @@ def format_micro_time(value: datetime) -> str:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def unix_seconds(value: datetime) -> int:
+    """Whole seconds since the Unix epoch, rounded down (naive datetimes are taken as UTC)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return (value - _EPOCH) // timedelta(seconds=1)

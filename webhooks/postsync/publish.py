@@ -27,6 +27,7 @@ from webhooks.common.times import format_time, try_parse_time
 from webhooks.errors import ClusterError, ConflictError, short
 from webhooks.evidence.model import Finding, KubeObject, Verdict, VerdictValue
 from webhooks.postsync.appinfo import SyncRef
+from webhooks.verdict.freshness import VerifiedBy, verified_stamp
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +96,10 @@ def verified_status(
     now: datetime,
     *,
     generation: int | None = None,
+    by: VerifiedBy = "sync",
 ) -> dict[str, Any]:
-    """The status for a verdict. ``generation``: the TruthCheck generation that was judged."""
+    """The status for a verdict. ``generation``: the TruthCheck generation that was judged;
+    ``by``: who judged it (the hook after a sync, or the auditor)."""
     previous = truthcheck.get("status") or {}
     status = _base(truthcheck, sync, "Verified")
     if generation is not None:
@@ -122,6 +125,7 @@ def verified_status(
             ],
         }
     )
+    status.update(verified_stamp(truthcheck, now, by))
     if len(findings) > MAX_FINDINGS:
         status["findingsTotal"] = len(findings)
     return status
