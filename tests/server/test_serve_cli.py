@@ -8,7 +8,7 @@ import pytest
 
 from tests.server.reviews import POLICIES
 from tests.server.served import truthgate
-from webhooks.cli.admission_options import default_policy_dir
+from webhooks.cli.options import default_policy_dir
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from webhooks.audit.auditor import Auditor, AuditResult
+from webhooks.cli.options import cluster_options, verdict_policy_option
 from webhooks.cli.verify import _judge_with, cluster_and_ledger
 from webhooks.postsync.collect import SystemClock
 
@@ -67,7 +68,14 @@ def _metrics(port: int, address: str) -> Callable[[list[AuditResult], float], No
     help="Namespace whose TruthChecks to audit (repeat, or space-separated in the env). "
     "[env TRUTHGATE_AUDIT_NAMESPACES]",
 )
-@click.option("--app-namespace", default="argocd", show_default=True, metavar="NS")
+@click.option(
+    "--app-namespace",
+    default="argocd",
+    show_default=True,
+    metavar="NS",
+    help="Where the Applications live, for TruthChecks whose spec.applicationNamespace and "
+    "tracking id name none.",
+)
 @click.option(
     "--ledger",
     envvar="TRUTHGATE_LEDGER",
@@ -75,10 +83,7 @@ def _metrics(port: int, address: str) -> Callable[[list[AuditResult], float], No
     help="Intent ledger: intents for undeclared-change and unrecorded-change; verdict changes "
     "are recorded there. [env TRUTHGATE_LEDGER]",
 )
-@click.option("--kubeconfig", type=click.Path(dir_okay=False), metavar="FILE")
-@click.option("--context", metavar="NAME")
-@click.option("--in-cluster", is_flag=True)
-@click.option("--server", metavar="URL", help="Kubernetes API URL, without credentials (tests).")
+@cluster_options
 @click.option(
     "--lease",
     metavar="NS/NAME",
@@ -90,7 +95,13 @@ def _metrics(port: int, address: str) -> Callable[[list[AuditResult], float], No
     show_default="$POD_NAME or the host name",
     help="This replica's name in the Lease.",
 )
-@click.option("--concurrency", type=click.IntRange(1, 64), default=4, show_default=True)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 64),
+    default=4,
+    show_default=True,
+    help="Verifications at once.",
+)
 @click.option(
     "--every",
     type=click.FloatRange(min=1),
@@ -99,9 +110,14 @@ def _metrics(port: int, address: str) -> Callable[[list[AuditResult], float], No
     metavar="SECONDS",
     help="Seconds between passes (each TruthCheck is audited on its own spec.audit.interval).",
 )
-@click.option("--timeout", type=click.FloatRange(min=1, max=300), default=10, show_default=True)
 @click.option("--metrics-port", type=int, default=0, help="Serve /metrics here (0: off).")
-@click.option("--metrics-address", default="0.0.0.0", show_default=True, metavar="ADDR")  # noqa: S104 - scraped from other pods
+@click.option(
+    "--metrics-address",
+    default="0.0.0.0",  # noqa: S104 - scraped from other pods
+    show_default=True,
+    metavar="ADDR",
+    help="Address of the /metrics endpoint.",
+)
 @click.option(
     "--watch/--no-watch",
     default=True,
@@ -111,12 +127,7 @@ def _metrics(port: int, address: str) -> Callable[[list[AuditResult], float], No
     "workloads, pods or Warning events change. --no-watch lists them on every pass.",
 )
 @click.option("--once", is_flag=True, help="One pass, print what it did as JSON lines, exit.")
-@click.option(
-    "--verdict-policy",
-    envvar="TRUTHGATE_VERDICT_POLICY",
-    type=click.Path(file_okay=False, path_type=Path),
-    metavar="DIR",
-)
+@verdict_policy_option
 def audit(  # noqa: PLR0917 - one parameter per flag is how click works
     namespaces: tuple[str, ...],
     app_namespace: str,

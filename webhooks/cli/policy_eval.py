@@ -35,7 +35,7 @@ from webhooks.admission.manifest import (
 )
 from webhooks.admission.review import AdmissionRequest, check_depth, parse_review, request_object
 from webhooks.checks.kube import display_ref
-from webhooks.cli.admission_options import admission_options, admission_settings
+from webhooks.cli.options import admission_options, admission_settings
 from webhooks.errors import BadRequestError, TruthgateError
 from webhooks.evidence.model import ResourceRef
 

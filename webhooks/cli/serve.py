@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import click
 
 from webhooks.admission.config import FailureMode
-from webhooks.cli.admission_options import admission_options, admission_settings
+from webhooks.cli.options import admission_options, admission_settings
 from webhooks.errors import BadRequestError, LedgerError, TruthgateError, short
 from webhooks.policy.gatekeeper.inventory import InventoryCache
 from webhooks.policy.gatekeeper.namespaces import NamespaceLabels

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from webhooks.cli.options import cluster_options, verdict_policy_option
 from webhooks.errors import TruthgateError, short
 from webhooks.evidence.model import Evidence, Verdict
 from webhooks.postsync.collect import SystemClock
@@ -94,7 +95,8 @@ def _step_aside(phase: str, error: BaseException) -> None:
     envvar="TRUTHGATE_APP_NAMESPACE",
     metavar="NS",
     help="Namespace of the Application. Default: from the hook's tracking id, else the "
-    "TruthCheck's spec.applicationNamespace, else argocd. [env TRUTHGATE_APP_NAMESPACE]",
+    "TruthCheck's spec.applicationNamespace, else argocd (without --app, a tracking id that "
+    "names one wins over this flag too). [env TRUTHGATE_APP_NAMESPACE]",
 )
 @click.option(
     "--namespace",
@@ -106,7 +108,8 @@ def _step_aside(phase: str, error: BaseException) -> None:
 @click.option(
     "--truthcheck",
     metavar="NAME",
-    help="TruthCheck name. Default: the one in the namespace whose spec.application names the app.",
+    help="TruthCheck name. Default: the one in the namespace whose spec.application names "
+    "the app (or, without spec.application, that the app tracks).",
 )
 @click.option(
     "--ledger",
@@ -116,15 +119,7 @@ def _step_aside(phase: str, error: BaseException) -> None:
     "intents to the evidence and records the verification. Optional. "
     "[env TRUTHGATE_LEDGER]",
 )
-@click.option(
-    "--kubeconfig",
-    type=click.Path(dir_okay=False),
-    metavar="FILE",
-    help="kubeconfig file (default: in-cluster when in a Pod, else ~/.kube/config).",
-)
-@click.option("--context", metavar="NAME", help="kubeconfig context.")
-@click.option("--in-cluster", is_flag=True, help="Use the Pod's ServiceAccount.")
-@click.option("--server", metavar="URL", help="Kubernetes API URL, without credentials (tests).")
+@cluster_options
 @click.option(
     "--phase",
     type=click.Choice(["post-sync", "pre-sync"]),
@@ -155,22 +150,7 @@ def _step_aside(phase: str, error: BaseException) -> None:
     help="Seconds between --watch rounds.",
 )
 @click.option("--no-wait", is_flag=True, help="Judge now; skip spec.observationWindow.")
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=1, max=300),
-    default=10,
-    show_default=True,
-    metavar="SECONDS",
-    help="Per Kubernetes API request.",
-)
-@click.option(
-    "--verdict-policy",
-    envvar="TRUTHGATE_VERDICT_POLICY",
-    type=click.Path(file_okay=False, path_type=Path),
-    metavar="DIR",
-    help="Directory with your own Rego package truthgate.verdict (default: the "
-    "shipped policies/verdict). [env TRUTHGATE_VERDICT_POLICY]",
-)
+@verdict_policy_option
 @click.option(
     "--strict",
     is_flag=True,

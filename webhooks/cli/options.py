@@ -1,18 +1,19 @@
-"""The admission options ``serve`` and ``policy eval`` share, defined once.
+"""Options that several commands share, defined once with their defaults and help.
 
-Both commands load the same thing: a policy directory, an engine, and the enforcement settings
-(the file, ``TRUTHGATE_*`` variables, ``--failure-mode``), so ``policy eval`` answers exactly as
-the server would. The flags, their defaults and help, and the code that turns them into a
-policy directory and an ``AdmissionConfig`` live here.
+- ``admission_options`` (``serve``, ``policy eval``): the policy directory, the engine and the
+  enforcement settings, so ``policy eval`` answers exactly as the server would;
+  ``admission_settings`` turns them into a policy directory and an ``AdmissionConfig``.
+- ``cluster_options`` and ``verdict_policy_option`` (``verify``, ``audit``): how to reach the
+  cluster (both open it through ``cli.verify.cluster_and_ledger``) and which verdict policy judges.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import click
 
@@ -22,7 +23,19 @@ from webhooks.shipped import shipped_policy_dir
 
 F = TypeVar("F", bound=Callable[..., object])
 
-_OPTIONS = (
+
+def _all(options: Sequence[Callable[[Any], Any]]) -> Callable[[F], F]:
+    """One decorator applying ``options`` in order (as if stacked above the command)."""
+
+    def apply(command: F) -> F:
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return apply
+
+
+_ADMISSION = (
     click.option(
         "--policies",
         "policy_dir",
@@ -53,11 +66,8 @@ _OPTIONS = (
 )
 
 
-def admission_options(command: F) -> F:
-    """Add --policies, --engine, --enforcement and --failure-mode to a click command."""
-    for option in reversed(_OPTIONS):
-        command = option(command)
-    return command
+#: --policies, --engine, --enforcement and --failure-mode.
+admission_options = _all(_ADMISSION)
 
 
 def default_policy_dir(cwd: Path | None = None) -> Path:
@@ -89,3 +99,38 @@ def admission_settings(
     config = load_config(enforcement, os.environ)
     config = config if failure_mode is None else replace(config, failure_mode=failure_mode)
     return policy_dir, config
+
+
+_CLUSTER = (
+    click.option(
+        "--kubeconfig",
+        type=click.Path(dir_okay=False),
+        metavar="FILE",
+        help="kubeconfig file (default: in-cluster when in a Pod, else ~/.kube/config).",
+    ),
+    click.option("--context", metavar="NAME", help="kubeconfig context."),
+    click.option("--in-cluster", is_flag=True, help="Use the Pod's ServiceAccount."),
+    click.option(
+        "--server", metavar="URL", help="Kubernetes API URL, without credentials (tests)."
+    ),
+    click.option(
+        "--timeout",
+        type=click.FloatRange(min=1, max=300),
+        default=10,
+        show_default=True,
+        metavar="SECONDS",
+        help="Per Kubernetes API request.",
+    ),
+)
+
+verdict_policy_option = click.option(
+    "--verdict-policy",
+    envvar="TRUTHGATE_VERDICT_POLICY",
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
+    help="Directory with your own Rego package truthgate.verdict (default: the "
+    "shipped policies/verdict). [env TRUTHGATE_VERDICT_POLICY]",
+)
+
+#: --kubeconfig, --context, --in-cluster, --server and --timeout.
+cluster_options = _all(_CLUSTER)
