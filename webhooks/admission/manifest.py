@@ -28,6 +28,7 @@ from webhooks.admission.review import (
     check_depth,
     parse_review,
 )
+from webhooks.common.api import split_api_version
 from webhooks.errors import BadRequestError, short
 from webhooks.evidence.model import KubeObject
 
@@ -109,7 +110,7 @@ def _identity(obj: Mapping[str, Any], where: str) -> tuple[str, str, str, str, s
         raise BadRequestError(f"{where}: apiVersion is missing")
     if not isinstance(kind, str) or not kind:
         raise BadRequestError(f"{where}: kind is missing")
-    group, _, version = api_version.rpartition("/")
+    group, version = split_api_version(api_version)
     meta = obj.get("metadata")
     if not isinstance(meta, dict):
         raise BadRequestError(f"{where}: metadata is missing")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from webhooks.common.api import API_GROUP, API_VERSION_NAME
+from webhooks.common.api import API_GROUP, API_VERSION_NAME, join_api_version
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,7 @@ class ResourceType:
 
     @property
     def api_version(self) -> str:
-        return f"{self.group}/{self.version}" if self.group else self.version
+        return join_api_version(self.group, self.version)
 
     @property
     def qualified(self) -> str:

@@ -19,6 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from webhooks.common.api import split_api_version
+
 TRACKING_ANNOTATION = "argocd.argoproj.io/tracking-id"
 INSTANCE_LABEL = "app.kubernetes.io/instance"
 
@@ -69,7 +71,7 @@ class TrackingId:
         if (self.kind, self.name) != (obj.get("kind"), meta.get("name")):
             return False
         api_version = obj.get("apiVersion")
-        if isinstance(api_version, str) and self.group != api_version.rpartition("/")[0]:
+        if isinstance(api_version, str) and self.group != split_api_version(api_version)[0]:
             return False
         namespace = meta.get("namespace") or ""
         return not (self.namespace and namespace and self.namespace != namespace)

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from webhooks.common.api import join_api_version
 from webhooks.errors import TruthgateError
 
 
@@ -27,7 +28,7 @@ class SyncKind:
 
     @property
     def api_version(self) -> str:
-        return f"{self.group}/{self.version}" if self.group else self.version
+        return join_api_version(self.group, self.version)
 
 
 def inventory_of(objects: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

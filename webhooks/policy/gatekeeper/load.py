@@ -26,6 +26,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from webhooks.common.api import split_api_version
 from webhooks.errors import PolicyError, short
 from webhooks.policy.engine import EnforcementAction
 from webhooks.policy.gatekeeper.inventory import SyncKind
@@ -104,7 +105,7 @@ def yaml_files(directory: Path) -> list[Path]:
 
 
 def api_group(doc: Mapping[str, Any]) -> str:
-    return str(doc.get("apiVersion") or "").split("/", 1)[0]
+    return split_api_version(doc.get("apiVersion"))[0]
 
 
 def is_template(doc: object) -> bool:

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from webhooks.common.api import split_api_version
+
 
 def admission_review(request: Mapping[str, Any]) -> dict[str, Any]:
     review = dict(request)
@@ -21,7 +23,7 @@ def admission_review(request: Mapping[str, Any]) -> dict[str, Any]:
 
 def object_review(obj: Mapping[str, Any]) -> dict[str, Any]:
     """The review Gatekeeper builds for an object that is not an admission request."""
-    group, _, version = str(obj.get("apiVersion") or "").rpartition("/")
+    group, version = split_api_version(obj.get("apiVersion"))
     meta = obj.get("metadata") or {}
     review: dict[str, Any] = {
         "kind": {"group": group, "version": version, "kind": str(obj.get("kind") or "")},

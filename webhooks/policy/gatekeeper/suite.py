@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from webhooks.common.api import split_api_version
 from webhooks.errors import PolicyError, short
 from webhooks.policy.gatekeeper.engine import build_engine, review_json, violations
 from webhooks.policy.gatekeeper.inventory import inventory_of
@@ -69,7 +70,7 @@ def is_suite(doc: object) -> bool:
     return (
         isinstance(doc, dict)
         and doc.get("kind") == "Suite"
-        and str(doc.get("apiVersion") or "").split("/", 1)[0] == SUITE_GROUP
+        and split_api_version(doc.get("apiVersion"))[0] == SUITE_GROUP
     )
 
 

@@ -1,0 +1,24 @@
+"""apiVersion joined and split one way everywhere: the core group is written as the version alone."""
+
+from __future__ import annotations
+
+import pytest
+
+from webhooks.common.api import join_api_version, split_api_version
+
+
+@pytest.mark.parametrize(
+    ("group", "version", "text"),
+    [
+        ("apps", "v1", "apps/v1"),
+        ("", "v1", "v1"),
+        ("truthgate.dev", "v1alpha1", "truthgate.dev/v1alpha1"),
+    ],
+)
+def test_api_versions_join_and_split_back(group: str, version: str, text: str) -> None:
+    assert join_api_version(group, version) == text
+    assert split_api_version(text) == (group, version)
+
+
+def test_a_missing_api_version_has_no_group_and_no_version() -> None:
+    assert split_api_version(None) == ("", "") and split_api_version("") == ("", "")
