@@ -82,7 +82,12 @@ def _calibrated(a: Assessment) -> str:
     if w.history_offsets:
         offsets = " and ".join(format_duration(o, largest=2) for o in w.history_offsets)
         text += f", net of the same windows {offsets} earlier"
-    text += f"; observed {format_duration(w.observation_seconds, largest=2)} after the change"
+    return text + _observed(a, w.observation_seconds)
+
+
+def _observed(a: Assessment, observation_seconds: float) -> str:
+    """The end every sentence shares: how long was observed, for how long it diverged, why."""
+    text = f"; observed {format_duration(observation_seconds, largest=2)} after the change"
     if a.regression and a.divergent_seconds:
         text += f"; divergent for {format_duration(a.divergent_seconds, largest=2)}"
         if a.drift_budget_seconds > 0:
@@ -128,11 +133,4 @@ def describe(a: Assessment) -> str:
         after = base * a.ratio if a.ratio is not None else base + effect.value
         level += f" → {number(after)}"
     text = f"{a.name} {went}{ratio} ({level}, {what}, tolerance ±{number(a.tolerance or 0.0)})"
-    text += f" {compared_with(a)}; observed {format_duration(w.observation_seconds, largest=2)} after the change"
-    if a.regression and a.divergent_seconds:
-        text += f"; divergent for {format_duration(a.divergent_seconds, largest=2)}"
-        if a.drift_budget_seconds > 0:
-            text += f" (drift budget {format_duration(a.drift_budget_seconds, largest=2)})"
-    if a.reasons:
-        text += f" — {'; '.join(a.reasons)}"
-    return text
+    return text + f" {compared_with(a)}" + _observed(a, w.observation_seconds)
