@@ -77,6 +77,12 @@ DEFAULT_RELATIVE_TOLERANCE = 0.2
 #: A divergence is still there while the later half of the observation lies this many of
 #: the history's usual differences beyond the level before the change (calibrated tests).
 STILL_THERE_SCALES = 2.0
+#: The significance level of a metric's calibrated tests (after Simes over its tests, and
+#: Benjamini-Hochberg across metrics). Looser than the interval tests' 1%: the null is the
+#: metric's own history, read with a tail-aware scale and a Student-t tail, and on real
+#: healthy windows this level adds about one false Degraded in 250 to the 1% it keeps
+#: (see docs/baselines.md, "Accuracy").
+CALIBRATED_ALPHA = 0.025
 #: Fewer clean points than this on either side of the change is NoData, not a guess.
 MIN_BASELINE_POINTS = 10
 MIN_OBSERVATION_POINTS = 5
@@ -353,8 +359,7 @@ def _first_significant(ps: dict[str, float]) -> str:
     the jumps stand out most (a jumpy service drifts its median a little too); else a leak
     (a window that tilts also moves its median), a step, bursts (the mean moved, the median
     did not) in that order. With none significant: the strongest."""
-    alpha = (1.0 - CONFIDENCE) / 2.0
-    significant = [k for k in calibrated.TESTS if ps.get(k, 1.0) < alpha]
+    significant = [k for k in calibrated.TESTS if ps.get(k, 1.0) < CALIBRATED_ALPHA]
     strongest = min(calibrated.TESTS, key=lambda k: ps.get(k, 1.0))
     if not significant or strongest == "variability":
         return strongest
@@ -505,7 +510,7 @@ def _decide(m: _Measure, p_bad: float) -> Assessment:
             reasons=(m.nodata,),
             drift_budget_seconds=budget,
         )
-    alpha = (1.0 - CONFIDENCE) / 2.0
+    alpha = CALIBRATED_ALPHA if m.calibration is not None else (1.0 - CONFIDENCE) / 2.0
     decisive = "shift"
     up_bad = direction in ("increase-is-bad", "either")
     down_bad = direction in ("decrease-is-bad", "either")
@@ -632,7 +637,7 @@ def _ongoing_side(m: _Measure, side_high: bool) -> tuple[bool, str, float | None
     onset = _onset(m, 1.0 if side_high else -1.0, decisive)
     other = m.p_low if side_high else m.p_high
     either = m.metric.get("direction", "either") == "either"
-    if onset is None and m.calibration is not None and either and other < (1 - CONFIDENCE) / 2:
+    if onset is None and m.calibration is not None and either and other < CALIBRATED_ALPHA:
         flipped = m.decisive.get("low" if side_high else "high", "step")
         if (again := _onset(m, -1.0 if side_high else 1.0, flipped)) is not None:
             return not side_high, flipped, again
