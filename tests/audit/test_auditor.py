@@ -125,6 +125,44 @@ def test_the_heartbeat_keeps_the_health_message_young_and_a_stopped_auditor_show
     assert stopped["message"].endswith(f"(verdict is 2h old: {STALE_NOTE})")
 
 
+def test_an_edited_truthcheck_is_published_at_its_next_audit_then_left_alone(
+    api: ApiServer, kube: KubeClient, web: Web, clock: StepClock
+) -> None:
+    from tests.argocd_health.sandbox import run_health
+    from tests.argocd_health.test_verdict_age import SCRIPT
+
+    _world(api, web)
+    auditor = _auditor(kube, clock)
+    [first] = auditor.tick()
+    assert first.outcome == "published" and _status(api)["observedGeneration"] == 1
+    # A user edits the spec (a new generation); the verdict it leads to is the same.
+    kube.patch_object(TRUTHCHECK, "shop", "shop-web", {"spec": {"observationWindow": "3m"}})
+    tc = api.get(TRUTHCHECK, "shop", "shop-web")
+    assert tc is not None and tc["metadata"]["generation"] == 2
+    waiting = run_health(SCRIPT, tc, now=unix_seconds(clock.now()))
+    assert waiting["message"] == "Awaiting verification of generation 2 (the TruthCheck changed)"
+    clock.advance(minutes=6)
+    writes = api.emulator.status_patches
+    [judged] = auditor.tick()
+    assert judged.outcome == "published" and judged.verdict == "Healthy", judged
+    assert api.emulator.status_patches == writes + 1
+    st = _status(api)
+    assert st["observedGeneration"] == 2 and st["lastVerifiedAt"] == "2026-11-27T13:06:00Z"
+    tc = api.get(TRUTHCHECK, "shop", "shop-web")
+    shown = run_health(SCRIPT, tc or {}, now=unix_seconds(clock.now() + timedelta(minutes=1)))
+    assert shown["status"] == "Healthy"
+    assert shown["message"].endswith("(verified <5m ago by audit)"), shown
+    # The new generation judged, nothing is news any more: no write until the heartbeat.
+    clock.advance(minutes=6)
+    app = api.get(APPLICATION, "argocd", "shop-web")
+    assert app is not None
+    app["status"]["reconciledAt"] = format_time(clock.now() - timedelta(minutes=1))
+    api.put(APPLICATION, app)  # Argo CD's controller still reconciling
+    [quiet] = auditor.tick()
+    assert quiet.outcome == "unchanged"
+    assert api.emulator.status_patches == writes + 1
+
+
 def test_a_regression_between_syncs_turns_the_truthcheck_degraded_and_is_recorded(
     api: ApiServer, kube: KubeClient, web: Web, clock: StepClock, tmp_path: Path
 ) -> None:

@@ -6,7 +6,9 @@ intent of its application newer than its last verification (a change nobody has 
 Argo CD refreshes an application on every status write of a resource it tracks, so the
 auditor writes a TruthCheck's status only when the verdict or the findings changed — "changed"
 meaning another verdict, or another set of (check, object, severity): messages carry ages
-("12m after sync") that differ on every run and are not news. A heartbeat write, rare, keeps
+("12m after sync") that differ on every run and are not news — or when the verdict is the first
+for a new generation of the TruthCheck (its spec was edited: until ``observedGeneration``
+catches up, the health check says the change awaits verification). A heartbeat write, rare, keeps
 ``status.lastVerifiedAt`` honest so a stopped auditor is visible on the TruthCheck itself (the
 heartbeat and the age past which a verdict is stale are one rule, in
 :mod:`webhooks.verdict.freshness`).
@@ -105,9 +107,14 @@ def _signature(findings: Any) -> Counter[tuple[str, str, str]]:
 
 
 def is_news(truthcheck: KubeObject, verdict: Verdict) -> bool:
-    """Whether the verdict differs from what the TruthCheck's status already says."""
+    """Whether the verdict differs from what the TruthCheck's status already says, or judges
+    a generation of the TruthCheck the status does not name."""
     status = kube.get_dict(truthcheck, "status")
     if status.get("verdict") != verdict["verdict"] or status.get("phase") != "Verified":
+        return True
+    observed = kube.get_int(truthcheck, "status", "observedGeneration")
+    generation = kube.get_int(truthcheck, "metadata", "generation")
+    if observed is not None and generation is not None and observed != generation:
         return True
     return _signature(status.get("findings")) != _signature(verdict.get("findings"))
 
