@@ -52,7 +52,9 @@ MAX_STEP = 300.0
 #: Change points per file.
 PER_FILE = 12
 #: Median relative move of a healthy change and of an erroneous level change (log-normal
-#: spread ``SPREAD`` around it).
+#: spread ``SPREAD`` around it). Measured with the natural move of the window, the median
+#: move is 4.6% for healthy changes and 9.6% for erroneous ones (jumpiness and bursts hardly
+#: move the median; the steps alone 15%), against 1.6% for the untouched windows.
 HEALTHY_MOVE = 0.03
 ERROR_MOVE = 0.15
 SPREAD = 0.6
