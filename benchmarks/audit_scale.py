@@ -1,34 +1,42 @@
 """How far does one auditor go? N TruthChecks x M objects against the Kubernetes API mock server.
 
-Seeds the mock API server (kmock, over HTTP on 127.0.0.1) with ``--namespaces`` namespaces of
-``--apps`` applications each — an Application, a TruthCheck and ``--objects`` live objects per
-app (a Deployment, its ReplicaSet, pods, a Service, ConfigMaps) — then runs one full audit
-pass with the real kubernetes client two ways, in the same run:
+Seeds the mock API server (kmock, in its own process, seeded in bulk inside that process) with
+``--namespaces`` namespaces of ``--apps`` applications each — an Application, a TruthCheck and
+``--objects`` live objects per app (a Deployment, its ReplicaSet, pods, a Service, ConfigMaps)
+— then runs one full audit pass with the real kubernetes client three ways, each in a fresh
+client process against a freshly seeded server, in the same run:
 
-* naive  — every verification lists what it needs itself (what the PostSync hook does);
-* shared — the auditor's pass cache: one listing per (type, namespace) per pass.
+* naive    — every verification lists what it needs itself (what the PostSync hook does);
+* per pass — the pass cache: one listing per (type, namespace) per pass;
+* informers — one list+watch per (type, namespace), started and synced before the pass (the
+  steady state of a running auditor); verifications read lists from memory.
 
-Prints, for each: wall time of the pass, audits per minute, API requests per audit, and the
-peak of Python memory allocated during the pass (tracemalloc). Run:
+Prints, for each: wall time of the pass, audits per minute, API requests per audit during the
+pass (gets, lists, status patches), the requests the informers made once to start (lists and
+watches), and the client process's resident memory before, after the informers synced, and
+at its peak. Run:
 ``.venv/bin/python -m benchmarks.audit_scale --namespaces 50 --apps 10 --objects 40``
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import subprocess
 import sys
 import time
-import tracemalloc
+import uuid
 from collections import Counter
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from tests.cluster.fakeapi import ApiServer, serve_api
 from webhooks.audit.auditor import Auditor
+from webhooks.cluster.informer import Informers
 from webhooks.cluster.reader import KubeClient, connect
 from webhooks.cluster.resources import (
+    APP_OBJECT_TYPES,
     APPLICATION,
     CONFIGMAP,
     DEPLOYMENT,
@@ -38,9 +46,15 @@ from webhooks.cluster.resources import (
     TRUTHCHECK,
     ResourceType,
 )
-from webhooks.evidence.model import Evidence, KubeObject, Verdict
+from webhooks.evidence.model import KubeObject
 from webhooks.postsync.collect import SystemClock
 from webhooks.verdict.judge import judge
+
+MODES = {
+    "naive": "naive (lists per verification)",
+    "pass": "per-pass cache",
+    "informers": "informers (list+watch, shared)",
+}
 
 
 class Counting:
@@ -71,15 +85,24 @@ def _tracking(app: str, group: str, kind: str, ns: str, name: str) -> dict[str, 
     return {"argocd.argoproj.io/tracking-id": f"{app}:{group}/{kind}:{ns}/{name}"}
 
 
+def _owner(kind: str, name: str, uid: str) -> list[dict[str, Any]]:
+    return [{"kind": kind, "name": name, "uid": uid, "controller": True}]
+
+
 def seed(api: ApiServer, namespaces: int, apps: int, objects: int) -> int:
+    """Bulk-insert the world in the server's own process: one step per resource type."""
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    count = 0
+    pods = objects - 5
+    batch: dict[ResourceType, list[dict[str, Any]]] = {
+        t: [] for t in (APPLICATION, TRUTHCHECK, DEPLOYMENT, REPLICASET, POD, SERVICE, CONFIGMAP)
+    }
     for n in range(namespaces):
         ns = f"team-{n}"
         for a in range(apps):
             app = f"app-{n}-{a}"
-            api.put(
-                APPLICATION,
+            labels = {"app": app}
+            dep_uid, rs_uid = str(uuid.uuid4()), str(uuid.uuid4())
+            batch[APPLICATION].append(
                 {
                     "metadata": {"name": app, "namespace": "argocd"},
                     "spec": {"destination": {"namespace": ns}},
@@ -89,72 +112,54 @@ def seed(api: ApiServer, namespaces: int, apps: int, objects: int) -> int:
                         "reconciledAt": now,
                         "operationState": {"phase": "Succeeded", "startedAt": now},
                     },
-                },
+                }
             )
-            api.put(
-                TRUTHCHECK,
-                {"metadata": {"name": app, "namespace": ns}, "spec": {"application": app}},
+            batch[TRUTHCHECK].append(
+                {"metadata": {"name": app, "namespace": ns}, "spec": {"application": app}}
             )
-            labels = {"app": app}
-            dep = api.put(
-                DEPLOYMENT,
+            batch[DEPLOYMENT].append(
                 {
                     "metadata": {
                         "name": app,
                         "namespace": ns,
+                        "uid": dep_uid,
                         "annotations": _tracking(app, "apps", "Deployment", ns, app),
                     },
-                    "spec": {"replicas": objects - 5, "selector": {"matchLabels": labels}},
+                    "spec": {"replicas": pods, "selector": {"matchLabels": labels}},
                     "status": {
                         "observedGeneration": 1,
-                        "replicas": objects - 5,
-                        "updatedReplicas": objects - 5,
-                        "readyReplicas": objects - 5,
-                        "availableReplicas": objects - 5,
+                        "replicas": pods,
+                        "updatedReplicas": pods,
+                        "readyReplicas": pods,
+                        "availableReplicas": pods,
                     },
-                },
+                }
             )
-            rs = api.put(
-                REPLICASET,
+            batch[REPLICASET].append(
                 {
                     "metadata": {
                         "name": f"{app}-1",
                         "namespace": ns,
+                        "uid": rs_uid,
                         "labels": labels,
-                        "ownerReferences": [
-                            {
-                                "kind": "Deployment",
-                                "name": app,
-                                "uid": dep["metadata"]["uid"],
-                                "controller": True,
-                            }
-                        ],
+                        "ownerReferences": _owner("Deployment", app, dep_uid),
                     },
-                    "status": {"replicas": objects - 5, "readyReplicas": objects - 5},
-                },
+                    "status": {"replicas": pods, "readyReplicas": pods},
+                }
             )
-            for p in range(objects - 5):
-                api.put(
-                    POD,
-                    {
-                        "metadata": {
-                            "name": f"{app}-1-{p}",
-                            "namespace": ns,
-                            "labels": labels,
-                            "ownerReferences": [
-                                {
-                                    "kind": "ReplicaSet",
-                                    "name": f"{app}-1",
-                                    "uid": rs["metadata"]["uid"],
-                                    "controller": True,
-                                }
-                            ],
-                        },
-                        "status": {"phase": "Running"},
+            batch[POD] += [
+                {
+                    "metadata": {
+                        "name": f"{app}-1-{p}",
+                        "namespace": ns,
+                        "labels": labels,
+                        "ownerReferences": _owner("ReplicaSet", f"{app}-1", rs_uid),
                     },
-                )
-            api.put(
-                SERVICE,
+                    "status": {"phase": "Running"},
+                }
+                for p in range(pods)
+            ]
+            batch[SERVICE].append(
                 {
                     "metadata": {
                         "name": app,
@@ -162,72 +167,104 @@ def seed(api: ApiServer, namespaces: int, apps: int, objects: int) -> int:
                         "annotations": _tracking(app, "", "Service", ns, app),
                     },
                     "spec": {"selector": labels},
-                },
+                }
             )
-            for c in range(2):
-                api.put(
-                    CONFIGMAP,
-                    {
-                        "metadata": {
-                            "name": f"{app}-{c}",
-                            "namespace": ns,
-                            "annotations": _tracking(app, "", "ConfigMap", ns, f"{app}-{c}"),
-                        },
-                        "data": {"k": "v"},
+            batch[CONFIGMAP] += [
+                {
+                    "metadata": {
+                        "name": f"{app}-{c}",
+                        "namespace": ns,
+                        "annotations": _tracking(app, "", "ConfigMap", ns, f"{app}-{c}"),
                     },
-                )
-            count += 1
-    return count
+                    "data": {"k": "v"},
+                }
+                for c in range(2)
+            ]
+    for rtype, objs in batch.items():
+        api.bulk_put(rtype, objs)
+    return namespaces * apps
 
 
-def run_pass(url: str, namespaces: int, *, shared: bool) -> dict[str, float]:
-    client = connect(server=url, timeout=30)
+def _memory() -> dict[str, float]:
+    """Resident memory of this process now and at its peak, MiB (Linux /proc)."""
+    out = {}
+    with open("/proc/self/status", encoding="ascii") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                out[key] = int(value.split()[0]) / 1024
+    return out
+
+
+def run_pass(url: str, namespaces: int, mode: str) -> dict[str, float]:
+    """One audit pass in this process (a fresh one per mode, so memory is its own)."""
+    names = tuple(f"team-{n}" for n in range(namespaces))
+    client = connect(server=url, timeout=60)
     counting = Counting(client)
-    policy_judge: Callable[[Evidence], Verdict] = judge
+    rss_before = _memory()["VmRSS"]
+    informers = None
+    setup: dict[str, float] = {}
+    if mode == "informers":
+        watcher = connect(server=url, timeout=60, pool_size=len(APP_OBJECT_TYPES) * namespaces + 4)
+        informers = Informers(watcher, frozenset(APP_OBJECT_TYPES))
+        started = time.perf_counter()
+        informers.prime(APP_OBJECT_TYPES, names)
+        if not informers.wait_synced(600):
+            raise SystemExit("informers did not sync within 600 s")
+        setup = {
+            "sync_s": time.perf_counter() - started,
+            "informers": len(informers.all()),
+            "setup_requests": sum(i.stats.lists + i.stats.watches for i in informers.all()),
+        }
+    rss_synced = _memory()["VmRSS"]
     auditor = Auditor(
         counting,
         counting,
-        policy_judge,
+        judge,
         SystemClock(),
-        tuple(f"team-{n}" for n in range(namespaces)),
+        names,
         concurrency=4,
-        share_lists=shared,
+        share_lists=mode != "naive",
+        informers=informers,
     )
-    tracemalloc.start()
     started = time.perf_counter()
     results = auditor.tick()
     seconds = time.perf_counter() - started
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
+    memory = _memory()
+    if informers is not None:
+        informers.stop()
     client.close()
     audited = sum(r.outcome in ("published", "unchanged", "heartbeat") for r in results)
-    failed = sum(r.outcome == "failed" for r in results)
     return {
         "audited": audited,
-        "failed": failed,
+        "failed": sum(r.outcome == "failed" for r in results),
         "seconds": seconds,
         "per_minute": audited / seconds * 60 if seconds else 0.0,
         "requests_per_audit": sum(counting.calls.values()) / max(1, audited),
         "lists_per_audit": counting.calls["list"] / max(1, audited),
-        "peak_mib": peak / 2**20,
+        "rss_before": rss_before,
+        "rss_synced": rss_synced,
+        "rss_peak": memory["VmHWM"],
+        **setup,
     }
 
 
 def _serve(namespaces: int, apps: int, objects: int) -> None:
     """Child process: serve a seeded mock API until stdin closes (its own GIL and core)."""
     with serve_api() as api:
+        started = time.perf_counter()
         seed(api, namespaces, apps, objects)
-        print(api.url, flush=True)
+        print(api.url, f"{time.perf_counter() - started:.1f}", flush=True)
         sys.stdin.read()
 
 
-def _server(args: argparse.Namespace) -> subprocess.Popen[str]:
+def _child(args: argparse.Namespace, *extra: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [
             sys.executable,
             "-m",
             "benchmarks.audit_scale",
-            "--serve",
+            *extra,
             f"--namespaces={args.namespaces}",
             f"--apps={args.apps}",
             f"--objects={args.objects}",
@@ -243,41 +280,65 @@ def main() -> None:
     parser.add_argument("--namespaces", type=int, default=50)
     parser.add_argument("--apps", type=int, default=10, help="applications per namespace")
     parser.add_argument("--objects", type=int, default=40, help="live objects per application")
+    parser.add_argument(
+        "--modes", default=",".join(MODES), help="comma-separated: " + ", ".join(MODES)
+    )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--client", metavar="MODE", help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         _serve(args.namespaces, args.apps, args.objects)
         return
+    if args.client:
+        print(json.dumps(run_pass(args.url, args.namespaces, args.client)), flush=True)
+        return
     n = args.namespaces * args.apps
-    print(f"{n} TruthChecks x {args.objects} objects in {args.namespaces} namespaces")
+    print(
+        f"{n} TruthChecks x {args.objects} objects in {args.namespaces} namespaces; "
+        f"load average {os.getloadavg()[0]:.1f} at the start"
+    )
     rows = []
-    for label, shared in (("naive (lists per verification)", False), ("shared pass cache", True)):
-        server = _server(args)  # a fresh world for each, so both publish every TruthCheck
+    for mode in args.modes.split(","):
+        server = _child(args, "--serve")  # a fresh world for each: every TruthCheck publishes
         try:
             assert server.stdout is not None
-            url = server.stdout.readline().strip()
-            rows.append((label, run_pass(url, args.namespaces, shared=shared)))
+            url, seeded = server.stdout.readline().split()
+            print(f"{MODES[mode]}: seeded {n * (args.objects + 2)} objects in {seeded} s")
+            client = _child(args, f"--client={mode}", f"--url={url}")
+            out, _ = client.communicate()
+            rows.append((mode, json.loads(out.strip().splitlines()[-1])))
         finally:
             assert server.stdin is not None
             server.stdin.close()
             server.wait(60)
-    print()
+    print(f"load average {os.getloadavg()[0]:.1f} at the end\n")
     print(
-        "| one audit pass | audits | s | audits/min | API requests/audit | lists/audit | peak MiB |"
+        "| one audit pass | audits | s | audits/min | API requests/audit | lists/audit "
+        "| requests to start (once) | RSS MiB: start, synced, peak |"
     )
-    print("|---|---|---|---|---|---|---|")
-    for label, r in rows:
-        print(
-            f"| {label} | {r['audited']:.0f} (failed {r['failed']:.0f}) | {r['seconds']:.1f} "
-            f"| {r['per_minute']:.0f} | {r['requests_per_audit']:.1f} "
-            f"| {r['lists_per_audit']:.2f} | {r['peak_mib']:.0f} |"
+    print("|---|---|---|---|---|---|---|---|")
+    for mode, r in rows:
+        start = (
+            f"{r['setup_requests']:.0f} ({r['informers']:.0f} informers, synced in "
+            f"{r['sync_s']:.0f} s)"
+            if "setup_requests" in r
+            else "—"
         )
-    naive, cached = rows[0][1], rows[1][1]
-    if cached["seconds"] and naive["requests_per_audit"]:
         print(
-            f"\nshared / naive: {cached['requests_per_audit'] / naive['requests_per_audit']:.2f}x "
-            f"requests per audit, {naive['seconds'] / cached['seconds']:.1f}x faster pass"
+            f"| {MODES[mode]} | {r['audited']:.0f} (failed {r['failed']:.0f}) "
+            f"| {r['seconds']:.1f} | {r['per_minute']:.0f} | {r['requests_per_audit']:.1f} "
+            f"| {r['lists_per_audit']:.2f} | {start} "
+            f"| {r['rss_before']:.0f}, {r['rss_synced']:.0f}, {r['rss_peak']:.0f} |"
         )
+    base = dict(rows).get("naive")
+    for mode, r in rows:
+        if base and mode != "naive" and r["seconds"] and base["requests_per_audit"]:
+            print(
+                f"{MODES[mode]} / naive: "
+                f"{r['requests_per_audit'] / base['requests_per_audit']:.2f}x requests per audit, "
+                f"{base['seconds'] / r['seconds']:.1f}x faster pass"
+            )
 
 
 if __name__ == "__main__":

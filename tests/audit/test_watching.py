@@ -157,3 +157,38 @@ def test_losing_the_lease_stops_the_informers(
     assert a.tick() == []  # a learns it lost the Lease
     assert informers.all() == [] and len(triggers) == 0
     until(lambda: api.open_watches == 0, what="every watch closed")
+
+
+def test_a_burst_whose_debounce_ends_between_passes_starts_the_next_pass_then(
+    api: ApiServer, kube: KubeClient, web: Web, clock: StepClock
+) -> None:
+    import threading
+
+    from webhooks.common.argocd import AppRef
+
+    _world(api, web)
+    triggers = Triggers(clock)
+    passes: list[list[str]] = []
+    auditor = Auditor(
+        kube,
+        kube,
+        _judge_with(None),
+        clock,
+        ("shop",),
+        triggers=triggers,
+        on_pass=lambda results, _: passes.append([r.outcome for r in results]),
+    )
+    stop = threading.Event()
+    loop = threading.Thread(target=auditor.run, args=(stop,), kwargs={"every": 300})
+    loop.start()
+    try:
+        until(lambda: passes == [["published"]], what="the first pass")
+        clock.advance(minutes=2)
+        triggers.note(AppRef("shop-web"), "Pod shop/web-7d9f-1 not ready")
+        clock.advance(seconds=6)  # the debounce is over: no need to wait for --every (300 s)
+        until(lambda: len(passes) == 2, within=10, what="an early pass")
+        assert passes[1] in (["published"], ["unchanged"])
+    finally:
+        stop.set()
+        loop.join(10)
+    assert not loop.is_alive()

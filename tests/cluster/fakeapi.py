@@ -72,8 +72,8 @@ class StrictEmulator(kmock.KubernetesEmulator):
         self.log_size = 50_000
         self.horizon = 0  # a watch from a version older than this gets 410 Gone
         self.horizons: dict[Any, int] = {}
-        self.changed = asyncio.Event()
-        self.bookmark_seconds = 1.0
+        self.changed: dict[Any, asyncio.Event] = collections.defaultdict(asyncio.Event)
+        self.bookmark_seconds = 60.0  # about what the API server does
         self.watch_drops = 0
         self.failing: int | None = None  # answer every request with this status (an outage)
         self.failing_watches: int | None = None  # the same for watch requests only
@@ -103,7 +103,7 @@ class StrictEmulator(kmock.KubernetesEmulator):
             del log[: len(log) // 2]
         rv = int(obj["metadata"]["resourceVersion"])
         log.append((rv, namespace, {"type": kind, "object": obj if copied else copy.deepcopy(obj)}))
-        self.wake()
+        self.wake(resource)
 
     def changes(self, resource: Any, namespace: str | None, after: int) -> list[Obj]:
         log = self.logs.get(resource) or []
@@ -113,9 +113,10 @@ class StrictEmulator(kmock.KubernetesEmulator):
     def expired(self, resource: Any, version: int) -> bool:
         return version < max(self.horizon, self.horizons.get(resource, 0))
 
-    def wake(self) -> None:
-        self.changed.set()
-        self.changed = asyncio.Event()
+    def wake(self, resource: Any = None) -> None:
+        """Wake the watches of ``resource`` (None: every watch)."""
+        for res in [resource] if resource is not None else list(self.changed):
+            self.changed.pop(res, asyncio.Event()).set()
 
     def overwrite_status(self, rtype: ResourceType, namespace: str, name: str, status: Obj) -> None:
         """Another writer's status update, for use on the server's loop (before_status_patch)."""
@@ -222,7 +223,7 @@ class StrictEmulator(kmock.KubernetesEmulator):
             deadline = time.monotonic() + timeout
             next_bookmark = time.monotonic() + self.bookmark_seconds
             while time.monotonic() < deadline and drops == self.watch_drops:
-                changed = self.changed
+                changed = self.changed[resource]
                 for event in self.changes(resource, namespace, cursor):
                     yield event
                 cursor = max(cursor, self.last_rv)

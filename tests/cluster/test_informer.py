@@ -136,3 +136,25 @@ def test_stopping_closes_every_watch(api: ApiServer, kube: KubeClient) -> None:
     informers.stop()
     assert informers.all() == []
     until(lambda: api.open_watches == 0, what="every watch closed")
+
+
+def test_bookmarks_keep_a_quiet_informer_from_listing_again_after_compaction(
+    api: ApiServer, informer: Informer
+) -> None:
+    api.emulator.bookmark_seconds = 0.2
+    informer.start()
+    until(lambda: informer.usable)
+    for i in range(3):  # other namespaces move the server's version on
+        api.put(POD, {"metadata": {"name": f"other-{i}", "namespace": "billing"}})
+    newest = api.get(POD, "billing", "other-2")
+    assert newest is not None
+    until(
+        lambda: informer.version == newest["metadata"]["resourceVersion"],
+        what="a bookmark carried the informer to the newest version",
+    )
+    api.compact()
+    api.drop_watches()
+    until(lambda: informer.stats.watches >= 2)
+    api.put(POD, _pod("web-1"))
+    until(lambda: _names(informer) == ["web-1"])
+    assert informer.stats.expired == 0 and informer.stats.lists == 1

@@ -12,6 +12,7 @@ import signal
 import socket
 import threading
 from collections.abc import Callable
+from contextlib import ExitStack, closing
 from pathlib import Path
 from typing import Any
 
@@ -158,6 +159,7 @@ def audit(  # noqa: PLR0917 - one parameter per flag is how click works
     from webhooks.audit.lease import LeaseElector
     from webhooks.audit.triggers import Triggers
     from webhooks.cluster.informer import Informers
+    from webhooks.cluster.reader import connect
     from webhooks.cluster.resources import APP_OBJECT_TYPES
 
     spread = tuple(n for item in namespaces for n in item.split())
@@ -165,9 +167,12 @@ def audit(  # noqa: PLR0917 - one parameter per flag is how click works
     if lease_ref is not None and not (lease_ref[0] and lease_ref[2]):
         raise click.BadParameter("expected NAMESPACE/NAME", param_hint="--lease")
     judge = _judge_with(verdict_policy)
-    with cluster_and_ledger(kubeconfig, context, in_cluster, server, timeout, ledger) as (
-        client,
-        store,
+    with (
+        cluster_and_ledger(kubeconfig, context, in_cluster, server, timeout, ledger) as (
+            client,
+            store,
+        ),
+        ExitStack() as stack,
     ):
         elector = (
             LeaseElector(client, client, lease_ref[0], lease_ref[2], identity)
@@ -177,8 +182,21 @@ def audit(  # noqa: PLR0917 - one parameter per flag is how click works
         clock = SystemClock()
         informers, triggers = None, None
         if watch and not once:  # one pass has nothing to keep current
+            # Its own connections: a watch holds one for minutes, never the verifications'.
+            watcher = stack.enter_context(
+                closing(
+                    connect(
+                        kubeconfig=kubeconfig,
+                        context=context,
+                        in_cluster=in_cluster,
+                        server=server,
+                        timeout=timeout,
+                        pool_size=len(APP_OBJECT_TYPES) * len(spread) + 4,
+                    )
+                )
+            )
             triggers = Triggers(clock)
-            informers = Informers(client, frozenset(APP_OBJECT_TYPES))
+            informers = Informers(watcher, frozenset(APP_OBJECT_TYPES))
             informers.on_change = triggers.observer(informers.find)
         auditor = Auditor(
             client,

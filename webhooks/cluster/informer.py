@@ -83,6 +83,12 @@ class Informer:
         return self._synced
 
     @property
+    def version(self) -> str:
+        """The newest resourceVersion seen (a list, an event or a bookmark); where a watch
+        resumes."""
+        return self._version
+
+    @property
     def usable(self) -> bool:
         """Listed, and its watch is not failing: reads may come from here."""
         return self._synced and bool(self._version) and self._failures < self.failing_after

@@ -278,6 +278,7 @@ def connect(
     server: str | None = None,
     timeout: float = 10.0,
     retries: int = 2,
+    pool_size: int | None = None,
 ) -> KubeClient:
     """A KubeClient from an explicit server URL, in-cluster credentials or a kubeconfig.
 
@@ -297,6 +298,8 @@ def connect(
     except (ConfigException, OSError) as e:
         raise ClusterError(f"no usable Kubernetes configuration: {short(e, 200)}") from e
     cfg.retries = retries  # connection-level retries only; every request also has a timeout
+    if pool_size is not None:  # connections kept for reuse (informers hold one per watch)
+        cfg.connection_pool_maxsize = pool_size
     return KubeClient(k8s_client.ApiClient(cfg), timeout=timeout)
 
 
