@@ -19,7 +19,7 @@ from webhooks.audit.auditor import Auditor
 from webhooks.audit.lease import LeaseElector
 from webhooks.cli.verify import _judge_with
 from webhooks.cluster.reader import KubeClient, connect
-from webhooks.cluster.resources import APPLICATION, LEASE, TRUTHCHECK
+from webhooks.cluster.resources import APP_OBJECT_TYPES, APPLICATION, LEASE, TRUTHCHECK
 from webhooks.common.times import format_time, unix_seconds
 
 Web = tuple[str, dict[str, int]]
@@ -393,12 +393,18 @@ def test_the_running_auditor_serves_its_pass_metrics(
             except OSError:
                 text = ""
             samples = {
-                (s.name, s.labels.get("outcome", s.labels.get("le", ""))): s.value
+                (
+                    s.name,
+                    s.labels.get("outcome", s.labels.get("le", s.labels.get("state", ""))),
+                ): s.value
                 for family in text_string_to_metric_families(text)
                 for s in family.samples
                 if s.name.startswith("truthgate_audit_")
             }
-            if samples.get(("truthgate_audit_duration_seconds_count", ""), 0) >= 2:
+            if (
+                samples.get(("truthgate_audit_duration_seconds_count", ""), 0) >= 2
+                and samples.get(("truthgate_audit_informers", "current"), 0) > 0
+            ):
                 break
             time.sleep(0.5)
     finally:
@@ -412,3 +418,6 @@ def test_the_running_auditor_serves_its_pass_metrics(
     # Every pass took a measurable, bounded time: all fall in the 600 s bucket.
     assert samples[("truthgate_audit_duration_seconds_bucket", "600.0")] == passes
     assert samples[("truthgate_audit_duration_seconds_sum", "")] > 0
+    # The verifications' lists now come from watches (one per type the app is read from).
+    assert samples[("truthgate_audit_informers", "current")] == len(APP_OBJECT_TYPES)
+    assert samples[("truthgate_audit_informers", "listing")] == 0

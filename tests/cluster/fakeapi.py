@@ -187,7 +187,9 @@ class StrictEmulator(kmock.KubernetesEmulator):
             return response
 
     async def _serve_list(self, request: Any) -> Any:
-        if not any(r == request.resource for r in self._get_resources()):
+        # kmock's own check walks every stored object; the declared types and the index suffice.
+        declared = super(kmock.KubernetesEmulator, self)._get_resources()
+        if not any(r == request.resource for r in [*declared, *{r for r, _ in self.index}]):
             raise k8s.KubernetesResourceNotFoundError()
         if request.namespace is None:
             keys: Iterable[Key] = [k for k in self.objects if k[0] == request.resource]
@@ -197,6 +199,17 @@ class StrictEmulator(kmock.KubernetesEmulator):
             self.objects[k].raw for k in keys if k in self.objects and not self.objects[k].deleted
         ]
         return {"metadata": {"resourceVersion": str(self.last_rv)}, "items": items}
+
+    async def _serve_fetch(self, request: Any) -> Any:
+        return self._one(request) or await super()._serve_fetch(request)
+
+    async def _serve_update(self, request: Any) -> Any:
+        return self._one(request) or await super()._serve_update(request)
+
+    def _one(self, request: Any) -> Obj | None:
+        """The named object by its key (kmock's own lookup walks every stored object)."""
+        obj = self.objects._objects.get((request.resource, request.namespace, request.name))
+        return None if obj is None or obj.deleted else obj.raw
 
     async def _serve_watch(self, request: Any) -> AsyncIterator[Any]:
         """A watch as the API server serves it (see the module's docstring)."""

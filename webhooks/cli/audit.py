@@ -21,6 +21,7 @@ import click
 from webhooks.audit.auditor import Auditor, AuditResult
 from webhooks.cli.options import cluster_options, verdict_policy_option
 from webhooks.cli.verify import _judge_with, cluster_and_ledger
+from webhooks.cluster.informer import Informers
 from webhooks.postsync.collect import SystemClock
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,9 @@ log = logging.getLogger(__name__)
 PASS_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 
 
-def _metrics(port: int, address: str) -> Callable[[list[AuditResult], float], None]:
+def _metrics(
+    port: int, address: str, informers: Informers | None
+) -> Callable[[list[AuditResult], float], None]:
     """A /metrics endpoint, and the callback that updates it after every pass."""
     from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
@@ -46,6 +49,12 @@ def _metrics(port: int, address: str) -> Callable[[list[AuditResult], float], No
         "Seconds of one pass as the active replica.",
         buckets=PASS_BUCKETS,
     )
+    watched = Gauge(
+        "truthgate_audit_informers",
+        "Informers (one watch per type and namespace) after the last pass, by whether lists "
+        "are read from them (current) or from the API (listing).",
+        ["state"],
+    )
     start_http_server(port, addr=address)
 
     def update(done: list[AuditResult], seconds: float) -> None:
@@ -53,6 +62,10 @@ def _metrics(port: int, address: str) -> Callable[[list[AuditResult], float], No
         duration.observe(seconds)
         for r in done:
             results.labels(r.outcome).inc()
+        running = informers.all() if informers is not None else []
+        current = sum(i.usable for i in running)
+        watched.labels("current").set(current)
+        watched.labels("listing").set(len(running) - current)
 
     return update
 
@@ -158,7 +171,6 @@ def audit(  # noqa: PLR0917 - one parameter per flag is how click works
 
     from webhooks.audit.lease import LeaseElector
     from webhooks.audit.triggers import Triggers
-    from webhooks.cluster.informer import Informers
     from webhooks.cluster.reader import connect
     from webhooks.cluster.resources import APP_OBJECT_TYPES
 
@@ -208,7 +220,7 @@ def audit(  # noqa: PLR0917 - one parameter per flag is how click works
             elector=elector,
             concurrency=concurrency,
             app_namespace=app_namespace,
-            on_pass=_metrics(metrics_port, metrics_address) if metrics_port else None,
+            on_pass=_metrics(metrics_port, metrics_address, informers) if metrics_port else None,
             informers=informers,
             triggers=triggers,
         )
