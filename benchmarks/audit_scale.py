@@ -251,7 +251,7 @@ def run_pass(url: str, namespaces: int, mode: str) -> dict[str, float]:
 
 def _serve(namespaces: int, apps: int, objects: int) -> None:
     """Child process: serve a seeded mock API until stdin closes (its own GIL and core)."""
-    with serve_api() as api:
+    with serve_api(forget_requests=True) as api:
         started = time.perf_counter()
         seed(api, namespaces, apps, objects)
         print(api.url, f"{time.perf_counter() - started:.1f}", flush=True)

@@ -17,7 +17,9 @@ truthgate relies on are added here, as a subclass, so tests prove them rather th
 Faults for tests: ``outage(503)`` answers every API request with that status until
 ``outage(None)``, ``fail_watches(503)`` only the watches; ``drop_watches()`` ends every open watch stream; ``compact()`` forgets the
 event log, so the next watch from an old version gets 410. ``bulk_put`` seeds many objects in
-one step on the server's loop (benchmarks), and lists are served from a per-namespace index.
+one step on the server's loop (benchmarks); lists, gets and patches find objects by key and
+per-namespace index, and ``serve_api(forget_requests=True)`` keeps no served request, so tens
+of thousands of objects and requests stay fast.
 
 The emulator runs in its own event loop on a thread, because the code under test (the official
 kubernetes client) is synchronous. Tests change the world through ``put``/``patch``/``delete``,
@@ -81,6 +83,7 @@ class StrictEmulator(kmock.KubernetesEmulator):
         self.watches = 0  # watch requests served
         self.open_watches = 0
         self.index: dict[tuple[Any, str | None], set[Key]] = collections.defaultdict(set)
+        self.forget_requests = False  # True: keep no served request (benchmarks)
 
     def stamp(self, obj: Obj, *, spec_changed: bool) -> None:
         meta = obj.setdefault("metadata", {})
@@ -92,6 +95,16 @@ class StrictEmulator(kmock.KubernetesEmulator):
             meta["generation"] = 1
         elif spec_changed:
             meta["generation"] = int(meta["generation"]) + 1
+
+    def forget(self, request: Any) -> None:
+        """Drop a served request from kmock's log (``forget_requests``): kmock matches each
+        request by walking every request it has kept, quadratic over a benchmark's tens of
+        thousands. A request is dropped once matched (a watch as it starts streaming)."""
+        if self.forget_requests:
+            for i in range(len(self._requests) - 1, -1, -1):
+                if self._requests[i] is request:
+                    del self._requests[i]
+                    return
 
     def record(self, key: Key, kind: str, obj: Obj, *, copied: bool = False) -> None:
         """Log a change for watches (on the server's loop, after ``stamp``)."""
@@ -128,6 +141,12 @@ class StrictEmulator(kmock.KubernetesEmulator):
         self.record((_res(rtype), namespace, name), "MODIFIED", obj.raw)
 
     async def _handle(self, request: Any) -> Any:
+        try:
+            return await self._strict(request)
+        finally:
+            self.forget(request)
+
+    async def _strict(self, request: Any) -> Any:
         failing = self.failing
         if request.action == enums.action.WATCH and self.failing_watches is not None:
             failing = self.failing_watches
@@ -214,6 +233,7 @@ class StrictEmulator(kmock.KubernetesEmulator):
     async def _serve_watch(self, request: Any) -> AsyncIterator[Any]:
         """A watch as the API server serves it (see the module's docstring)."""
         self.watches += 1
+        self.forget(request)
         params = request.params
         since = params.get("resourceVersion") or ""
         timeout = float(params.get("timeoutSeconds") or 1800)
@@ -264,12 +284,12 @@ class ApiServer:
         self.loop = loop
         self.url = url
 
-    def _run(self, fn: Callable[[], Any]) -> Any:
+    def _run(self, fn: Callable[[], Any], timeout: float = 5) -> Any:
         async def go() -> Any:
             async with self.emulator.write_lock:
                 return fn()
 
-        return asyncio.run_coroutine_threadsafe(go(), self.loop).result(5)
+        return asyncio.run_coroutine_threadsafe(go(), self.loop).result(timeout)
 
     def put(self, rtype: ResourceType, obj: Obj) -> Obj:
         """Create or replace an object (status included), as a controller would leave it."""
@@ -342,7 +362,7 @@ class ApiServer:
                 self.emulator.record(key, "ADDED", obj, copied=True)
             return batch
 
-        result: list[Obj] = self._run(do)
+        result: list[Obj] = self._run(do, timeout=300)
         return result
 
     # -- faults ----------------------------------------------------------------------------
@@ -415,14 +435,16 @@ def _res(rtype: ResourceType) -> Any:
 
 
 @contextmanager
-def serve_api() -> Iterator[ApiServer]:
-    """Serve a StrictEmulator on 127.0.0.1:<free port> for the duration of the block."""
+def serve_api(*, forget_requests: bool = False) -> Iterator[ApiServer]:
+    """Serve a StrictEmulator on 127.0.0.1:<free port> for the duration of the block;
+    ``forget_requests`` keeps no served request (benchmarks: see ``StrictEmulator.forget``)."""
     loop = asyncio.new_event_loop()
     ready = threading.Event()
     box: dict[str, Any] = {}
 
     async def main() -> None:
         async with StrictEmulator() as emulator, kmock.Server(emulator) as server:
+            emulator.forget_requests = forget_requests
             for rtype in (*APP_OBJECT_TYPES, APPLICATION, TRUTHCHECK, LEASE, NODE):
                 emulator.resources[_res(rtype)].kind = rtype.kind
                 emulator.resources[_res(rtype)].namespaced = rtype != NODE

@@ -83,6 +83,8 @@ class WatchStream:
                     continue
                 yield kind, self._restore(obj)
         except ApiException as e:
+            if self._stopped.is_set():
+                return
             if e.status == 410:
                 raise WatchExpired(f"{what}: resourceVersion {self._version} expired") from e
             raise ClusterError(f"{what}: HTTP {e.status}: {short(e.reason, 200)}") from e
@@ -112,6 +114,9 @@ class WatchStream:
             *request, _request_timeout=(self._connect, self._timeout + READ_MARGIN_SECONDS)
         )
         raw = response.response  # the urllib3 response, streamed
+        if self._stopped.is_set():  # stopped while connecting: Watch.stop() had no socket yet
+            raw.close()  # an open stream: this connection is not reused
+            raise ApiException(status=0, reason="stopped")
         if not 200 <= int(raw.status) < 300:
             body = raw.read(4096)
             raw.release_conn()
