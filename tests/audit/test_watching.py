@@ -53,6 +53,17 @@ def _auditor(
     )
 
 
+def _audited_once(
+    api: ApiServer, kube: KubeClient, web: Web, clock: StepClock, watching: Any
+) -> Auditor:
+    """The world, and an auditor whose first pass published and started synced informers."""
+    _world(api, web)
+    auditor = _auditor(kube, clock, watching)
+    assert [r.outcome for r in auditor.tick()] == ["published"]
+    assert watching[0].wait_synced(10)
+    return auditor
+
+
 def _owner(api: ApiServer) -> str:
     rs = api.get(REPLICASET, "shop", "web-7d9f")
     assert rs is not None
@@ -90,11 +101,8 @@ def test_a_pod_turning_not_ready_brings_the_audit_forward_and_reads_come_from_th
 def test_a_flapping_pod_costs_at_most_one_early_audit_a_minute(
     api: ApiServer, kube: KubeClient, web: Web, clock: StepClock, watching: Any
 ) -> None:
-    informers, triggers = watching
-    _world(api, web)
-    auditor = _auditor(kube, clock, watching)
-    assert [r.outcome for r in auditor.tick()] == ["published"]
-    assert informers.wait_synced(10)
+    triggers = watching[1]
+    auditor = _audited_once(api, kube, web, clock, watching)
     audited_at = []
     for second in range(0, 150, 10):  # not ready, ready, not ready... every 10 seconds
         ready = second % 20 == 10
@@ -110,10 +118,7 @@ def test_a_watch_that_fails_falls_back_to_listing_and_recovers(
     api: ApiServer, kube: KubeClient, web: Web, clock: StepClock, watching: Any
 ) -> None:
     informers, _ = watching
-    _world(api, web)
-    auditor = _auditor(kube, clock, watching)
-    assert [r.outcome for r in auditor.tick()] == ["published"]
-    assert informers.wait_synced(10)
+    auditor = _audited_once(api, kube, web, clock, watching)
     api.fail_watches(503)  # every watch answers 503: the informers go stale
     until(lambda: not any(i.usable for i in informers.all()), within=15, what="unusable")
     lists = api.emulator.lists["pods"]
@@ -192,3 +197,20 @@ def test_a_burst_whose_debounce_ends_between_passes_starts_the_next_pass_then(
         stop.set()
         loop.join(10)
     assert not loop.is_alive()
+
+
+def test_a_change_during_a_sync_is_left_to_the_sync_that_verifies_it(
+    api: ApiServer, kube: KubeClient, web: Web, clock: StepClock, watching: Any
+) -> None:
+    from webhooks.cluster.resources import TRUTHCHECK
+
+    triggers = watching[1]
+    auditor = _audited_once(api, kube, web, clock, watching)
+    tc = api.get(TRUTHCHECK, "shop", "shop-web")
+    assert tc is not None
+    api.set_status(TRUTHCHECK, "shop", "shop-web", {**tc["status"], "phase": "Verifying"})
+    api.put(POD, pod("web-7d9f-1", ready=False, owner_uid=_owner(api)))
+    until(lambda: len(triggers) == 1)
+    clock.advance(minutes=2)
+    [r] = auditor.tick()
+    assert r.outcome == "skipped" and "a sync is verifying it" in r.detail
