@@ -27,22 +27,27 @@ import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
+
+from webhooks.ledger.store import IntentStore
+from webhooks.policy.engine import PolicyMeta, PolicyOutcome
 
 T = TypeVar("T")
 KINDS = ("Deployment", "ConfigMap", "Secret")
 PARSE = "parse: strict UTF-8 and JSON, depth guard, shape"
 CONTEXT = "context: JSON Patch, app, actor"
-INPUT = "engine input (set_input of the dict)"
-REGO = "Rego: every rule targeting the kind, one evaluation"
+REGO = "Rego: set_input, then every rule targeting the kind in one evaluation"
 DECISION = "decision: outcomes, messages, intent"
 LEDGER = "ledger append, committer included (CPU, not the fsync wait)"
-# Measured for the choice, not in the sum: the engine fed the same input as JSON text.
-NOT_USED = "(not used) set_input_json of the same input as text"
+ANSWER = "answer, log line, metrics"
+SEQUENCE = "all of it in sequence: what the parts cost more together (caches)"
+# Measured for the choices, not in the sum: feeding the engine alone, as a dict or as text.
+SET_INPUT = "(of Rego) set_input of the dict alone"
+SET_INPUT_JSON = "(not used) set_input_json of the same input as text"
 
 
 def _bodies(review: Any, count: int) -> list[bytes]:
@@ -111,6 +116,10 @@ def _measure(tmp: Path, runs: int, count: int) -> dict[str, dict[str, list[float
     )
     metrics = Metrics(multiprocess_dir=str(tmp))
     admitter = Admitter(config, engine, store, metrics)
+    # The same Admitter with nothing to evaluate and nothing to record: what is left of a
+    # review is its parse, its decision, the answer, the log line and the metrics.
+    silent = _Silent(engine)
+    quiet = Admitter(config, silent, cast(IntentStore, _NoLedger()), metrics)
     log = tmp / "review.log"  # the log line is written, as to the server's stderr
     handler = logging.FileHandler(log)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -140,28 +149,21 @@ def _measure(tmp: Path, runs: int, count: int) -> dict[str, dict[str, list[float
             inputs = [build_input(r, config) for r in requests]
             add(PARSE, _cost(load_review, bodies))
             add(CONTEXT, _cost(lambda r: build_input(r, config), requests))
-            add(INPUT, _cost(rego.set_input, inputs))
-            as_text = [json.dumps(i) for i in inputs]
-            add(NOT_USED, _cost(rego.set_input_json, as_text))
+            add(SET_INPUT, _cost(rego.set_input, inputs))
+            add(SET_INPUT_JSON, _cost(rego.set_input_json, [json.dumps(i) for i in inputs]))
             if route:
-                add(
-                    REGO,
-                    _cost(partial(_evaluate, rego, route), inputs),
-                )
+                add(REGO, _cost(partial(_evaluate, rego, route), inputs))
             decided = [decide(r, engine, config, now) for r in requests]
             whole_decide = _cost(lambda r: decide(r, engine, config, now), requests)
-            known = sum(parts[p][-1] for p in (CONTEXT, INPUT, REGO) if p in parts)
-            add(DECISION, max(0.0, whole_decide - known))
+            add(DECISION, max(0.0, whole_decide - _last(parts, CONTEXT, REGO)))
             drafts = [dict(d.intent) for d in decided if d.intent is not None]
-            add(
-                LEDGER,
-                _cost(store.append, drafts, time.process_time),
-            )
+            add(LEDGER, _cost(store.append, drafts, time.process_time))
+            bare = _cost(quiet.admit, _bodies(review, count))
+            bare_decide = _cost(lambda r: decide(r, silent, config, now), requests)
+            add(ANSWER, max(0.0, bare - _last(parts, PARSE) - bare_decide))
             whole = _cost(admitter.admit, _bodies(review, count), time.process_time)
-            known = sum(
-                parts[p][-1] for p in (PARSE, CONTEXT, INPUT, REGO, DECISION, LEDGER) if p in parts
-            )
-            add("the rest: answer, log line, metrics, hand-offs", max(0.0, whole - known))
+            summed = _last(parts, PARSE, CONTEXT, REGO, DECISION, LEDGER, ANSWER)
+            add(SEQUENCE, max(0.0, whole - summed))
             add("whole review (Admitter.admit)", whole)
     logging.getLogger().removeHandler(handler)
     handler.close()
@@ -169,9 +171,38 @@ def _measure(tmp: Path, runs: int, count: int) -> dict[str, dict[str, list[float
     return rows
 
 
-def _evaluate(engine: Any, route: str, _input: object) -> object:
-    """The evaluation alone, of the input the engine already holds."""
+def _evaluate(engine: Any, route: str, input_doc: Any) -> object:
+    """What ``RegorusEngine.evaluate`` asks of regorus for one review."""
+    engine.set_input(input_doc)
     return engine.eval_rule_as_json(route)
+
+
+def _last(parts: dict[str, list[float]], *names: str) -> float:
+    """The sum of this run's measurements of ``names`` (those measured)."""
+    return sum(parts[name][-1] for name in names if name in parts)
+
+
+class _Silent:
+    """The engine's policies for a kind, all with nothing to say, at no cost."""
+
+    def __init__(self, engine: Any) -> None:
+        self._engine = engine
+
+    def policies(self) -> Sequence[PolicyMeta]:
+        return list(self._engine.policies())
+
+    def evaluate(self, kind: str, input_doc: Mapping[str, Any]) -> list[PolicyOutcome]:
+        return list(self._engine._set.plan(kind).silent)  # what the engine answers then
+
+    def reload(self) -> None:
+        """Nothing to reload."""
+
+
+class _NoLedger:
+    """Records nothing (the ledger is measured on its own)."""
+
+    def append(self, draft: dict[str, Any]) -> dict[str, Any]:
+        return draft
 
 
 def _floor(app: Any, texts: Sequence[str], jsonify: Callable[..., Any]) -> float:
