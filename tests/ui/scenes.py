@@ -13,12 +13,13 @@ from typing import Any
 
 import numpy as np
 
-from webhooks.common.times import parse_time
+from webhooks.common.times import parse_time, unix_seconds
 from webhooks.evidence.model import Evidence, MetricSeries, Verdict
 from webhooks.ledger.store import IntentStore
 from webhooks.postsync.appinfo import sync_ref
 from webhooks.postsync.publish import verification_record
 from webhooks.verdict.digest import evidence_digest
+from webhooks.verdict.freshness import VerifiedBy
 from webhooks.verdict.judge import judge
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "evidence"
@@ -139,11 +140,24 @@ def argocd_app(truthcheck_health: dict[str, str] | None) -> dict[str, Any]:
     return app
 
 
-def live_truthcheck(verdict: Verdict, doc: Evidence) -> dict[str, Any]:
-    """The TruthCheck object as Argo CD passes it to a resource tab, status as published."""
+def live_truthcheck(
+    verdict: Verdict, doc: Evidence, *, by: VerifiedBy = "sync", at: dt.datetime | None = None
+) -> dict[str, Any]:
+    """The TruthCheck object as Argo CD passes it to a resource tab, status as published by
+    ``by`` at ``at`` (default: when the Evidence was collected)."""
     from webhooks.postsync.publish import verified_status
 
     tc: dict[str, Any] = copy.deepcopy(doc["truthCheck"])
-    now = parse_time(doc["collectedAt"])
-    tc["status"] = verified_status(verdict, tc, sync_ref(doc["application"]), now)
+    now = at or parse_time(doc["collectedAt"])
+    tc["status"] = verified_status(verdict, tc, sync_ref(doc["application"]), now, by=by)
     return tc
+
+
+def lua_health(truthcheck: dict[str, Any], now: dt.datetime) -> dict[str, str]:
+    """The TruthCheck's health as Argo CD's Lua health check gives it at ``now`` (what the
+    application's resource list holds)."""
+    from tests.argocd_health.sandbox import run_health
+    from tests.argocd_health.test_verdict_age import SCRIPT
+
+    health = run_health(SCRIPT, truthcheck, now=unix_seconds(now))
+    return {"status": str(health["status"]), "message": str(health["message"])}

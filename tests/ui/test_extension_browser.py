@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import pytest
 from tests.ui import scenes
 from tests.ui.harness import EXTENSION, serving, stage
 from webhooks.admission.config import load_config
+from webhooks.common.times import format_time
 from webhooks.errors import LedgerError
 from webhooks.ledger import open_store
 from webhooks.ledger.store import IntentStore
@@ -30,6 +32,10 @@ from webhooks.shipped import shipped_policy_dir
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 TOKEN = "browser-proxy-token-0123456789"
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "ui"
+#: The browser's clock: 10 minutes after the scenes' verification (their Evidence's collectedAt).
+VERIFIED = datetime(2026, 11, 27, 10, 12, tzinfo=UTC)
+NOW = VERIFIED + timedelta(minutes=10)
+STALE = "the truthgate auditor may have stopped or be failing"
 
 pytestmark = [
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium"),
@@ -53,10 +59,13 @@ def truthgate_app(store: IntentStore) -> Any:
     return create_app(config, RegorusEngine(admission), store, Metrics(), read_token=TOKEN)
 
 
-def show(scenario: dict[str, Any], store: IntentStore, tmp_path: Path, name: str) -> dict[str, Any]:
+def show(
+    scenario: dict[str, Any], store: IntentStore, tmp_path: Path, name: str, now: datetime = NOW
+) -> dict[str, Any]:
+    """What a user sees of ``scenario`` with the browser's clock at ``now``."""
     with serving(stage(scenario, truthgate_app(store), TOKEN)) as base:
         out = subprocess.run(
-            ["node", "test/drive.mjs", f"{base}/harness/", str(tmp_path)],
+            ["node", "test/drive.mjs", f"{base}/harness/", str(tmp_path), format_time(now)],
             cwd=EXTENSION,
             capture_output=True,
             text=True,
@@ -109,10 +118,15 @@ def test_a_degraded_app_shows_its_verdict_findings_timeline_and_regression(
             breakGlass="INC-4711",
         )
     )
-    health = {"status": "Degraded", "message": verdict["summary"]}
+    truthcheck = scenes.live_truthcheck(verdict, degraded)
+    health = scenes.lua_health(truthcheck, NOW)
+    assert health == {
+        "status": "Degraded",
+        "message": f"{verdict['summary']} (verified 10m ago by sync)",
+    }
     scenario = {
         "application": scenes.argocd_app(health),
-        "truthCheck": scenes.live_truthcheck(verdict, degraded),
+        "truthCheck": truthcheck,
         "tree": {"nodes": []},
     }
     seen = show(scenario, ledger, tmp_path, "degraded")
@@ -131,7 +145,8 @@ def test_a_degraded_app_shows_its_verdict_findings_timeline_and_regression(
     assert f"{critical} critical" in seen["sections"]["status-panel"]
     # The resource tab: every finding, grouped by layer, linked to its object in the tree.
     tab = seen["sections"]["resource-tab"]
-    assert "Degraded" in tab and "revision 8f3c2a1" in tab
+    assert "Degraded" in tab and "revision 8f3c2a1 · verified 10m ago by sync" in tab
+    assert STALE not in tab
     assert seen["counts"]["findings"] == count
     assert "Runtime" in tab and "Behaviour" in tab
     assert "exceeded quota" in tab
@@ -173,6 +188,34 @@ def test_a_healthy_app_says_so_without_findings(
     assert seen["counts"]["findings"] == 0
     assert seen["metricVerdicts"] == ["Pass", "Pass"]
     assert "Verdict Healthy" in seen["sections"]["app-tab"]
+
+
+def test_a_verdict_the_auditor_stopped_refreshing_says_so_as_the_health_message_does(
+    built: None, ledger: IntentStore, tmp_path: Path
+) -> None:
+    healthy = scenes.evidence(healthy=True)
+    verdict = scenes.record(ledger, healthy)
+    truthcheck = scenes.live_truthcheck(verdict, healthy, by="audit")
+    assert truthcheck["status"]["staleAfterSeconds"] == 3600  # two heartbeats at the 5m default
+    fresh, stale = VERIFIED + timedelta(minutes=59), VERIFIED + timedelta(hours=3, minutes=5)
+    for now in (fresh, stale):
+        health = scenes.lua_health(truthcheck, now)
+        scenario = {
+            "application": scenes.argocd_app(health),
+            "truthCheck": truthcheck,
+            "tree": {"nodes": []},
+        }
+        seen = show(scenario, ledger, tmp_path, "stale" if now == stale else "aged", now)
+        no_errors_and_only_proxy_calls(seen)
+        tab = seen["sections"]["resource-tab"]
+        assert "Healthy" in seen["sections"]["status-panel"]  # stale is said, not a new health
+        if now == fresh:
+            assert health["message"].endswith("(verified 45m ago by audit)")
+            assert "verified 45m ago by audit" in tab and STALE not in tab
+        else:
+            assert health["message"].endswith(f"(verdict is 3h old: {STALE})")
+            assert f"verdict is 3h old: {STALE}" in tab and "ago by" not in tab
+            assert f"verdict is 3h old: {STALE}" in seen["sections"]["flyout"]
 
 
 def test_an_app_without_a_truthcheck_has_no_status_item_and_says_why(

@@ -45,6 +45,43 @@ export function age(time, now = Date.now()) {
   return `${Math.round(s / 86400)}d`;
 }
 
+// A verdict's age, by the rule of the Lua health check (argocd/health/truthgate.dev/TruthCheck/
+// health.lua; docs/truthcheck.md, "A verdict's age"): the same coarse steps, and stale past the
+// status's own staleAfterSeconds (two auditor heartbeats, written by truthgate) when the
+// TruthCheck is audited. The time is status.lastVerifiedAt (every verification, heartbeats
+// included), else status.verifiedAt (written before lastVerifiedAt existed). Null when there is
+// no time, or when this clock is more than 5 minutes behind it.
+const MINUTE_STEPS = [45, 30, 15, 10, 5];
+
+export function ageStep(seconds) {
+  if (seconds >= 86400) return `${Math.floor(seconds / 86400)}d`;
+  if (seconds >= 3600) return `${Math.floor(seconds / 3600)}h`;
+  const minutes = MINUTE_STEPS.find((m) => seconds >= m * 60);
+  return minutes ? `${minutes}m` : "<5m";
+}
+
+export function verdictAge(truthcheck, now = Date.now()) {
+  const status = truthcheck?.status || {};
+  const at = typeof status.lastVerifiedAt === "string" ? status.lastVerifiedAt : status.verifiedAt;
+  const t = Date.parse(typeof at === "string" ? at : "");
+  if (Number.isNaN(t)) return null;
+  const seconds = Math.floor((now - t) / 1000);
+  if (seconds < -300) return null;
+  const age = Math.max(0, seconds);
+  const audited = truthcheck?.spec?.audit?.enabled !== false;
+  const bound = status.staleAfterSeconds;
+  const stale = audited && typeof bound === "number" && bound > 0 && age > bound;
+  const by = status.verifiedBy === "audit" || status.verifiedBy === "sync" ? ` by ${status.verifiedBy}` : "";
+  const step = ageStep(age);
+  return {
+    at,
+    stale,
+    text: stale
+      ? `verdict is ${step} old: the truthgate auditor may have stopped or be failing`
+      : `verified ${step} ago${by}`,
+  };
+}
+
 export function lastSyncEnd(application) {
   return application?.status?.operationState?.finishedAt || null;
 }

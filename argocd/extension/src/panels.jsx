@@ -3,7 +3,7 @@ import { useMemo, useState } from "react";
 import { readApi } from "./api.js";
 import { MetricChart } from "./Chart.jsx";
 import { Findings } from "./Findings.jsx";
-import { COLORS, age, headline, lastSyncEnd, short, timeline, truthChecks, verdictOf } from "./model.js";
+import { COLORS, age, headline, lastSyncEnd, short, timeline, truthChecks, verdictAge, verdictOf } from "./model.js";
 import { ReadError, useRead } from "./useRead.jsx";
 
 function Verdict({ verdict }) {
@@ -70,15 +70,25 @@ export function Flyout({ application }) {
 export function TruthCheckTab({ application, resource }) {
   const status = resource?.status || {};
   const verdict = status.verdict || (status.phase ? status.phase : "Unknown");
+  const aged = verdictAge(resource);
   return (
     <div data-testid="truthcheck-tab" style={{ padding: 16 }}>
       <div style={{ fontSize: 18 }}>
         <Verdict verdict={verdict} />
         <span style={{ marginLeft: 12, fontSize: 13, color: "#6d7f8b" }}>
           revision {short(status.revision)}
-          {status.verifiedAt ? ` · verified ${status.verifiedAt} (${age(status.verifiedAt)} ago)` : ""}
+          {aged && !aged.stale ? (
+            <span data-testid="verdict-age" title={aged.at}>
+              {` · ${aged.text}`}
+            </span>
+          ) : null}
         </span>
       </div>
+      {aged?.stale ? (
+        <p data-testid="stale" title={aged.at} style={{ color: "#a56a00", background: "#fdf6e3", padding: "6px 10px" }}>
+          {aged.text}
+        </p>
+      ) : null}
       <p data-testid="summary">{status.summary || "Awaiting verification by truthgate."}</p>
       <Findings application={application} findings={status.findings} total={status.findingsTotal} />
     </div>

@@ -1,14 +1,15 @@
 // Drives headless Chromium (Debian's, via playwright-core: no browser download) through the
 // harness page and prints what a user would see, as JSON, for the pytest side to assert on.
 //
-//   node test/drive.mjs URL OUT_DIR
+//   node test/drive.mjs URL OUT_DIR [NOW]
 //
+// NOW (RFC 3339), when given, is the page's clock (Date.now), fixed for the whole run.
 // It records every request the page makes, every console message and page error, clicks the
 // status panel item (its flyout opens), opens the first patch in the timeline, waits until no
 // "Loading" text is left, and screenshots each section into OUT_DIR.
 import { chromium } from "playwright-core";
 
-const [url, out] = process.argv.slice(2);
+const [url, out, now] = process.argv.slice(2);
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
   args: [
@@ -24,6 +25,7 @@ const browser = await chromium.launch({
 const result = { console: [], pageErrors: [], requests: [], sections: {}, counts: {}, shots: [] };
 try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  if (now) await page.clock.setFixedTime(new Date(now));
   page.on("console", (m) => result.console.push({ type: m.type(), text: m.text() }));
   page.on("pageerror", (e) => result.pageErrors.push(String(e)));
   page.on("request", (r) =>

@@ -1,0 +1,131 @@
+"""The extension's TruthCheck tab and the Lua health message tell a verdict's age by one rule.
+
+The statuses come from the real publisher (``verified_status``); the Lua runs in the Argo CD-
+shaped sandbox with a pinned clock; the extension's ``verdictAge`` (argocd/extension/src/
+model.js, bundled by the project's esbuild) runs in node with the same clock. Every note the
+Lua appends to the message must be the tab's text, and the other way round.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.argocd_health.sandbox import run_health
+from tests.argocd_health.test_verdict_age import SCRIPT
+from tests.ui.harness import EXTENSION
+from webhooks.common.times import format_time, unix_seconds
+from webhooks.evidence.model import Verdict
+from webhooks.postsync.appinfo import SyncRef
+from webhooks.postsync.publish import verified_status
+from webhooks.verdict.freshness import VerifiedBy
+
+pytestmark = [
+    pytest.mark.skipif(shutil.which("node") is None, reason="needs node"),
+    pytest.mark.skipif(
+        not (EXTENSION / "node_modules" / "esbuild").is_dir(),
+        reason="run `npm ci` in argocd/extension first (tools/test does)",
+    ),
+]
+
+VERIFIED = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
+VERDICT: Verdict = {
+    "apiVersion": "truthgate.dev/v1alpha1",
+    "kind": "Verdict",
+    "verdict": "Healthy",
+    "revision": "8f3c2a1e",
+    "summary": "ok",
+    "findings": [],
+}
+SYNC = SyncRef("8f3c2a1e", "2026-11-27T09:58:00Z", "2026-11-27T09:59:00Z", "Succeeded")
+# Around every step of the message and both stale bounds below; a clock up to 5 minutes behind
+# the writer's reads "<5m", one further behind shows no age.
+AGES = [-400, -200, 0, 299, 300, 599, 600, 899, 900, 1799, 1800, 2699, 2700, 3599, 3600, 3601]
+AGES += [7199, 7200, 14400, 14401, 86399, 86400, 90061]
+AUDITS: list[dict[str, Any] | None] = [None, {"interval": "20m"}, {"enabled": False}]
+
+# Bundle model.js as an ES module, then give each case's TruthCheck and clock to verdictAge.
+RUNNER = """
+import { build } from "esbuild";
+import { readFileSync } from "node:fs";
+const out = process.argv[1];
+await build({ entryPoints: ["src/model.js"], outfile: out, bundle: true, format: "esm", logLevel: "warning" });
+const { verdictAge } = await import(out);
+const cases = JSON.parse(readFileSync(0, "utf8"));
+process.stdout.write(JSON.stringify(cases.map((c) => verdictAge(c.truthcheck, c.now))));
+"""
+
+
+def verdict_age(cases: list[dict[str, Any]], tmp_path: Path) -> list[dict[str, Any] | None]:
+    out = subprocess.run(
+        ["node", "--input-type=module", "-e", RUNNER, str(tmp_path / "model.mjs")],
+        cwd=EXTENSION,
+        input=json.dumps(cases),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    result: list[dict[str, Any] | None] = json.loads(out.stdout)
+    return result
+
+
+def truthcheck(audit: dict[str, Any] | None, by: VerifiedBy) -> dict[str, Any]:
+    tc: dict[str, Any] = {
+        "metadata": {"name": "shop-web", "namespace": "shop", "generation": 1},
+        "spec": {"application": "shop-web"} | ({"audit": audit} if audit is not None else {}),
+    }
+    tc["status"] = verified_status(VERDICT, tc, SYNC, VERIFIED, generation=1, by=by)
+    return tc
+
+
+def test_the_tab_tells_the_age_and_the_stale_warning_the_health_message_tells(
+    tmp_path: Path,
+) -> None:
+    cases: list[dict[str, Any]] = [
+        {"truthcheck": truthcheck(audit, by), "age": age}
+        for audit in AUDITS
+        for by in ("sync", "audit")
+        for age in AGES
+    ]
+    now = [VERIFIED + timedelta(seconds=c["age"]) for c in cases]
+    shown = verdict_age(
+        [c | {"now": unix_seconds(t) * 1000} for c, t in zip(cases, now, strict=True)], tmp_path
+    )
+    stale = set()
+    for case, at, tab in zip(cases, now, shown, strict=True):
+        health = run_health(SCRIPT, case["truthcheck"], now=unix_seconds(at))
+        note = f" ({tab['text']})" if tab is not None else ""
+        assert health["message"] == f"ok{note}", (case["age"], case["truthcheck"]["spec"], tab)
+        if tab is not None and tab["stale"]:
+            stale.add((json.dumps(case["truthcheck"]["spec"].get("audit")), case["age"]))
+    # The bounds are the ones the status carries: two heartbeats (1h at the 5m default, 4h at
+    # 20m), and never for a sync-only TruthCheck.
+    assert {age for audit, age in stale if audit == "null"} == {a for a in AGES if a > 3600}
+    assert {age for audit, age in stale if "20m" in audit} == {a for a in AGES if a > 14400}
+    assert not {audit for audit, _ in stale if "false" in audit}
+
+
+def test_a_status_from_before_last_verified_at_shows_its_verified_at_age(
+    tmp_path: Path,
+) -> None:
+    old: dict[str, Any] = {
+        "spec": {"application": "shop-web"},
+        "status": {"phase": "Verified", "verdict": "Healthy", "summary": "ok"},
+    }
+    old["status"]["verifiedAt"] = format_time(VERIFIED)
+    now = unix_seconds(VERIFIED + timedelta(minutes=12)) * 1000
+    [tab, none] = verdict_age(
+        [{"truthcheck": old, "now": now}, {"truthcheck": {"status": {}}, "now": now}], tmp_path
+    )
+    assert tab == {"at": "2026-11-27T10:00:00Z", "stale": False, "text": "verified 10m ago"}
+    assert none is None
+    # The Lua needs the epoch: its message is the summary alone.
+    assert run_health(SCRIPT, old, now=now // 1000)["message"] == "ok"
