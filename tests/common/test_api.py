@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from webhooks.common.api import join_api_version, split_api_version
+from webhooks.common.api import API_VERSION, join_api_version, split_api_version
+from webhooks.common.schema import package_schema
 
 
 @pytest.mark.parametrize(
@@ -22,3 +23,15 @@ def test_api_versions_join_and_split_back(group: str, version: str, text: str) -
 
 def test_a_missing_api_version_has_no_group_and_no_version() -> None:
     assert split_api_version(None) == ("", "") and split_api_version("") == ("", "")
+
+
+@pytest.mark.parametrize(
+    ("package", "name"),
+    [
+        ("webhooks.evidence", "evidence.schema.json"),
+        ("webhooks.admission", "enforcement.schema.json"),
+    ],
+)
+def test_the_shipped_schemas_ask_for_truthgates_own_api_version(package: str, name: str) -> None:
+    schema = package_schema(package, name)
+    assert schema["properties"]["apiVersion"] == {"const": API_VERSION}

@@ -29,8 +29,6 @@ FAILURE_MODES: tuple[FailureMode, ...] = ("fail-open", "fail-closed")
 
 ARGOCD_CONTROLLER = "system:serviceaccount:argocd:argocd-application-controller"
 
-CONFIG_KIND = "AdmissionConfig"
-
 ENV_DEFAULT_ACTION = "TRUTHGATE_DEFAULT_ACTION"  # deny | warn | dryrun
 ENV_FAILURE_MODE = "TRUTHGATE_FAILURE_MODE"  # fail-open | fail-closed
 ENV_ARGOCD_USERNAMES = "TRUTHGATE_ARGOCD_USERNAMES"  # comma-separated, replaces the list

@@ -1,7 +1,8 @@
 """API versions: truthgate's own, written once, and the one way to join and split any other.
 
 The TruthCheck CRD, the Evidence and Verdict documents and the admission configuration file all
-carry ``apiVersion: truthgate.dev/v1alpha1``; a new version changes here and nowhere else.
+carry ``apiVersion: truthgate.dev/v1alpha1``; a new version changes here, in the CRD and in
+the shipped JSON Schemas (a test holds the schemas equal to this).
 Kubernetes writes the core group's version alone (``v1``) and every other as ``group/version``.
 """
 
