@@ -421,3 +421,39 @@ def test_the_running_auditor_serves_its_pass_metrics(
     # The verifications' lists now come from watches (one per type the app is read from).
     assert samples[("truthgate_audit_informers", "current")] == len(APP_OBJECT_TYPES)
     assert samples[("truthgate_audit_informers", "listing")] == 0
+
+
+def _with_baseline(api: ApiServer, url: str) -> None:
+    tc = api.get(TRUTHCHECK, "shop", "shop-web")
+    assert tc is not None
+    tc["spec"]["baseline"] = {
+        "prometheus": {"url": url},
+        "metrics": [{"name": "error-ratio", "query": "sum(rate(errors_total[1m]))"}],
+        "windows": {"observe": "10m", "baseline": "30m"},
+    }
+    api.put(TRUTHCHECK, tc)
+
+
+@pytest.mark.parametrize("down", ["refused", "hung"])
+def test_a_prometheus_outage_is_said_in_the_verdict_and_never_stops_the_auditor(
+    api: ApiServer, kube: KubeClient, web: Web, clock: StepClock, down: str
+) -> None:
+    from tests.support.prometheus import Reply, stand_in
+
+    _world(api, web)
+    with stand_in(lambda _request: Reply(200, b"{}", delay_seconds=60)) as hung:
+        url = f"http://127.0.0.1:{free_port()}" if down == "refused" else hung.url
+        _with_baseline(api, url)
+        auditor = _auditor(kube, clock)
+        [first] = auditor.tick()
+        # Judged on what could be seen; the metric it could not read is named, not guessed.
+        assert first.outcome == "published" and first.verdict == "Healthy", first
+        status = _status(api)
+        said = json.dumps(status.get("findings", [])) + str(status.get("summary"))
+        assert "error-ratio" in said and "could not fetch" in said, status
+        if down == "hung":
+            return  # each audit waits out the collector's deadline (30 s): once is enough
+        # The next pass goes on as usual (the outage is not this TruthCheck's failure).
+        clock.advance(minutes=6)
+        [again] = auditor.tick()
+        assert again.outcome == "unchanged", again
