@@ -434,26 +434,48 @@ def _with_baseline(api: ApiServer, url: str) -> None:
     api.put(TRUTHCHECK, tc)
 
 
-@pytest.mark.parametrize("down", ["refused", "hung"])
+def _said(status: dict[str, Any]) -> str:
+    return json.dumps(status.get("findings", [])) + str(status.get("summary"))
+
+
 def test_a_prometheus_outage_is_said_in_the_verdict_and_never_stops_the_auditor(
-    api: ApiServer, kube: KubeClient, web: Web, clock: StepClock, down: str
+    api: ApiServer, kube: KubeClient, web: Web, clock: StepClock
+) -> None:
+    _world(api, web)
+    _with_baseline(api, f"http://127.0.0.1:{free_port()}")  # nothing listens: refused
+    auditor = _auditor(kube, clock)
+    [first] = auditor.tick()
+    # Judged on what could be seen; the metric it could not read is named, not guessed.
+    assert first.outcome == "published" and first.verdict == "Healthy", first
+    said = _said(_status(api))
+    assert "error-ratio" in said and "could not fetch" in said, said
+    # The next pass goes on as usual (the outage is not this TruthCheck's failure).
+    clock.advance(minutes=6)
+    [again] = auditor.tick()
+    assert again.outcome == "unchanged", again
+
+
+def test_a_prometheus_that_did_not_answer_is_asked_once_per_pass_not_once_per_truthcheck(
+    api: ApiServer, kube: KubeClient, web: Web, clock: StepClock
 ) -> None:
     from tests.support.prometheus import Reply, stand_in
 
     _world(api, web)
     with stand_in(lambda _request: Reply(200, b"{}", delay_seconds=60)) as hung:
-        url = f"http://127.0.0.1:{free_port()}" if down == "refused" else hung.url
-        _with_baseline(api, url)
-        auditor = _auditor(kube, clock)
-        [first] = auditor.tick()
-        # Judged on what could be seen; the metric it could not read is named, not guessed.
-        assert first.outcome == "published" and first.verdict == "Healthy", first
-        status = _status(api)
-        said = json.dumps(status.get("findings", [])) + str(status.get("summary"))
-        assert "error-ratio" in said and "could not fetch" in said, status
-        if down == "hung":
-            return  # each audit waits out the collector's deadline (30 s): once is enough
-        # The next pass goes on as usual (the outage is not this TruthCheck's failure).
-        clock.advance(minutes=6)
-        [again] = auditor.tick()
-        assert again.outcome == "unchanged", again
+        _with_baseline(api, hung.url)
+        tc = api.get(TRUTHCHECK, "shop", "shop-web")
+        assert tc is not None
+        for name in ("shop-web-b", "shop-web-c"):
+            twin = json.loads(json.dumps(tc))
+            twin["metadata"] = {"name": name, "namespace": "shop"}
+            twin.pop("status", None)
+            api.put(TRUTHCHECK, twin)
+        # One at a time: the first waits out the deadline (bounded, 30 s), the others skip at
+        # once; each verdict names the metric it could not read.
+        results = _auditor(kube, clock, concurrency=1).tick()
+        assert [(r.outcome, r.verdict) for r in results] == [("published", "Healthy")] * 3
+        assert len(hung.seen) <= 3  # the first TruthCheck's attempts only
+        statuses = [api.get(TRUTHCHECK, "shop", r.name) for r in results]
+        said = [_said((tc or {}).get("status") or {}) for tc in statuses]
+        assert all("error-ratio" in s and "could not fetch" in s for s in said), said
+        assert sum("earlier in this audit pass" in s for s in said) == 2, said

@@ -47,7 +47,7 @@ from webhooks.errors import TruthgateError, short
 from webhooks.evidence.model import Evidence, KubeObject, Verdict
 from webhooks.ledger.store import IntentStore
 from webhooks.postsync.appinfo import sync_ref
-from webhooks.postsync.collect import Clock, Collector, Target
+from webhooks.postsync.collect import Clock, Collector, Target, prometheus_source
 from webhooks.postsync.publish import publish_status, verification_record, verified_status
 from webhooks.verdict.freshness import AuditSettings, verified_stamp
 
@@ -136,7 +136,10 @@ class Auditor:
             reader: ClusterReader = PassCache(self.reader) if self.share_lists else self.reader
             if self.informers is not None:
                 reader = InformedReader(self.informers, reader)
-            collector = Collector(reader, clock=self.clock, ledger=self.ledger)
+            # A Prometheus that no request reached is asked once per pass, not once per
+            # TruthCheck: each would wait out the collector's deadline (see prometheus.py).
+            metrics = prometheus_source(reader, down={})
+            collector = Collector(reader, clock=self.clock, ledger=self.ledger, metrics=metrics)
             # Collecting is I/O and runs in the pool; judging is CPU under the GIL and runs here,
             # one at a time, on the thread that owns the verdict policy's Rego engine.
             with ThreadPoolExecutor(

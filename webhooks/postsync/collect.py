@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -78,8 +78,13 @@ class Target:
     audit_window: timedelta | None = None
 
 
-def prometheus_source(reader: ClusterReader) -> MetricsSource:
-    """The baseline collector, with Secret references resolved through the cluster reader."""
+def prometheus_source(
+    reader: ClusterReader, down: MutableMapping[str, str] | None = None
+) -> MetricsSource:
+    """The baseline collector, with Secret references resolved through the cluster reader.
+
+    ``down``: Prometheus servers found unreachable, shared by the verifications of one audit
+    pass (see ``collect_metrics``)."""
 
     def fetch(truthcheck: KubeObject, change_at: datetime, now: datetime) -> list[MetricSeries]:
         from webhooks.postsync.prometheus import collect_metrics
@@ -108,6 +113,7 @@ def prometheus_source(reader: ClusterReader) -> MetricsSource:
             now,
             bearer_token=token,
             ca_data=ca.encode() if ca is not None else None,
+            down=down,
         )
 
     return fetch

@@ -30,7 +30,7 @@ import random
 import tempfile
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -65,12 +65,17 @@ def collect_metrics(
     session: requests.Session | None = None,
     deadline_seconds: float = 30.0,
     request_timeout_seconds: float = 10.0,
+    down: MutableMapping[str, str] | None = None,
 ) -> list[MetricSeries]:
     """Query every metric of ``config`` around ``change_at``; one MetricSeries per metric.
 
     ``bearer_token`` and ``ca_data`` (PEM) are the resolved contents of the Secrets the config
     references. ``change_at`` and ``now`` must be timezone-aware. Raises BadRequestError only for
     a caller mistake (naive datetimes); everything else ends up in a metric's ``error``.
+
+    ``down`` is shared by the collections of one audit pass: a server that no request reached
+    (refused, timed out) is written there, and later collections against it skip their queries
+    instead of each waiting out the deadline again.
     """
     try:
         plan = plan_ranges(
@@ -91,6 +96,7 @@ def collect_metrics(
         session=session,
         deadline_seconds=deadline_seconds,
         request_timeout=request_timeout_seconds,
+        down=down,
     ) as client:
         # Current windows of every metric first: if the deadline is tight, history (the less
         # important context) is what gets dropped.
@@ -153,6 +159,8 @@ class _Client:
     deadline_seconds: float
     request_timeout: float
     unreachable: str | None = None  # set once the server proved unreachable: skip the rest
+    answered: bool = False  # any HTTP reply at all: the server is up, whatever it said
+    no_reply: str | None = None  # the last refusal or timeout, while nothing answered
     _rng: random.Random = field(default_factory=random.Random)
 
     @classmethod
@@ -166,6 +174,7 @@ class _Client:
         session: requests.Session | None,
         deadline_seconds: float,
         request_timeout: float,
+        down: MutableMapping[str, str] | None = None,
     ) -> Iterator[_Client]:
         endpoint = config.prometheus
         headers = dict(endpoint.headers)
@@ -183,7 +192,7 @@ class _Client:
                 warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
             elif ca_data:
                 verify = stack.enter_context(_ca_file(ca_data))
-            yield cls(
+            client = cls(
                 session=session,
                 endpoint=endpoint.url + "/api/v1/query_range",
                 headers=headers,
@@ -193,6 +202,11 @@ class _Client:
                 deadline_seconds=deadline_seconds,
                 request_timeout=request_timeout,
             )
+            if down is not None and (reason := down.get(endpoint.url)) is not None:
+                client.unreachable = f"{reason} (earlier in this audit pass; asked again next pass)"
+            yield client
+            if down is not None and not client.answered and client.no_reply is not None:
+                down[endpoint.url] = client.no_reply
 
     def query_range(self, query: str, rng: QueryRange) -> QueryAnswer:
         """POST one range query, retrying what is worth retrying, within the deadline."""
@@ -210,12 +224,13 @@ class _Client:
             except requests.exceptions.SSLError as e:
                 return QueryAnswer([], self._scrub(f"TLS error talking to Prometheus: {_cause(e)}"))
             except (requests.ConnectionError, requests.Timeout) as e:
-                last = self._scrub(self._describe(e, timeout))
+                last = self.no_reply = self._scrub(self._describe(e, timeout))
                 if attempt == MAX_ATTEMPTS:
                     self.unreachable = last
             except _TooLarge as e:
                 return QueryAnswer([], str(e))
             else:
+                self.answered = True
                 retry_after = reply.retry_after
                 if 300 <= reply.status < 400:
                     # Not followed: a redirect would turn the POST into a GET without the query,
