@@ -27,6 +27,10 @@ def test_written_durations_read_back_the_same(seconds: float, text: str) -> None
         (5412, "1h30m"),
         (90061, "1d1h"),
         (604800, "7d"),
+        (10820, "3h"),  # 3h0m20s: the minutes are the second unit, not the seconds
+        (86400 + 59, "1d"),
+        (3600 + 59.9, "1h"),
+        (61.5, "1m1s"),
         (0.00005, "<1ms"),
     ],
 )

@@ -56,17 +56,23 @@ def format_duration(value: timedelta | float, *, largest: int | None = None) -> 
     """A duration (a timedelta, or seconds) as users write it: ``5400s`` → ``1h30m``.
 
     Exact to the millisecond, so the text parses back to the same duration; ``largest=2`` keeps
-    only the two largest units for a message (``1h30m12s`` → ``1h30m``), counting in days as
-    users write history offsets (``7d``, not ``1w``). Negative is zero; a positive duration under
-    half a millisecond (a timing) is ``<1ms``, not zero.
+    only the two largest units for a message (``1h30m12s`` → ``1h30m``, and ``3h0m20s`` → ``3h``:
+    the units next to the largest, not the next non-zero ones, so no ``3h20s`` to misread),
+    counting in days as users write history offsets (``7d``, not ``1w``). Negative is zero; a
+    positive duration under half a millisecond (a timing) is ``<1ms``, not zero.
     """
     seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
     left = max(round(seconds * 1000), 0)
     if left == 0:
         return "<1ms" if seconds > 0 else "0s"
+    units: tuple[tuple[str, int], ...] = _FORMAT_UNITS if largest is None else _FORMAT_UNITS[1:]
+    if largest is not None:
+        first = next(i for i, (_, size) in enumerate(units) if left >= size)
+        units = units[first : first + largest]
+        left -= left % units[-1][1]  # what the kept units cannot show is dropped: 3h59m → 3h
     out: list[str] = []
-    for unit, size in _FORMAT_UNITS if largest is None else _FORMAT_UNITS[1:]:
+    for unit, size in units:
         if left >= size:
             out.append(f"{left // size}{unit}")
             left %= size
-    return "".join(out[:largest])
+    return "".join(out)
