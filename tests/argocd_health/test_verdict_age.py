@@ -80,6 +80,20 @@ def test_status_carries_the_verification_time_as_text_and_as_unix_seconds() -> N
     assert sync_only["verifiedBy"] == "sync" and "staleAfterSeconds" not in sync_only
 
 
+def test_the_hook_keeps_the_stale_bound_an_auditor_set_but_never_starts_it() -> None:
+    # No auditor has looked at this TruthCheck yet (none may be installed): no promise to
+    # look again, so the health message never says an auditor stopped.
+    first = _published("Healthy", _truthcheck(), by="sync")
+    assert "staleAfterSeconds" not in first["status"]
+    late = T0 + timedelta(hours=5)
+    assert "auditor" not in _health_at(first, late)["message"]
+    # Once an auditor has written it, a later sync keeps it: a stopped auditor still shows.
+    audited = _published("Healthy", _truthcheck(), by="audit")
+    after_sync = _published("Healthy", audited, by="sync")
+    assert after_sync["status"]["staleAfterSeconds"] == 3600
+    assert "auditor may have stopped" in _health_at(after_sync, late)["message"]
+
+
 @pytest.mark.parametrize("interval", ["30s", "5m", "20m", "2h"])
 def test_a_working_auditor_never_makes_a_verdict_look_stale(interval: str) -> None:
     tc = _truthcheck({"interval": interval})

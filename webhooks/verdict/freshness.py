@@ -10,7 +10,8 @@ Argo CD's Lua health check reads these fields to show a verdict's age, but its s
 string library and cannot parse RFC 3339: every verification therefore also writes
 ``lastVerifiedEpoch`` (the same instant in Unix seconds) and, when the TruthCheck is audited,
 ``staleAfterSeconds`` (the bound above), so the Lua compares numbers and owns no rule of its
-own. Both the PostSync hook and the auditor stamp their statuses here, the one place the rule
+own. The bound is first written by an auditor: the hook keeps it once it is there, but does
+not start it, so an install that runs no auditor never warns that its auditor stopped. Both the PostSync hook and the auditor stamp their statuses here, the one place the rule
 lives (the hook sits below the auditor in the floors, hence this module's floor).
 """
 
@@ -79,14 +80,17 @@ class AuditSettings:
 
 def verified_stamp(truthcheck: KubeObject, now: datetime, by: VerifiedBy) -> dict[str, Any]:
     """The status fields of a verification at ``now`` by ``by``: when (as text and as Unix
-    seconds), who, and — when the TruthCheck is audited — after how many seconds its verdict
-    is stale. Absent ``staleAfterSeconds``: nothing promises to look again before a sync."""
+    seconds), who, and — when the TruthCheck is audited and an auditor has looked at it —
+    after how many seconds its verdict is stale. Absent ``staleAfterSeconds``: nothing promises
+    to look again before a sync."""
     stamp: dict[str, Any] = {
         "lastVerifiedAt": format_time(now),
         "lastVerifiedEpoch": unix_seconds(now),
         "verifiedBy": by,
     }
     settings = AuditSettings.from_truthcheck(truthcheck)
-    if settings.enabled:
+    status = truthcheck.get("status")
+    audited = by == "audit" or (isinstance(status, dict) and "staleAfterSeconds" in status)
+    if settings.enabled and audited:
         stamp["staleAfterSeconds"] = int(settings.stale_after.total_seconds())
     return stamp
