@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,6 +22,7 @@ from webhooks.cli.verify import _judge_with
 from webhooks.cluster.reader import KubeClient, connect
 from webhooks.cluster.resources import APP_OBJECT_TYPES, APPLICATION, LEASE, TRUTHCHECK
 from webhooks.common.times import format_time, unix_seconds
+from webhooks.ledger.store import IntentStore
 
 Web = tuple[str, dict[str, int]]
 START = datetime(2026, 11, 27, 13, 0, tzinfo=UTC)
@@ -45,6 +47,16 @@ class StepClock:
 @pytest.fixture
 def clock() -> StepClock:
     return StepClock()
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Iterator[IntentStore]:
+    """The real SQLite ledger, closed after the test (a test may close it sooner)."""
+    from webhooks.ledger import open_store
+
+    store = open_store(str(tmp_path / "ledger.db"))
+    yield store
+    store.close()
 
 
 def _world(api: ApiServer, web: Web, *, broken: bool = False) -> None:
@@ -164,26 +176,20 @@ def test_an_edited_truthcheck_is_published_at_its_next_audit_then_left_alone(
 
 
 def test_a_regression_between_syncs_turns_the_truthcheck_degraded_and_is_recorded(
-    api: ApiServer, kube: KubeClient, web: Web, clock: StepClock, tmp_path: Path
+    api: ApiServer, kube: KubeClient, web: Web, clock: StepClock, ledger: IntentStore
 ) -> None:
-    from webhooks.ledger import open_store
-
     _world(api, web)
-    store = open_store(str(tmp_path / "ledger.db"))
-    try:
-        auditor = _auditor(kube, clock, ledger=store)
-        assert [r.verdict for r in auditor.tick()] == ["Healthy"]
-        _world(api, web, broken=True)  # the checkout endpoint starts failing, no sync
-        clock.advance(minutes=6)
-        [r] = auditor.tick()
-        assert r.outcome == "published" and r.verdict == "Degraded"
-        st = _status(api)
-        assert st["verdict"] == "Degraded"
-        assert any(f["check"] == "probes/failed" for f in st["findings"])
-        records = list(store.verifications(app="shop-web"))
-        assert [rec["verdict"] for rec in records] == ["Healthy", "Degraded"]
-    finally:
-        store.close()
+    auditor = _auditor(kube, clock, ledger=ledger)
+    assert [r.verdict for r in auditor.tick()] == ["Healthy"]
+    _world(api, web, broken=True)  # the checkout endpoint starts failing, no sync
+    clock.advance(minutes=6)
+    [r] = auditor.tick()
+    assert r.outcome == "published" and r.verdict == "Degraded"
+    st = _status(api)
+    assert st["verdict"] == "Degraded"
+    assert any(f["check"] == "probes/failed" for f in st["findings"])
+    records = list(ledger.verifications(app="shop-web"))
+    assert [rec["verdict"] for rec in records] == ["Healthy", "Degraded"]
 
 
 def test_hands_off_while_a_sync_verifies_or_when_opted_out(
@@ -309,56 +315,45 @@ class CountingLedger:
 
 
 def test_a_new_intent_brings_the_audit_forward_with_one_ledger_read_per_pass(
-    api: ApiServer, kube: KubeClient, web: Web, clock: StepClock, tmp_path: Path
+    api: ApiServer, kube: KubeClient, web: Web, clock: StepClock, ledger: IntentStore
 ) -> None:
-    from webhooks.ledger import open_store
-
     _world(api, web)
-    store = open_store(str(tmp_path / "ledger.db"))
-    ledger = CountingLedger(store)
-    try:
-        auditor = _auditor(kube, clock, ledger=ledger)
-        assert [r.outcome for r in auditor.tick()] == ["published"]
-        clock.advance(minutes=2)
-        # Another application's change, a denied change and a dry run are not news for shop-web.
-        store.append(_intent("other", clock.at, app="billing"))
-        store.append(_intent("denied", clock.at, allowed=False))
-        dry = _intent("dry", clock.at)
-        dry["dryRun"] = True
-        store.append(dry)
-        reads = len(ledger.reads)
-        assert auditor.tick() == []  # 2 of its 5 minutes: still waiting
-        assert len(ledger.reads) == reads + 1  # one query for the whole pass
-        assert ledger.reads[-1]["since"] == START and "app" not in ledger.reads[-1]
-        clock.advance(seconds=30)
-        store.append(_intent("rollout", clock.at))  # kubectl set image, say
-        [r] = auditor.tick()
-        assert r.name == "shop-web" and r.outcome == "unchanged", r  # audited at 2m30s
-        clock.advance(seconds=10)
-        assert auditor.tick() == []  # that intent is judged now: no second early audit
-    finally:
-        store.close()
+    counting = CountingLedger(ledger)
+    auditor = _auditor(kube, clock, ledger=counting)
+    assert [r.outcome for r in auditor.tick()] == ["published"]
+    clock.advance(minutes=2)
+    # Another application's change, a denied change and a dry run are not news for shop-web.
+    ledger.append(_intent("other", clock.at, app="billing"))
+    ledger.append(_intent("denied", clock.at, allowed=False))
+    dry = _intent("dry", clock.at)
+    dry["dryRun"] = True
+    ledger.append(dry)
+    reads = len(counting.reads)
+    assert auditor.tick() == []  # 2 of its 5 minutes: still waiting
+    assert len(counting.reads) == reads + 1  # one query for the whole pass
+    assert counting.reads[-1]["since"] == START and "app" not in counting.reads[-1]
+    clock.advance(seconds=30)
+    ledger.append(_intent("rollout", clock.at))  # kubectl set image, say
+    [r] = auditor.tick()
+    assert r.name == "shop-web" and r.outcome == "unchanged", r  # audited at 2m30s
+    clock.advance(seconds=10)
+    assert auditor.tick() == []  # that intent is judged now: no second early audit
 
 
 def test_early_audits_are_spaced_and_a_down_ledger_only_costs_the_trigger(
-    api: ApiServer, kube: KubeClient, web: Web, clock: StepClock, tmp_path: Path
+    api: ApiServer, kube: KubeClient, web: Web, clock: StepClock, ledger: IntentStore
 ) -> None:
-    from webhooks.ledger import open_store
-
     _world(api, web)
-    store = open_store(str(tmp_path / "ledger.db"))
-    try:
-        auditor = _auditor(kube, clock, ledger=store)
-        assert [r.outcome for r in auditor.tick()] == ["published"]
-        clock.advance(seconds=20)
-        store.append(_intent("fast", clock.at))
-        assert auditor.tick() == []  # a minute at least between audits of one TruthCheck
-        clock.advance(seconds=40)
-        assert [r.outcome for r in auditor.tick()] == ["unchanged"]
-        clock.advance(minutes=2)
-        store.append(_intent("later", clock.at))
-    finally:
-        store.close()  # the ledger goes away
+    auditor = _auditor(kube, clock, ledger=ledger)
+    assert [r.outcome for r in auditor.tick()] == ["published"]
+    clock.advance(seconds=20)
+    ledger.append(_intent("fast", clock.at))
+    assert auditor.tick() == []  # a minute at least between audits of one TruthCheck
+    clock.advance(seconds=40)
+    assert [r.outcome for r in auditor.tick()] == ["unchanged"]
+    clock.advance(minutes=2)
+    ledger.append(_intent("later", clock.at))
+    ledger.close()  # the ledger goes away
     clock.advance(seconds=30)
     assert auditor.tick() == []  # no trigger and no failure: the interval still holds
     clock.advance(minutes=6)
