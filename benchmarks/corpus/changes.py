@@ -109,12 +109,10 @@ def cases(root: Path, seed: int = 20261201) -> Iterator[Case]:
         step = float(np.median(np.diff(t)))
         if step > MAX_STEP:
             continue
-        margin = max((b - a for a, b in windows), default=0.0)
         ok = [
             c
-            for c in range(BASELINE, t.size - OBSERVE)
-            if all(t[c + OBSERVE - 1] + margin < a or b + margin < t[c] for a, b in windows)
-            and float(np.median(v[c - BASELINE : c])) > 0
+            for c in nab.clear_of_labels(t, windows, BASELINE, OBSERVE)
+            if float(np.median(v[c - BASELINE : c])) > 0
         ]
         if not ok:
             continue

@@ -190,6 +190,19 @@ DEPLOY_STEP_FACTOR = 1.1
 DEPLOY_HEALTHY_PER_FILE = 10
 
 
+def clear_of_labels(
+    t: np.ndarray, windows: list[tuple[float, float]], baseline: int, observe: int
+) -> list[int]:
+    """Change points with ``baseline`` points before and ``observe`` after whose observation
+    lies a whole window-length away from every labelled window: healthy cuts."""
+    margin = max((b - a for a, b in windows), default=0.0)
+    return [
+        c
+        for c in range(baseline, t.size - observe)
+        if all(t[c + observe - 1] + margin < a or b + margin < t[c] for a, b in windows)
+    ]
+
+
 def deploys(root: Path, seed: int = 20261130) -> Iterator[Case]:
     """Change cases shaped like a deploy log: every point before the change is the baseline
     (``DEPLOY_BASELINE`` points, two days at NAB's usual 5 minutes), ``DEPLOY_OBSERVE``
@@ -210,12 +223,7 @@ def deploys(root: Path, seed: int = 20261130) -> Iterator[Case]:
             metric["driftBudgetSeconds"] = 0.0
             shape = "" if lasting(v[lo:change], v[change:hi]) else "transient"
             yield Case(f"deploy-{key}-w{wi}", "deploy", key, metric, True, change - lo, shape)
-        margin = max((b - a for a, b in windows), default=0.0)
-        ok = [
-            c
-            for c in range(DEPLOY_BASELINE, t.size - DEPLOY_OBSERVE)
-            if all(t[c + DEPLOY_OBSERVE - 1] + margin < a or b + margin < t[c] for a, b in windows)
-        ]
+        ok = clear_of_labels(t, windows, DEPLOY_BASELINE, DEPLOY_OBSERVE)
         if not ok:
             continue
         picks = rng.choice(len(ok), size=min(DEPLOY_HEALTHY_PER_FILE, len(ok)), replace=False)
