@@ -6,6 +6,8 @@ import contextlib
 import os
 import signal
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -120,3 +122,18 @@ def server_stopped(server: PostgresServer) -> Iterator[None]:
         for pid in pids:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGCONT)
+
+
+def truthgate(*args: str, ledger: str | None = None) -> subprocess.CompletedProcess[str]:
+    """``truthgate ARGS`` in a fresh process, with no TRUTHGATE_* settings but the ledger."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRUTHGATE_")}
+    if ledger is not None:
+        env["TRUTHGATE_LEDGER"] = ledger
+    return subprocess.run(
+        [sys.executable, "-m", "webhooks", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )

@@ -3,35 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
 import pytest
 
-from tests.ledger.ledger_support import draft, raw_sql
+from tests.ledger.ledger_support import draft, raw_sql, truthgate
 from tests.support.net import free_port
 from webhooks.cli.intents import parse_when
 from webhooks.ledger import open_store
 
 NOW = datetime.now(UTC)
-
-
-def truthgate(*args: str, ledger: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRUTHGATE_")}
-    if ledger is not None:
-        env["TRUTHGATE_LEDGER"] = ledger
-    return subprocess.run(
-        [sys.executable, "-m", "webhooks", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
 
 
 def _ago(**kw: float) -> str:

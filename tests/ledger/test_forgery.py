@@ -7,15 +7,12 @@ ledger's back, recomputing hashes where that helps them.
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.ledger.ledger_support import draft, raw_sql
+from tests.ledger.ledger_support import draft, raw_sql, truthgate
 from webhooks.ledger import open_store
 from webhooks.ledger.intent import GENESIS, ExpectedHead, chain, encode
 from webhooks.ledger.store import ChainReport, IntentStore
@@ -143,19 +140,6 @@ def test_a_ledger_written_without_a_key_is_reported_unsealed(
     assert _broken(report, "not sealed")
 
 
-def _cli(*args: str, ledger: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRUTHGATE_")}
-    env["TRUTHGATE_LEDGER"] = ledger
-    return subprocess.run(
-        [sys.executable, "-m", "webhooks", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
-
-
 def test_a_deleted_sqlite_ledger_recreated_empty_does_not_verify_and_is_not_written(
     tmp_path: Path,
 ) -> None:
@@ -170,7 +154,7 @@ def test_a_deleted_sqlite_ledger_recreated_empty_does_not_verify_and_is_not_writ
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     with pytest.raises(Exception, match="not the ledger published here"):
         open_store(str(path))  # the webhook refuses to start a fresh chain in its place
-    out = _cli("intents", "verify", ledger=str(path))
+    out = truthgate("intents", "verify", ledger=str(path))
     assert out.returncode == 1, out
     assert "deleted or replaced" in out.stdout
 
@@ -178,16 +162,18 @@ def test_a_deleted_sqlite_ledger_recreated_empty_does_not_verify_and_is_not_writ
 def test_cli_verify_with_key_and_expected_head(keyed: str, tmp_path: Path) -> None:
     key_file = tmp_path / "key"
     key_file.write_bytes(KEY + b"\n")
-    ok = _cli("intents", "verify", "--key-file", str(key_file), ledger=keyed)
+    ok = truthgate("intents", "verify", "--key-file", str(key_file), ledger=keyed)
     assert ok.returncode == 0, ok
     assert "sealed with the ledger key" in ok.stdout
     head = ok.stdout.split("head ")[1].split(";")[0]
-    assert _cli("intents", "verify", "--expect-head", f"{head}@6", ledger=keyed).returncode == 0
-    wrong = _cli("intents", "verify", "--expect-head", "0" * 63 + "1", ledger=keyed)
+    assert (
+        truthgate("intents", "verify", "--expect-head", f"{head}@6", ledger=keyed).returncode == 0
+    )
+    wrong = truthgate("intents", "verify", "--expect-head", "0" * 63 + "1", ledger=keyed)
     assert wrong.returncode == 1 and "expected head" in wrong.stdout
-    bad = _cli("intents", "verify", "--expect-head", "nothex", ledger=keyed)
+    bad = truthgate("intents", "verify", "--expect-head", "nothex", ledger=keyed)
     assert bad.returncode == 2 and "64 lowercase hex" in bad.stderr
     short_key = tmp_path / "short"
     short_key.write_text("tooshort")
-    refused = _cli("intents", "verify", "--key-file", str(short_key), ledger=keyed)
+    refused = truthgate("intents", "verify", "--key-file", str(short_key), ledger=keyed)
     assert refused.returncode == 2 and "at least 32" in refused.stderr
