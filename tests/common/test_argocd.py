@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from webhooks.common.argocd import AppRef, parse_tracking_id, tracked_app
 
 
@@ -59,3 +61,15 @@ def test_an_app_in_the_control_plane_namespace_matches_either_way() -> None:
     assert AppRef("shop-web", "team-a").same_app(AppRef("shop-web", "team-a"))
     assert not AppRef("shop-web", "team-a").same_app(AppRef("shop-web", "team-b"))
     assert not AppRef("shop-web").same_app(AppRef("shop-api"))
+
+
+def test_a_person_names_an_app_as_the_argocd_cli_does() -> None:
+    assert AppRef.from_cli("shop") == AppRef("shop")
+    assert AppRef.from_cli("shop", "team-a") == AppRef("shop", "team-a")
+    assert AppRef.from_cli("team-a/shop") == AppRef("shop", "team-a")
+    assert AppRef.from_cli("team-a/shop", "team-a") == AppRef("shop", "team-a")
+    for bad in ("team-a/", "/shop", "a/b/shop"):
+        with pytest.raises(ValueError, match="NAMESPACE/NAME"):
+            AppRef.from_cli(bad)
+    with pytest.raises(ValueError, match="not argocd"):
+        AppRef.from_cli("team-a/shop", "argocd")

@@ -202,6 +202,29 @@ def test_unknown_application_is_a_clear_message_and_no_failure(
     assert "Application argocd/shop-web not found" in status(api)["summary"]
 
 
+def test_app_named_as_the_argocd_cli_names_it(api: ApiServer, verify: Verify, web: Web) -> None:
+    url, _ = web
+    seed(api, {"web-health": f"{url}/healthz"})
+    out = verify("--app", "argocd/shop-web", "-n", "shop")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("Healthy"), out.stdout
+    assert status(api)["verdict"] == "Healthy"
+
+
+def test_app_namespace_that_contradicts_the_app_steps_aside_unless_strict(
+    api: ApiServer, verify: Verify, web: Web
+) -> None:
+    url, _ = web
+    seed(api, {"web-health": f"{url}/healthz"})
+    args = ("--app", "argocd/shop-web", "--app-namespace", "team-a", "-n", "shop")
+    out = verify(*args)
+    assert out.returncode == 0
+    assert "not verified" in out.stdout and "not team-a as --app-namespace says" in out.stdout
+    assert "verdict" not in status(api)  # nothing judged, nothing written
+    strict = verify(*args, "--strict")
+    assert strict.returncode == 2 and "--app" in strict.stderr
+
+
 def test_missing_rbac_names_the_verb_and_resource(api: ApiServer, verify: Verify, web: Web) -> None:
     url, _ = web
     seed(api, {"web-health": f"{url}/healthz"})

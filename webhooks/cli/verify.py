@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import click
 
 from webhooks.cli.options import cluster_options, verdict_policy_option
+from webhooks.common.argocd import AppRef
 from webhooks.errors import TruthgateError, short
 from webhooks.evidence.model import Evidence, Verdict
 from webhooks.postsync.collect import SystemClock
@@ -85,8 +86,8 @@ def _step_aside(phase: str, error: BaseException) -> None:
 @click.option(
     "--app",
     envvar="TRUTHGATE_APP",
-    metavar="NAME",
-    help="Argo CD Application name. Default: found from this hook Pod's Job "
+    metavar="[NS/]NAME",
+    help="Argo CD Application: NAME, or NS/NAME as the argocd CLI writes it. Default: found from this hook Pod's Job "
     "(tracking annotation or app.kubernetes.io/instance label). "
     "[env TRUTHGATE_APP]",
 )
@@ -194,9 +195,16 @@ def verify(  # noqa: PLR0917 - one parameter per flag is how click works
         raise click.UsageError("use only one of --kubeconfig, --in-cluster, --server")
     if phase == "pre-sync" and watch:
         raise click.UsageError("--watch belongs to the post-sync run")
+    try:
+        named = AppRef.from_cli(app, app_namespace) if app else None
+    except ValueError as e:  # a hook's flag: it must not stop the sync either
+        if strict:
+            raise click.BadParameter(str(e), param_hint="--app") from e
+        _step_aside(phase, e)
+        return
     options = VerifyOptions(
-        app=app or None,
-        app_namespace=app_namespace or None,
+        app=named.name if named else None,
+        app_namespace=(named.namespace if named else None) or app_namespace or None,
         namespace=namespace,
         truthcheck=truthcheck,
         phase=phase,

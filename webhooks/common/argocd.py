@@ -40,6 +40,25 @@ class AppRef:
         namespace, sep, name = key.partition("_")
         return cls(name=name, namespace=namespace) if sep and namespace and name else cls(key)
 
+    @classmethod
+    def from_cli(cls, text: str, namespace: str | None = None) -> AppRef:
+        """An application as a person names it: ``shop``, or ``team-a/shop`` as the argocd CLI
+        writes it; ``namespace`` (a separate flag) must agree with the one in ``text``.
+
+        ValueError says what is wrong with ``text``.
+        """
+        app_ns, slash, name = text.strip().rpartition("/")
+        if not slash:
+            return cls(name, namespace or None)
+        if not app_ns or not name or "/" in app_ns:
+            raise ValueError(f"application {text!r}: expected NAME or NAMESPACE/NAME")
+        if namespace and namespace != app_ns:
+            raise ValueError(
+                f"application {text!r} is in namespace {app_ns}, not {namespace} as "
+                "--app-namespace says"
+            )
+        return cls(name, app_ns)
+
     @property
     def key(self) -> str:
         """The application as Argo CD names it in tracking: ``<ns>_<app>`` or ``<app>``."""
