@@ -38,8 +38,9 @@ local function number_or_nil(value)
   end
   return nil
 end
-local function string_or_nil(value)
-  if type(value) == "string" then
+-- An empty string says nothing: the message then falls back as if the field were absent.
+local function text_or_nil(value)
+  if type(value) == "string" and value ~= "" then
     return value
   end
   return nil
@@ -59,7 +60,7 @@ if status == nil then
   return result("Healthy", "Awaiting verification by truthgate")
 end
 
-local summary = string_or_nil(status.summary)
+local summary = text_or_nil(status.summary)
 if status.phase == "Pending" then
   return result("Healthy", summary or "Awaiting verification by truthgate")
 end
@@ -173,7 +174,10 @@ end
 -- when it sums an application's health, so Unknown here would hide a really Degraded workload:
 -- truthgate steps aside as Healthy and the message says why it did not judge.
 if verdict == "Unknown" then
-  return result("Healthy", aged("Not judged by truthgate (verdict Unknown): " .. message))
+  if summary == nil then
+    return result("Healthy", aged("Not judged by truthgate (verdict Unknown)"))
+  end
+  return result("Healthy", aged("Not judged by truthgate (verdict Unknown): " .. summary))
 end
 
 return result("Healthy", aged("Not judged by truthgate: unrecognised verdict " .. verdict .. " in status.verdict"))
