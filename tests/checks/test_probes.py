@@ -39,7 +39,13 @@ def test_probe_without_response_says_so() -> None:
             probes=[_probe(ok=False, status=None, latencyMs=None, error="timed out after 5s")]
         ),
     )
-    assert "no response: timed out after 5s in no latency" in f["message"]
+    assert f["message"].endswith("failed: no response: timed out after 5s")
+
+
+def test_a_result_with_only_name_and_ok_reads_as_a_sentence() -> None:
+    # The Evidence schema requires only name and ok of a probe result.
+    [f] = run(probes.check, evidence(probes=[{"name": "checkout", "ok": False}]))
+    assert f["message"] == "probe checkout failed: no response"
 
 
 def test_passing_probe_is_silent_and_one_from_before_the_sync_is_a_warning() -> None:

@@ -17,9 +17,10 @@ from webhooks.evidence.model import Evidence
 
 
 def _latency(value: object) -> str:
+    """`` in 1240 ms``, or nothing when the result carries no latency (it is optional)."""
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return f"{value:.0f} ms"
-    return "no latency"
+        return f" in {value:.0f} ms"
+    return ""
 
 
 def check(evidence: Evidence, ctx: CheckContext) -> list[CheckFinding]:
@@ -42,7 +43,7 @@ def check(evidence: Evidence, ctx: CheckContext) -> list[CheckFinding]:
                     "runtime",
                     "probes/failed",
                     None,
-                    f"{label} failed: {got}{why} in {_latency(probe.get('latencyMs'))}",
+                    f"{label} failed: {got}{why}{_latency(probe.get('latencyMs'))}",
                     "critical",
                 )
             )
