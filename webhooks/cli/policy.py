@@ -74,6 +74,7 @@ def _report_coverage(run: TestRun) -> None:
     "directory",
     required=False,
     default="policies",
+    metavar="[DIR]",
     type=click.Path(file_okay=False, path_type=Path),
 )
 @click.option("--coverage", is_flag=True, help="Report which policy lines the tests evaluate.")
@@ -85,7 +86,7 @@ def _report_coverage(run: TestRun) -> None:
     help="Only tests whose name (data.<pkg>.<rule>) matches.",
 )
 def test(directory: Path, coverage: bool, verbose: bool, pattern: str | None) -> None:
-    """Run every test_* rule of the Rego under DIRECTORY (default: policies)."""
+    """Run every test_* rule of the Rego under DIR (default: policies)."""
     try:
         run = run_tests(directory, pattern=pattern, coverage=coverage)
     except PolicyError as e:

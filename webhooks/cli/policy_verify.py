@@ -49,7 +49,9 @@ def _report(results: list[CaseResult], verbose: bool) -> None:
 
 
 @click.command("verify")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument(
+    "paths", nargs=-1, required=True, metavar="SUITE_OR_DIR...", type=click.Path(path_type=Path)
+)
 @click.option("-v", "--verbose", is_flag=True, help="List every test and case, not only failures.")
 @click.option(
     "--run",
