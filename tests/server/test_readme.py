@@ -1,0 +1,183 @@
+"""The README, run as printed: its first two commands and the "Try it locally" transcript.
+
+Every ``$`` line of the section's console blocks runs in a shell, in a directory that holds
+the repository's ``docs``, ``tests`` and ``policies`` as a checkout does, and its output must
+read as the README shows it. ``…`` in the README stands for text that differs between runs
+(paths, times, ids; hex digits right before it are an abbreviated hash). The only change to the
+commands is the port: the server listens on a free one, and ``127.0.0.1:8443`` in the commands
+and outputs is rewritten to it (the default itself is checked against ``serve --help``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shlex
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.server.reviews import ROOT, deployment_update
+from tests.server.served import TRUTHGATE, Served, start, truthgate
+
+pytestmark = pytest.mark.gunicorn
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+DEFAULT_BIND = "127.0.0.1:8443"
+WEBHOOK_DOC = (ROOT / "docs" / "webhook.md").read_text(encoding="utf-8")
+
+
+def _section(title: str) -> str:
+    return README.split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def _blocks(text: str, lang: str) -> list[str]:
+    return re.findall(rf"```{lang}\n(.*?)```", text, re.S)
+
+
+def _steps(block: str) -> list[tuple[str, str]]:
+    """(command, output shown) pairs of a console block; continued lines joined."""
+    steps: list[tuple[str, list[str]]] = []
+    continued = False
+    for line in block.splitlines():
+        if continued:
+            steps[-1] = (steps[-1][0] + "\n" + line, steps[-1][1])
+        elif line.startswith("$ "):
+            steps.append((line[2:], []))
+        else:
+            steps[-1][1].append(line)
+        continued = line.endswith("\\")
+    return [(command, "\n".join(out)) for command, out in steps]
+
+
+def _reads_as(shown: str, actual: str) -> bool:
+    """``actual`` is what ``shown`` prints, ``…`` standing for any text (and hex before it)."""
+    parts = re.split(r"(?:[0-9a-f]{4,})?…", " ".join(shown.split()))
+    pattern = ".*?".join(re.escape(part) for part in parts)
+    return re.fullmatch(pattern, " ".join(actual.split()), re.S) is not None
+
+
+def _as_shown(stdout: str) -> str:
+    """Indented JSON (``replay``) on one line, as the README quotes it; other output as is."""
+    if stdout.count("\n") > 1 and stdout.lstrip().startswith("{"):
+        with contextlib.suppress(json.JSONDecodeError):
+            return json.dumps(json.loads(stdout))
+    return stdout
+
+
+@pytest.fixture(scope="module")
+def checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A working directory that looks like the repository's root to the README's commands."""
+    cwd = tmp_path_factory.mktemp("readme")
+    for name in ("docs", "tests", "policies"):
+        (cwd / name).symlink_to(ROOT / name)
+    return cwd
+
+
+@pytest.fixture(scope="module")
+def served(checkout: Path) -> Iterator[Served]:
+    command, _ = _steps(_blocks(_section("Try it locally"), "console")[0])[0]
+    argv = shlex.split(command)
+    assert argv[:2] == ["truthgate", "serve"], command
+    server = start(checkout, *argv[2:], ca=None)
+    try:
+        server.ca = checkout / ".truthgate" / "tls" / "tls.crt"
+        server.wait_for("/readyz")
+        yield server
+    finally:
+        server.kill()
+
+
+def _shell(command: str, served: Served) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PATH": f"{Path(TRUTHGATE).parent}{os.pathsep}{os.environ['PATH']}"}
+    return subprocess.run(
+        ["bash", "-o", "pipefail", "-c", command.replace(DEFAULT_BIND, f"127.0.0.1:{served.port}")],
+        cwd=served.cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+def test_the_first_command_is_the_one_the_walkthrough_starts(served: Served) -> None:
+    first = _blocks(README.split("\n## ", 1)[0], "sh")[0].splitlines()
+    serve_line, claim = first[0].split("#", 1)
+    assert serve_line.split("&&")[1].strip() == "truthgate serve --ledger truthgate.db"
+    # "the webhook: TLS on 127.0.0.1:8443, SQLite ledger, in-process Rego"
+    assert DEFAULT_BIND in claim
+    help_text = " ".join(truthgate("serve", "--help", cwd=served.cwd).stdout.split())
+    assert f"[default: {DEFAULT_BIND}]" in help_text.split("--bind", 1)[1].split("--", 1)[0]
+    assert served.request("GET", "/healthz").status == 200  # over TLS, trusting the printed CA
+    assert (served.cwd / "truthgate.db").read_bytes().startswith(b"SQLite format 3\x00")
+    assert "(engine regorus)" in served.stdout
+
+
+def test_tools_test_runs_every_check_the_readme_names() -> None:
+    # "every check: installs what it needs, then ruff, mypy, import layers, Rego tests, pytest"
+    script = ROOT / "tools" / "test"
+    assert os.access(script, os.X_OK)
+    runs = [
+        line.split(";", 1)[-1].strip()  # `echo "== ruff"; ruff check …` runs what follows
+        for line in script.read_text().splitlines()
+        if not line.lstrip().startswith("#")
+    ]
+    order = [
+        "ruff check webhooks tests benchmarks",
+        "mypy",
+        "lint-imports",
+        "truthgate policy test policies",
+        'python -m pytest "$@"',
+    ]
+    found = [next(i for i, r in enumerate(runs) if r.startswith(step)) for step in order]
+    assert found == sorted(found)
+    assert "exec tools/test" in (ROOT / ".ci" / "run").read_text()  # what CI runs
+
+
+def test_the_try_it_locally_transcript_prints_what_the_readme_shows(served: Served) -> None:
+    blocks = _blocks(_section("Try it locally"), "console")
+    serve_output = _steps(blocks[0])[0][1].replace(DEFAULT_BIND, f"127.0.0.1:{served.port}")
+    printed = served.stdout.splitlines()
+    shown = serve_output.splitlines()
+    assert len(printed) == len(shown), served.stdout
+    for line, actual in zip(shown, printed, strict=True):
+        assert _reads_as(line, actual), (line, actual)
+    for block in blocks[1:]:
+        for command, output in _steps(block):
+            done = _shell(command, served)
+            assert done.returncode == 0, (command, done.stderr)
+            assert _reads_as(output, _as_shown(done.stdout)), (command, output, done.stdout)
+
+
+def test_alice_is_denied_with_the_readme_message_and_break_glass_is_admitted(
+    served: Served,
+) -> None:
+    prose = _section("Try it locally").split("Sent by `alice@example.com`", 1)[1]
+    message = re.search(r"\*(Deployment shop/web .*?)\*", prose, re.S)
+    assert message is not None
+    denied = served.review(deployment_update(username="alice@example.com"))
+    assert denied["allowed"] is False
+    assert denied["status"]["message"] == " ".join(message.group(1).split())
+
+    review = deployment_update(username="alice@example.com")
+    annotations = review["request"]["object"]["metadata"]["annotations"]
+    annotations["truthgate.dev/break-glass"] = "INC-4711"
+    admitted = served.review(review)
+    assert admitted["allowed"] is True and admitted["warnings"]
+    out = truthgate("intents", "--ledger", "truthgate.db", cwd=served.cwd)
+    records = {r["uid"]: r for r in map(json.loads, out.stdout.splitlines())}
+    assert records[review["request"]["uid"]]["breakGlass"] == "INC-4711"
+
+
+def test_metrics_are_the_ones_the_webhook_page_lists(served: Served) -> None:
+    table = WEBHOOK_DOC.split("\n## Metrics\n", 1)[1].split("\n## ", 1)[0]
+    listed = set(re.findall(r"^\| `(truthgate_\w+)`", table, re.M))
+    exposed = set(
+        re.findall(r"^# TYPE (\w+) ", served.request("GET", "/metrics").body.decode(), re.M)
+    )
+    assert listed == {m for m in exposed if m.startswith("truthgate_")}
