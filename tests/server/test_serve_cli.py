@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+import click
 import pytest
 
-from tests.server.reviews import POLICIES
+from tests.server.reviews import POLICIES, ROOT
 from tests.server.served import truthgate
+from webhooks.cli import cli
 from webhooks.cli.options import default_policy_dir
+from webhooks.cli.serve import serve
 
 
 @pytest.mark.parametrize(
@@ -47,3 +51,31 @@ def test_the_policy_directory_is_the_local_one_when_present(tmp_path: Path) -> N
 
 def test_else_the_policy_directory_shipped_with_the_source_tree(tmp_path: Path) -> None:
     assert default_policy_dir(tmp_path) == POLICIES
+
+
+def _flag_table() -> list[list[str]]:
+    page = (ROOT / "docs" / "webhook.md").read_text(encoding="utf-8")
+    table = page.split("### Flags and environment", 1)[1].split("\n\n", 2)[1]
+    return [
+        [c.strip() for c in row.strip().strip("|").split("|")] for row in table.splitlines()[2:]
+    ]
+
+
+@pytest.mark.parametrize("row", [r for r in _flag_table() if "--" in r[0]], ids=lambda r: r[0])
+def test_the_webhook_page_flag_table_is_what_serve_takes(row: list[str]) -> None:
+    flags, env, default = row[0], row[1].strip("`"), row[2]
+    params = {o: p for command in (cli, serve) for p in command.params for o in p.opts}
+    names = re.findall(r"--[a-z][\w-]*", flags)
+    assert names and all(n in params for n in names), flags
+    param = params[names[0]]
+    assert isinstance(param, click.Option)
+    if env:  # the variable is read (by click, or by a default that reads it), and help names it
+        # (TRUTHGATE_FAILURE_MODE is read with the enforcement file: see test_config.py)
+        assert param.envvar == env or callable(param.default) or names[0] == "--failure-mode"
+        assert env in f"{param.help} {param.show_default}", f"--help of {flags} does not name {env}"
+    shown = re.fullmatch(r"`([^`]+)`", default)
+    if shown and not callable(param.default) and param.default is not None:
+        value = param.default
+        assert str(value) == shown.group(1) or (
+            isinstance(value, float) and value == float(shown.group(1))
+        ), (flags, value, default)

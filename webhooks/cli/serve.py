@@ -137,7 +137,7 @@ def _gatekeeper_caches() -> tuple[NamespaceLabels, InventoryCache, Callable[[], 
     default=2,
     show_default=True,
     envvar="TRUTHGATE_WORKERS",
-    help="gunicorn worker processes.",
+    help="gunicorn worker processes [env TRUTHGATE_WORKERS].",
 )
 @click.option(
     "--threads",
@@ -145,7 +145,7 @@ def _gatekeeper_caches() -> tuple[NamespaceLabels, InventoryCache, Callable[[], 
     default=4,
     show_default=True,
     envvar="TRUTHGATE_THREADS",
-    help="Threads per worker.",
+    help="Threads per worker [env TRUTHGATE_THREADS].",
 )
 @click.option(
     "--retention-days",
@@ -153,7 +153,8 @@ def _gatekeeper_caches() -> tuple[NamespaceLabels, InventoryCache, Callable[[], 
     default=DEFAULT_RETENTION_DAYS,
     show_default=True,
     envvar="TRUTHGATE_RETENTION_DAYS",
-    help="Prune ledger records older than this (hourly); 0 keeps everything.",
+    help="Prune ledger records older than this (hourly); 0 keeps everything "
+    "[env TRUTHGATE_RETENTION_DAYS].",
 )
 @click.option(
     "--ledger-key-file",
