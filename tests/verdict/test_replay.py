@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from tests.fixtures.evidence import build
+from webhooks.checks.registry import CHECKS
 
 FIXTURES = Path(build.__file__).resolve().parent
 
@@ -264,3 +265,25 @@ def test_committed_fixtures_match_their_builder() -> None:
         assert (FIXTURES / f"{name}.json").read_text() == build.render(name), (
             f"{name}.json is stale: run python tests/fixtures/evidence/build.py"
         )
+
+
+FAMILIES_BESIDE_THE_REGISTRY = {"baseline", "undeclared-change"}  # the behaviour judge's
+
+
+@pytest.mark.parametrize("path", sorted(FIXTURES.glob("*.json")), ids=lambda p: p.stem)
+def test_every_verdict_has_exactly_the_contracts_fields(path: Path) -> None:
+    verdict = verdict_of(path)
+    assert list(verdict) == ["apiVersion", "kind", "verdict", "revision", "summary", "findings"]
+    assert (verdict["apiVersion"], verdict["kind"]) == ("truthgate.dev/v1alpha1", "Verdict")
+    assert verdict["verdict"] in {"Healthy", "Progressing", "Degraded", "Unknown"}
+    families = set(CHECKS) | FAMILIES_BESIDE_THE_REGISTRY
+    for finding in verdict["findings"]:
+        assert list(finding) == ["layer", "check", "resource", "message", "severity"]
+        assert finding["layer"] in {"declared", "controller", "runtime", "behaviour"}
+        assert finding["severity"] in {"info", "warning", "critical"}
+        assert finding["check"].split("/")[0] in families, finding["check"]
+        assert finding["resource"] is None or list(finding["resource"]) == [
+            "kind",
+            "namespace",
+            "name",
+        ]
