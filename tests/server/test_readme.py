@@ -69,27 +69,27 @@ def _as_shown(stdout: str) -> str:
     return stdout
 
 
-@pytest.fixture(scope="module")
-def checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A working directory that looks like the repository's root to the README's commands."""
-    cwd = tmp_path_factory.mktemp("readme")
+@contextlib.contextmanager
+def _started_as_the_readme_says(cwd: Path) -> Iterator[Served]:
+    """The README's `truthgate serve` in ``cwd``, made to look like the repository's root."""
     for name in ("docs", "tests", "policies"):
         (cwd / name).symlink_to(ROOT / name)
-    return cwd
-
-
-@pytest.fixture(scope="module")
-def served(checkout: Path) -> Iterator[Served]:
     command, _ = _steps(_blocks(_section("Try it locally"), "console")[0])[0]
     argv = shlex.split(command)
     assert argv[:2] == ["truthgate", "serve"], command
-    server = start(checkout, *argv[2:], ca=None)
+    server = start(cwd, *argv[2:], ca=None)
     try:
-        server.ca = checkout / ".truthgate" / "tls" / "tls.crt"
+        server.ca = cwd / ".truthgate" / "tls" / "tls.crt"
         server.wait_for("/readyz")
         yield server
     finally:
         server.kill()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    with _started_as_the_readme_says(tmp_path_factory.mktemp("readme")) as server:
+        yield server
 
 
 def _shell(command: str, served: Served) -> subprocess.CompletedProcess[str]:
@@ -139,7 +139,12 @@ def test_tools_test_runs_every_check_the_readme_names() -> None:
     assert "exec tools/test" in (ROOT / ".ci" / "run").read_text()  # what CI runs
 
 
-def test_the_try_it_locally_transcript_prints_what_the_readme_shows(served: Served) -> None:
+def test_the_try_it_locally_transcript_prints_what_the_readme_shows(tmp_path: Path) -> None:
+    with _started_as_the_readme_says(tmp_path) as served:  # its own ledger: "1 records"
+        _run_the_transcript(served)
+
+
+def _run_the_transcript(served: Served) -> None:
     blocks = _blocks(_section("Try it locally"), "console")
     serve_output = _steps(blocks[0])[0][1].replace(DEFAULT_BIND, f"127.0.0.1:{served.port}")
     printed = served.stdout.splitlines()
@@ -181,3 +186,24 @@ def test_metrics_are_the_ones_the_webhook_page_lists(served: Served) -> None:
         re.findall(r"^# TYPE (\w+) ", served.request("GET", "/metrics").body.decode(), re.M)
     )
     assert listed == {m for m in exposed if m.startswith("truthgate_")}
+
+
+def _shape(value: object) -> object:
+    """Keys all the way down (list items by their first element)."""
+    if isinstance(value, dict):
+        return {k: _shape(v) for k, v in sorted(value.items())}
+    if isinstance(value, list) and value:
+        return [_shape(value[0])]
+    return type(value).__name__ if value is not None else None
+
+
+def test_a_recorded_intent_has_the_fields_of_the_architecture_page(served: Served) -> None:
+    page = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    block = page.split("- Intent record", 1)[1].split("```json", 1)[1].split("```", 1)[0]
+    documented = json.loads(block)
+    review = deployment_update()
+    assert served.review(review)["allowed"] is True
+    out = truthgate("intents", "--ledger", "truthgate.db", cwd=served.cwd)
+    records = {r["uid"]: r for r in map(json.loads, out.stdout.splitlines())}
+    recorded = records[review["request"]["uid"]]
+    assert _shape(recorded) == _shape(documented)
