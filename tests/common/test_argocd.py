@@ -6,7 +6,13 @@ from typing import Any
 
 import pytest
 
-from webhooks.common.argocd import AppRef, parse_tracking_id, tracked_app
+from webhooks.common.argocd import (
+    CONTROL_PLANE_NAMESPACE,
+    AppRef,
+    control_plane_namespaces,
+    parse_tracking_id,
+    tracked_app,
+)
 
 
 def obj(tracking: str | None = None, instance: str | None = None, **meta: Any) -> dict[str, Any]:
@@ -73,3 +79,21 @@ def test_a_person_names_an_app_as_the_argocd_cli_does() -> None:
             AppRef.from_cli(bad)
     with pytest.raises(ValueError, match="not argocd"):
         AppRef.from_cli("team-a/shop", "argocd")
+
+
+def test_the_ledger_key_of_an_app_is_the_one_argo_cd_tracks_it_by() -> None:
+    argocd = frozenset({"argocd"})
+    assert AppRef("shop", "team-a").ledger_keys(argocd) == ("team-a_shop",)
+    assert AppRef("shop", "argocd").ledger_keys(argocd) == ("shop",)
+    assert AppRef("shop").ledger_keys(argocd) == ("shop",)
+    # Not knowing which namespace Argo CD runs in, a bare "shop" may be this app too.
+    assert AppRef("shop", "team-a").ledger_keys() == ("team-a_shop", "shop")
+
+
+def test_argo_cds_namespace_is_that_of_the_service_accounts_it_syncs_as() -> None:
+    names = {"system:serviceaccount:gitops:argocd-application-controller", "deployer@example.com"}
+    assert control_plane_namespaces(names) == {"gitops"}
+    assert control_plane_namespaces({"deployer@example.com"}) == {CONTROL_PLANE_NAMESPACE}
+    assert control_plane_namespaces(
+        {"system:serviceaccount::x", "x:system:serviceaccount:a:b"}
+    ) == {CONTROL_PLANE_NAMESPACE}

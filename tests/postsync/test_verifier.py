@@ -7,6 +7,7 @@ run through the real health.lua, to see what Argo CD would show at that moment.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -328,3 +329,39 @@ def test_argo_cd_outside_the_argocd_namespace(
         verifier(kube, FakeClock(SYNC_STARTED)).run(
             VerifyOptions(app="shop-web", app_namespace="gitops", namespace="shop", wait=False)
         )
+
+
+def test_an_app_outside_argo_cds_namespace_gets_the_intents_recorded_under_its_key(
+    api: ApiServer, kube: KubeClient, web: Web, tmp_path: Path
+) -> None:
+    # Apps in any namespace: Argo CD tracks team-a's shop-web as "team-a_shop-web", and the
+    # webhook records its intents under that key.
+    from tests.ledger.ledger_support import draft
+    from webhooks.ledger import open_store
+
+    url, _ = web
+    seed(api, {"web-health": f"{url}/healthz"})
+    moved = api.get(APPLICATION, "argocd", "shop-web")
+    assert moved is not None
+    api.delete(APPLICATION, "argocd", "shop-web")
+    moved["metadata"] = {"name": "shop-web", "namespace": "team-a"}
+    api.put(APPLICATION, moved)
+    store = open_store(str(tmp_path / "ledger.db"))
+    store.append(draft("ours", app="team-a_shop-web", at=iso(SYNC_STARTED + timedelta(seconds=5))))
+    store.append(
+        draft("billing", app="team-a_billing", at=iso(SYNC_STARTED + timedelta(seconds=6)))
+    )
+    saved = tmp_path / "evidence.json"
+    try:
+        Verifier(kube, kube, judge, FakeClock(SYNC_STARTED), ledger=store).run(
+            VerifyOptions(
+                app="shop-web",
+                app_namespace="team-a",
+                namespace="shop",
+                wait=False,
+                save_evidence=saved,
+            )
+        )
+    finally:
+        store.close()
+    assert [i["uid"] for i in json.loads(saved.read_text())["intents"]] == ["ours"]

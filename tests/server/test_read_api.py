@@ -4,6 +4,7 @@ for the application the proxy vouched for, newest first in pages, bad input refu
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +100,45 @@ def test_an_app_of_the_same_name_in_another_namespace_is_not_shown(
     status, body = get(api, "/api/v1/apps/shop-web/verifications")
     assert (status, body["items"]) == (200, [])
     assert get(api, "/api/v1/apps/shop-web/verifications/1/evidence")[0] == 403
+
+
+def _intent_uids(api: FlaskClient, header: str, limit: int = 2) -> list[str]:
+    """Every page of shop-web's intents as the proxy asks for them under ``header``."""
+    seen: list[str] = []
+    path = f"/api/v1/apps/shop-web/intents?limit={limit}"
+    while path:
+        status, page = get(api, path, {**PROXY, "Argocd-Application-Name": header})
+        assert status == 200, page
+        seen += [item["uid"] for item in page["items"]]
+        path = f"{path.split('&', maxsplit=1)[0]}&before={page['next']}" if page["next"] else ""
+    return seen
+
+
+def test_intents_of_an_app_outside_argo_cds_namespace_are_its_own(
+    api: FlaskClient, ledger: IntentStore
+) -> None:
+    # Argo CD tracks team-a's shop-web as "team-a_shop-web"; a bare "shop-web" is the app of
+    # the same name in Argo CD's own namespace, which team-a's users may not be allowed to see.
+    for minute in range(3):
+        ledger.append(scenes.intent(f"argocd-{minute}", minute=minute))
+        ledger.append(scenes.intent(f"team-a-{minute}", app="team-a_shop-web", minute=minute))
+    assert _intent_uids(api, "team-a:shop-web") == ["team-a-2", "team-a-1", "team-a-0"]
+    assert _intent_uids(api, "argocd:shop-web") == ["argocd-2", "argocd-1", "argocd-0"]
+    assert _intent_uids(api, "team-b:shop-web") == []
+
+
+def test_argo_cds_namespace_is_where_its_syncs_service_account_lives(
+    config: AdmissionConfig, engine: PolicyEngine, ledger: IntentStore, metrics: Metrics
+) -> None:
+    gitops = replace(
+        config,
+        argocd_usernames=frozenset({"system:serviceaccount:gitops:argocd-application-controller"}),
+    )
+    api = create_app(gitops, engine, ledger, metrics, read_token=TOKEN).test_client()
+    ledger.append(scenes.intent("bare"))
+    ledger.append(scenes.intent("prefixed", app="argocd_shop-web"))
+    assert _intent_uids(api, "gitops:shop-web") == ["bare"]
+    assert _intent_uids(api, "argocd:shop-web") == ["prefixed"]
 
 
 def test_intents_come_newest_first_in_pages_that_join_up(

@@ -41,7 +41,7 @@ from webhooks.checks.staleness import in_post_sync
 from webhooks.cluster.api import ClusterReader, StatusWriter
 from webhooks.cluster.informer import Informers
 from webhooks.cluster.resources import TRUTHCHECK
-from webhooks.common.argocd import AppRef, tracked_app
+from webhooks.common.argocd import CONTROL_PLANE_NAMESPACE, AppRef, tracked_app
 from webhooks.common.times import format_time
 from webhooks.errors import TruthgateError, short
 from webhooks.evidence.model import Evidence, KubeObject, Verdict
@@ -86,7 +86,7 @@ class Auditor:
     ledger: IntentStore | None = None
     elector: LeaseElector | None = None
     concurrency: int = 4
-    app_namespace: str = "argocd"
+    app_namespace: str = CONTROL_PLANE_NAMESPACE
     share_lists: bool = True  # one listing per (type, namespace) per pass (cache.py)
     informers: Informers | None = None  # lists from shared watches when current (informed.py)
     triggers: Triggers | None = None  # early audits on cluster changes (triggers.py)

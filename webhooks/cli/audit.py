@@ -22,6 +22,7 @@ from webhooks.audit.auditor import Auditor, AuditResult
 from webhooks.cli.options import cluster_options, verdict_policy_option
 from webhooks.cli.verify import _judge_with, cluster_and_ledger
 from webhooks.cluster.informer import Informers
+from webhooks.common.argocd import CONTROL_PLANE_NAMESPACE
 from webhooks.postsync.collect import SystemClock
 
 log = logging.getLogger(__name__)
@@ -84,7 +85,7 @@ def _metrics(
 )
 @click.option(
     "--app-namespace",
-    default="argocd",
+    default=CONTROL_PLANE_NAMESPACE,
     show_default=True,
     metavar="NS",
     help="Where the Applications live, for TruthChecks whose spec.applicationNamespace and "

@@ -15,12 +15,15 @@ keeps both parts and ``AppRef.key`` the form Argo CD itself uses as the key.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from webhooks.common.api import split_api_version
 
+#: Argo CD's own namespace unless told otherwise: where it runs and where tracking without a
+#: namespace (``<app>``, not ``<ns>_<app>``) puts an application.
+CONTROL_PLANE_NAMESPACE = "argocd"
 TRACKING_ANNOTATION = "argocd.argoproj.io/tracking-id"
 INSTANCE_LABEL = "app.kubernetes.io/instance"
 
@@ -63,6 +66,20 @@ class AppRef:
     def key(self) -> str:
         """The application as Argo CD names it in tracking: ``<ns>_<app>`` or ``<app>``."""
         return f"{self.namespace}_{self.name}" if self.namespace else self.name
+
+    def ledger_keys(self, control_plane: Collection[str] | None = None) -> tuple[str, ...]:
+        """The ``app`` values the webhook records for this application's objects: Argo CD's
+        tracking key, ``<ns>_<app>`` outside its control-plane namespace and ``<app>`` inside.
+
+        With the control-plane namespaces known, the one key Argo CD writes. Unknown (None),
+        both: a bare ``<app>`` names the control-plane namespace's application, which
+        ``same_app`` cannot tell from this one either.
+        """
+        if self.namespace is None:
+            return (self.name,)
+        if control_plane is None:
+            return (self.key, self.name)
+        return (self.name,) if self.namespace in control_plane else (self.key,)
 
     def same_app(self, other: AppRef) -> bool:
         """Same name, and the same namespace where both know it."""
@@ -121,6 +138,18 @@ def tracked_app(obj: Mapping[str, Any] | None) -> AppRef | None:
             return parsed.app
     label = _dict(meta.get("labels")).get(INSTANCE_LABEL)
     return AppRef.parse(label) if isinstance(label, str) else None
+
+
+def control_plane_namespaces(argocd_usernames: Iterable[str]) -> frozenset[str]:
+    """Where Argo CD's control plane runs, read from the usernames its syncs arrive as: the
+    namespace of each ``system:serviceaccount:<ns>:<name>`` among them, else the default."""
+    found = set()
+    for username in argocd_usernames:
+        prefix, _, rest = username.partition("system:serviceaccount:")
+        namespace, sep, name = rest.partition(":")
+        if not prefix and sep and namespace and name:
+            found.add(namespace)
+    return frozenset(found or {CONTROL_PLANE_NAMESPACE})
 
 
 def _dict(value: object) -> Mapping[str, Any]:

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from webhooks.common.argocd import CONTROL_PLANE_NAMESPACE, AppRef
 from webhooks.errors import BadRequestError, ForbiddenError, NotFoundError, short
 from webhooks.ledger.store import IntentStore, RecentTable
 
@@ -70,10 +71,17 @@ def parse_paging(args: Mapping[str, str]) -> tuple[int | None, int]:
 
 
 def intents_page(
-    store: IntentStore, app: AppName, before: int | None, limit: int
+    store: IntentStore,
+    app: AppName,
+    before: int | None,
+    limit: int,
+    control_plane: Collection[str] = frozenset({CONTROL_PLANE_NAMESPACE}),
 ) -> dict[str, Any]:
+    """The app's intents, recorded under Argo CD's key for it: ``<ns>_<app>`` outside the
+    control-plane namespace(s), ``<app>`` inside (never the other's: that is another app)."""
     items = []
-    rows, more = _rows(store, "intents", app, before, limit)
+    keys = AppRef(app.name, app.namespace).ledger_keys(control_plane)
+    rows, more = _rows(store, "intents", keys, before, limit)
     for key, record in rows:
         item = {"id": key, **record}
         size = len(json.dumps(record.get("patch") or [], separators=(",", ":")))
@@ -88,7 +96,7 @@ def verifications_page(
     store: IntentStore, app: AppName, before: int | None, limit: int
 ) -> dict[str, Any]:
     items = []
-    rows, more = _rows(store, "verifications", app, before, limit)
+    rows, more = _rows(store, "verifications", (app.name,), before, limit)
     for key, record in rows:
         if not _same_namespace(app, record):
             continue  # an app of the same name in another namespace
@@ -122,9 +130,14 @@ def verification_evidence(store: IntentStore, app: AppName, key: int) -> dict[st
 
 
 def _rows(
-    store: IntentStore, table: RecentTable, app: AppName, before: int | None, limit: int
+    store: IntentStore, table: RecentTable, keys: Sequence[str], before: int | None, limit: int
 ) -> tuple[list[tuple[int, dict[str, Any]]], bool]:
-    rows = store.recent(table, app=app.name, before=before, limit=limit + 1)
+    """Newest first across ``keys``: each key's newest ``limit + 1`` suffice for one page."""
+    rows = sorted(
+        (row for k in keys for row in store.recent(table, app=k, before=before, limit=limit + 1)),
+        key=lambda row: row[0],
+        reverse=True,
+    )[: limit + 1]
     return rows[:limit], len(rows) > limit
 
 

@@ -200,7 +200,7 @@ class Collector:
             # An audit looks for the change a regression followed across the whole lookback.
             since = (None if audit else try_parse_time(sync.started_at)) or now - INTENTS_LOOKBACK
             try:
-                evidence["intents"] = self._intents(target.app.name, since)
+                evidence["intents"] = self._intents(target.app, since)
             except LedgerError as e:
                 # No intents section means "no ledger": the checks then claim nothing about
                 # declared or unrecorded changes, rather than reading an outage as "none".
@@ -248,12 +248,21 @@ class Collector:
                 out.append(node)
         return out
 
-    def _intents(self, app: str, since: datetime) -> list[IntentRecord]:
+    def _intents(self, app: AppRef, since: datetime) -> list[IntentRecord]:
+        """The app's intents since ``since``, oldest first, under each key the webhook may
+        have recorded it by (``<ns>_<app>`` for an application outside Argo CD's namespace)."""
         assert self.ledger is not None
         records: list[IntentRecord] = []
-        for record in self.ledger.intents(app=app, since=since):
-            records.append(record)
-            if len(records) > MAX_INTENTS:
-                # Keep the latest: they describe this sync's end state.
-                records = records[-MAX_INTENTS:]
-        return records
+        for key in app.ledger_keys():
+            for record in self.ledger.intents(app=key, since=since):
+                records.append(record)
+                if len(records) > 2 * MAX_INTENTS:
+                    records = _latest(records)
+        return _latest(records)
+
+
+def _latest(records: list[IntentRecord]) -> list[IntentRecord]:
+    """In time order, the latest ``MAX_INTENTS``: they describe this sync's end state."""
+    epoch = datetime.min.replace(tzinfo=UTC)
+    records.sort(key=lambda r: try_parse_time(r.get("time")) or epoch)
+    return records[-MAX_INTENTS:]

@@ -37,7 +37,7 @@ from webhooks.baseline.spec import check_spec, spec_field
 from webhooks.cluster.api import ClusterReader, StatusWriter
 from webhooks.cluster.resources import JOB, POD, TRUTHCHECK
 from webhooks.common.api import API_VERSION
-from webhooks.common.argocd import AppRef, tracked_app
+from webhooks.common.argocd import CONTROL_PLANE_NAMESPACE, AppRef, tracked_app
 from webhooks.common.durations import duration_field
 from webhooks.common.times import try_parse_time
 from webhooks.errors import BadRequestError, ClusterError, TruthgateError, short
@@ -62,7 +62,6 @@ HookPhase = Literal["pre-sync", "post-sync"]
 DivergenceAction = Literal["degrade", "fail-sync", "both"]
 
 DEFAULT_WINDOW = timedelta(minutes=2)
-ARGOCD_NAMESPACE = "argocd"  # Argo CD's control-plane namespace unless told otherwise
 EXIT_OK = 0
 EXIT_DEGRADED = 1  # errors exit 2, through the CLI's TruthgateError handler
 
@@ -70,7 +69,8 @@ EXIT_DEGRADED = 1  # errors exit 2, through the CLI's TruthgateError handler
 @dataclass(frozen=True)
 class VerifyOptions:
     app: str | None = None
-    app_namespace: str | None = None  # None: from tracking, the TruthCheck, else ARGOCD_NAMESPACE
+    # None: from tracking, the TruthCheck, else CONTROL_PLANE_NAMESPACE
+    app_namespace: str | None = None
     namespace: str | None = None  # where the TruthCheck lives
     truthcheck: str | None = None
     phase: HookPhase = "post-sync"
@@ -394,7 +394,7 @@ def _newer(now: SyncRef, verified: SyncRef) -> bool:
 
 
 def _resolved(app: AppRef) -> AppRef:
-    return app if app.namespace else AppRef(app.name, ARGOCD_NAMESPACE)
+    return app if app.namespace else AppRef(app.name, CONTROL_PLANE_NAMESPACE)
 
 
 def _with_gaps(verdict: Verdict, gaps: list[str]) -> Verdict:

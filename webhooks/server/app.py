@@ -22,6 +22,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from webhooks.admission.config import AdmissionConfig
 from webhooks.admission.decide import ParentLookup
+from webhooks.common.argocd import control_plane_namespaces
 from webhooks.errors import TruthgateError, short
 from webhooks.ledger.store import IntentStore
 from webhooks.policy.engine import PolicyEngine
@@ -51,7 +52,9 @@ def create_app(
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     admitter = Admitter(config, engine, store, metrics, clock, parents=parents)
     if read_token is not None:
-        app.register_blueprint(read_api(store, read_token))
+        # Argo CD's namespace is where the service accounts its syncs arrive as live.
+        control_plane = control_plane_namespaces(config.argocd_usernames)
+        app.register_blueprint(read_api(store, read_token, control_plane))
 
     def send(answer: Answer) -> Response:
         response = jsonify(answer.body)

@@ -22,11 +22,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
+from webhooks.common.argocd import CONTROL_PLANE_NAMESPACE
 from webhooks.errors import (
     BadRequestError,
     ForbiddenError,
@@ -52,8 +53,14 @@ _STATUS: list[tuple[type[TruthgateError], int]] = [
 ]
 
 
-def read_api(store: IntentStore, token: str) -> Blueprint:
-    """The blueprint; ``token`` is the shared secret the proxy adds to every request."""
+def read_api(
+    store: IntentStore,
+    token: str,
+    control_plane: Collection[str] = frozenset({CONTROL_PLANE_NAMESPACE}),
+) -> Blueprint:
+    """The blueprint; ``token`` is the shared secret the proxy adds to every request;
+    ``control_plane``: Argo CD's namespace(s), whose applications' intents are recorded under
+    the bare application name."""
     if len(token) < MIN_TOKEN_CHARS:
         raise BadRequestError(
             f"the read API token must be at least {MIN_TOKEN_CHARS} characters long"
@@ -87,7 +94,10 @@ def read_api(store: IntentStore, token: str) -> Blueprint:
     @api.get("/apps/<app>/intents")
     def intents(app: str) -> Response:
         return answer(
-            app, lambda s: query.intents_page(store, s, *query.parse_paging(request.args))
+            app,
+            lambda s: query.intents_page(
+                store, s, *query.parse_paging(request.args), control_plane=control_plane
+            ),
         )
 
     @api.get("/apps/<app>/verifications")
