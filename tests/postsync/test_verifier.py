@@ -17,10 +17,12 @@ import pytest
 
 from tests.argocd_health.sandbox import run_health
 from tests.cluster.fakeapi import ApiServer
+from tests.ledger.ledger_support import draft
 from tests.postsync.world import REVISION, SYNC_STARTED, application, iso, seed, truthcheck
 from webhooks.cluster.reader import KubeClient
 from webhooks.cluster.resources import APPLICATION, TRUTHCHECK
 from webhooks.errors import BadRequestError, ClusterError
+from webhooks.ledger import open_store
 from webhooks.postsync.verify import Verifier, VerifyOptions
 from webhooks.verdict.judge import judge
 
@@ -298,6 +300,15 @@ def test_a_newer_sync_winning_the_race_keeps_its_status(
     assert tc(api)["status"] == newer
 
 
+def move_application(api: ApiServer, namespace: str) -> None:
+    """The seeded Application, moved out of "argocd" into ``namespace``."""
+    moved = api.get(APPLICATION, "argocd", "shop-web")
+    assert moved is not None
+    api.delete(APPLICATION, "argocd", "shop-web")
+    moved["metadata"] = {"name": "shop-web", "namespace": namespace}
+    api.put(APPLICATION, moved)
+
+
 @pytest.mark.parametrize(
     ("named", "told"),
     [(None, "gitops"), ("gitops", None)],
@@ -309,11 +320,7 @@ def test_argo_cd_outside_the_argocd_namespace(
     # Argo CD runs in "gitops": a TruthCheck matches on what the hook knows, no "argocd" default.
     url, _ = web
     seed(api, {"web-health": f"{url}/healthz"})
-    moved = api.get(APPLICATION, "argocd", "shop-web")
-    assert moved is not None
-    api.delete(APPLICATION, "argocd", "shop-web")
-    moved["metadata"] = {"name": "shop-web", "namespace": "gitops"}
-    api.put(APPLICATION, moved)
+    move_application(api, "gitops")
     check = tc(api)
     if named is not None:
         check["spec"]["applicationNamespace"] = named
@@ -336,16 +343,9 @@ def test_an_app_outside_argo_cds_namespace_gets_the_intents_recorded_under_its_k
 ) -> None:
     # Apps in any namespace: Argo CD tracks team-a's shop-web as "team-a_shop-web", and the
     # webhook records its intents under that key.
-    from tests.ledger.ledger_support import draft
-    from webhooks.ledger import open_store
-
     url, _ = web
     seed(api, {"web-health": f"{url}/healthz"})
-    moved = api.get(APPLICATION, "argocd", "shop-web")
-    assert moved is not None
-    api.delete(APPLICATION, "argocd", "shop-web")
-    moved["metadata"] = {"name": "shop-web", "namespace": "team-a"}
-    api.put(APPLICATION, moved)
+    move_application(api, "team-a")
     store = open_store(str(tmp_path / "ledger.db"))
     store.append(draft("ours", app="team-a_shop-web", at=iso(SYNC_STARTED + timedelta(seconds=5))))
     store.append(

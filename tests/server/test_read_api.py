@@ -102,16 +102,21 @@ def test_an_app_of_the_same_name_in_another_namespace_is_not_shown(
     assert get(api, "/api/v1/apps/shop-web/verifications/1/evidence")[0] == 403
 
 
-def _intent_uids(api: FlaskClient, header: str, limit: int = 2) -> list[str]:
-    """Every page of shop-web's intents as the proxy asks for them under ``header``."""
-    seen: list[str] = []
+def _intent_pages(api: FlaskClient, header: str, limit: int) -> list[list[str]]:
+    """Every page of shop-web's intents (their uids) as the proxy asks for them."""
+    pages: list[list[str]] = []
     path = f"/api/v1/apps/shop-web/intents?limit={limit}"
     while path:
         status, page = get(api, path, {**PROXY, "Argocd-Application-Name": header})
         assert status == 200, page
-        seen += [item["uid"] for item in page["items"]]
+        assert len(page["items"]) <= limit
+        pages.append([item["uid"] for item in page["items"]])
         path = f"{path.split('&', maxsplit=1)[0]}&before={page['next']}" if page["next"] else ""
-    return seen
+    return pages
+
+
+def _intent_uids(api: FlaskClient, header: str) -> list[str]:
+    return [uid for page in _intent_pages(api, header, limit=2) for uid in page]
 
 
 def test_intents_of_an_app_outside_argo_cds_namespace_are_its_own(
@@ -147,21 +152,11 @@ def test_intents_come_newest_first_in_pages_that_join_up(
     for minute in range(7):
         ledger.append(scenes.intent(f"i-{minute}", minute=minute))
         ledger.append(scenes.intent(f"other-{minute}", app="billing", minute=minute))
-    seen: list[str] = []
-    path = "/api/v1/apps/shop-web/intents?limit=3"
-    pages = 0
-    while path:
-        status, page = get(api, path)
-        assert status == 200
-        assert len(page["items"]) <= 3
-        seen += [item["uid"] for item in page["items"]]
-        pages += 1
-        path = (
-            f"/api/v1/apps/shop-web/intents?limit=3&before={page['next']}" if page["next"] else ""
-        )
-    assert seen == [f"i-{m}" for m in reversed(range(7))]
-    assert pages == 3
+    pages = _intent_pages(api, PROXY["Argocd-Application-Name"], limit=3)
+    assert [uid for page in pages for uid in page] == [f"i-{m}" for m in reversed(range(7))]
+    assert len(pages) == 3
     status, page = get(api, "/api/v1/apps/shop-web/intents?limit=1")
+    assert status == 200
     [newest] = page["items"]
     assert newest["patch"][0]["value"] == "registry.example.com/shop/web:1.6.0"
     assert newest["actor"]["class"] == "argocd"
