@@ -4,10 +4,10 @@ intent record of docs/architecture.md).
 
 Every ``$`` line of a section's console blocks runs in a shell, in a directory that holds
 the repository's ``docs``, ``tests`` and ``policies`` as a checkout does, and its output must
-read as the README shows it. ``…`` in the README stands for text that differs between runs
-(paths, times, ids; hex digits right before it are an abbreviated hash). The only change to the
-commands is the port: the server listens on a free one, and ``127.0.0.1:8443`` in the commands
-and outputs is rewritten to it (the default itself is checked against ``serve --help``).
+read as the page shows it (tests/support/transcripts.py: ``…`` stands for what differs between
+runs). The only change to the commands is the port: the server listens on a free one, and
+``127.0.0.1:8443`` in the commands and outputs is rewritten to it (the default itself is
+checked against ``serve --help``).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import pytest
 
 from tests.server.reviews import ROOT, deployment_update
 from tests.server.served import TRUTHGATE, Served, start, truthgate
+from tests.support.transcripts import blocks, fenced, reads_as, section, steps
 
 pytestmark = pytest.mark.gunicorn
 
@@ -34,60 +35,12 @@ DEFAULT_BIND = "127.0.0.1:8443"
 WEBHOOK_DOC = (ROOT / "docs" / "webhook.md").read_text(encoding="utf-8")
 
 
-def _section(title: str, page: str = README) -> str:
-    return page.split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
-
-
-def _blocks(text: str, lang: str) -> list[str]:
-    return re.findall(rf"```{lang}\n(.*?)```", text, re.S)
-
-
-def _steps(block: str) -> list[tuple[str, str]]:
-    """(command, output shown) pairs of a console block; continued lines joined (after a
-    backslash, or inside an open quote)."""
-    steps: list[tuple[str, list[str]]] = []
-    continued = False
-    for line in block.splitlines():
-        if continued:
-            steps[-1] = (steps[-1][0] + "\n" + line, steps[-1][1])
-        elif line.startswith("$ "):
-            steps.append((line[2:], []))
-        else:
-            steps[-1][1].append(line)
-        continued = line.endswith("\\") or not _complete(steps[-1][0])
-    return [(command, "\n".join(out)) for command, out in steps]
-
-
-def _complete(command: str) -> bool:
-    try:
-        shlex.split(command)
-    except ValueError:  # "No closing quotation"
-        return False
-    return True
-
-
-def _reads_as(shown: str, actual: str) -> bool:
-    """``actual`` is what ``shown`` prints, ``…`` standing for any text (and hex before it).
-
-    JSON is compared as JSON on one line: the page may quote indented output compactly.
-    """
-    parts = re.split(r"(?:[0-9a-f]{4,})?…", _one_line(shown))
-    pattern = ".*?".join(re.escape(part) for part in parts)
-    return re.fullmatch(pattern, _one_line(actual), re.S) is not None
-
-
-def _one_line(text: str) -> str:
-    with contextlib.suppress(json.JSONDecodeError):
-        return json.dumps(json.loads(text), ensure_ascii=False)
-    return " ".join(text.split())
-
-
 @contextlib.contextmanager
 def _started_as_the_readme_says(cwd: Path) -> Iterator[Served]:
     """The README's `truthgate serve` in ``cwd``, made to look like the repository's root."""
     for name in ("docs", "tests", "policies"):
         (cwd / name).symlink_to(ROOT / name)
-    command, _ = _steps(_blocks(_section("Try it locally"), "console")[0])[0]
+    command, _ = steps(blocks(section(README, "Try it locally"))[0])[0]
     argv = shlex.split(command)
     assert argv[:2] == ["truthgate", "serve"], command
     server = start(cwd, *argv[2:], ca=None)
@@ -119,7 +72,7 @@ def _shell(command: str, served: Served) -> subprocess.CompletedProcess[str]:
 
 
 def test_the_first_command_is_the_one_the_walkthrough_starts(served: Served) -> None:
-    first = _blocks(README.split("\n## ", 1)[0], "sh")[0].splitlines()
+    first = next(b for lang, b in fenced(README) if lang == "sh").splitlines()
     serve_line, claim = first[0].split("#", 1)
     assert serve_line.split("&&")[1].strip() == "truthgate serve --ledger truthgate.db"
     # "the webhook: TLS on 127.0.0.1:8443, SQLite ledger, in-process Rego"
@@ -158,37 +111,43 @@ def test_the_try_it_locally_transcript_prints_what_the_readme_shows(tmp_path: Pa
 
 
 def _run_the_transcript(served: Served) -> None:
-    blocks = _blocks(_section("Try it locally"), "console")
-    serve_output = _steps(blocks[0])[0][1].replace(DEFAULT_BIND, f"127.0.0.1:{served.port}")
+    shown_blocks = blocks(section(README, "Try it locally"))
+    serve_output = steps(shown_blocks[0])[0][1].replace(DEFAULT_BIND, f"127.0.0.1:{served.port}")
     printed = served.stdout.splitlines()
     shown = serve_output.splitlines()
     assert len(printed) == len(shown), served.stdout
     for line, actual in zip(shown, printed, strict=True):
-        assert _reads_as(line, actual), (line, actual)
-    _run_steps(served, blocks[1:])
+        assert reads_as(line, actual), (line, actual)
+    _run_steps(served, shown_blocks[1:])
 
 
-def _run_steps(served: Served, blocks: list[str]) -> None:
+def _run_steps(served: Served, transcripts: list[str]) -> None:
     """Each ``$`` line but the server's own start, and the output shown under it."""
-    for block in blocks:
-        for command, output in _steps(block):
+    for block in transcripts:
+        for command, output in steps(block):
             if command.startswith("truthgate serve"):
                 continue  # running already
             done = _shell(command, served)
             assert done.returncode == 0, (command, done.stderr)
-            assert _reads_as(output, done.stdout), (command, output, done.stdout)
+            assert reads_as(output, done.stdout), (command, output, done.stdout)
 
 
 @pytest.mark.skipif(shutil.which("jq") is None, reason="the page's commands use jq")
 def test_the_webhook_pages_curl_walkthrough_prints_what_it_shows(tmp_path: Path) -> None:
     with _started_as_the_readme_says(tmp_path) as served:
-        _run_steps(served, _blocks(_section("Send a review with curl", WEBHOOK_DOC), "console"))
+        _run_steps(served, blocks(section(WEBHOOK_DOC, "Send a review with curl")))
+
+
+def test_the_webhook_page_starts_the_server_as_the_readme_does() -> None:
+    # One start, shown twice: the README's, run above, and docs/webhook.md's "Run it".
+    readme = steps(blocks(section(README, "Try it locally"))[0])[0]
+    assert steps(blocks(section(WEBHOOK_DOC, "Run it"))[0])[0] == readme
 
 
 def test_alice_is_denied_with_the_readme_message_and_break_glass_is_admitted(
     served: Served,
 ) -> None:
-    prose = _section("Try it locally").split("Sent by `alice@example.com`", 1)[1]
+    prose = section(README, "Try it locally").split("Sent by `alice@example.com`", 1)[1]
     message = re.search(r"\*(Deployment shop/web .*?)\*", prose, re.S)
     assert message is not None
     denied = served.review(deployment_update(username="alice@example.com"))
