@@ -97,6 +97,13 @@ def test_without_a_ledger_the_command_says_how_to_name_one() -> None:
     assert "--ledger URL (or TRUTHGATE_LEDGER) is required" in out.stderr
 
 
+def test_an_app_named_ns_slash_name_is_told_the_key_the_ledger_uses(filled: str) -> None:
+    # The argocd CLI writes team-a/shop-web; Argo CD's tracking, and so the ledger, team-a_shop-web.
+    out = truthgate("intents", "--app", "team-a/shop-web", ledger=filled)
+    assert out.returncode == 2
+    assert "'team-a_shop-web' for one in namespace 'team-a'" in " ".join(out.stderr.split())
+
+
 def test_a_bad_time_is_a_usage_error(tmp_path: Path) -> None:
     out = truthgate("intents", "--since", "last tuesday", ledger=str(tmp_path / "x.db"))
     assert out.returncode == 2

@@ -51,6 +51,18 @@ def _when(ctx: click.Context, param: click.Parameter, value: str | None) -> date
     return None if value is None else parse_when(value, datetime.now(UTC))
 
 
+def _app_key(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    # NS/NAME (as the argocd CLI and `verify --app` write it) is never a key: say which is.
+    if value is not None and "/" in value:
+        namespace, _, name = value.rpartition("/")
+        raise click.BadParameter(
+            "the ledger records applications as Argo CD's tracking names them: "
+            f"'{name}' for one in Argo CD's own namespace, '{namespace}_{name}' for one in "
+            f"namespace '{namespace}'"
+        )
+    return value
+
+
 def _ledger_option(f: F) -> F:
     return click.option(
         "--ledger",
@@ -71,7 +83,12 @@ def _open(ctx: click.Context, ledger: str | None, key: bytes | None = None) -> I
 
 @click.group("intents", invoke_without_command=True)
 @_ledger_option
-@click.option("--app", help="Only records of this Argo CD application.")
+@click.option(
+    "--app",
+    callback=_app_key,
+    help="Only records of this Argo CD application, named as its tracking names it: NAME, or "
+    "NAMESPACE_NAME for one outside Argo CD's namespace.",
+)
 @click.option("--namespace", help="Only records for objects in this namespace.")
 @click.option(
     "--since", callback=_when, metavar="TIME", help="From this time: RFC 3339, or 30m/2h/7d ago."
