@@ -105,3 +105,25 @@ def test_every_flag_and_argument_the_readme_commands_table_names_exists(row: str
                 assert flag in known, (
                     f"{flag} (README: {span!r}) is not an option of {command.name}"
                 )
+
+
+PAGES = [README, *sorted((README.parent / "docs").glob("*.md")), README.parent / "CONTRIBUTING.md"]
+_LINE = re.compile(
+    r"(?:^|\$ |\| |&& )(truthgate (?:serve|policy|intents|verify|replay|audit)\b[^|#]*)"
+)
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_every_truthgate_command_line_on_a_page_uses_flags_the_cli_takes(page: Path) -> None:
+    text = page.read_text(encoding="utf-8")
+    lines = re.findall(r"`(truthgate [^`]+)`", text)
+    lines += [m.group(1) for line in text.splitlines() if (m := _LINE.search(line))]
+    for line in lines:
+        words = line.replace("\\", " ").replace("[", " ").replace("]", " ").split()[1:]
+        command, rest = _resolve(words)
+        if command is cli:
+            continue  # `truthgate --log-level L serve`, prose
+        known = {o for p in command.params for o in p.opts} | {"-h", "--help"}
+        for word in rest:
+            for flag in re.findall(r"(?<![\w-])(--[a-z][\w-]*|-[a-zA-Z])(?![\w-])", word):
+                assert flag in known, f"{page.name}: {line!r}: {flag} is not an option of it"
