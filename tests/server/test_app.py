@@ -188,6 +188,72 @@ BAD_INPUTS: dict[str, tuple[bytes, str, int, str]] = {
 }
 
 
+def _as_api_server_sends(edge: str) -> dict[str, Any]:
+    """The example review, reshaped into a request the API server really sends."""
+    review = deployment_update()
+    request = review["request"]
+    human = {"username": ALICE, "groups": ["system:authenticated"]}
+    if edge == "dry run by a person":
+        request.update(dryRun=True, userInfo=human)
+    elif edge == "delete by a person":  # DELETE: object null, the object in oldObject
+        request.update(operation="DELETE", object=None, userInfo=human)
+        request["options"] = {"apiVersion": "meta.k8s.io/v1", "kind": "DeleteOptions"}
+    elif edge == "delete by argocd":
+        request.update(operation="DELETE", object=None)
+    elif edge == "person without groups":  # groups is omitempty in UserInfo
+        request["userInfo"] = {"username": ALICE}
+    elif edge == "nobody named":  # an empty UserInfo serialises as {}
+        request["userInfo"] = {}
+    elif edge == "status by a controller":
+        request.update(subResource="status", userInfo={"username": "system:kube-scheduler"})
+    elif edge == "exec into a pod":  # CONNECT: the object is the options, no old object
+        request.update(
+            kind={"group": "", "version": "v1", "kind": "PodExecOptions"},
+            resource={"group": "", "version": "v1", "resource": "pods"},
+            subResource="exec",
+            name="web-7c9f8d6b5-abcde",
+            operation="CONNECT",
+            userInfo=human,
+            object={"kind": "PodExecOptions", "apiVersion": "v1", "command": ["sh"]},
+            oldObject=None,
+        )
+    return review
+
+
+@pytest.mark.parametrize(
+    ("edge", "allowed", "recorded"),
+    [
+        ("dry run by a person", False, None),
+        ("delete by a person", False, "human"),
+        ("delete by argocd", True, "argocd"),
+        ("person without groups", False, "human"),
+        ("nobody named", True, "unknown"),
+        ("status by a controller", True, "controller"),
+        ("exec into a pod", True, None),
+    ],
+)
+def test_requests_the_api_server_really_sends_are_answered_and_recorded_as_documented(
+    client: FlaskClient, store: IntentStore, edge: str, allowed: bool, recorded: str | None
+) -> None:
+    review = _as_api_server_sends(edge)
+    response = post(client, review)
+    assert response["uid"] == review["request"]["uid"]
+    assert response["allowed"] is allowed
+    if not allowed:
+        assert response["status"]["code"] == 403
+        assert "is managed by Argo CD app shop-web" in response["status"]["message"]
+    records = list(store.intents())
+    if recorded is None:  # dry runs and what no application manages are never recorded
+        assert records == []
+        return
+    [record] = records
+    assert record["actor"]["class"] == recorded
+    assert record["operation"] == review["request"]["operation"]
+    assert record["decision"]["allowed"] is allowed
+    if review["request"]["operation"] == "DELETE":  # the patch takes the object away
+        assert {op["op"] for op in record["patch"]} == {"remove"}
+
+
 @pytest.mark.parametrize("case", sorted(BAD_INPUTS))
 def test_bad_input_gets_a_clear_4xx_json_error_and_writes_nothing(
     client: FlaskClient, store: IntentStore, metrics: Metrics, case: str
