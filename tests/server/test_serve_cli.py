@@ -34,6 +34,16 @@ def test_a_bad_start_is_one_clear_error(tmp_path: Path, args: list[str], says: s
     assert "Traceback" not in out.stderr
 
 
+def test_a_short_read_api_token_stops_the_start_before_the_api_is_announced(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "token").write_text("too-short\n")
+    out = truthgate("serve", "--read-api-token-file", "token", cwd=tmp_path)
+    assert out.returncode == 2
+    assert "token in token must be at least 16 characters long" in out.stderr
+    assert "read API on" not in out.stdout
+
+
 def test_a_broken_policy_stops_the_start_naming_the_file(tmp_path: Path) -> None:
     policies = tmp_path / "policies"
     policies.mkdir()

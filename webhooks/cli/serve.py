@@ -55,14 +55,20 @@ WARM_INPUT = {
 
 def _read_token(path: Path | None) -> str | None:
     """The read API's shared secret (surrounding whitespace dropped), or None: no read API."""
+    from webhooks.server.readapi import MIN_TOKEN_CHARS
+
     if path is None:
         return None
     try:
         token = path.read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError) as e:
         raise BadRequestError(f"cannot read the read API token file {path}: {e}") from e
+    if len(token) < MIN_TOKEN_CHARS:  # refused before the start says the API is on
+        raise BadRequestError(
+            f"the read API token in {path} must be at least {MIN_TOKEN_CHARS} characters long"
+        )
     click.echo(f"truthgate: read API on /api/v1 (proxy token from {path})")
-    return token  # its length is checked by the read API itself
+    return token
 
 
 def _bind(value: str) -> str:
