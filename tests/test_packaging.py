@@ -177,3 +177,13 @@ def test_pre_commit_runs_the_checks_of_tools_test_at_the_same_versions() -> None
     # The .venv tools/test installs and runs, with pyproject's file list, as tools/test does.
     assert (mypy["entry"], mypy["pass_filenames"]) == (".venv/bin/mypy", False)
     assert "mypy" in tools_test and ".venv" in tools_test
+
+
+def test_contributing_names_the_floors_lint_imports_enforces() -> None:
+    [layers] = [
+        c["layers"]
+        for c in pyproject()["tool"]["importlinter"]["contracts"]
+        if c["type"] == "layers"
+    ]
+    floors = " → ".join(layer.replace("webhooks.", "") for layer in layers)
+    assert f"\n{floors}\n" in (ROOT / "CONTRIBUTING.md").read_text(encoding="utf-8")
