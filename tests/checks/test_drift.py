@@ -51,7 +51,7 @@ def test_break_glass_is_a_warning_with_the_reason() -> None:
 def test_repeated_edits_are_one_finding() -> None:
     intents = [_intent("bob", "human", when=f"2026-11-27T10:0{i}:00Z") for i in range(3, 6)]
     [f] = run(drift.check, evidence([], intents=intents))
-    assert "3 changes, last at 2026-11-27T10:05:00Z" in f["message"]
+    assert "by bob 3 times, last at 2026-11-27T10:05:00Z" in f["message"]
 
 
 def test_argocd_controllers_dry_runs_denials_and_earlier_edits_are_not_drift() -> None:

@@ -18,6 +18,7 @@ from typing import Any
 
 from webhooks.checks import kube
 from webhooks.checks.index import ObjectIndex
+from webhooks.common.argocd import sync_revision
 from webhooks.common.durations import format_duration, parse_duration
 from webhooks.common.times import try_parse_time
 from webhooks.evidence.model import (
@@ -92,9 +93,7 @@ class CheckContext:
         application: dict[str, Any] = evidence.get("application") or {}
         op = kube.get_dict(application, "status", "operationState")
         change_at = try_parse_time(op.get("startedAt")) or try_parse_time(op.get("finishedAt"))
-        revision = kube.get_str(op, "syncResult", "revision") or kube.get_str(
-            application, "status", "sync", "revision"
-        )
+        revision = sync_revision(application)
         return cls(
             trigger="audit" if evidence.get("trigger") == "audit" else "sync",
             app=kube.get_str(application, "metadata", "name"),

@@ -69,7 +69,7 @@ def check(evidence: Evidence, ctx: CheckContext) -> list[CheckFinding]:
             "name": kube.get_str(intent, "name") or "",
         }
         live = ctx.index.get(ref["kind"], ref["namespace"], ref["name"])
-        ours = (ctx.app is not None and intent.get("app") == ctx.app) or (
+        ours = ctx.index.names_app(intent.get("app")) or (
             live is not None and ctx.index.is_member(live)
         )
         if not ours and ctx.app is not None:
@@ -88,7 +88,7 @@ def check(evidence: Evidence, ctx: CheckContext) -> list[CheckFinding]:
     for c in changes.values():
         paths = ", ".join(c.paths[:3]) + (f" +{len(c.paths) - 3} more" if len(c.paths) > 3 else "")
         what = f"{'/'.join(sorted(c.operations))}{' ' + paths if paths else ''}"
-        times = f"{c.count} changes, last at" if c.count > 1 else "at"
+        times = f"{c.count} times, last at" if c.count > 1 else "at"
         shown = kube.display_ref(c.ref)
         if c.reason is not None:
             out.append(

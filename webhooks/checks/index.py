@@ -5,7 +5,9 @@ EndpointSlices, quotas). An object belongs to the app when Argo CD tracks it (it
 instance label names the app, read as Argo CD reads them: ``webhooks.common.argocd``), when the
 Application lists it in ``status.resources``, or when it is owned, through ownerReferences, by an
 object that belongs (Pod -> ReplicaSet -> Deployment). When the evidence names no application or nothing is tracked,
-every object counts as the app's: the collector scoped them already.
+every object counts as the app's: the collector scoped them already. Argo CD sync hooks (and
+what they own) never belong: Argo CD leaves them out of application health, and the verifying
+Job cannot judge itself while it runs.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from webhooks.checks import kube
-from webhooks.common.argocd import AppRef, tracked_app
+from webhooks.common.argocd import AppRef, is_hook, tracked_app
 from webhooks.common.times import try_parse_time
 from webhooks.evidence.model import KubeObject
 
@@ -97,6 +99,8 @@ class ObjectIndex:
     def __init__(self, objects: Iterable[object], application: KubeObject | None = None):
         self.objects: list[KubeObject] = [o for o in objects if isinstance(o, dict)]
         self.app_name = kube.get_str(application, "metadata", "name") if application else None
+        # Tracking writes a bare "<app>" for the control-plane namespace's applications.
+        self._control_plane = kube.get_str(application, "status", "controllerNamespace")
         self._app = (
             AppRef(self.app_name, kube.get_str(application, "metadata", "namespace"))
             if self.app_name
@@ -291,28 +295,47 @@ class ObjectIndex:
     def members(self, *kinds: str) -> list[KubeObject]:
         return [o for o in self.of_kind(*kinds) if self.is_member(o)]
 
+    def names_app(self, app_key: object) -> bool:
+        """``app_key`` (Argo CD's key, ``<app>`` or ``<app-namespace>_<app>``, as intents record
+        it) names the application of this evidence."""
+        ref = AppRef.parse(app_key) if isinstance(app_key, str) else None
+        return (
+            self._app is not None
+            and ref is not None
+            and ref.in_control_plane(self._control_plane).same_app(self._app)
+        )
+
     def tracked(self, obj: KubeObject) -> bool:
         if self._app is None:
             return False
         ref = tracked_app(obj)
-        if ref is not None and ref.same_app(self._app):
+        if ref is not None and ref.in_control_plane(self._control_plane).same_app(self._app):
             return True
         return key(obj) in self._listed
 
+    def _chain(self, obj: KubeObject) -> list[KubeObject]:
+        """Its controlling owners present in the evidence, nearest first."""
+        out: list[KubeObject] = []
+        chain = obj
+        for _ in range(8):  # ownership chains are short; bound against cycles
+            parent = self.owner(chain)
+            if parent is None:
+                break
+            out.append(parent)
+            chain = parent
+        return out
+
     def _resolve_members(self) -> set[ObjectKey]:
-        candidates = [o for o in self.objects if kube.kind(o) != "Event"]
+        candidates = [
+            o
+            for o in self.objects
+            if kube.kind(o) != "Event" and not is_hook(o) and not any(map(is_hook, self._chain(o)))
+        ]
         roots = {key(o) for o in candidates if self.tracked(o)}
         if not roots:
             return {key(o) for o in candidates}
         members = set(roots)
         for obj in candidates:
-            chain = obj
-            for _ in range(8):  # ownership chains are short; bound against cycles
-                parent = self.owner(chain)
-                if parent is None:
-                    break
-                if key(parent) in roots:
-                    members.add(key(obj))
-                    break
-                chain = parent
+            if any(key(parent) in roots for parent in self._chain(obj)):
+                members.add(key(obj))
         return members

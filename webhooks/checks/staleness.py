@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from webhooks.checks import convergence, kube
 from webhooks.checks.context import CheckContext, CheckFinding, finding, not_converged
+from webhooks.common.argocd import revision_text, short_revision
 from webhooks.common.kinds import APPS_WORKLOAD_KINDS, WORKLOAD_KINDS
 from webhooks.evidence.model import Evidence, KubeObject
 
@@ -64,7 +65,7 @@ def _sync_claims(evidence: Evidence, ctx: CheckContext) -> list[CheckFinding]:
     application = evidence.get("application") or {}
     op = kube.get_dict(application, "status", "operationState")
     phase = kube.get_str(op, "phase")
-    revision = (ctx.revision or "")[:7] or "unknown revision"
+    revision = short_revision(ctx.revision) if ctx.revision else "unknown revision"
     app = ctx.app or "application"
     out: list[CheckFinding] = []
     if phase in ("Failed", "Error"):
@@ -140,16 +141,18 @@ def _sync_claims(evidence: Evidence, ctx: CheckContext) -> list[CheckFinding]:
 
 def _revision(evidence: Evidence, ctx: CheckContext) -> list[CheckFinding]:
     application: KubeObject = evidence.get("application") or {}
-    synced = kube.get_str(application, "status", "operationState", "syncResult", "revision")
-    target = kube.get_str(application, "status", "sync", "revision")
+    result = kube.get_dict(application, "status", "operationState", "syncResult")
+    sync = kube.get_dict(application, "status", "sync")
+    synced = revision_text(result.get("revision")) or revision_text(result.get("revisions"))
+    target = revision_text(sync.get("revision")) or revision_text(sync.get("revisions"))
     if synced and target and synced != target:
         return [
             finding(
                 "declared",
                 "staleness/revision",
                 None,
-                f"Application {ctx.app or ''} targets revision {target[:7]} but the last "
-                f"sync applied {synced[:7]}",
+                f"Application {ctx.app or ''} targets revision {short_revision(target)} but the last "
+                f"sync applied {short_revision(synced)}",
                 "warning",
             )
         ]

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 
 from webhooks.checks import kube
 from webhooks.checks.context import CheckContext, CheckFinding, finding
+from webhooks.common.argocd import short_revision
 from webhooks.common.times import try_parse_time
 from webhooks.evidence.model import Evidence, ResourceRef
 
@@ -77,7 +78,7 @@ def check(evidence: Evidence, ctx: CheckContext) -> list[CheckFinding]:
         if when is None or not _in_window(when, started, finished):
             continue
         seen.add((kind, kube.get_str(intent, "namespace"), kube.get_str(intent, "name") or ""))
-    revision = (ctx.revision or "")[:7] or "unknown revision"
+    revision = short_revision(ctx.revision) if ctx.revision else "unknown revision"
     out: list[CheckFinding] = []
     for res in kube.dicts(op, "syncResult", "resources"):
         write = _write(kube.get_str(res, "message"))

@@ -10,7 +10,12 @@ Argo CD marks what it deploys in one of two ways, and truthgate reads both the w
 
 With applications in any namespace Argo CD writes the app as ``<app-namespace>_<app>`` (a
 Kubernetes name cannot hold ``_``); in the control-plane namespace just ``<app>``. ``AppRef``
-keeps both parts and ``AppRef.key`` the form Argo CD itself uses as the key.
+keeps both parts and ``AppRef.key`` the form Argo CD itself uses as the key. A bare ``<app>``
+names the application in the control-plane namespace, which an Application states as
+``status.controllerNamespace``: ``AppRef.in_control_plane`` fills it in.
+
+Also read here, the way Argo CD writes them: sync hooks (left out of application health) and
+the revision of a sync (one per source for a multi-source application).
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ from webhooks.common.api import split_api_version
 CONTROL_PLANE_NAMESPACE = "argocd"
 TRACKING_ANNOTATION = "argocd.argoproj.io/tracking-id"
 INSTANCE_LABEL = "app.kubernetes.io/instance"
+#: Argo CD runs objects with either annotation as sync hooks (Helm hooks are mapped to its own).
+HOOK_ANNOTATIONS = ("argocd.argoproj.io/hook", "helm.sh/hook")
 
 
 @dataclass(frozen=True)
@@ -80,6 +87,11 @@ class AppRef:
         if control_plane is None:
             return (self.key, self.name)
         return (self.name,) if self.namespace in control_plane else (self.key,)
+
+    def in_control_plane(self, namespace: str | None) -> AppRef:
+        """This ref with the control-plane namespace where tracking wrote a bare ``<app>``
+        (``namespace`` None: not known, the ref stays as it is)."""
+        return self if self.namespace or not namespace else AppRef(self.name, namespace)
 
     def same_app(self, other: AppRef) -> bool:
         """Same name, and the same namespace where both know it."""
@@ -150,6 +162,47 @@ def control_plane_namespaces(argocd_usernames: Iterable[str]) -> frozenset[str]:
         if not prefix and sep and namespace and name:
             found.add(namespace)
     return frozenset(found or {CONTROL_PLANE_NAMESPACE})
+
+
+def is_hook(obj: Mapping[str, Any]) -> bool:
+    """An Argo CD sync hook: it runs beside the sync and is no part of the app's health."""
+    annotations = _dict(_dict(obj.get("metadata")).get("annotations"))
+    return any(a in annotations for a in HOOK_ANNOTATIONS)
+
+
+def revision_text(value: object) -> str | None:
+    """A ``revision`` (one source) or ``revisions`` (one per source, joined by commas)."""
+    if isinstance(value, str) and value:
+        return value
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return ",".join(value)
+    return None
+
+
+def short_revision(revision: str) -> str:
+    """A revision as people quote it: a Git SHA (all hex) cut to 7 characters, per source; a
+    tag or a chart version as it is (``8f3c2a1``, ``4.3.0,2b2b2b2``)."""
+    return ",".join(
+        part[:7] if len(part) > 7 and all(c in "0123456789abcdef" for c in part) else part
+        for part in revision.split(",")
+    )
+
+
+def sync_revision(app: Mapping[str, Any] | None) -> str | None:
+    """The revision of an Application's last sync operation: what it applied, else what it was
+    asked for, else what it compares against (``revisions`` for multi-source applications)."""
+    status = _dict(_dict(app).get("status"))
+    op = _dict(status.get("operationState"))
+    places = (
+        _dict(op.get("syncResult")),
+        _dict(_dict(op.get("operation")).get("sync")),
+        _dict(status.get("sync")),
+    )
+    for place in places:
+        found = revision_text(place.get("revision")) or revision_text(place.get("revisions"))
+        if found:
+            return found
+    return None
 
 
 def _dict(value: object) -> Mapping[str, Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from webhooks.common.argocd import sync_revision
 from webhooks.evidence.model import KubeObject
 
 
@@ -32,26 +33,10 @@ def _dig(obj: Any, *path: str) -> Any:
     return obj
 
 
-def _revision(value: Any) -> str | None:
-    if isinstance(value, str) and value:
-        return value
-    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
-        return ",".join(value)  # multi-source applications: one revision per source
-    return None
-
-
 def sync_ref(app: KubeObject) -> SyncRef:
     op = _dig(app, "status", "operationState") or {}
-    revision = (
-        _revision(_dig(op, "syncResult", "revision"))
-        or _revision(_dig(op, "syncResult", "revisions"))
-        or _revision(_dig(op, "operation", "sync", "revision"))
-        or _revision(_dig(op, "operation", "sync", "revisions"))
-        or _revision(_dig(app, "status", "sync", "revision"))
-        or _revision(_dig(app, "status", "sync", "revisions"))
-    )
     return SyncRef(
-        revision=revision,
+        revision=sync_revision(app),
         started_at=op.get("startedAt") if isinstance(op.get("startedAt"), str) else None,
         finished_at=op.get("finishedAt") if isinstance(op.get("finishedAt"), str) else None,
         phase=op.get("phase") if isinstance(op.get("phase"), str) else None,

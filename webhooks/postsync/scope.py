@@ -12,7 +12,8 @@ consume are ConfigMaps, Secrets and claims they mount. So the scope is a closure
 
 ``spec.workloads`` narrows step 1: workloads not listed (and so their Pods) stay out.
 
-Hooks are left out (objects annotated ``argocd.argoproj.io/hook``, and their Pods): Argo CD keeps
+Hooks are left out (objects annotated ``argocd.argoproj.io/hook`` or ``helm.sh/hook``, and
+their Pods): Argo CD keeps
 them out of application health too, and the verifying Job cannot judge itself while it runs.
 """
 
@@ -21,11 +22,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from webhooks.common.argocd import AppRef, tracked_app
+from webhooks.common.argocd import AppRef, is_hook, tracked_app
 from webhooks.common.kinds import WORKLOAD_KINDS
 from webhooks.evidence.model import KubeObject
 
-HOOK_ANNOTATION = "argocd.argoproj.io/hook"
 _OWNED_DEPTH = 4  # Deployment -> ReplicaSet -> Pod; CronJob -> Job -> Pod; headroom for CRs
 
 
@@ -123,7 +123,7 @@ def select_app_objects(
         return {r["uid"] for r in refs if isinstance(r, dict) and isinstance(r.get("uid"), str)}
 
     for obj in pool:
-        if HOOK_ANNOTATION in ((obj.get("metadata") or {}).get("annotations") or {}):
+        if is_hook(obj):
             excluded.add(_uid(obj) or "")
     # An excluded Job excludes its Pods too.
     for _ in range(_OWNED_DEPTH):

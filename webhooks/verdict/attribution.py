@@ -30,6 +30,7 @@ from webhooks.baseline.assessment import Assessment
 from webhooks.baseline.series import prepare
 from webhooks.checks import kube
 from webhooks.checks.context import CheckContext, CheckFinding, finding
+from webhooks.common.argocd import revision_text, short_revision, sync_revision
 from webhooks.common.durations import format_duration, parse_duration
 from webhooks.common.times import try_parse_time
 from webhooks.evidence.model import Evidence, IntentRecord, MetricSeries
@@ -82,7 +83,7 @@ def _revision_at(evidence: Evidence, at: datetime) -> str | None:
         (
             try_parse_time(kube.get_str(h, "deployStartedAt")),
             try_parse_time(kube.get_str(h, "deployedAt")),
-            kube.get_str(h, "revision"),
+            revision_text(h.get("revision")) or revision_text(h.get("revisions")),
         )
         for h in kube.dicts(application, "status", "history")
     ]
@@ -90,7 +91,7 @@ def _revision_at(evidence: Evidence, at: datetime) -> str | None:
         (
             try_parse_time(kube.get_str(op, "startedAt")),
             try_parse_time(kube.get_str(op, "finishedAt")),
-            kube.get_str(op, "syncResult", "revision"),
+            sync_revision(application),
         )
     )
     for start, end, revision in spans:
@@ -103,12 +104,16 @@ def _revision_at(evidence: Evidence, at: datetime) -> str | None:
     return None
 
 
-def _intents(evidence: Evidence, app: str | None) -> list[_Intent]:
+def _intents(evidence: Evidence, ctx: CheckContext) -> list[_Intent]:
     out: list[_Intent] = []
     for raw in evidence.get("intents") or []:
         if not isinstance(raw, dict) or raw.get("dryRun") is True:
             continue
-        if app is not None and raw.get("app") not in (app, None):
+        if (
+            ctx.app is not None
+            and raw.get("app") is not None
+            and not ctx.index.names_app(raw.get("app"))
+        ):
             continue
         if kube.get_bool(raw, "decision", "allowed") is False:
             continue  # a denied change changed nothing
@@ -142,7 +147,7 @@ def _window_seconds(ctx: CheckContext, evidence: Evidence) -> float:
 
 
 def _describe(intent: _Intent) -> str:
-    rev = f", revision {intent.revision[:7]}" if intent.revision else ""
+    rev = f", revision {short_revision(intent.revision)}" if intent.revision else ""
     return (
         f"intent {intent.uid} ({intent.what} by {intent.actor} at {kube.fmt_time(intent.at)}{rev})"
     )
@@ -157,7 +162,7 @@ def findings(
     """One finding per regressed metric: attributed to an intent, or undeclared."""
     if "intents" not in evidence:
         return []
-    intents = _intents(evidence, ctx.app)
+    intents = _intents(evidence, ctx)
     window = _window_seconds(ctx, evidence)
     out: list[CheckFinding] = []
     for metric, a in zip(metrics, assessments, strict=True):
