@@ -107,11 +107,36 @@ def test_ondelete_workload_on_an_old_image_is_a_warning() -> None:
     assert f["severity"] == "warning" and "OnDelete" in f["message"]
 
 
-def test_kubelet_running_another_image_than_the_pod_spec_is_critical() -> None:
+def test_kubelet_reporting_another_image_than_the_pod_spec_is_a_warning() -> None:
     sts = _workload()
-    other = _pod(sts, "web-0", running="registry.example.com/shop/web:1.3.9")
+    other = _pod(sts, "web-0", running="registry.example.com/shop/web:1.3.9", digest="sha256:bbb")
     [f] = run(images.check, evidence([sts, other]))
-    assert f["check"] == "images/kubelet" and "web-0" in f["message"]
+    assert f["check"] == "images/kubelet" and f["severity"] == "warning"
+    assert (
+        "pod web-0 container web reports registry.example.com/shop/web:1.3.9 (sha256:bbb)"
+        in (f["message"])
+    )
+
+
+def test_another_tag_of_the_bits_a_sibling_runs_under_the_declared_name_is_no_mismatch() -> None:
+    # containerd reports repoTags[0] of the image: ":stable" when the node has both tags.
+    sts = _workload()
+    declared = _pod(sts, "web-0", digest="sha256:aaa")
+    aliased = _pod(
+        sts, "web-1", running="registry.example.com/shop/web:stable", digest="sha256:aaa"
+    )
+    assert run(images.check, evidence([sts, declared, aliased])) == []
+
+
+def test_pods_below_a_statefulset_partition_stay_on_the_old_image_on_purpose() -> None:
+    sts = _workload()
+    sts["spec"]["updateStrategy"] = {"type": "RollingUpdate", "rollingUpdate": {"partition": 1}}  # type: ignore[index]
+    held = _pod(sts, "web-0", image="registry.example.com/shop/web:1.4.0")
+    rolled = _pod(sts, "web-1")
+    assert run(images.check, evidence([sts, held, rolled], now=LATE)) == []
+    behind = _pod(sts, "web-1", image="registry.example.com/shop/web:1.4.0")
+    [f] = run(images.check, evidence([sts, held, behind], now=LATE))
+    assert "1 of 1 pods run registry.example.com/shop/web:1.4.0" in f["message"]
 
 
 def test_kubelet_spelling_of_docker_hub_images_is_not_a_mismatch() -> None:

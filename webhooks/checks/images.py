@@ -4,9 +4,14 @@ Three correlations between the declared layer (the workload's pod template) and 
 (each pod's spec and the kubelet's ``containerStatuses``):
 
 * every pod's container image equals the template's — a pod still on the previous image after
-  the grace period means the rollout did not finish (or an OnDelete workload was never rolled);
+  the grace period means the rollout did not finish (or an OnDelete workload was never rolled).
+  A StatefulSet's pods below its ``rollingUpdate.partition`` stay on the old revision on
+  purpose (a canary): they are not counted;
 * the kubelet runs the image the pod asked for (``status.image`` against ``spec.image``, after
-  normalising the registry defaults ``docker.io/library/…:latest``);
+  normalising the registry defaults ``docker.io/library/…:latest``). A warning at most: the
+  runtime reports one of the names the image has on the node (kubernetes/kubernetes#51017), so
+  another tag of the same bits reads as a mismatch; when another pod of the workload runs the
+  same ``imageID`` under the declared name, it is that and nothing is said;
 * all pods of one workload run the same digest (``imageID``) per image reference. Mixed digests
   under one tag mean the tag was re-pushed between pulls: identical manifests, different code.
 """
@@ -59,11 +64,28 @@ def _pod_images(pod: KubeObject) -> dict[str, str]:
     return _template_images({"spec": {"template": {"spec": kube.get_dict(pod, "spec")}}})
 
 
+def _ordinal(pod: KubeObject) -> int | None:
+    """A StatefulSet pod's ordinal: its ``apps.kubernetes.io/pod-index`` label, else its name."""
+    text = kube.get_str(pod, "metadata", "labels", "apps.kubernetes.io/pod-index")
+    text = text if text is not None else kube.name(pod).rpartition("-")[2]
+    return int(text) if text.isdigit() else None
+
+
+def _held_by_partition(workload: KubeObject, pod: KubeObject) -> bool:
+    """A StatefulSet pod the partition keeps on the old revision on purpose."""
+    if kube.kind(workload) != "StatefulSet":
+        return False
+    partition = kube.get_int(workload, "spec", "updateStrategy", "rollingUpdate", "partition") or 0
+    ordinal = _ordinal(pod)
+    return ordinal is not None and ordinal < partition
+
+
 def _declared(
     workload: KubeObject, live: list[KubeObject], ctx: CheckContext
 ) -> list[CheckFinding]:
     declared = _template_images(workload)
     stale: dict[tuple[str, str], int] = defaultdict(int)
+    live = [p for p in live if not _held_by_partition(workload, p)]
     for pod in live:
         for cname, image in _pod_images(pod).items():
             want = declared.get(cname)
@@ -92,6 +114,21 @@ def _declared(
 
 
 def _kubelet(workload: KubeObject, live: list[KubeObject]) -> list[CheckFinding]:
+    # Digests seen running under the very name the pod asked for, per container.
+    confirmed: dict[str, set[str]] = defaultdict(set)
+    for pod in live:
+        asked = _pod_images(pod)
+        for status in pods.container_statuses(pod):
+            cname = kube.get_str(status, "name") or ""
+            running = kube.get_str(status, "image")
+            digest = digest_of(kube.get_str(status, "imageID") or "")
+            if (
+                digest
+                and running
+                and cname in asked
+                and normalize(running) == normalize(asked[cname])
+            ):
+                confirmed[cname].add(digest)
     out: list[CheckFinding] = []
     for pod in live:
         asked = _pod_images(pod)
@@ -118,17 +155,23 @@ def _kubelet(workload: KubeObject, live: list[KubeObject]) -> list[CheckFinding]
                         )
                     )
                 continue
-            if normalize(running) != normalize(want) and digest_of(running) is None:
-                out.append(
-                    finding(
-                        "runtime",
-                        "images/kubelet",
-                        workload,
-                        f"{kube.display(workload)}: pod {kube.name(pod)} container {cname} runs "
-                        f"{running}, its spec says {want}",
-                        "critical",
-                    )
+            if normalize(running) == normalize(want) or digest_of(running) is not None:
+                continue
+            digest = digest_of(kube.get_str(status, "imageID") or "")
+            if digest in confirmed[cname]:
+                continue  # the same bits another pod runs under the declared name
+            same = f" ({clip(digest, 20)})" if digest else ""
+            out.append(
+                finding(
+                    "runtime",
+                    "images/kubelet",
+                    workload,
+                    f"{kube.display(workload)}: pod {kube.name(pod)} container {cname} reports "
+                    f"{running}{same}, its spec says {want}: another tag of the same image, or "
+                    "not the declared image; compare the digests",
+                    "warning",
                 )
+            )
     return out
 
 
