@@ -340,3 +340,47 @@ def test_deployment_reporting_available_false_is_not_converged() -> None:
     )
     [f] = run(convergence.check, evidence([dep], now=LATE))
     assert "Available=False: Deployment does not have minimum availability." in f["message"]
+
+
+def _run(cron: dict[str, object], name: str, state: str, at: str) -> dict[str, object]:
+    cond = {
+        "type": state,
+        "status": "True",
+        "reason": "BackoffLimitExceeded",
+        "lastTransitionTime": at,
+    }
+    status: dict[str, object] = {"startTime": at, "conditions": [cond]} if state else {"active": 1}
+    return owned(obj("Job", name, api="batch/v1", spec={"backoffLimit": 2}, status=status), cron)
+
+
+def test_a_cronjob_failure_a_later_run_made_good_is_history() -> None:
+    cron = obj("CronJob", "rollup", api="batch/v1", spec={"schedule": "*/15 * * * *"})
+    failed = _run(cron, "rollup-1", "Failed", "2026-11-24T02:00:00Z")
+    good = _run(cron, "rollup-2", "Complete", "2026-11-27T09:45:00Z")
+    assert run(convergence.check, evidence([cron, failed, good])) == []
+    [f] = run(convergence.check, evidence([cron, failed]))  # nothing succeeded since
+    assert f["severity"] == "critical"
+    assert (
+        "Job shop/rollup-1: failed (a run of CronJob rollup), BackoffLimitExceeded"
+        in (f["message"])
+    )
+
+
+def test_a_cronjob_run_in_progress_is_not_an_unfinished_sync() -> None:
+    cron = obj("CronJob", "rollup", api="batch/v1", spec={"schedule": "*/15 * * * *"})
+    running = _run(cron, "rollup-3", "", LATE)
+    assert (
+        run(convergence.check, evidence([cron, running, owned(pod("rollup-3-x"), running)])) == []
+    )
+    crashing = pod(
+        "rollup-3-y",
+        ready=False,
+        statuses=[
+            {"name": "app", "restartCount": 4, "state": {"waiting": {"reason": "CrashLoopBackOff"}}}
+        ],
+    )
+    [f] = run(convergence.check, evidence([cron, running, owned(crashing, running)]))
+    assert (
+        f["severity"] == "critical"
+        and "running (a run of CronJob rollup): 1 CrashLoopBackOff" in (f["message"])
+    )

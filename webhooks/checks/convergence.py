@@ -11,6 +11,9 @@ At least as strict as kstatus (kubernetes-sigs/cli-utils) and Argo CD's built-in
 * Deployment: ProgressDeadlineExceeded fails; so do hard pod failures of the new ReplicaSet.
 * DaemonSet ``numberUnavailable``, Job ``Failed`` (backoffLimit), PVC ``Lost``, Service
   LoadBalancer without ingress, HPA unable to scale or to read its metrics.
+* A Job a CronJob scheduled is judged as a run: a failure a later run of the same CronJob
+  made good is history, and a run in progress is not "not converged" (the schedule started it,
+  not the sync); the CronJob's failed runs are kept by ``failedJobsHistoryLimit`` long after.
 * Any object reporting ``Stalled=True`` (kstatus convention) fails; ``Reconciling=True`` is
   still in progress.
 
@@ -22,12 +25,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 from webhooks.checks import kube, pods
 from webhooks.checks.context import CheckContext, CheckFinding, finding, not_converged
 from webhooks.common.kinds import APPS_WORKLOAD_KINDS
 from webhooks.common.text import clip
+from webhooks.common.times import try_parse_time
 from webhooks.evidence.model import Evidence, KubeObject
 
 State = Literal["current", "in-progress", "failed", "outdated", "stale"]
@@ -175,20 +180,69 @@ def _replicaset(obj: KubeObject, ctx: CheckContext) -> Assessment:
     return CURRENT
 
 
+def _cronjob_of(job: KubeObject) -> str | None:
+    """The name of the CronJob that scheduled this Job (its controlling owner), if any."""
+    for r in kube.dicts(job, "metadata", "ownerReferences"):
+        if r.get("kind") == "CronJob" and r.get("controller") is not False:
+            return kube.get_str(r, "name")
+    return None
+
+
+def _finished_at(job: KubeObject, ctype: str) -> datetime | None:
+    cond = kube.condition_is(job, ctype, "True")
+    return (
+        try_parse_time(kube.get(cond, "lastTransitionTime"))
+        or try_parse_time(kube.get(job, "status", "completionTime"))
+        or try_parse_time(kube.get(job, "status", "startTime"))
+    )
+
+
+def _succeeded_since(job: KubeObject, cronjob: str, ctx: CheckContext) -> bool:
+    """A later run of the same CronJob completed: this failure is history, not the app's state."""
+    failed_at = _finished_at(job, "Failed")
+    if failed_at is None:
+        return False
+    parent = ctx.index.get("CronJob", kube.namespace(job), cronjob)
+    last_success = try_parse_time(kube.get(parent, "status", "lastSuccessfulTime"))
+    if last_success is not None and last_success > failed_at:
+        return True
+    return any(
+        _cronjob_of(other) == cronjob
+        and kube.condition_is(other, "Complete", "True") is not None
+        and (done := _finished_at(other, "Complete")) is not None
+        and done > failed_at
+        for other in ctx.index.of_kind("Job")
+        if kube.namespace(other) == kube.namespace(job)
+    )
+
+
 def _job(obj: KubeObject, ctx: CheckContext) -> Assessment:
+    cronjob = _cronjob_of(obj)
+    run_of = f" (a run of CronJob {cronjob})" if cronjob else ""
     failed = kube.condition_is(obj, "Failed", "True")
     if failed is not None:
+        if cronjob and _succeeded_since(obj, cronjob, ctx):
+            return CURRENT
         limit = kube.get_int(obj, "spec", "backoffLimit", default=6)
         why = kube.get_str(failed, "reason") or "Failed"
         if message := kube.get_str(failed, "message"):
             why += f": {message}"
         count = kube.get_int(obj, "status", "failed", default=0)
-        return Assessment("failed", f"failed, {why} ({count} failed pods, backoffLimit {limit})")
+        return Assessment(
+            "failed", f"failed{run_of}, {why} ({count} failed pods, backoffLimit {limit})"
+        )
     if kube.condition_is(obj, "Complete", "True") or kube.get_bool(obj, "spec", "suspend"):
         return CURRENT
     active = kube.get_int(obj, "status", "active", default=0)
     done = kube.get_int(obj, "status", "succeeded", default=0)
-    return _with_pods(f"not complete ({active} active, {done} succeeded)", ctx.index.pods_of(obj))
+    its_pods = ctx.index.pods_of(obj)
+    if cronjob:
+        # Its schedule started it, not the sync: a run in progress is not "not converged".
+        detail, hard = pods.summarize(pods.running(its_pods))
+        if not detail:
+            return CURRENT
+        return Assessment("failed" if hard else "in-progress", f"running{run_of}: {detail}")
+    return _with_pods(f"not complete ({active} active, {done} succeeded)", its_pods)
 
 
 def _pod(obj: KubeObject, ctx: CheckContext) -> Assessment:
