@@ -125,6 +125,18 @@ def test_without_an_intents_section_managed_fields_date_the_change() -> None:
     assert "changed 2026-11-27T10:00:02Z" in f["message"]
 
 
+def test_a_managed_fields_entry_owning_only_metadata_is_no_change_of_the_data() -> None:
+    parts = _consumer("web-1-a", {"envFrom": [{"configMapRef": {"name": "cfg"}}]})
+    label = {"f:metadata": {"f:labels": {"f:team": {}}}}
+    data = {"f:data": {"f:KEY": {}}, "f:metadata": {"f:labels": {}}}
+    entries = [
+        {"manager": "argocd-controller", "time": BEFORE, "fieldsV1": data},
+        {"manager": "kubectl-label", "operation": "Update", "time": CHANGED, "fieldsV1": label},
+    ]
+    cm = obj("ConfigMap", "cfg", metadata={"creationTimestamp": BEFORE, "managedFields": entries})
+    assert run(propagation.check, evidence([parts["dep"], parts["rs"], parts["pod"], cm])) == []
+
+
 def test_an_empty_intents_section_is_trusted_over_managed_fields() -> None:
     parts = _consumer("web-1-a", {"envFrom": [{"configMapRef": {"name": "cfg"}}]})
     cm = obj("ConfigMap", "cfg", metadata={"managedFields": [{"time": CHANGED}]})

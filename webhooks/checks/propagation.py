@@ -9,7 +9,8 @@ the sync "succeeded" and the pods keep running the old config.
 When was the ConfigMap changed? The intent ledger is authoritative: the latest admitted,
 non-dry-run CREATE/UPDATE intent on it at or after the sync. Only when the Evidence carries no
 ``intents`` section at all (an older collector, a ledger-less install) does the check fall back
-to the object's own ``metadata.managedFields[].time`` (and ``creationTimestamp``). An empty
+to the object's own ``metadata.managedFields[].time`` (entries that own more than metadata) and
+``creationTimestamp``. An empty
 ``intents`` list means "the ledger saw no change" and is trusted as such.
 """
 
@@ -44,6 +45,12 @@ def _metadata_only(patch: object) -> bool:
     )
 
 
+def _metadata_only_fields(fields: object) -> bool:
+    """A managedFields entry that owns nothing but metadata (``kubectl label``, an annotation
+    a controller keeps): its time is not a change of the data. Without ``fieldsV1``, it counts."""
+    return isinstance(fields, dict) and bool(fields) and set(fields) <= {"f:metadata"}
+
+
 def _changes_from_intents(evidence: Evidence, ctx: CheckContext) -> dict[ConfigKey, datetime]:
     out: dict[ConfigKey, datetime] = {}
     records: list[object] = list(evidence.get("intents") or [])
@@ -74,7 +81,9 @@ def _changes_from_objects(ctx: CheckContext) -> dict[ConfigKey, datetime]:
     for obj in ctx.index.members(*_KINDS):
         times = [try_parse_time(kube.get(obj, "metadata", "creationTimestamp"))]
         times += [
-            try_parse_time(m.get("time")) for m in kube.dicts(obj, "metadata", "managedFields")
+            try_parse_time(m.get("time"))
+            for m in kube.dicts(obj, "metadata", "managedFields")
+            if not _metadata_only_fields(m.get("fieldsV1"))
         ]
         known = [t for t in times if t is not None]
         if known and ctx.since_change(max(known)):
