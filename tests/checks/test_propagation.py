@@ -127,8 +127,8 @@ def test_without_an_intents_section_managed_fields_date_the_change() -> None:
 
 def test_a_managed_fields_entry_owning_only_metadata_is_no_change_of_the_data() -> None:
     parts = _consumer("web-1-a", {"envFrom": [{"configMapRef": {"name": "cfg"}}]})
-    label = {"f:metadata": {"f:labels": {"f:team": {}}}}
-    data = {"f:data": {"f:KEY": {}}, "f:metadata": {"f:labels": {}}}
+    label: dict[str, object] = {"f:metadata": {"f:labels": {"f:team": {}}}}
+    data: dict[str, object] = {"f:data": {"f:KEY": {}}, "f:metadata": {"f:labels": {}}}
     entries = [
         {"manager": "argocd-controller", "time": BEFORE, "fieldsV1": data},
         {"manager": "kubectl-label", "operation": "Update", "time": CHANGED, "fieldsV1": label},

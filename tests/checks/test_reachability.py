@@ -76,3 +76,37 @@ def test_without_collected_endpoint_slices_no_endpoint_verdict_is_made() -> None
 def test_service_without_selector_is_judged_on_manual_slices_only() -> None:
     ev = evidence([_svc(selector=None), _slice("web", True), pod("x", labels={"a": "b"})])
     assert run(reachability.check, ev) == []
+
+
+def _deployment(replicas: int) -> dict[str, Any]:
+    template = {"metadata": {"labels": SEL}, "spec": {"containers": [{"name": "web"}]}}
+    return obj(
+        "Deployment", "web", api="apps/v1", spec={"replicas": replicas, "template": template}
+    )
+
+
+def test_a_service_in_front_of_a_workload_scaled_to_zero_on_purpose_is_left_alone() -> None:
+    other = pod("api-1", labels={"app": "api"})
+    assert run(reachability.check, evidence([_svc(), _deployment(0), other, _slice("web")])) == []
+    [f] = run(reachability.check, evidence([_svc(), _deployment(2), other, _slice("web")]))
+    assert f["check"] == "reachability/selector"
+
+
+def test_ready_pods_no_endpoint_lists_names_the_target_port_they_lack() -> None:
+    web = pod(
+        "web-1",
+        labels=SEL,
+        spec={"containers": [{"name": "web", "ports": [{"name": "web", "containerPort": 8080}]}]},
+    )
+    named = _svc(ports=[{"port": 80, "targetPort": "http"}])
+    [f] = run(reachability.check, evidence([named, web, _slice("web")]))
+    assert f["message"].startswith(
+        "Service shop/web has 0 ready endpoints; 1 ready pods match its selector, but none has a "
+        "port named http (its targetPort)"
+    )
+    numbered = _svc(ports=[{"port": 80, "targetPort": 8080}])
+    [f] = run(reachability.check, evidence([numbered, web, _slice("web")]))
+    assert (
+        "1 ready pods match its selector, but none is listed in its EndpointSlices"
+        in (f["message"])
+    )
