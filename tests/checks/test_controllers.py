@@ -123,3 +123,20 @@ def test_pods_on_a_notready_node_are_reported() -> None:
 def test_nothing_to_say_about_a_fresh_application() -> None:
     ev = evidence(app=_app(reconciledAt=SYNC), now="2026-11-27T10:03:00Z")
     assert run(controllers.check, ev) == []
+
+
+def test_a_cordoned_node_is_a_warning_and_says_nothing_of_daemonset_pods() -> None:
+    node = obj("Node", "node-3", ns=None, spec={"unschedulable": True})
+    ds = obj("DaemonSet", "agent", api="apps/v1")
+    agent = owned(pod("agent-a"), ds)
+    agent["spec"] = {"nodeName": "node-3"}
+    assert only(run(controllers.check, evidence([ds, agent, node], now=LATE)), CHECK) == []
+    dep = obj("Deployment", "web", api="apps/v1")
+    web = owned(pod("web-a"), dep)
+    web["spec"] = {"nodeName": "node-3"}
+    [f] = only(run(controllers.check, evidence([ds, agent, dep, web, node], now=LATE)), CHECK)
+    assert f["severity"] == "warning"
+    assert f["message"] == (
+        "kubelet on node node-3: cordoned; the app's pods web-a run there and a drain would "
+        "evict them"
+    )

@@ -199,23 +199,32 @@ def _nodes(ctx: CheckContext) -> list[CheckFinding]:
     nodes = {kube.name(n): n for n in ctx.index.of_kind("Node")}
     if not nodes:
         return []
-    on_node: dict[str, list[str]] = {}
+    on_node: dict[str, list[KubeObject]] = {}
     for pod in ctx.index.members("Pod"):
         node_name = kube.get_str(pod, "spec", "nodeName")
         if node_name in nodes and kube.get_str(pod, "status", "phase") not in (
             "Succeeded",
             "Failed",
         ):
-            on_node.setdefault(node_name, []).append(kube.name(pod))
+            on_node.setdefault(node_name, []).append(pod)
     out: list[CheckFinding] = []
-    for node_name, pods in sorted(on_node.items()):
+    for node_name, running in sorted(on_node.items()):
         trouble = _node_trouble(nodes[node_name])
-        if not trouble:
+        cordoned_only = trouble == ["cordoned"]
+        # A drain leaves DaemonSet pods where they are: they belong on every node.
+        there = [
+            p
+            for p in running
+            if not cordoned_only or kube.kind(ctx.index.top_owner(p)) != "DaemonSet"
+        ]
+        if not trouble or not there:
             continue
+        names = sorted(kube.name(p) for p in there)
+        shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
         # A cordoned node alone still runs its pods; NotReady or pressure is the real risk.
-        severity: Severity = "warning" if trouble == ["cordoned"] else "critical"
-        shown = ", ".join(sorted(pods)[:3]) + (
-            f" and {len(pods) - 3} more" if len(pods) > 3 else ""
+        severity: Severity = "warning" if cordoned_only else "critical"
+        consequence = (
+            "a drain would evict them" if cordoned_only else "their Ready status may be stale"
         )
         out.append(
             finding(
@@ -223,7 +232,7 @@ def _nodes(ctx: CheckContext) -> list[CheckFinding]:
                 CHECK,
                 nodes[node_name],
                 f"kubelet on node {node_name}: {', '.join(trouble)}; the app's pods {shown} "
-                "run there and their Ready status may be stale",
+                f"run there and {consequence}",
                 severity,
             )
         )
