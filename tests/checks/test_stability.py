@@ -80,3 +80,9 @@ def test_crashloop_is_reported_once_not_also_as_restarts() -> None:
     [f] = run(stability.check, evidence(_pods(_status(5, waiting="CrashLoopBackOff"))))
     assert f["check"] == "stability/crashloop"
     assert "web-1-0/app (5 restarts, last Error, exit 1)" in f["message"]
+
+
+def test_a_crash_loop_of_oom_kills_names_the_memory_limit() -> None:
+    looping = _status(4, reason="OOMKilled", waiting="CrashLoopBackOff")
+    [f] = run(stability.check, evidence(_pods(looping)))
+    assert "web-1-0/app (4 restarts, last OOMKilled, exit 137, memory limit 256Mi)" in f["message"]

@@ -59,6 +59,8 @@ def _observe(tally: _Tally, pod: KubeObject, ctx: CheckContext) -> None:
         where = f"{kube.name(pod)}/{cname}"
         if kube.get_str(status, "state", "waiting", "reason") == "CrashLoopBackOff":
             why = f", last {_termination_text(last)}" if last else ""
+            if last.get("reason") == "OOMKilled" and (limit := _limit(pod, cname)):
+                why += f", memory limit {limit}"
             tally.crashloop.append(f"{where} ({count} restarts{why})")
             continue
         oom_times = [

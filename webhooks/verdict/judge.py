@@ -32,6 +32,9 @@ SUMMARY_LIMIT = 200
 _RANK: dict[str, int] = {"critical": 0, "warning": 1, "info": 2}
 _LAYERS = frozenset(get_args(Layer))
 _SUMMARY_LAYER_RANK: dict[str, int] = {"runtime": 0, "behaviour": 1, "declared": 2, "controller": 3}
+#: Runtime findings that only restate an unfinished rollout (pods still on the old image): the
+#: one that says why (Pending on quota or memory, a crash loop) goes before them in the summary.
+_SUMMARY_SYMPTOMS = frozenset({"images/declared"})
 _SEVERITIES = frozenset(get_args(Severity))
 
 
@@ -126,12 +129,16 @@ def _summary(
     # One message per object: a crash-looping StatefulSet shows up in several checks, and the
     # summary has room for two or three things at most.
     by_message = {f["message"]: f for f in findings}
+
     # The runtime says *why* (pods Pending on quota); the controller layer only that something
     # is off. When several findings name one object, the summary quotes the most concrete.
-    ordered = sorted(
-        dict.fromkeys(reasons),
-        key=lambda r: _SUMMARY_LAYER_RANK.get(by_message[r]["layer"], 4) if r in by_message else 4,
-    )
+    def rank(reason: str) -> tuple[int, bool]:
+        found = by_message.get(reason)
+        if found is None:
+            return (4, False)
+        return (_SUMMARY_LAYER_RANK.get(found["layer"], 4), found["check"] in _SUMMARY_SYMPTOMS)
+
+    ordered = sorted(dict.fromkeys(reasons), key=rank)
     seen: set[tuple[str, str | None, str]] = set()
     items: list[str] = []
     for reason in ordered:
