@@ -10,7 +10,10 @@ from webhooks.common.argocd import (
     CONTROL_PLANE_NAMESPACE,
     AppRef,
     control_plane_namespaces,
+    is_hook,
     parse_tracking_id,
+    short_revision,
+    sync_revision,
     tracked_app,
 )
 
@@ -97,3 +100,31 @@ def test_argo_cds_namespace_is_that_of_the_service_accounts_it_syncs_as() -> Non
     assert control_plane_namespaces(
         {"system:serviceaccount::x", "x:system:serviceaccount:a:b"}
     ) == {CONTROL_PLANE_NAMESPACE}
+
+
+def test_a_bare_tracking_key_is_the_control_plane_app_once_its_namespace_is_known() -> None:
+    bare = AppRef("payments").in_control_plane("argocd")
+    assert bare == AppRef("payments", "argocd")
+    assert not bare.same_app(AppRef("payments", "team-pay"))
+    assert AppRef("payments").in_control_plane(None).same_app(AppRef("payments", "team-pay"))
+    assert AppRef("payments", "team-pay").in_control_plane("argocd") == AppRef(
+        "payments", "team-pay"
+    )
+
+
+def test_sync_revision_reads_single_and_multi_source_applications() -> None:
+    one = {"status": {"operationState": {"syncResult": {"revision": "8f3c2a1e" * 5}}}}
+    many = {"status": {"operationState": {"syncResult": {"revisions": ["4.3.0", "2b" * 20]}}}}
+    asked = {"status": {"sync": {"revisions": ["1.0.0"]}}}
+    assert sync_revision(one) == "8f3c2a1e" * 5
+    assert sync_revision(many) == "4.3.0," + "2b" * 20
+    assert sync_revision(asked) == "1.0.0"
+    assert sync_revision({}) is None and sync_revision(None) is None
+    assert short_revision("4.3.0," + "2b" * 20) == "4.3.0,2b2b2b2"
+    assert short_revision("v5.2.0") == "v5.2.0"
+
+
+def test_argo_cd_and_helm_hooks_are_hooks() -> None:
+    assert is_hook({"metadata": {"annotations": {"argocd.argoproj.io/hook": "PostSync"}}})
+    assert is_hook({"metadata": {"annotations": {"helm.sh/hook": "pre-upgrade"}}})
+    assert not is_hook({"metadata": {"annotations": {"argocd.argoproj.io/sync-wave": "1"}}})

@@ -1,0 +1,227 @@
+"""Evidence from other clusters than the shop-web fixtures, each telling one story as an outside
+engineer would write it: objects as the API returns them (events of both APIs, StatefulSets,
+DaemonSets, CronJobs, multi-source and namespaced Applications, hooks the collector kept), and
+what a platform engineer expects truthgate to say about it.
+
+Each story names the verdict, the checks that must speak, the words their messages must carry
+(the object, the number, the cause) and what must stay unsaid (no false alarm beside the true
+one). The documents live in tests/fixtures/evidence/scenarios/.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from webhooks.verdict.judge import SUMMARY_LIMIT, judge
+from webhooks.verdict.load import load_evidence
+
+SCENARIOS = Path(__file__).resolve().parents[1] / "fixtures" / "evidence" / "scenarios"
+
+
+@dataclass(frozen=True)
+class Story:
+    verdict: str
+    checks: tuple[str, ...] = ()  # must fire, critical when Degraded
+    says: tuple[str, ...] = ()  # words some finding's message carries
+    summary: str = ""  # the summary starts with this
+    unsaid: tuple[str, ...] = ()  # words no finding carries
+    clean: bool = False  # Healthy with no finding at all
+
+
+STORIES: dict[str, Story] = {
+    # Synced 09:40; at 09:52 on-call scaled to 6, set an env var and deleted a ConfigMap by hand.
+    # The app lives in namespace team-pay (tracking key team-pay_payments); a same-named app of
+    # team-b and the control-plane app "payments" own other objects in the evidence.
+    "ns-app-hotfix-drift": Story(
+        "Degraded",
+        checks=("drift/human",),
+        says=(
+            "Deployment payments/api: changed out of band by oncall-dana@corp.example 2 times",
+            "/spec/replicas",
+            "ConfigMap payments/api-debug: changed out of band by oncall-dana@corp.example at "
+            "2026-11-30T09:54:02Z (DELETE)",
+        ),
+        unsaid=("reconciler", "payments-b", "erik@corp.example"),
+    ),
+    # The HPA raised checkout to 12; the namespace quota allows 8 pods. Audit, two days on.
+    "hpa-scaled-into-quota": Story(
+        "Degraded",
+        checks=("capacity/quota", "capacity/hpa"),
+        summary="5 critical: Deployment checkout/checkout: 8 of 12 pods created (ReplicaSet "
+        "checkout-5f9c6d7b8): exceeded quota checkout-quota (requested pods=1, used pods=8, "
+        "limited pods=8) (FailedCreate x61)",
+        says=("wants 12 replicas of Deployment checkout, has 8",),
+    ),
+    # partition: 2 keeps ledger-db-0/1 on postgres 16.3 on purpose while ledger-db-2 canaries.
+    "statefulset-partition-canary": Story("Healthy", clean=True),
+    # A CronJob run failed three days ago (kept by failedJobsHistoryLimit), later runs succeeded,
+    # the current run is in progress.
+    "cronjob-failed-run-in-history": Story("Healthy", clean=True),
+    # The sync changed a whole-volume ConfigMap (refreshed), a Secret read by envFrom and a
+    # projected ConfigMap mounted with subPath (neither refreshed); nothing restarted.
+    "secret-envfrom-and-subpath-not-reloaded": Story(
+        "Degraded",
+        checks=("propagation/stale-config",),
+        says=(
+            "2 of 2 pods still run the old Secret comms/notifier-smtp (changed "
+            "2026-11-30T12:00:02Z; read via envFrom",
+            "the old ConfigMap comms/notifier-routing (changed 2026-11-30T12:00:01Z; read via "
+            "subPath volume",
+        ),
+        unsaid=("notifier-templates",),
+    ),
+    # The vendor re-pushed :v1.7; the node replaced yesterday pulled the new bits.
+    "daemonset-tag-repushed": Story(
+        "Degraded",
+        checks=("images/mixed-digests",),
+        summary="1 critical: DaemonSet monitoring/node-agent: container agent runs 2 different "
+        "digests of quay.io/vendorx/node-agent:v1.7 across 3 pods",
+    ),
+    # containerd names the image by repoTags[0] (":stable") on the node that had both tags;
+    # the imageID is the declared one everywhere.
+    "kubelet-reports-sibling-tag": Story("Healthy", clean=True),
+    # 3.2.0 asks for 2Gi; its two new pods cannot be scheduled; 17 minutes after the sync.
+    "rollout-stuck-insufficient-memory": Story(
+        "Degraded",
+        checks=("capacity/unschedulable", "convergence/deployment"),
+        summary="4 critical: Deployment shop/orders: 2 of 5 pods Pending, FailedScheduling: "
+        "0/5 nodes are available",
+        says=("3 Insufficient memory", "2 of 4 pods updated, 3 available"),
+        unsaid=("orders-77f6e5d4c-zz9x1", "3.0.4"),  # the pod already terminating
+    ),
+    # Namespaced app; a person changed the Deployment at 11:18, errors rose from 11:20.
+    "ns-app-regression-after-hotfix": Story(
+        "Degraded",
+        checks=("change-attribution", "drift/human"),
+        says=(
+            "metric ledger-5xx-ratio: the regression began 2m after intent",
+            "by mira@example.org at 2026-11-30T11:18:00Z",
+        ),
+        unsaid=("no declared change",),
+    ),
+    # Same app; nothing declared since the 06:00 sync, errors rose from 11:25.
+    "ns-app-dependency-changed-underneath": Story(
+        "Degraded",
+        checks=("undeclared-change",),
+        says=(
+            "metric ledger-5xx-ratio moved from 2026-11-30T11:25:00Z with no declared change; "
+            "the last declared change",
+            "by system:serviceaccount:argocd:argocd-application-controller at "
+            "2026-11-30T06:00:02Z, revision e1e2e3e), came 5h24m before it",
+        ),
+        unsaid=("holds no declared change",),
+    ),
+    # Helm chart + values repo; a finished rollout with what rollouts leave behind.
+    "multi-source-rollout-leftovers": Story("Healthy", clean=True),
+    # -Xmx900m in a 1Gi limit: pods pass readiness, then get OOMKilled.
+    "oomkill-crashloop-behind-ready-counts": Story(
+        "Degraded",
+        checks=("stability/crashloop", "stability/oomkilled"),
+        summary="4 critical: Deployment pricing/pricing: CrashLoopBackOff in "
+        "pricing-7c6b5a4d3-x9z8w/pricing (4 restarts, last OOMKilled, exit 137, memory limit 1Gi)",
+        unsaid=("envoy",),
+    ),
+    # No ledger: managedFields date the change; a kubectl label on another ConfigMap is no
+    # change of its data.
+    "no-ledger-configmap-env-not-reloaded": Story(
+        "Degraded",
+        checks=("propagation/stale-config",),
+        says=("2 of 2 pods still run the old ConfigMap kafka/connect-worker", "read via env,"),
+        unsaid=("connect-jaas",),
+    ),
+    # The kubelet of node-7 stopped posting status three minutes ago.
+    "node-unreachable-pods-stale": Story(
+        "Degraded",
+        checks=("controller-stale",),
+        says=("kubelet on node node-7: NotReady (NodeStatusUnknown)", "inventory-6f5e4d3c2-aaaaa"),
+        unsaid=("node-8",),
+    ),
+    # The container port was renamed from http to web; the Service still targets http.
+    "service-targets-renamed-port": Story(
+        "Degraded",
+        checks=("reachability/endpoints",),
+        summary="1 critical: Service edge/gateway has 0 ready endpoints; 2 ready pods match its "
+        "selector, but none has a port named http (its targetPort)",
+    ),
+    # 3 -> 5 replicas; the storage quota refuses the claim of sessions-3.
+    "statefulset-claim-refused-by-quota": Story(
+        "Degraded",
+        checks=("capacity/quota", "convergence/statefulset"),
+        says=(
+            "StatefulSet sessions/sessions: 3 of 5 pods created: exceeded quota storage "
+            "(requested requests.storage=10Gi, used requests.storage=30Gi, limited "
+            "requests.storage=32Gi)",
+        ),
+    ),
+    # node-w3 is cordoned for maintenance; a DaemonSet pod stays there by design.
+    "daemonset-on-cordoned-node": Story("Healthy", clean=True),
+    # replicas: 0 in Git between monthly runs; its Service stays.
+    "service-of-workload-scaled-to-zero": Story("Healthy", clean=True),
+    # Evidence from the PostSync hook while it runs, hooks included by the collector.
+    "posthook-running-with-hooks-collected": Story("Healthy", clean=True),
+}
+
+
+def _load(name: str) -> Any:
+    return load_evidence((SCENARIOS / f"{name}.json").read_text())
+
+
+def test_every_scenario_document_has_its_story() -> None:
+    assert {p.stem for p in SCENARIOS.glob("*.json")} == set(STORIES)
+
+
+@pytest.mark.parametrize("name", sorted(STORIES))
+def test_truthgate_says_what_the_engineer_expects(name: str) -> None:
+    story = STORIES[name]
+    verdict = judge(_load(name))
+    findings = verdict["findings"]
+    assert verdict["verdict"] == story.verdict, verdict["summary"]
+    assert len(verdict["summary"]) <= SUMMARY_LIMIT
+    assert not [f for f in findings if f["check"].endswith("/error")]
+    fired = {f["check"] for f in findings}
+    assert set(story.checks) <= fired, fired
+    if story.verdict == "Degraded":
+        critical = {f["check"] for f in findings if f["severity"] == "critical"}
+        assert set(story.checks) <= critical, critical
+    else:
+        assert not [f for f in findings if f["severity"] == "critical"], verdict["summary"]
+    messages = [f["message"] for f in findings]
+    for words in story.says:
+        assert any(words in m for m in messages), (words, messages)
+    for words in story.unsaid:
+        assert not any(words in m for m in messages), (words, messages)
+    assert verdict["summary"].startswith(story.summary), verdict["summary"]
+    if story.clean:
+        assert findings == [] and verdict["summary"].startswith("Healthy: no divergence found")
+
+
+def test_a_multi_source_verdict_names_every_source_revision() -> None:
+    verdict = judge(_load("multi-source-rollout-leftovers"))
+    assert verdict["revision"] == "4.3.0,2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b"
+
+
+def test_the_stuck_rollout_is_progressing_while_within_grace() -> None:
+    doc = json.loads((SCENARIOS / "rollout-stuck-insufficient-memory.json").read_text())
+    doc["collectedAt"] = "2026-11-30T13:03:00Z"  # three minutes after the sync
+    verdict = judge(load_evidence(doc))
+    assert verdict["verdict"] == "Progressing"
+    assert verdict["summary"].startswith("Progressing: Deployment shop/orders: 2 of 5 pods Pending")
+
+
+def test_a_cronjob_run_failing_now_is_degraded() -> None:
+    doc = json.loads((SCENARIOS / "cronjob-failed-run-in-history.json").read_text())
+    doc["objects"] = [
+        o for o in doc["objects"] if o["metadata"]["name"] not in ("rollup-29407320",)
+    ]
+    doc["objects"][0]["status"].pop("lastSuccessfulTime")  # no run succeeded since the failure
+    verdict = judge(load_evidence(doc))
+    assert verdict["verdict"] == "Degraded"
+    assert verdict["summary"].startswith(
+        "1 critical: Job reports/rollup-29403015: failed (a run of CronJob rollup), "
+        "BackoffLimitExceeded"
+    )
