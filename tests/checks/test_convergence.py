@@ -238,6 +238,23 @@ def test_lost_claim_fails_and_pending_claim_waits() -> None:
     assert by_name["cache"].get("converging") is True
 
 
+def test_a_claim_waiting_for_its_first_consumer_is_waiting_by_design() -> None:
+    claim = obj("PersistentVolumeClaim", "dumps", status={"phase": "Pending"})
+
+    def event(reason: str, at: str) -> dict[str, object]:
+        about = {"kind": "PersistentVolumeClaim", "namespace": "shop", "name": "dumps"}
+        return obj(
+            "Event", f"dumps.{reason}", reason=reason, involvedObject=about, lastTimestamp=at
+        )
+
+    waiting = event("WaitForFirstConsumer", LATE)
+    assert run(convergence.check, evidence([claim, waiting])) == []
+    failing = event("ProvisioningFailed", LATE)
+    waiting["lastTimestamp"] = EARLY
+    [f] = run(convergence.check, evidence([claim, waiting, failing]))
+    assert f["severity"] == "critical" and "claim Pending, not bound" in f["message"]
+
+
 def test_standalone_pod_in_crash_loop_is_critical() -> None:
     p = pod(
         "debug",

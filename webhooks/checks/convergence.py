@@ -11,6 +11,8 @@ At least as strict as kstatus (kubernetes-sigs/cli-utils) and Argo CD's built-in
 * Deployment: ProgressDeadlineExceeded fails; so do hard pod failures of the new ReplicaSet.
 * DaemonSet ``numberUnavailable``, Job ``Failed`` (backoffLimit), PVC ``Lost``, Service
   LoadBalancer without ingress, HPA unable to scale or to read its metrics.
+* A claim Pending with ``WaitForFirstConsumer`` as its latest event waits for its first pod by
+  design (Argo CD: Progressing); a pod that uses it is judged on its own.
 * A Job a CronJob scheduled is judged as a run: a failure a later run of the same CronJob
   made good is history, and a run in progress is not "not converged" (the schedule started it,
   not the sync); the CronJob's failed runs are kept by ``failedJobsHistoryLimit`` long after.
@@ -30,6 +32,7 @@ from typing import Literal
 
 from webhooks.checks import kube, pods
 from webhooks.checks.context import CheckContext, CheckFinding, finding, not_converged
+from webhooks.checks.index import Event
 from webhooks.common.kinds import APPS_WORKLOAD_KINDS
 from webhooks.common.text import clip
 from webhooks.common.times import try_parse_time
@@ -262,6 +265,15 @@ def _pvc(obj: KubeObject, ctx: CheckContext) -> Assessment:
         return CURRENT
     if phase == "Lost":
         return Assessment("failed", "claim Lost: its PersistentVolume is gone")
+    events = ctx.index.events_for(obj)
+    if (
+        phase == "Pending"
+        and events
+        and max(events, key=Event.sort_key).reason == ("WaitForFirstConsumer")
+    ):
+        # Its storage class binds when the first pod using it is scheduled (a CronJob's claim
+        # before its first run): waiting is the design, and such a pod is judged on its own.
+        return CURRENT
     return Assessment("in-progress", f"claim {phase}, not bound")
 
 
