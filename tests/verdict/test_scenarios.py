@@ -164,6 +164,15 @@ STORIES: dict[str, Story] = {
     "service-of-workload-scaled-to-zero": Story("Healthy", clean=True),
     # Evidence from the PostSync hook while it runs, hooks included by the collector.
     "posthook-running-with-hooks-collected": Story("Healthy", clean=True),
+    # A new app 40 s after its first sync: most statuses not written yet, zeros and nulls.
+    "first-sync-statuses-not-written-yet": Story(
+        "Progressing",
+        checks=("convergence/deployment", "convergence/service"),
+        summary="Progressing: Deployment status/status-page: 0 of 2 pods updated, 0 available "
+        "(still converging, 40s after sync)",
+    ),
+    # A CronJob's claim on a WaitForFirstConsumer class before the CronJob's first run.
+    "claim-waits-for-first-consumer": Story("Healthy", clean=True),
 }
 
 
