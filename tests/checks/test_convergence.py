@@ -78,7 +78,7 @@ def test_new_pods_in_image_pull_backoff_fail_the_deployment_without_waiting() ->
                     "state": {
                         "waiting": {
                             "reason": "ImagePullBackOff",
-                            "message": "Back-off pulling image",
+                            "message": 'Back-off pulling image "registry.example.com/web:1.5.1"',
                         }
                     },
                 }
@@ -88,7 +88,10 @@ def test_new_pods_in_image_pull_backoff_fail_the_deployment_without_waiting() ->
     )
     [f] = run(convergence.check, evidence([dep, rs, bad], now=EARLY))
     assert f["severity"] == "critical"
-    assert "1 ImagePullBackOff (web-abc-1)" in f["message"]
+    assert (
+        '1 ImagePullBackOff (web-abc-1): Back-off pulling image "registry.example.com/web:1.5.1"'
+        in f["message"]
+    )
 
 
 def test_crash_looping_statefulset_is_critical_where_argo_cd_says_progressing() -> None:

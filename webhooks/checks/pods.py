@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from webhooks.checks import kube
+from webhooks.common.text import clip
 from webhooks.evidence.model import KubeObject
 
 
@@ -89,10 +90,19 @@ def problem(pod: KubeObject) -> PodProblem | None:
     return PodProblem("not ready", None, kube.get_str(not_ready, "message") or "", False)
 
 
+#: Hard failures whose kubelet message only repeats the reason ("back-off 5m0s restarting
+#: failed container=…"); for the others (a Secret not found, an image that does not exist) the
+#: message is the cause, and the summary quotes it.
+_BOILERPLATE = frozenset({"CrashLoopBackOff"})
+
+
 def summarize(pods: Iterable[KubeObject]) -> tuple[str, bool]:
-    """("2 CrashLoopBackOff (cache-1, cache-2), 1 Pending", any hard failure) over pods."""
+    """("2 CrashLoopBackOff (cache-1, cache-2), 1 Pending", any hard failure) over pods; the
+    first hard failure of a reason carries its message (``1 CreateContainerConfigError (web-a):
+    secret "db" not found``)."""
     counts: Counter[str] = Counter()
     names: dict[str, list[str]] = {}
+    details: dict[str, str] = {}
     hard = False
     for pod in pods:
         if is_terminating(pod):
@@ -103,9 +113,12 @@ def summarize(pods: Iterable[KubeObject]) -> tuple[str, bool]:
         hard = hard or p.hard
         counts[p.reason] += 1
         names.setdefault(p.reason, []).append(kube.name(pod))
+        if p.hard and p.detail and p.reason not in _BOILERPLATE:
+            details.setdefault(p.reason, clip(p.detail, 120, one_line=True))
     parts = []
     for reason, n in counts.most_common():
         listed = names[reason]
         who = f" ({', '.join(sorted(listed))})" if len(listed) <= 2 else ""
-        parts.append(f"{n} {reason}{who}")
+        said = f": {details[reason]}" if reason in details else ""
+        parts.append(f"{n} {reason}{who}{said}")
     return ", ".join(parts), hard
