@@ -173,6 +173,22 @@ STORIES: dict[str, Story] = {
     ),
     # A CronJob's claim on a WaitForFirstConsumer class before the CronJob's first run.
     "claim-waits-for-first-consumer": Story("Healthy", clean=True),
+    # Self-heal put back two hand edits (each by a sync of its own); a third, on a field Argo
+    # CD ignores, stays.
+    "self-heal-reverted-hand-edits": Story(
+        "Degraded",
+        checks=("drift/human",),
+        summary="1 critical: Deployment catalog/catalog-worker: changed out of band by "
+        "sam@example.com at 2026-11-30T10:11:00Z (UPDATE /spec/replicas)",
+        unsaid=("Deployment catalog/catalog:", "ConfigMap catalog/catalog-flags"),
+    ),
+    # Git renamed the DB Secret; the ExternalSecret never creates it. Three minutes in.
+    "renamed-secret-never-created": Story(
+        "Degraded",
+        checks=("convergence/deployment",),
+        summary="2 critical: Deployment accounts/accounts: 1 of 2 pods updated, 2 available: 1 "
+        'CreateContainerConfigError (accounts-7f7f7f7f7f-zzzzz): secret "accounts-db-v2" not found',
+    ),
 }
 
 
