@@ -86,6 +86,15 @@ def test_mixed_digests_under_one_tag_mean_a_re_pushed_tag() -> None:
     assert "on 2" in f["message"] and "on 1" in f["message"]
 
 
+def test_a_rollout_of_a_re_pushed_tag_runs_one_digest_per_revision_as_it_should() -> None:
+    sts = _workload()
+    old = _pod(sts, "web-0", digest="sha256:" + "a" * 64)
+    new = _pod(sts, "web-1", digest="sha256:" + "b" * 64)
+    old["metadata"]["labels"] = {"controller-revision-hash": "web-5d4c3b2a1"}  # type: ignore[index]
+    new["metadata"]["labels"] = {"controller-revision-hash": "web-6e5d4c3b2"}  # type: ignore[index]
+    assert run(images.check, evidence([sts, old, new])) == []
+
+
 def test_pods_on_an_old_image_wait_for_grace_then_fail() -> None:
     sts = _workload()
     old = "registry.example.com/shop/web:1.4.0"

@@ -12,8 +12,9 @@ Three correlations between the declared layer (the workload's pod template) and 
   runtime reports one of the names the image has on the node (kubernetes/kubernetes#51017), so
   another tag of the same bits reads as a mismatch; when another pod of the workload runs the
   same ``imageID`` under the declared name, it is that and nothing is said;
-* all pods of one workload run the same digest (``imageID``) per image reference. Mixed digests
-  under one tag mean the tag was re-pushed between pulls: identical manifests, different code.
+* all pods of one workload and template revision run the same digest (``imageID``) per image
+  reference. Mixed digests under one tag mean the tag was re-pushed between pulls: identical
+  manifests, different code. Across revisions (a rollout in progress) they are expected.
 """
 
 from __future__ import annotations
@@ -175,17 +176,28 @@ def _kubelet(workload: KubeObject, live: list[KubeObject]) -> list[CheckFinding]
     return out
 
 
+def _revision(pod: KubeObject) -> str:
+    """The pod template revision a pod was made from (its ReplicaSet's hash, or the
+    StatefulSet/DaemonSet revision); empty when the pod does not say."""
+    labels = kube.str_map(pod, "metadata", "labels")
+    return labels.get("pod-template-hash") or labels.get("controller-revision-hash") or ""
+
+
 def _mixed(workload: KubeObject, live: list[KubeObject]) -> list[CheckFinding]:
-    seen: dict[tuple[str, str], dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    # Per template revision: a rollout of a re-pushed floating tag runs the old digest in the
+    # old revision's pods and the new one in the new revision's, as it should; pods of one
+    # revision that disagree pulled the same tag at different times.
+    seen: dict[tuple[str, str, str], dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     for pod in live:
         asked = _pod_images(pod)
         for status in pods.container_statuses(pod):
             cname = kube.get_str(status, "name") or ""
             digest = digest_of(kube.get_str(status, "imageID") or "")
             if cname in asked and digest:
-                seen[(cname, normalize(asked[cname]))][digest].append(kube.name(pod))
+                key = (cname, normalize(asked[cname]), _revision(pod))
+                seen[key][digest].append(kube.name(pod))
     out: list[CheckFinding] = []
-    for (cname, image), digests in sorted(seen.items()):
+    for (cname, image, _), digests in sorted(seen.items()):
         if len(digests) < 2:
             continue
         total = sum(len(v) for v in digests.values())
