@@ -189,6 +189,12 @@ STORIES: dict[str, Story] = {
         summary="2 critical: Deployment accounts/accounts: 1 of 2 pods updated, 2 available: 1 "
         'CreateContainerConfigError (accounts-7f7f7f7f7f-zzzzz): secret "accounts-db-v2" not found',
     ),
+    # A staging app on :main rolls to a new build of the same tag; two minutes in.
+    "floating-tag-rollout-in-progress": Story(
+        "Progressing",
+        checks=("convergence/deployment",),
+        unsaid=("re-pushed",),
+    ),
 }
 
 
