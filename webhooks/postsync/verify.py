@@ -23,7 +23,6 @@ the health check shows without hiding the application's other health) and the CL
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import tempfile
@@ -54,6 +53,7 @@ from webhooks.postsync.publish import (
     verifying_status,
 )
 from webhooks.verdict.digest import evidence_digest
+from webhooks.verdict.load import dumps_evidence
 
 log = logging.getLogger(__name__)
 
@@ -125,8 +125,7 @@ def save_evidence(path: Path, evidence: Evidence) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(evidence, out, indent=1, sort_keys=True)
-            out.write("\n")
+            out.write(dumps_evidence(evidence, indent=1, sort_keys=True) + "\n")
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

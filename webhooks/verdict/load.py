@@ -6,7 +6,10 @@ verdict nobody can trust. The error names the field, so the user knows what to f
 
 The shape is the Evidence contract's JSON Schema (``webhooks/evidence/evidence.schema.json``);
 this module keeps what a schema cannot say: strict JSON (no NaN, no 5,000-digit integers), a
-bound on nesting, times that parse, numbers that are finite. Errors come in the schema's order
+bound on nesting, times that parse, numbers that are finite. A metric point's value may be a
+string, as Prometheus' query API writes it ("0.011", "NaN", "+Inf"): it is read as the number
+it spells, as the collector reads it; ``dumps_evidence`` writes the values JSON cannot hold
+that way, so what ``verify`` saved is what ``replay`` judges. Errors come in the schema's order
 (an object's ``properties`` before its ``required``: a field of the wrong type is named before
 a missing one).
 """
@@ -162,10 +165,75 @@ def _finite(doc: Mapping[str, Any]) -> None:
             _require(math.isfinite(value), f"{name} must be a finite number")
         for name, series in windows:
             for j, point in enumerate(series):
+                # A value may be NaN or an infinity (Prometheus answers 0/0 so); a time may not.
                 _require(
-                    all(math.isfinite(v) for v in point),
+                    math.isfinite(point[0]),
                     f"{name}[{j}] must be a [time, value] pair of finite numbers",
                 )
+
+
+def _points(name: str, series: list[list[Any]]) -> list[list[Any]]:
+    """A series with Prometheus' string values read as the numbers they spell ("0.011",
+    "NaN", "+Inf"), as the collector reads them."""
+    out: list[list[Any]] = []
+    for j, (stamp, raw) in enumerate(series):
+        try:
+            value = float(raw) if isinstance(raw, str) else raw
+        except ValueError:
+            point = json.dumps([stamp, raw])
+            raise BadRequestError(
+                f"malformed evidence: {name}[{j}] must be a [time, value] pair of finite "
+                f"numbers, got {short(point, 60)}"
+            ) from None
+        out.append([stamp, value])
+    return out
+
+
+def _numeric_series(doc: dict[str, Any]) -> None:
+    """Replace each metric (a copy: the caller's document is left as it was) by one whose
+    series hold numbers only."""
+    metrics = []
+    for i, metric in enumerate(doc.get("metrics") or []):
+        copy = {**metric, "series": _points(f"metrics[{i}].series", metric["series"])}
+        if "history" in metric:
+            copy["history"] = [
+                {**w, "series": _points(f"metrics[{i}].history[{k}].series", w["series"])}
+                for k, w in enumerate(metric["history"])
+            ]
+        metrics.append(copy)
+    if metrics:
+        doc["metrics"] = metrics
+
+
+def _portable(value: object) -> object:
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("+Inf" if value > 0 else "-Inf")
+    return value
+
+
+def dumps_evidence(evidence: Evidence, **options: Any) -> str:
+    """Evidence as strict JSON (``json.dumps`` ``options``): a metric value JSON cannot hold
+    (NaN, an infinity) is written as Prometheus writes it, a string ``load_evidence`` reads back."""
+    doc: dict[str, Any] = dict(evidence)
+    if doc.get("metrics"):
+        doc["metrics"] = [
+            {
+                **m,
+                "series": [[t, _portable(v)] for t, v in m.get("series") or []],
+                **(
+                    {
+                        "history": [
+                            {**w, "series": [[t, _portable(v)] for t, v in w.get("series") or []]}
+                            for w in m["history"]
+                        ]
+                    }
+                    if m.get("history")
+                    else {}
+                ),
+            }
+            for m in doc["metrics"]
+        ]
+    return json.dumps(doc, allow_nan=False, **options)
 
 
 def load_evidence(raw: str | bytes | Mapping[str, Any] | object) -> Evidence:
@@ -189,5 +257,6 @@ def load_evidence(raw: str | bytes | Mapping[str, Any] | object) -> Evidence:
             try_parse_time(metric["changeAt"]) is not None,
             f"metrics[{i}].changeAt must be an RFC 3339 time",
         )
+    _numeric_series(doc)
     _finite(doc)
     return cast(Evidence, doc)
