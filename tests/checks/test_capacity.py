@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.checks.helpers import EARLY, evidence, obj, owned, pod, run
+from tests.checks.helpers import EARLY, LATE, evidence, obj, owned, pod, run
 from webhooks.checks import capacity
 
 QUOTA_MSG = (
@@ -175,3 +175,15 @@ def test_exhausted_quota_in_the_apps_namespace_is_a_warning() -> None:
     assert f["message"] == (
         "ResourceQuota shop/compute is exhausted: pods 10/10, requests.memory 17179869184/16Gi used"
     )
+
+
+def test_a_pod_pending_for_a_minute_long_after_the_sync_is_still_on_its_way() -> None:
+    # An HPA scaled up a minute ago; the cluster autoscaler is adding a node for the new pod.
+    dep, rs = _dep_rs(2, 2)
+    fresh = pod("web-7c9f8d6b5-a", phase="Pending", ready=False, statuses=[], start=LATE)
+    fresh["metadata"]["creationTimestamp"] = "2026-11-27T10:29:00Z"
+    message = "0/6 nodes are available: 6 Insufficient cpu."
+    ev = evidence([dep, rs, owned(fresh, rs), _event_v1(fresh, "FailedScheduling", message, LATE)])
+    [f] = run(capacity.check, ev)
+    assert f["severity"] == "warning" and f.get("converging") is True
+    assert f["message"].endswith("(still converging, started 1m ago)")

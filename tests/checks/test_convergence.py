@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.checks.helpers import EARLY, LATE, evidence, obj, owned, pod, run
+from tests.checks.helpers import AFTER, EARLY, LATE, evidence, obj, owned, pod, run
 from webhooks.checks import convergence
 
 
@@ -404,3 +404,21 @@ def test_a_cronjob_run_in_progress_is_not_an_unfinished_sync() -> None:
         f["severity"] == "critical"
         and "running (a run of CronJob rollup): 1 CrashLoopBackOff" in (f["message"])
     )
+
+
+def test_a_daemonset_pod_on_a_node_added_a_minute_ago_is_starting_not_failing() -> None:
+    ds = obj(
+        "DaemonSet",
+        "agent",
+        api="apps/v1",
+        status={"desiredNumberScheduled": 4, "numberAvailable": 3, "numberUnavailable": 1},
+    )
+    starting = owned(
+        pod("agent-d", phase="Pending", ready=False, statuses=[], start="2026-11-27T10:29:10Z"),
+        ds,
+    )
+    [f] = run(convergence.check, evidence([ds, starting], now=LATE))
+    assert f["severity"] == "warning" and f.get("converging") is True
+    starting["status"]["startTime"] = AFTER  # pending since 10:05, 25 minutes: stuck
+    [f] = run(convergence.check, evidence([ds, starting], now=LATE))
+    assert f["severity"] == "critical"

@@ -72,7 +72,7 @@ def _failed_creates(ctx: CheckContext) -> list[CheckFinding]:
 
 
 def _unschedulable(ctx: CheckContext) -> list[CheckFinding]:
-    by_owner: dict[tuple[str, str | None, str], tuple[KubeObject, list[str], str]] = {}
+    by_owner: dict[tuple[str, str | None, str], tuple[KubeObject, list[KubeObject], str]] = {}
     for pod in ctx.index.members("Pod"):
         if kube.get_str(pod, "status", "phase") != "Pending" or pods.is_terminating(pod):
             continue
@@ -87,10 +87,11 @@ def _unschedulable(ctx: CheckContext) -> list[CheckFinding]:
             continue
         owner = ctx.index.top_owner(pod)
         okey = (kube.kind(owner), kube.namespace(owner), kube.name(owner))
-        _, names, _ = by_owner.setdefault(okey, (owner, [], message))
-        names.append(kube.name(pod))
+        _, pending, _ = by_owner.setdefault(okey, (owner, [], message))
+        pending.append(pod)
     out: list[CheckFinding] = []
-    for owner, names, message in by_owner.values():
+    for owner, pending, message in by_owner.values():
+        names = [kube.name(p) for p in pending]
         total = len([p for p in ctx.index.pods_of(owner) if not pods.is_terminating(p)])
         of = f" of {total}" if total >= len(names) and kube.kind(owner) != "Pod" else ""
         out.append(
@@ -101,6 +102,8 @@ def _unschedulable(ctx: CheckContext) -> list[CheckFinding]:
                 owner,
                 f"{kube.display(owner)}: {len(names)}{of} pods Pending, FailedScheduling: "
                 f"{clip(message, 160, one_line=True)}",
+                # A pod created a minute ago may be waiting for the node an autoscaler adds.
+                since=pods.problem_since(pending),
             )
         )
     return out

@@ -110,11 +110,24 @@ class CheckContext:
             return None
         return (self.now - self.change_at).total_seconds()
 
-    def within_grace(self) -> bool:
-        """Still inside the convergence grace period. Unknown timing counts as *outside*:
+    def within_grace(self, since: datetime | None = None) -> bool:
+        """Still inside the convergence grace period, counted from the sync or, when later,
+        from ``since``: when what is not there yet began (pods a scale-up or a new node created
+        a minute ago are starting, however old the sync). Unknown timing counts as *outside*:
         without a clock the judge cannot excuse anything as "still converging"."""
+        if self.started_recently(since):
+            return True
         elapsed = self.elapsed()
         return elapsed is not None and elapsed < self.settings.grace_seconds
+
+    def started_recently(self, since: datetime | None) -> bool:
+        """``since`` is after the sync and less than the grace period ago."""
+        return (
+            since is not None
+            and self.now is not None
+            and (self.change_at is None or since > self.change_at)
+            and (self.now - since).total_seconds() < self.settings.grace_seconds
+        )
 
     def since_change(self, when: datetime | None) -> bool:
         """``when`` is at or after the sync (everything counts when the sync time is unknown)."""
@@ -177,15 +190,27 @@ def finding(
 
 
 def not_converged(
-    ctx: CheckContext, layer: Layer, check: str, resource: KubeObject, message: str
+    ctx: CheckContext,
+    layer: Layer,
+    check: str,
+    resource: KubeObject,
+    message: str,
+    *,
+    since: datetime | None = None,
 ) -> CheckFinding:
-    """A "not there yet" finding: converging within grace, critical after it."""
-    if ctx.within_grace():
+    """A "not there yet" finding: converging within grace, critical after it. ``since``: when
+    the pods still on their way were created, which restarts the grace period for them."""
+    if ctx.within_grace(since):
+        when = (
+            f"started {format_duration((ctx.now - since).total_seconds(), largest=2)} ago"
+            if since is not None and ctx.now is not None and ctx.started_recently(since)
+            else ctx.after_sync_text()
+        )
         return finding(
             layer,
             check,
             resource,
-            f"{message} (still converging, {ctx.after_sync_text()})",
+            f"{message} (still converging, {when})",
             "warning",
             converging=True,
         )

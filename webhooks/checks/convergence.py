@@ -45,6 +45,7 @@ State = Literal["current", "in-progress", "failed", "outdated", "stale"]
 class Assessment:
     state: State  # outdated = runs an old revision on purpose (OnDelete); stale = old status
     message: str = ""
+    since: datetime | None = None  # in-progress: when the pods still on their way were created
 
 
 CURRENT = Assessment("current")
@@ -71,7 +72,10 @@ def _generation_behind(obj: KubeObject) -> bool:
 def _with_pods(base: str, workload_pods: list[KubeObject]) -> Assessment:
     detail, hard = pods.summarize(workload_pods)
     message = f"{base}: {detail}" if detail else base
-    return Assessment("failed" if hard else "in-progress", message)
+    if hard:
+        return Assessment("failed", message)
+    # Pods created a minute ago (a scale-up, a new node) are starting, however old the sync.
+    return Assessment("in-progress", message, pods.problem_since(workload_pods) if detail else None)
 
 
 def _deployment(obj: KubeObject, ctx: CheckContext) -> Assessment:
@@ -336,7 +340,7 @@ def check(evidence: Evidence, ctx: CheckContext) -> list[CheckFinding]:
         if result.state == "failed":
             out.append(finding("controller", name, obj, text, "critical"))
         elif result.state == "in-progress":
-            out.append(not_converged(ctx, "controller", name, obj, text))
+            out.append(not_converged(ctx, "controller", name, obj, text, since=result.since))
         elif result.state == "outdated":
             out.append(finding("controller", name, obj, text, "warning"))
     return out

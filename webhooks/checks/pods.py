@@ -12,10 +12,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from webhooks.checks import kube
 from webhooks.common.text import clip
+from webhooks.common.times import try_parse_time
 from webhooks.evidence.model import KubeObject
 
 
@@ -94,6 +96,22 @@ def problem(pod: KubeObject) -> PodProblem | None:
 #: failed container=…"); for the others (a Secret not found, an image that does not exist) the
 #: message is the cause, and the summary quotes it.
 _BOILERPLATE = frozenset({"CrashLoopBackOff"})
+
+
+def problem_since(pods: Iterable[KubeObject]) -> datetime | None:
+    """When the oldest of these pods that is not serving was created (``creationTimestamp``,
+    else ``startTime``); None when there is none, or one cannot be dated."""
+    oldest: datetime | None = None
+    for pod in pods:
+        if is_terminating(pod) or problem(pod) is None:
+            continue
+        created = try_parse_time(kube.get(pod, "metadata", "creationTimestamp")) or (
+            try_parse_time(kube.get(pod, "status", "startTime"))
+        )
+        if created is None:
+            return None
+        oldest = created if oldest is None else min(oldest, created)
+    return oldest
 
 
 def summarize(pods: Iterable[KubeObject]) -> tuple[str, bool]:

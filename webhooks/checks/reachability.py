@@ -113,6 +113,7 @@ def check(evidence: Evidence, ctx: CheckContext) -> list[CheckFinding]:
                     "reachability/endpoints",
                     svc,
                     f"{kube.display(svc)} has 0 ready endpoints{detail}",
+                    since=pods.problem_since(selected) if selected else None,
                 )
             )
     return out

@@ -135,7 +135,11 @@ def _sync_claims(evidence: Evidence, ctx: CheckContext) -> list[CheckFinding]:
         if result.state == "failed":
             out.append(finding("controller", "staleness/sync-claims", live, text, "critical"))
         elif result.state in ("in-progress", "stale"):
-            out.append(not_converged(ctx, "controller", "staleness/sync-claims", live, text))
+            out.append(
+                not_converged(
+                    ctx, "controller", "staleness/sync-claims", live, text, since=result.since
+                )
+            )
     return out
 
 
