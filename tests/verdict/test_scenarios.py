@@ -189,6 +189,13 @@ STORIES: dict[str, Story] = {
         summary="2 critical: Deployment accounts/accounts: 1 of 2 pods updated, 2 available: 1 "
         'CreateContainerConfigError (accounts-7f7f7f7f7f-zzzzz): secret "accounts-db-v2" not found',
     ),
+    # Audit, two days after the sync: a node added 50 s ago and an HPA scale-up a minute ago
+    # have pods starting, one waiting for the node the cluster autoscaler adds.
+    "audit-while-the-cluster-grows": Story(
+        "Progressing",
+        checks=("convergence/daemonset", "capacity/unschedulable"),
+        says=("(still converging, started 50s ago)", "(still converging, started 57s ago)"),
+    ),
     # A staging app on :main rolls to a new build of the same tag; two minutes in.
     "floating-tag-rollout-in-progress": Story(
         "Progressing",
