@@ -76,3 +76,22 @@ def test_other_apps_objects_are_not_ours() -> None:
 def test_unclassified_actor_is_a_warning() -> None:
     [f] = run(drift.check, evidence([], intents=[_intent("system:anonymous", "unknown")]))
     assert f["check"] == "drift/unattributed" and f["severity"] == "warning"
+
+
+def test_a_rollout_restart_by_hand_is_a_warning_not_drift_from_git() -> None:
+    marker = "/spec/template/metadata/annotations/kubectl.kubernetes.io~1restartedAt"
+    first = {"op": "add", "path": "/spec/template/metadata/annotations", "value": {}}
+    first["value"] = {"kubectl.kubernetes.io/restartedAt": "2026-11-27T10:07:00Z"}
+    restarts = [
+        _intent("bob", "human", patch=[first]),
+        _intent("bob", "human", when="2026-11-27T10:09:00Z", patch=[{"op": "add", "path": marker}]),
+    ]
+    [f] = run(drift.check, evidence([], intents=restarts))
+    assert f["check"] == "drift/restart" and f["severity"] == "warning"
+    assert f["message"] == (
+        "Deployment shop/web: restarted by bob 2 times, last at 2026-11-27T10:09:00Z (kubectl "
+        "rollout restart); its pods were replaced, its spec is still Git's"
+    )
+    scaled = _intent("bob", "human", when="2026-11-27T10:10:00Z")  # and then a real change
+    [f] = run(drift.check, evidence([], intents=[*restarts, scaled]))
+    assert f["check"] == "drift/human" and f["severity"] == "critical"

@@ -8,7 +8,10 @@ does not diff, ignoreDifferences, or between refreshes).
 * ``drift/human`` — a human changed the object: critical, with who, when and which paths;
 * ``drift/break-glass`` — the change was declared break-glass (an emergency with a reason):
   reported as such, a warning, with who and the reason;
-* ``drift/unattributed`` — the actor could not be classified: a warning.
+* ``drift/unattributed`` — the actor could not be classified: a warning;
+* ``drift/restart`` — a person's change was a ``kubectl rollout restart`` and nothing else (the
+  pod template's ``restartedAt`` annotation): the pods were replaced, the spec is Git's, so it
+  is a warning naming who and when.
 
 Only admitted, non-dry-run intents at or after the sync count; denied requests changed nothing.
 Patch *paths* are quoted, never values (Secret values are redacted in the ledger anyway).
@@ -36,6 +39,28 @@ class _Change:
     paths: list[str] = field(default_factory=list)
     count: int = 0
     last: datetime | None = None
+    restart_only: bool = True
+
+
+_RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+_TEMPLATE_ANNOTATIONS = "/spec/template/metadata/annotations"
+
+
+def _restart_only(patch: object) -> bool:
+    """The patch of ``kubectl rollout restart``: the template's restartedAt annotation only."""
+
+    def restart(op: object) -> bool:
+        path = kube.get_str(op, "path")
+        if path == f"{_TEMPLATE_ANNOTATIONS}/{_RESTARTED_AT.replace('/', '~1')}":
+            return True
+        value = kube.get(op, "value")
+        return (
+            path == _TEMPLATE_ANNOTATIONS
+            and isinstance(value, dict)
+            and set(value) == {_RESTARTED_AT}
+        )
+
+    return isinstance(patch, list) and bool(patch) and all(restart(op) for op in patch)
 
 
 def _paths(patch: object) -> list[str]:
@@ -80,6 +105,7 @@ def check(evidence: Evidence, ctx: CheckContext) -> list[CheckFinding]:
         k = (ref["kind"], ref["namespace"], ref["name"], user, reason)
         change = changes.setdefault(k, _Change(ref, user, actor_class, reason))
         change.count += 1
+        change.restart_only = change.restart_only and _restart_only(intent.get("patch"))
         change.operations.add(str(intent.get("operation") or "?"))
         change.paths += [p for p in _paths(intent.get("patch")) if p not in change.paths]
         if when is not None and (change.last is None or when > change.last):
@@ -98,6 +124,17 @@ def check(evidence: Evidence, ctx: CheckContext) -> list[CheckFinding]:
                     c.ref,
                     f"{shown}: break-glass change by {c.user} {times} {kube.fmt_time(c.last)} "
                     f"({what}); reason: {clip(c.reason, 120, one_line=True)}",
+                    "warning",
+                )
+            )
+        elif c.actor_class == "human" and c.restart_only:
+            out.append(
+                finding(
+                    "declared",
+                    "drift/restart",
+                    c.ref,
+                    f"{shown}: restarted by {c.user} {times} {kube.fmt_time(c.last)} (kubectl "
+                    "rollout restart); its pods were replaced, its spec is still Git's",
                     "warning",
                 )
             )
