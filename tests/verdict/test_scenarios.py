@@ -196,6 +196,22 @@ STORIES: dict[str, Story] = {
         checks=("convergence/daemonset", "capacity/unschedulable"),
         says=("(still converging, started 50s ago)", "(still converging, started 57s ago)"),
     ),
+    # On-call ran `kubectl rollout restart`; the new pods run what Git declares.
+    "rollout-restart-by-hand": Story(
+        "Healthy",
+        checks=("drift/restart",),
+        summary="Healthy with 1 warning: Deployment search/indexer: restarted by "
+        "oncall-lee@example.com at 2026-11-30T12:20:14Z (kubectl rollout restart)",
+        unsaid=("Git no longer describes it",),
+    ),
+    # A query_range answer pasted as Prometheus writes it ("0.0021", "NaN" at 0/0 in the
+    # night); its recording rule stopped 20 minutes before the audit.
+    "prometheus-answer-pasted-lagging": Story(
+        "Healthy",
+        checks=("data-lag",),
+        summary="Healthy with 1 warning: metric quotes-error-ratio: newest point is 20m old at "
+        "collection (bound 5m)",
+    ),
     # A staging app on :main rolls to a new build of the same tag; two minutes in.
     "floating-tag-rollout-in-progress": Story(
         "Progressing",
