@@ -99,6 +99,19 @@ def test_hpa_without_metrics_for_long_is_stale() -> None:
     assert f["message"].startswith("horizontal pod autoscaler: HorizontalPodAutoscaler shop/web")
 
 
+def test_an_hpa_disabled_because_its_target_is_at_zero_is_not_stale() -> None:
+    disabled = {
+        "type": "ScalingActive",
+        "status": "False",
+        "reason": "ScalingDisabled",
+        "message": "scaling is disabled since the replica count of the target is zero",
+        "lastTransitionTime": "2026-11-20T09:40:00Z",
+    }
+    status = {"currentReplicas": 0, "desiredReplicas": 0, "conditions": [disabled]}
+    hpa = obj("HorizontalPodAutoscaler", "web", api="autoscaling/v2", status=status)
+    assert only(run(controllers.check, evidence([hpa], now=LATE)), CHECK) == []
+
+
 def test_pods_on_a_notready_node_are_reported() -> None:
     dep = obj("Deployment", "web", api="apps/v1")
     rs = owned(obj("ReplicaSet", "web-1", api="apps/v1"), dep)

@@ -160,7 +160,7 @@ STORIES: dict[str, Story] = {
     ),
     # node-w3 is cordoned for maintenance; a DaemonSet pod stays there by design.
     "daemonset-on-cordoned-node": Story("Healthy", clean=True),
-    # replicas: 0 in Git between monthly runs; its Service stays.
+    # replicas: 0 in Git between monthly runs; its Service and its HPA (ScalingDisabled) stay.
     "service-of-workload-scaled-to-zero": Story("Healthy", clean=True),
     # Evidence from the PostSync hook while it runs, hooks included by the collector.
     "posthook-running-with-hooks-collected": Story("Healthy", clean=True),

@@ -10,7 +10,8 @@ here is ``controller-stale`` and names the controller, with how long it has been
 * workload controllers: ``observedGeneration`` behind ``generation`` for longer than the bound
   (measured from the last spec write in ``managedFields``, else from the sync);
 * the HPA: desired replicas differ from current ones for longer than the bound, or a
-  ``ScalingActive``/``AbleToScale`` condition has been False that long (metrics unavailable);
+  ``ScalingActive``/``AbleToScale`` condition has been False that long (metrics unavailable;
+  not ``ScalingDisabled``, which says its target was scaled to zero);
 * nodes: the app's pods run on a node that is NotReady or under memory/disk/PID pressure.
 
 "How long" is always measured against the Evidence's ``collectedAt``, never the wall clock.
@@ -152,8 +153,8 @@ def _hpas(ctx: CheckContext) -> list[CheckFinding]:
         reasons: list[str] = []
         for ctype in ("ScalingActive", "AbleToScale"):
             cond = kube.condition_is(hpa, ctype, "False")
-            if cond is None:
-                continue
+            if cond is None or cond.get("reason") == "ScalingDisabled":
+                continue  # ScalingDisabled: its target is at zero replicas, on purpose
             since = try_parse_time(kube.get_str(cond, "lastTransitionTime"))
             age = _age(ctx, since)
             if age is not None and age <= bound:
