@@ -174,8 +174,12 @@ def test_history_takes_the_daily_rhythm_out_before_calibrating() -> None:
 
     assert a.severity == "critical" and a.classification == "High", a.message
     assert "net of the same windows 1d earlier" in a.message
-    # Without history the rhythm swings more than 15% within hours, every day: not rare.
-    assert assess(plain).severity is None
+    # Without history the rhythm swings more than 15% within hours, every day: against the
+    # values' own null the step is not rare, against the same time the day before it is.
+    raw = calibrated.calibrate(v[today][: 2 * DAY_POINTS], v[today][2 * DAY_POINTS :])
+    assert raw is not None and raw["step"].p_high > judge.CALIBRATED_ALPHA
+    b = assess(plain)
+    assert b.severity == "critical" and "day-over-day" in b.message, b.message
 
 
 def test_an_overshoot_that_settles_higher_is_reported_as_the_step_that_is_still_there() -> None:

@@ -28,6 +28,9 @@ class Windows:
     #: Calibrated tests: the span just before the change the observation is compared with
     #: (the whole baseline is the history the comparison is calibrated on).
     reference_seconds: float | None = None
+    #: Calibrated tests on the residual: each point was compared with the same time this
+    #: many seconds earlier (a day, for a daily rhythm; see ``rhythm``). None: on the values.
+    period_seconds: float | None = None
 
 
 @dataclass(frozen=True)

@@ -115,16 +115,26 @@ def block_size(observed: int) -> int:
     return max(1, math.ceil(observed / MAX_BLOCKS))
 
 
-def calibrate(before: FloatArray, after: FloatArray) -> dict[str, Calibrated] | None:
+def fits(before: int, observed: int, min_pairs: int = MIN_PAIRS) -> bool:
+    """Whether ``before`` baseline points hold a null for ``observed`` points: at least
+    ``min_pairs`` non-overlapping window pairs (and two observation blocks)."""
+    s = block_size(observed)
+    m, n = observed // s, before // s
+    w = BEFORE_FACTOR * m
+    return m >= 2 and n - w - m + 1 >= 1 and (n - w) / m >= min_pairs
+
+
+def calibrate(
+    before: FloatArray, after: FloatArray, min_pairs: int = MIN_PAIRS
+) -> dict[str, Calibrated] | None:
     """The four calibrated tests for an observation against a long baseline, or None when
-    the baseline holds too few window pairs for a null."""
+    the baseline holds fewer than ``min_pairs`` window pairs."""
+    if not fits(before.size, after.size, min_pairs):
+        return None
     s = block_size(after.size)
     m = after.size // s  # observation blocks
     n = before.size // s  # baseline blocks, aligned to end at the change
     w = BEFORE_FACTOR * m
-    positions = n - w - m + 1  # null offsets
-    if m < 2 or positions < 1 or (n - w) / m < MIN_PAIRS:
-        return None
     x = np.concatenate([before[before.size - n * s :], after[: m * s]]).reshape(n + m, s)
     # Centre on the baseline's middle first: sums of squares of large values lose precision.
     origin = median(x[:n].ravel())

@@ -17,7 +17,9 @@ Around the tests:
 
 - **Seasonality** — with ``history`` (the same span one period earlier) whatever the same
   windows showed then is subtracted (difference-in-differences, as FUNNEL does), so a daily
-  ramp that crosses the change does not read as a regression.
+  ramp that crosses the change does not read as a regression. A long baseline that still
+  shows a daily rhythm (no history given, or one longer than the baseline) is judged on
+  each point minus the same time the day before (``rhythm``).
 - **Tolerance gate** — every test asks "is the effect beyond the tolerance?", not "is it
   non-zero?": its interval must clear ``max(absolute, relative * baseline level)``.
 - **Multiplicity** — a metric's one-sided p-values are combined with Simes' test, and the
@@ -40,7 +42,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy import stats as sps
 
-from webhooks.baseline import calibrated, season, stats
+from webhooks.baseline import calibrated, rhythm, season, stats
 from webhooks.baseline.assessment import CONFIDENCE, Assessment, Classification, Windows
 from webhooks.baseline.calibrated import Calibrated
 from webhooks.baseline.messages import describe
@@ -126,10 +128,14 @@ class _Measure:
     latest: dict[str, float] = field(default_factory=dict)  # each test over the later half
     half: float = 0.0  # where the later half starts
     excess_t: FloatArray | None = None  # observation times …
-    excess: FloatArray | None = None  # … and values minus baseline level and seasonal path
+    #: … and values minus baseline level and seasonal path (calibrated: the series the tests
+    #: ran on, values or day-over-day residual, minus its own level before the change)
+    excess: FloatArray | None = None
     end: float = 0.0  # time of the last observation point
     step: float = 0.0  # typical spacing of the points: each stands for that much time
     change_at: float = 0.0
+    period: float = rhythm.DAY  # the rhythm's period, for the day-over-day residual
+    residual: bool = False  # the calibrated tests ran on the day-over-day residual
 
 
 def assess(metric: MetricSeries, now: float | None = None) -> Assessment:
@@ -202,9 +208,11 @@ def _measure(metric: MetricSeries, now: float | None) -> _Measure:
         )
         return m
     start = float(before.t[0])
+    declared = split_history(metric.get("history", []), counter, change_at, start, end)
+    m.period = rhythm.period([h.offset for h in declared])
     histories = [
         h
-        for h in split_history(metric.get("history", []), counter, change_at, start, end)
+        for h in declared
         if h.split.before.n >= MIN_HISTORY_POINTS and h.split.after.n >= MIN_HISTORY_POINTS
     ]
     m.end = float(after.t[-1])
@@ -225,7 +233,9 @@ def _measure(metric: MetricSeries, now: float | None) -> _Measure:
     if m.calibration is not None:
         s = calibrated.block_size(after.n)
         m.windows = replace(
-            m.windows, reference_seconds=calibrated.BEFORE_FACTOR * (after.n // s) * s * m.step
+            m.windows,
+            reference_seconds=calibrated.BEFORE_FACTOR * (after.n // s) * s * m.step,
+            period_seconds=m.period if m.residual else None,
         )
     return m
 
@@ -270,9 +280,18 @@ def _run_tests(m: _Measure, split: Split, histories: list[HistorySplit], change_
     path = season.expected_path(histories, np.concatenate([before.t, after.t]), m.level)
     rest_before = before.v - path[: before.n]
     rest_after = after.v - path[before.n :]
+    # A daily rhythm the baseline shows (and no history took out): the calibrated tests run
+    # on each point minus the same time one period earlier, so the time of day does not
+    # widen the null (see ``rhythm``).
+    rest = Window(before.t, rest_before), Window(after.t, rest_after)
+    dod = rhythm.day_over_day(*rest, change_at, m.step, m.period)
+    if dod is not None:
+        m.residual = True
+        _use_calibrated(m, dod.calibration, dod.after, change_at, dod.level)
+        return
     cal = calibrated.calibrate(rest_before, rest_after)
     if cal is not None:
-        _use_calibrated(m, cal, after, rest_after, change_at)
+        _use_calibrated(m, cal, rest[1], change_at, cal["step"].before)
         return
     rho = stats.lag1(rest_before - stats.median(rest_before))
     seasonal = season.seasonal_shift(histories, m.level, 0.0, rho)
@@ -321,13 +340,17 @@ def _run_tests(m: _Measure, split: Split, histories: list[HistorySplit], change_
 
 
 def _use_calibrated(
-    m: _Measure, cal: dict[str, Calibrated], after: Window, rest_after: FloatArray, change_at: float
+    m: _Measure, cal: dict[str, Calibrated], tested: Window, change_at: float, level: float
 ) -> None:
     """The baseline is long enough to calibrate every test on the metric's own history: its
-    p-values replace the interval tests, and the tolerance is only the floor the user set."""
+    p-values replace the interval tests, and the tolerance is only the floor the user set.
+
+    ``tested`` is the observation as the tests saw it (the values, or their day-over-day
+    residual), ``level`` the metric's level just before the change (the floor is a share of
+    it). Whether the divergence is still there, and how long it lasted, are read off the
+    same series as the tests, measured from its own level before the change."""
     m.calibration = cal
-    step = cal["step"]
-    m.level = step.before  # the level just before the change, not two days' median
+    m.level = level  # the level just before the change, not two days' median
     m.tolerance = _tolerance(m.metric, m.level, default_relative=0.0)
     floor = m.tolerance
     up = {k: c.p_high if c.value > floor else 1.0 for k, c in cal.items() if k != "variability"}
@@ -339,19 +362,20 @@ def _use_calibrated(
     m.p_either = _simes([*up.values(), *(p for k, p in down.items() if k != "variability")])
     m.decisive = {"high": _first_significant(up), "low": _first_significant(down)}
     half = change_at + (m.end - change_at) / 2.0
-    recent = after.since(half)
-    later = rest_after[after.n - max(recent.n, min(after.n, MIN_OBSERVATION_POINTS)) :]
+    recent = tested.since(half)
+    x, origin = tested.v, cal["step"].before
+    later = x[tested.n - max(recent.n, min(tested.n, MIN_OBSERVATION_POINTS)) :]
     m.latest = {
-        "step": stats.median(later) - m.level,
+        "step": stats.median(later) - origin,
         "burst": float(np.mean(later)) - cal["burst"].before,
-        "leak": stats.median(rest_after[-max(3, after.n // 4) :]) - m.level,
+        "leak": stats.median(x[-max(3, tested.n // 4) :]) - origin,
     }
     m.thresholds = {
         k: max(floor, STILL_THERE_SCALES * cal[k if k != "leak" else "step"].scale)
         for k in ("step", "burst", "leak")
     }
     m.half = half
-    m.excess_t, m.excess = after.t, rest_after - m.level
+    m.excess_t, m.excess = tested.t, x - origin
 
 
 def _first_significant(ps: dict[str, float]) -> str:
@@ -649,7 +673,12 @@ def _ratio(m: _Measure, decisive: str) -> float | None:
     on robust levels: the observed point of the trend line, or the baseline plus the shift)."""
     if m.calibration is not None and decisive in m.calibration:
         c = m.calibration[decisive]
-        before, after = (m.level, m.level + c.after) if decisive == "leak" else (c.before, c.after)
+        before, after = c.before, c.after
+        if decisive == "leak":
+            before, after = m.level, m.level + c.after
+        elif m.residual and decisive != "variability":
+            # Residual levels are differences from the day before: the move, on today's level.
+            before, after = m.level, m.level + c.value
         return after / before if before > 0 and after >= 0 else None
     if m.level <= 0:
         return None

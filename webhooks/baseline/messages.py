@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 from webhooks.baseline.assessment import Assessment
+from webhooks.baseline.rhythm import DAY
 from webhooks.common.durations import format_duration
 
 
@@ -50,23 +51,42 @@ KINDS = {
 }
 
 
+def _period_words(period: float) -> tuple[str, str]:
+    """ "day-over-day" and "the same time the day before" for a day (a week, other periods)."""
+    if period == DAY:
+        return "day-over-day", "the same time the day before"
+    if period == 7 * DAY:
+        return "week-over-week", "the same time the week before"
+    earlier = format_duration(period, largest=2)
+    return f"{earlier}-apart", f"the same time {earlier} earlier"
+
+
 def _calibrated(a: Assessment) -> str:
     """Metric, direction, kind of change, the difference against the history's usual ones."""
     c, w = a.calibrated, a.windows
     assert c is not None and w is not None
+    period = w.period_seconds
+    residual, same_time = _period_words(period) if period is not None else ("", "")
     went = {"High": "up", "Low": "down"}.get(a.classification, "unchanged")
     if c.kind == "variability":
         went = "jumpier" if a.classification == "High" else "steadier"
     ratio = f" {a.ratio:.2g}x" if a.ratio is not None else ""
     history = format_duration(w.baseline_seconds, largest=2)
+    if period is not None:
+        # The residual's null spans what lies one period after the baseline's start.
+        history = "the last " + format_duration(w.baseline_seconds - period, largest=2)
+    # Residual levels are differences from the same time one period earlier: signed.
+    level = signed if period is not None else number
     if c.kind == "step":
-        detail = f"median {number(c.before)} → {number(c.after)}"
+        detail = f"median {level(c.before)} → {level(c.after)}"
     elif c.kind == "burst":
-        detail = f"mean {number(c.before)} → {number(c.after)}"
+        detail = f"mean {level(c.before)} → {level(c.after)}"
     elif c.kind == "leak":
         detail = f"rise {signed(c.after)} over the {format_duration(w.observation_seconds, largest=2)} observed"
     else:
         detail = f"mean point-to-point jump {number(c.before)} → {number(c.after)}"
+    if period is not None:
+        detail = f"{residual} {detail}"
     if c.kind == "variability":
         usual = f"usual change ±{100 * (math.exp(c.scale) - 1):.0f}%"
     else:
@@ -79,6 +99,8 @@ def _calibrated(a: Assessment) -> str:
         text += f", floor ±{number(a.tolerance)}"
     reference = format_duration(w.reference_seconds or 0.0, largest=2)
     text += f") vs the {reference} before the change"
+    if period is not None:
+        text += f", each point against {same_time}"
     if w.history_offsets:
         offsets = " and ".join(format_duration(o, largest=2) for o in w.history_offsets)
         text += f", net of the same windows {offsets} earlier"
