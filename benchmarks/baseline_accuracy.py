@@ -6,8 +6,10 @@ Cases: the simulated corpus (benchmarks/corpus/simulated.py, fixed seeds), cuts 
 telemetry from the NAB subset (benchmarks/corpus/nab.py) and deploy-like changes drawn on those
 cuts (benchmarks/corpus/changes.py: erroneous against healthy changes, half and half, and the
 untouched windows for the false-Degraded rate; a second table gives each kind's share said
-Degraded). Each case is judged once with all
-its data ("Degraded" = a critical finding); precision, recall, F1 and false-positive rate
+Degraded), and, last and apart, simulated metrics with a daily rhythm
+(benchmarks/corpus/rhythmic.py: not real data, a regression check for the day-over-day
+residual, since NAB at five minutes has almost no daily rhythm). Each case is judged once
+with all its data ("Degraded" = a critical finding); precision, recall, F1 and false-positive rate
 come from those verdicts. Time-to-detect re-judges every detected regression as its data
 arrives (``now`` = each observation point in turn) and counts the points after the change
 until the first Degraded. Both judges see exactly the same metric documents.
@@ -23,7 +25,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmarks.corpus import Case, changes, kayenta, nab, simulated
+from benchmarks.corpus import Case, changes, kayenta, nab, rhythmic, simulated
 from webhooks.baseline.judge import judge_metrics
 from webhooks.evidence.model import MetricSeries
 
@@ -119,10 +121,13 @@ SUBSETS = (
     "changes (erroneous vs healthy): holdout half",
     "changes (erroneous vs untouched): tune half",
     "changes (erroneous vs untouched): holdout half",
+    *(f"simulated daily rhythm {rhythmic.family(a)}" for a in rhythmic.AMPLITUDES),
 )
 
 
 def subsets(case: Case) -> list[str]:
+    if case.source == "rhythmic":
+        return [f"simulated daily rhythm {case.family}"]
     if case.source == "change":
         half = nab.half(case.family)
         if case.shape == "untouched":
@@ -205,7 +210,7 @@ def main() -> None:
     parser.add_argument("--per-family", type=int, default=20, help="simulated cases per family")
     args = parser.parse_args()
 
-    cases: list[Case] = list(simulated.cases(args.per_family))
+    cases: list[Case] = list(simulated.cases(args.per_family)) + list(rhythmic.cases())
     nab_root = Path(args.nab)
     if (nab_root / "labels" / "combined_windows.json").exists():
         real = list(nab.cases(nab_root))
@@ -264,6 +269,19 @@ def main() -> None:
     ]
     header = ["family", "truth", "cases", "truthgate Degraded", "kayenta-style Degraded"]
     print(table(header, fam_rows))
+    healthy = [
+        tallies[(f"{kind}: {half} half", "truthgate")]
+        for kind in ("untouched", "deploy-shaped nab")
+        for half in ("tune", "holdout")
+        if (f"{kind}: {half} half", "truthgate") in tallies
+    ]
+    if healthy:
+        said, total_healthy = sum(t.fp for t in healthy), sum(t.fp + t.tn for t in healthy)
+        print(
+            f"\nfalse Degraded on the {total_healthy} healthy real two-day windows (untouched"
+            f" and deploy-shaped healthy cuts, both halves): {said}"
+            f" ({100 * said / total_healthy:.1f}%)"
+        )
     print(f"\n{len(cases)} cases judged in {total:.1f}s (including time-to-detect re-judging)")
 
 
