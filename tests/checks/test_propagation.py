@@ -149,3 +149,26 @@ def test_pods_in_another_namespace_are_not_consumers() -> None:
     parts["pod"]["metadata"]["namespace"] = "other"
     assert run(propagation.check, _ev(parts, intents=[_intent("ConfigMap", "cfg")])) == []
     assert SYNC < CHANGED
+
+
+def test_old_pods_a_rollout_is_replacing_are_left_to_the_rollout() -> None:
+    # A checksum annotation rolled the Deployment with the config: revision 2 reads the new one.
+    parts = _consumer("web-1-a", {"envFrom": [{"configMapRef": {"name": "cfg"}}]})
+    revision = "deployment.kubernetes.io/revision"
+    parts["dep"]["metadata"]["annotations"] = {revision: "2"}
+    parts["rs"]["metadata"]["annotations"] = {revision: "1"}
+    current = owned(obj("ReplicaSet", "web-2", api="apps/v1"), parts["dep"])
+    current["metadata"]["annotations"] = {revision: "2"}
+    new = owned(
+        pod(
+            "web-2-a",
+            start=AFTER,
+            spec={"containers": [{"name": "app", **parts["pod"]["spec"]["containers"][0]}]},
+        ),
+        current,
+    )
+    ev = evidence(
+        [parts["dep"], parts["rs"], parts["pod"], current, new, obj("ConfigMap", "cfg")],
+        intents=[_intent("ConfigMap", "cfg")],
+    )
+    assert run(propagation.check, ev) == []

@@ -4,7 +4,9 @@ A ConfigMap or Secret changed by this sync reaches a running container only thro
 mount, which the kubelet refreshes. Values read through ``env``/``envFrom`` are fixed when the
 container starts, and a volume mounted with ``subPath`` is never refreshed either. When the
 pod template did not change (no config hash annotation), nothing restarts those containers:
-the sync "succeeded" and the pods keep running the old config.
+the sync "succeeded" and the pods keep running the old config. When it did (a Helm checksum
+annotation), the rollout replaces the old pods with ones that read the new config: pods of an
+older revision are left to the rollout, and to the convergence check if it stalls.
 
 When was the ConfigMap changed? The intent ledger is authoritative: the latest admitted,
 non-dry-run CREATE/UPDATE intent on it at or after the sync. Only when the Evidence carries no
@@ -143,6 +145,21 @@ def _started(pod: KubeObject, container: str) -> datetime | None:
     return try_parse_time(kube.get(pod, "status", "startTime"))
 
 
+def _being_replaced(ctx: CheckContext, pod: KubeObject, owner: KubeObject) -> bool:
+    """A pod of an older revision that a rollout in progress is replacing (a Helm checksum
+    annotation rolls the Deployment when its config changes): the new pods carry the new
+    config, and a rollout that stalls is the convergence check's to report."""
+    if kube.kind(owner) == "Deployment":
+        current = ctx.index.current_replicaset(owner)
+        parent = ctx.index.owner(pod)
+        return current is not None and parent is not None and parent is not current
+    if kube.kind(owner) == "StatefulSet":
+        update = kube.get_str(owner, "status", "updateRevision")
+        have = kube.get_str(pod, "metadata", "labels", "controller-revision-hash")
+        return bool(update and have and have != update)
+    return False
+
+
 def check(evidence: Evidence, ctx: CheckContext) -> list[CheckFinding]:
     changes = (
         _changes_from_intents(evidence, ctx)
@@ -163,6 +180,8 @@ def check(evidence: Evidence, ctx: CheckContext) -> list[CheckFinding]:
             if not found:
                 continue
             owner = ctx.index.top_owner(pod)
+            if _being_replaced(ctx, pod, owner):
+                continue
             okey = (kube.kind(owner), kube.namespace(owner), kube.name(owner))
             holders[okey] = owner
             old, consuming, hows = stale[okey]
