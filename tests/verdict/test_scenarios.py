@@ -212,6 +212,12 @@ STORIES: dict[str, Story] = {
         summary="Healthy with 1 warning: metric quotes-error-ratio: newest point is 20m old at "
         "collection (bound 5m)",
     ),
+    # A Helm checksum annotation rolls the Deployment with its envFrom ConfigMap; 90 s in.
+    "checksum-rollout-delivers-new-config": Story(
+        "Progressing",
+        checks=("convergence/deployment",),
+        unsaid=("still run the old ConfigMap",),
+    ),
     # A staging app on :main rolls to a new build of the same tag; two minutes in.
     "floating-tag-rollout-in-progress": Story(
         "Progressing",
