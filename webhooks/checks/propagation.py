@@ -154,6 +154,8 @@ def _being_replaced(ctx: CheckContext, pod: KubeObject, owner: KubeObject) -> bo
         parent = ctx.index.owner(pod)
         return current is not None and parent is not None and parent is not current
     if kube.kind(owner) == "StatefulSet":
+        if kube.get_str(owner, "spec", "updateStrategy", "type") == "OnDelete":
+            return False  # nothing replaces them until someone deletes them
         update = kube.get_str(owner, "status", "updateRevision")
         have = kube.get_str(pod, "metadata", "labels", "controller-revision-hash")
         return bool(update and have and have != update)
