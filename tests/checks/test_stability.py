@@ -86,3 +86,9 @@ def test_a_crash_loop_of_oom_kills_names_the_memory_limit() -> None:
     looping = _status(4, reason="OOMKilled", waiting="CrashLoopBackOff")
     [f] = run(stability.check, evidence(_pods(looping)))
     assert "web-1-0/app (4 restarts, last OOMKilled, exit 137, memory limit 256Mi)" in f["message"]
+
+
+def test_a_pod_that_ran_to_completion_after_retries_is_not_unstable() -> None:
+    dep, rs, retried = _pods(_status(3))
+    retried["status"]["phase"] = "Succeeded"
+    assert run(stability.check, evidence([dep, rs, retried])) == []

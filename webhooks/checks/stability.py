@@ -9,7 +9,8 @@ while containers restart every few minutes. Findings, per workload:
 * ``stability/restarts`` — restarts after the sync, other than the two above: critical from
   ``spec.verdict.restartThreshold`` restarts per workload (default 3), a warning below.
 
-Restarts "since the sync" are counted from the kubelet's ``restartCount`` and the last
+A pod that ran to completion (a Job's, ``restartPolicy: OnFailure``) is not counted: its retries
+ended well. Restarts "since the sync" are counted from the kubelet's ``restartCount`` and the last
 termination time: a pod created after the sync counts all its restarts; an older pod whose last
 termination is after the sync counts as at least one (its earlier restarts cannot be dated).
 """
@@ -90,8 +91,8 @@ def _listed(items: list[str], limit: int = 2) -> str:
 def check(evidence: Evidence, ctx: CheckContext) -> list[CheckFinding]:
     tallies: dict[tuple[str, str | None, str], _Tally] = {}
     for pod in ctx.index.members("Pod"):
-        if pods.is_terminating(pod):
-            continue
+        if pods.is_terminating(pod) or kube.get_str(pod, "status", "phase") == "Succeeded":
+            continue  # a pod that ran to completion: its retries (OnFailure) ended well
         owner = ctx.index.top_owner(pod)
         okey = (kube.kind(owner), kube.namespace(owner), kube.name(owner))
         _observe(tallies.setdefault(okey, _Tally(owner)), pod, ctx)
