@@ -218,6 +218,8 @@ STORIES: dict[str, Story] = {
         checks=("convergence/deployment",),
         unsaid=("still run the old ConfigMap",),
     ),
+    # A sync-wave migration Job retried three times (OnFailure), then completed.
+    "migration-job-succeeded-after-retries": Story("Healthy", clean=True),
     # A staging app on :main rolls to a new build of the same tag; two minutes in.
     "floating-tag-rollout-in-progress": Story(
         "Progressing",
