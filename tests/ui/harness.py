@@ -2,10 +2,14 @@
 
 * ``/harness/…`` the test page, the stand-in host (React 19 + extensionsAPI) and the scenario;
 * ``/extensions/extension-truthgate.js`` the built bundle, as argocd-server serves it;
-* ``/extensions/truthgate/…`` Argo CD's proxy extension: it refuses a request without the
-  ``Argocd-Application-Name`` and ``Argocd-Project-Name`` headers, drops the cookie, adds the
-  configured ``Truthgate-Proxy-Token`` and forwards the rest of the path to the real truthgate
-  Flask app (with its real read API and ledger).
+* ``/extensions/truthgate/…`` Argo CD's proxy extension (server/extension/extension.go): a
+  400 ``Invalid headers: …`` unless ``Argocd-Application-Name`` is ``<namespace>:<name>`` and
+  ``Argocd-Project-Name`` is given; a plain-text 401 ``Unauthorized extension request`` when
+  the user may not invoke the extension (``scenario["rbac"] == "deny"``), or the application is
+  not one Argo CD has (``scenario["appDeleted"]``, or another namespace or name) or not in that
+  project; else it drops the cookie, adds ``Argocd-Namespace`` and the configured
+  ``Truthgate-Proxy-Token`` and forwards the rest of the path to the real truthgate Flask app
+  (with its real read API and ledger).
 """
 
 from __future__ import annotations
@@ -26,6 +30,22 @@ PREFIX = "/extensions/truthgate"
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
+def _refusal(scenario: dict[str, Any], app_header: str, project: str) -> Response | None:
+    """Argo CD's answer before it forwards anything, or None when it forwards."""
+    parts = app_header.split(":")
+    if not app_header or not project or len(parts) != 2 or not all(parts):
+        return Response("Invalid headers: <namespace>:<app-name> and a project are required\n", 400)
+    meta = scenario["application"].get("metadata") or {}
+    known = (meta.get("namespace"), meta.get("name"), scenario["application"]["spec"]["project"])
+    if (
+        scenario.get("rbac") == "deny"
+        or scenario.get("appDeleted")
+        or (parts[0], parts[1], project) != known
+    ):
+        return Response("Unauthorized extension request\n", 401)
+    return None
+
+
 def stage(scenario: dict[str, Any], truthgate: WSGIApp, token: str) -> WSGIApp:
     files = {
         "/harness/": (EXTENSION / "test" / "index.html", "text/html"),
@@ -41,12 +61,16 @@ def stage(scenario: dict[str, Any], truthgate: WSGIApp, token: str) -> WSGIApp:
         path = environ.get("PATH_INFO", "")
         if path.startswith(PREFIX + "/"):
             request = Request(environ)
-            if not request.headers.get("Argocd-Application-Name") or not request.headers.get(
-                "Argocd-Project-Name"
-            ):
-                return Response("missing Argo CD headers", 400)(environ, start_response)
+            refused = _refusal(
+                scenario,
+                request.headers.get("Argocd-Application-Name", ""),
+                request.headers.get("Argocd-Project-Name", ""),
+            )
+            if refused is not None:
+                return refused(environ, start_response)
             environ = dict(environ)
             environ.pop("HTTP_COOKIE", None)
+            environ["HTTP_ARGOCD_NAMESPACE"] = "argocd"
             environ["HTTP_TRUTHGATE_PROXY_TOKEN"] = token
             environ["PATH_INFO"] = path[len(PREFIX) :]
             return truthgate(environ, start_response)

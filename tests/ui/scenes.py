@@ -56,9 +56,16 @@ def evidence(healthy: bool) -> Evidence:
     return doc
 
 
-def record(store: IntentStore, doc: Evidence, *, app_namespace: str = "argocd") -> Verdict:
-    """Judge ``doc`` and leave the ledger record ``truthgate verify`` leaves."""
-    verdict = judge(doc)
+def record(
+    store: IntentStore,
+    doc: Evidence,
+    *,
+    app_namespace: str = "argocd",
+    verdict: Verdict | None = None,
+) -> Verdict:
+    """Judge ``doc`` (or take ``verdict``, as a judge could give it) and leave the ledger
+    record ``truthgate verify`` leaves."""
+    verdict = verdict if verdict is not None else judge(doc)
     app = doc.get("application") or {}
     store.append_verification(
         verification_record(

@@ -5,102 +5,24 @@ nothing is logged as an error). Screenshots land in docs/ui/ when TRUTHGATE_UI_S
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.ui import scenes
-from tests.ui.harness import EXTENSION, serving, stage
-from webhooks.admission.config import load_config
-from webhooks.common.times import format_time
+from tests.ui.browser import (
+    NEEDS_BROWSER,
+    NOW,
+    STALE,
+    VERIFIED,
+    no_errors_and_only_proxy_calls,
+    show,
+)
 from webhooks.errors import LedgerError
-from webhooks.ledger import open_store
 from webhooks.ledger.store import IntentStore
-from webhooks.policy.regorus_engine import RegorusEngine
-from webhooks.server.app import create_app
-from webhooks.server.metrics import Metrics
 from webhooks.server.store import PerProcessStore
-from webhooks.shipped import shipped_policy_dir
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-TOKEN = "browser-proxy-token-0123456789"
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "ui"
-#: The browser's clock: 10 minutes after the scenes' verification (their Evidence's collectedAt).
-VERIFIED = datetime(2026, 11, 27, 10, 12, tzinfo=UTC)
-NOW = VERIFIED + timedelta(minutes=10)
-STALE = "the truthgate auditor may have stopped or be failing"
-
-pytestmark = [
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium"),
-    pytest.mark.skipif(
-        not (EXTENSION / "node_modules" / "esbuild").is_dir(),
-        reason="run `npm ci` in argocd/extension first (tools/test does)",
-    ),
-]
-
-
-@pytest.fixture(scope="module")
-def built() -> None:
-    for args in (["build.mjs"], ["build.mjs", "--harness"]):
-        subprocess.run(["node", *args], cwd=EXTENSION, check=True, timeout=120)
-
-
-def truthgate_app(store: IntentStore) -> Any:
-    admission = shipped_policy_dir("admission")
-    assert admission is not None
-    config = load_config(admission / "enforcement.yaml")
-    return create_app(config, RegorusEngine(admission), store, Metrics(), read_token=TOKEN)
-
-
-def show(
-    scenario: dict[str, Any], store: IntentStore, tmp_path: Path, name: str, now: datetime = NOW
-) -> dict[str, Any]:
-    """What a user sees of ``scenario`` with the browser's clock at ``now``."""
-    with serving(stage(scenario, truthgate_app(store), TOKEN)) as base:
-        out = subprocess.run(
-            ["node", "test/drive.mjs", f"{base}/harness/", str(tmp_path), format_time(now)],
-            cwd=EXTENSION,
-            capture_output=True,
-            text=True,
-            timeout=90,
-            check=False,
-        )
-    assert out.returncode == 0, out.stderr[-3000:]
-    seen: dict[str, Any] = json.loads(out.stdout)
-    if os.environ.get("TRUTHGATE_UI_SHOTS"):
-        SHOTS.mkdir(exist_ok=True)
-        for shot in seen["shots"]:
-            shutil.copy(shot, SHOTS / f"{name}-{Path(shot).name}")
-    return seen
-
-
-def no_errors_and_only_proxy_calls(seen: dict[str, Any], allow_http_errors: bool = False) -> None:
-    assert seen["pageErrors"] == []
-    errors = [m for m in seen["console"] if m["type"] in ("error", "warning")]
-    if allow_http_errors:  # the browser itself logs a failed fetch's status; React logs nothing
-        errors = [m for m in errors if "Failed to load resource" not in m["text"]]
-    assert errors == []
-    for r in seen["requests"]:
-        path = r["url"].split("/", 3)[3]
-        assert path.startswith(("harness/", "extensions/")), r["url"]
-        if path.startswith("extensions/truthgate/"):
-            assert r["method"] == "GET"
-            assert r["headers"]["argocd-application-name"] == "argocd:shop-web"
-            assert r["headers"]["argocd-project-name"] == "shop"
-
-
-@pytest.fixture
-def ledger(tmp_path: Path) -> Iterator[IntentStore]:
-    s = open_store(str(tmp_path / "ledger.db"))
-    yield s
-    s.close()
+pytestmark = NEEDS_BROWSER
 
 
 def test_a_degraded_app_shows_its_verdict_findings_timeline_and_regression(

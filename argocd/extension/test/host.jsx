@@ -1,6 +1,9 @@
 // A stand-in for Argo CD's UI, for the browser tests only: React 19 exposed the way Argo CD 3.5
 // exposes it (window.React, window.ReactDOM, window.ReactJSXRuntime), and an extensionsAPI
-// with the documented register* functions. After the extension script has registered, the
+// with the register* functions of Argo CD's extensions-service.ts, passing the props it passes:
+// a resource tab gets {application, resource: the live object, tree}, the Application's tab
+// {application, resource: the application, tree}, a status panel item {application,
+// openFlyout}, its flyout {application, tree}. After the extension script has registered, the
 // test page calls truthgateHarness.render(scenario) to mount what Argo CD would mount where it
 // would: the status panel item (whose click opens its flyout), the resource tab for the
 // TruthCheck and the Application tab.
@@ -25,6 +28,21 @@ window.extensionsAPI = {
   registerTopBarActionMenuExt: (...args) => registry.other.push(args),
 };
 
+// Argo CD wraps each resource tab in an error boundary: an extension that throws shows a line of
+// text instead of blanking the page (resource-details.tsx).
+class ErrorBoundary extends React.Component {
+  constructor(props) {
+    super(props);
+    this.state = { failed: false };
+  }
+  static getDerivedStateFromError() {
+    return { failed: true };
+  }
+  render() {
+    return this.state.failed ? <div data-testid="extension-crashed">{this.props.message}</div> : this.props.children;
+  }
+}
+
 // Argo CD matches group and kind as globs ("**" also matches the empty core group).
 function glob(pattern, value) {
   if (pattern === "**") return true;
@@ -35,7 +53,9 @@ function glob(pattern, value) {
 function Harness({ scenario }) {
   const [flyout, setFlyout] = React.useState(null);
   const app = scenario.application;
-  const tabsFor = (group, kind) => registry.resource.filter((r) => glob(r.group, group) && glob(r.kind, kind));
+  // As ExtensionsService.getResourceTabs: the matching tabs, sorted by title.
+  const tabsFor = (group, kind) =>
+    registry.resource.filter((r) => glob(r.group, group) && glob(r.kind, kind)).sort((a, b) => a.tabTitle.localeCompare(b.tabTitle));
   return (
     <div>
       <section id="status-panel" style={{ display: "flex", gap: 24, padding: 12, borderBottom: "1px solid #dee6eb" }}>
@@ -53,10 +73,13 @@ function Harness({ scenario }) {
           ))}
         </section>
       ) : null}
+      {/* Argo CD adds extension tabs only when it could read the resource's live state. */}
       {scenario.truthCheck
         ? tabsFor("truthgate.dev", "TruthCheck").map((t) => (
             <section key={t.tabTitle} id="resource-tab" data-tab={t.tabTitle} style={{ margin: 12, border: "1px solid #dee6eb" }}>
-              <t.component application={app} resource={scenario.truthCheck} tree={scenario.tree} />
+              <ErrorBoundary message="Something went wrong with Extension for TruthCheck">
+                <t.component application={app} resource={scenario.truthCheck} tree={scenario.tree} />
+              </ErrorBoundary>
             </section>
           ))
         : null}
