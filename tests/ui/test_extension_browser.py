@@ -105,7 +105,9 @@ def test_a_healthy_app_says_so_without_findings(
     seen = show(scenario, ledger, tmp_path, "healthy")
     no_errors_and_only_proxy_calls(seen)
     assert "Healthy" in seen["sections"]["status-panel"]
-    assert "no findings" in seen["sections"]["status-panel"]
+    # The item says what the health message says (clipped to its line, whole on hover).
+    assert verdict["summary"].startswith("Healthy: no divergence found")
+    assert "no divergence found" in seen["sections"]["status-panel"]
     assert "No findings" in seen["sections"]["resource-tab"]
     assert seen["counts"]["findings"] == 0
     assert seen["metricVerdicts"] == ["Pass", "Pass"]

@@ -1,9 +1,10 @@
-"""The extension's TruthCheck tab and the Lua health message tell a verdict's age by one rule.
+"""The extension's TruthCheck tab and the Lua health check say the same of the same status.
 
-The statuses come from the real publisher (``verified_status``); the Lua runs in the Argo CD-
-shaped sandbox with a pinned clock; the extension's ``verdictAge`` (argocd/extension/src/
-model.js, bundled by the project's esbuild) runs in node with the same clock. Every note the
-Lua appends to the message must be the tab's text, and the other way round.
+The statuses come from the real publisher (``verified_status``) and from every case of the
+health check's own tests; the Lua runs in the Argo CD-shaped sandbox with a pinned clock; the
+extension's ``verdictAge`` and ``truthcheckHealth`` (argocd/extension/src/model.js, bundled by
+the project's esbuild) run in node with the same clock. Every note the Lua appends to the
+message must be the tab's text, and the health and message the tab shows must be the Lua's.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.argocd_health.sandbox import run_health
+from tests.argocd_health.test_health_lua import CASES, HEALTH_DIR
 from tests.argocd_health.test_verdict_age import SCRIPT
 from tests.ui.harness import EXTENSION
 from webhooks.common.times import format_time, unix_seconds
@@ -50,21 +53,23 @@ AGES = [-400, -200, 0, 299, 300, 599, 600, 899, 900, 1799, 1800, 2699, 2700, 359
 AGES += [7199, 7200, 14400, 14401, 86399, 86400, 90061]
 AUDITS: list[dict[str, Any] | None] = [None, {"interval": "20m"}, {"enabled": False}]
 
-# Bundle model.js as an ES module, then give each case's TruthCheck and clock to verdictAge.
+# Bundle model.js as an ES module, then give each case's TruthCheck and clock to the function.
 RUNNER = """
 import { build } from "esbuild";
 import { readFileSync } from "node:fs";
-const out = process.argv[1];
+const [out, name] = process.argv.slice(1);
 await build({ entryPoints: ["src/model.js"], outfile: out, bundle: true, format: "esm", logLevel: "warning" });
-const { verdictAge } = await import(out);
+const run = (await import(out))[name];
 const cases = JSON.parse(readFileSync(0, "utf8"));
-process.stdout.write(JSON.stringify(cases.map((c) => verdictAge(c.truthcheck, c.now))));
+process.stdout.write(JSON.stringify(cases.map((c) => run(c.truthcheck, c.now))));
 """
 
 
-def verdict_age(cases: list[dict[str, Any]], tmp_path: Path) -> list[dict[str, Any] | None]:
+def verdict_age(
+    cases: list[dict[str, Any]], tmp_path: Path, function: str = "verdictAge"
+) -> list[dict[str, Any] | None]:
     out = subprocess.run(
-        ["node", "--input-type=module", "-e", RUNNER, str(tmp_path / "model.mjs")],
+        ["node", "--input-type=module", "-e", RUNNER, str(tmp_path / "model.mjs"), function],
         cwd=EXTENSION,
         input=json.dumps(cases),
         capture_output=True,
@@ -129,3 +134,40 @@ def test_a_status_from_before_last_verified_at_shows_its_verified_at_age(
     assert none is None
     # The Lua needs the epoch: its message is the summary alone.
     assert run_health(SCRIPT, old, now=now // 1000)["message"] == "ok"
+
+
+def _statuses() -> list[tuple[dict[str, Any], int]]:
+    """Every case of health_test.yaml (at its ``now``, else at VERIFIED), and published
+    verdicts of each kind, with and without fail-sync, at every age above."""
+    cases = [
+        (yaml.safe_load((HEALTH_DIR / c["inputPath"]).read_text("utf-8")), c.get("now"))
+        for c in CASES
+    ]
+    out = [(obj, now if now is not None else unix_seconds(VERIFIED)) for obj, now in cases]
+    for verdict in ("Healthy", "Progressing", "Degraded", "Unknown", "Rolling"):
+        for spec in ({}, {"onDivergence": "fail-sync"}, {"audit": {"enabled": False}}):
+            for summary in ("2 critical: <b>quota</b> exceeded", ""):
+                tc = truthcheck(None, "audit")
+                tc["spec"] |= spec
+                tc["status"] |= {"verdict": verdict, "summary": summary}
+                out += [(tc, unix_seconds(VERIFIED) + age) for age in (-400, 0, 3000, 4000)]
+    return out
+
+
+def test_the_tab_shows_the_health_and_message_the_lua_health_check_gives(
+    tmp_path: Path,
+) -> None:
+    cases = _statuses()
+    shown = verdict_age(
+        [{"truthcheck": tc, "now": now * 1000} for tc, now in cases], tmp_path, "truthcheckHealth"
+    )
+    kinds = set()
+    for (tc, now), tab in zip(cases, shown, strict=True):
+        lua = run_health(SCRIPT, tc, now=now)
+        assert tab is not None
+        assert {"status": tab["status"], "message": tab["message"]} == lua, tc.get("status")
+        note = f" ({tab['note']})" if tab["note"] else ""
+        assert tab["message"] == tab["text"] + note
+        kinds.add((lua["status"], bool(tab["note"])))
+    # The cases reach every health the Lua gives, with and without an age.
+    assert kinds >= {(s, n) for s in ("Healthy", "Progressing", "Degraded") for n in (True, False)}

@@ -1,5 +1,5 @@
 // Findings grouped by layer, then severity; each names its object, linked into the app tree.
-import { COLORS, describeRef, groupFindings, nodeLink } from "./model.js";
+import { COLORS, WRAP, describeRef, groupFindings, nodeLink } from "./model.js";
 
 export function Findings({ application, findings, total }) {
   const groups = groupFindings(findings);
@@ -7,7 +7,7 @@ export function Findings({ application, findings, total }) {
     return <div data-testid="no-findings">No findings: declared, controller, runtime and behaviour agree.</div>;
   }
   return (
-    <div data-testid="findings">
+    <div data-testid="findings" style={WRAP}>
       {total && total > (findings || []).length ? (
         <div style={{ color: "#6d7f8b" }}>Showing the {findings.length} most severe of {total} findings.</div>
       ) : null}
@@ -22,7 +22,7 @@ export function Findings({ application, findings, total }) {
                 const href = nodeLink(application, f.resource);
                 const name = describeRef(f.resource);
                 return (
-                  <li key={i} data-testid="finding" style={{ padding: "4px 0", borderBottom: "1px solid #eff3f5" }}>
+                  <li key={i} data-testid="finding" style={{ padding: "4px 0", borderBottom: "1px solid #eff3f5", ...WRAP }}>
                     <span style={{ background: COLORS[s.severity], color: "#fff", borderRadius: 3, padding: "0 6px", fontSize: 11, marginRight: 6 }}>
                       {s.severity}
                     </span>

@@ -4,11 +4,20 @@
 const BASE = "/extensions/truthgate/api/v1/apps";
 const TIMEOUT_MS = 10000;
 
+// `status`: the HTTP status (0: no answer); `byTruthgate`: the refusal is truthgate's own (its
+// JSON error), not Argo CD's (plain text) or a gateway's.
 export class ReadApiError extends Error {
-  constructor(message, status) {
+  constructor(message, status, byTruthgate = false) {
     super(message);
     this.status = status;
+    this.byTruthgate = byTruthgate;
   }
+}
+
+// What the read API is asked for: a change of any of these is another request.
+export function appKey(application) {
+  const meta = application?.metadata || {};
+  return `${meta.namespace || "argocd"}:${meta.name || ""}:${application?.spec?.project || "default"}`;
 }
 
 export function readApi(application) {
@@ -18,35 +27,48 @@ export function readApi(application) {
     "Argocd-Application-Name": `${meta.namespace || "argocd"}:${name}`,
     "Argocd-Project-Name": application?.spec?.project || "default",
   };
+  // One bound for the whole exchange, the body included: a proxy that sends headers and then
+  // stalls must not leave the panel loading forever.
   const get = async (path) => {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), TIMEOUT_MS);
-    let response;
     try {
-      response = await fetch(`${BASE}/${encodeURIComponent(name)}${path}`, {
-        headers,
-        credentials: "same-origin",
-        signal: controller.signal,
-      });
-    } catch (e) {
-      throw new ReadApiError(
-        e?.name === "AbortError" ? "no answer within 10 s" : "the request did not reach Argo CD",
-        0,
-      );
+      let response;
+      try {
+        response = await fetch(`${BASE}/${encodeURIComponent(name)}${path}`, {
+          headers,
+          credentials: "same-origin",
+          signal: controller.signal,
+        });
+      } catch (e) {
+        throw new ReadApiError(
+          e?.name === "AbortError" ? "no answer within 10 s" : "the request did not reach Argo CD",
+          0,
+        );
+      }
+      let text = "";
+      try {
+        text = await response.text();
+      } catch (e) {
+        throw new ReadApiError(e?.name === "AbortError" ? "no answer within 10 s" : "the answer was cut off", 0);
+      }
+      let body = null;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        body = null;
+      }
+      if (!response.ok) {
+        const ours = body !== null && typeof body.error === "string";
+        const plain = (response.headers.get("content-type") || "").startsWith("text/plain");
+        const said = ours ? body.error : plain && text.trim() ? text.trim().slice(0, 200) : response.statusText;
+        throw new ReadApiError(`${response.status}: ${said || "no details"}`, response.status, ours);
+      }
+      if (body === null || typeof body !== "object") throw new ReadApiError("the answer was not truthgate's JSON", 0);
+      return body;
     } finally {
       clearTimeout(timer);
     }
-    let body = null;
-    try {
-      body = await response.json();
-    } catch {
-      body = null;
-    }
-    if (!response.ok) {
-      const said = body && typeof body.error === "string" ? body.error : response.statusText;
-      throw new ReadApiError(`${response.status}: ${said || "no details"}`, response.status);
-    }
-    return body;
   };
   return {
     verifications: (limit = 20) => get(`/verifications?limit=${limit}`),

@@ -15,6 +15,19 @@ export const COLORS = {
   info: "#8fa4b1",
 };
 
+// Long words (URLs, image digests, pasted output) wrap instead of widening the panel.
+export const WRAP = { overflowWrap: "anywhere", wordBreak: "break-word", minWidth: 0 };
+
+// The TruthCheck that most needs a look first: Degraded, then one still verifying.
+const HEALTH_ORDER = ["Degraded", "Progressing", "Missing", "Unknown", "Suspended", "Healthy"];
+export function worstFirst(checks) {
+  const rank = (c) => {
+    const i = HEALTH_ORDER.indexOf(verdictOf(c));
+    return i < 0 ? HEALTH_ORDER.length : i;
+  };
+  return [...checks].sort((a, b) => rank(a) - rank(b));
+}
+
 // The TruthCheck entries Argo CD already tracks for the app (no call needed).
 export function truthChecks(application) {
   const resources = application?.status?.resources || [];
@@ -80,6 +93,61 @@ export function verdictAge(truthcheck, now = Date.now()) {
       ? `verdict is ${step} old: the truthgate auditor may have stopped or be failing`
       : `verified ${step} ago${by}`,
   };
+}
+
+// The TruthCheck's health as Argo CD's Lua health check gives it (argocd/health/truthgate.dev/
+// TruthCheck/health.lua), step for step, so the tab never says other than the application's
+// resource list: `status` and `message` are the Lua's; `text` is the message without its age
+// note, `note` that note (or null). tests/ui/test_verdict_age_rule.py runs both on every case.
+const isTable = (v) => (v !== null && typeof v === "object" ? v : null);
+const isNumber = (v) => (typeof v === "number" && !Number.isNaN(v) ? v : null);
+const isText = (v) => (typeof v === "string" && v !== "" ? v : null);
+const LUA_TYPE = { number: "number", boolean: "boolean", object: "table" };
+
+export function truthcheckHealth(truthcheck, now = Date.now()) {
+  const status = isTable(truthcheck?.status);
+  const spec = isTable(truthcheck?.spec) || {};
+  const generation = isNumber((isTable(truthcheck?.metadata) || {}).generation);
+  let note = null;
+  const result = (health, text) => ({ status: health, text, note, message: note ? `${text} (${note})` : text });
+  if (status === null) return result("Healthy", "Awaiting verification by truthgate");
+  const summary = isText(status.summary);
+  if (status.phase === "Pending") return result("Healthy", summary || "Awaiting verification by truthgate");
+  const observed = isNumber(status.observedGeneration);
+  if (generation !== null && observed !== null && observed < generation) {
+    return result("Healthy", `Awaiting verification of generation ${generation} (the TruthCheck changed)`);
+  }
+  if (status.phase === "Verifying") return result("Progressing", summary || "Verifying");
+  let verdict = status.verdict;
+  if (verdict === null || verdict === undefined) return result("Healthy", "Awaiting verification by truthgate");
+  if (typeof verdict !== "string") verdict = `of type ${LUA_TYPE[typeof verdict] || typeof verdict}`;
+  const message = summary || verdict;
+  const epoch = isNumber(status.lastVerifiedEpoch);
+  let age = epoch !== null && epoch > 0 ? Math.floor(now / 1000) - epoch : null;
+  if (age !== null && age < -300) age = null;
+  let stale = false;
+  if (age !== null) {
+    age = Math.max(0, age);
+    const bound = isNumber(status.staleAfterSeconds);
+    stale = (isTable(spec.audit) || {}).enabled !== false && bound !== null && bound > 0 && age > bound;
+    const by = status.verifiedBy === "audit" || status.verifiedBy === "sync" ? ` by ${status.verifiedBy}` : "";
+    note = stale
+      ? `verdict is ${ageStep(age)} old: the truthgate auditor may have stopped or be failing`
+      : `verified ${ageStep(age)} ago${by}`;
+  }
+  if (verdict === "Healthy") return result("Healthy", message);
+  if (verdict === "Progressing") {
+    return stale ? result("Healthy", `Not judged by truthgate (verdict Progressing): ${message}`) : result("Progressing", message);
+  }
+  if (verdict === "Degraded") {
+    return spec.onDivergence === "fail-sync"
+      ? result("Healthy", `Divergence reported by failing the sync (onDivergence: fail-sync): ${message}`)
+      : result("Degraded", message);
+  }
+  if (verdict === "Unknown") {
+    return result("Healthy", summary === null ? "Not judged by truthgate (verdict Unknown)" : `Not judged by truthgate (verdict Unknown): ${summary}`);
+  }
+  return result("Healthy", `Not judged by truthgate: unrecognised verdict ${verdict} in status.verdict`);
 }
 
 export function lastSyncEnd(application) {

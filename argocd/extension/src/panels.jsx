@@ -1,9 +1,9 @@
 // The status panel item, its flyout, the TruthCheck resource tab and the application tab.
 import { useMemo, useState } from "react";
-import { readApi } from "./api.js";
+import { appKey, readApi } from "./api.js";
 import { MetricChart } from "./Chart.jsx";
 import { Findings } from "./Findings.jsx";
-import { COLORS, age, headline, lastSyncEnd, short, timeline, truthChecks, verdictAge, verdictOf } from "./model.js";
+import { COLORS, WRAP, age, headline, lastSyncEnd, short, timeline, truthChecks, truthcheckHealth, verdictAge, verdictOf, worstFirst } from "./model.js";
 import { ReadError, useRead } from "./useRead.jsx";
 
 function Verdict({ verdict }) {
@@ -14,22 +14,23 @@ function Verdict({ verdict }) {
   );
 }
 
-// Status panel: verdict, finding count and age, straight from application.status.resources.
+// Status panel: verdict, finding count and age, straight from application.status.resources
+// (the health Argo CD's Lua gave each TruthCheck); the worst TruthCheck speaks for the rest.
 export function StatusPanel({ application, openFlyout }) {
-  const checks = truthChecks(application);
+  const checks = worstFirst(truthChecks(application));
   if (!checks.length) return null;
-  const worst = checks.find((c) => verdictOf(c) === "Degraded") || checks[0];
+  const worst = checks[0];
   const verdict = verdictOf(worst);
   const { count, text } = headline(worst.health?.message);
   const since = age(lastSyncEnd(application));
+  const more = checks.length > 1 ? ` · ${checks.length} TruthChecks` : "";
   return (
-    <div data-testid="status-panel" style={{ cursor: "pointer", lineHeight: 1.4 }} onClick={() => openFlyout && openFlyout()} title={text}>
+    <div data-testid="status-panel" style={{ cursor: "pointer", lineHeight: 1.4, maxWidth: 260 }} onClick={() => openFlyout && openFlyout()} title={text}>
       <div style={{ fontSize: 18 }}>
         <Verdict verdict={verdict} />
       </div>
-      <div data-testid="status-detail" style={{ fontSize: 12, color: "#6d7f8b" }}>
-        {count || (verdict === "Healthy" ? "no findings" : "see details")}
-        {since ? ` · sync ${since} ago` : ""}
+      <div data-testid="status-detail" style={{ fontSize: 12, color: "#6d7f8b", overflow: "hidden", textOverflow: "ellipsis", whiteSpace: "nowrap" }}>
+        {`${count || text || verdict}${since ? ` · sync ${since} ago` : ""}${more}`}
       </div>
     </div>
   );
@@ -37,15 +38,16 @@ export function StatusPanel({ application, openFlyout }) {
 
 // The flyout: the latest verification's findings and metrics, from the read API.
 export function Flyout({ application }) {
-  const api = useMemo(() => readApi(application), [application?.metadata?.name]);
-  const latest = useRead(application?.metadata?.name, () => api.verifications(1));
+  const key = appKey(application);
+  const api = useMemo(() => readApi(application), [key]);
+  const latest = useRead(key, () => api.verifications(1));
   const checks = truthChecks(application);
   const v = latest.data?.items?.[0];
   return (
-    <div data-testid="flyout" style={{ padding: 16 }}>
+    <div data-testid="flyout" style={{ padding: 16, ...WRAP }}>
       <h3 style={{ marginTop: 0 }}>truthgate: {application?.metadata?.name}</h3>
-      {checks.map((c) => (
-        <p key={`${c.namespace}/${c.name}`}>
+      {worstFirst(checks).map((c) => (
+        <p key={`${c.namespace}/${c.name}`} style={WRAP}>
           TruthCheck {c.namespace}/{c.name}: <Verdict verdict={verdictOf(c)} /> — {c.health?.message}
         </p>
       ))}
@@ -66,20 +68,24 @@ export function Flyout({ application }) {
   );
 }
 
-// Resource tab for a TruthCheck: its live status (Argo CD passes the object), grouped findings.
+// Resource tab for a TruthCheck: its live status (Argo CD passes the object), told as the Lua
+// health check tells it, and the grouped findings.
 export function TruthCheckTab({ application, resource }) {
   const status = resource?.status || {};
-  const verdict = status.verdict || (status.phase ? status.phase : "Unknown");
+  const health = truthcheckHealth(resource);
   const aged = verdictAge(resource);
+  const checked = resource?.spec?.application;
+  const shown = application?.metadata?.name;
+  const gone = application?.metadata?.deletionTimestamp;
   return (
-    <div data-testid="truthcheck-tab" style={{ padding: 16 }}>
+    <div data-testid="truthcheck-tab" style={{ padding: 16, ...WRAP }}>
       <div style={{ fontSize: 18 }}>
-        <Verdict verdict={verdict} />
+        <Verdict verdict={health.status} />
         <span style={{ marginLeft: 12, fontSize: 13, color: "#6d7f8b" }}>
-          revision {short(status.revision)}
+          {status.revision ? `revision ${short(status.revision)}` : null}
           {aged && !aged.stale ? (
             <span data-testid="verdict-age" title={aged.at}>
-              {` · ${aged.text}`}
+              {`${status.revision ? " · " : ""}${aged.text}`}
             </span>
           ) : null}
         </span>
@@ -89,7 +95,14 @@ export function TruthCheckTab({ application, resource }) {
           {aged.text}
         </p>
       ) : null}
-      <p data-testid="summary">{status.summary || "Awaiting verification by truthgate."}</p>
+      <p data-testid="summary">{health.text}</p>
+      {gone || (checked && shown && checked !== shown) ? (
+        <p data-testid="other-app" style={{ color: "#6d7f8b" }}>
+          {gone
+            ? `The application ${shown} is being deleted: this is the TruthCheck's last status.`
+            : `This TruthCheck verifies the application ${checked}, not ${shown}.`}
+        </p>
+      ) : null}
       <Findings application={application} findings={status.findings} total={status.findingsTotal} />
     </div>
   );
@@ -115,7 +128,7 @@ function Event({ e }) {
   const [open, setOpen] = useState(false);
   const color = e.type === "verdict" ? COLORS[e.verdict] : e.type === "break-glass" ? COLORS.warning : e.type === "sync" ? COLORS.Progressing : "#8fa4b1";
   return (
-    <li data-testid={`event-${e.type}`} style={{ borderLeft: `3px solid ${color}`, padding: "4px 10px", margin: "6px 0" }}>
+    <li data-testid={`event-${e.type}`} style={{ borderLeft: `3px solid ${color}`, padding: "4px 10px", margin: "6px 0", ...WRAP }}>
       <div>
         <span style={{ color: "#6d7f8b", fontSize: 12, marginRight: 8 }}>{e.time}</span>
         <strong>{e.title}</strong>
@@ -139,8 +152,8 @@ function Event({ e }) {
 
 // Application tab: the timeline of intent vs behaviour, and the charts of the last verification.
 export function AppTab({ application }) {
-  const api = useMemo(() => readApi(application), [application?.metadata?.name]);
-  const key = application?.metadata?.name;
+  const key = appKey(application);
+  const api = useMemo(() => readApi(application), [key]);
   const data = useRead(key, () => Promise.all([api.intents(50), api.verifications(20)]));
   const withTruthCheck = truthChecks(application).length > 0;
   if (data.loading) return <div style={{ padding: 16 }}>Loading truthgate's records…</div>;

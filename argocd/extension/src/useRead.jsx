@@ -8,7 +8,7 @@ export function useRead(key, load) {
     setState({ loading: true, data: null, error: null });
     load().then(
       (data) => live && setState({ loading: false, data, error: null }),
-      (error) => live && setState({ loading: false, data: null, error: error?.message || String(error) }),
+      (error) => live && setState({ loading: false, data: null, error: { message: error?.message || String(error), status: error?.status || 0, byTruthgate: !!error?.byTruthgate } }),
     );
     return () => {
       live = false;
@@ -17,11 +17,24 @@ export function useRead(key, load) {
   return state;
 }
 
+// What failed, in the user's terms: Argo CD not forwarding the request (its plain 401: session,
+// RBAC, or an application it no longer has) is not truthgate refusing it, nor truthgate down.
+// The brackets hold the status and what was said.
+function explain({ message, status, byTruthgate }) {
+  if (status === 401 && !byTruthgate) {
+    return `Argo CD did not pass the request on (${message}): it needs you signed in, allowed "extensions, invoke, truthgate" and this application, and the application to still exist.`;
+  }
+  if ((status === 401 || status === 403) && byTruthgate) {
+    return `truthgate refused the request Argo CD passed on (${message}): the proxy extension's configuration and truthgate's read API token must match (see truthgate's install guide).`;
+  }
+  if (status === 404) return `truthgate's read API is not enabled or not routed (${message}).`;
+  return `truthgate's read API did not answer (${message}).`;
+}
+
 export function ReadError({ error }) {
   return (
-    <div data-testid="read-error" style={{ color: "#c3424c", margin: "8px 0" }}>
-      truthgate's read API did not answer ({error}). The verdict above is from Argo CD and stays
-      current; details need the truthgate server.
+    <div data-testid="read-error" style={{ color: "#c3424c", margin: "8px 0", overflowWrap: "anywhere" }}>
+      {explain(error)} The verdict Argo CD shows stays current; the details need truthgate's read API.
     </div>
   );
 }
