@@ -19,6 +19,7 @@ from webhooks.checks import (
     probes,
     propagation,
     reachability,
+    readiness,
     stability,
     staleness,
     unrecorded,
@@ -30,6 +31,7 @@ Check = Callable[[Evidence, CheckContext], list[CheckFinding]]
 
 CHECKS: dict[str, Check] = {
     "convergence": convergence.check,
+    "readiness": readiness.check,
     "staleness": staleness.check,
     "images": images.check,
     "propagation": propagation.check,

@@ -22,3 +22,13 @@ def split_api_version(api_version: object) -> tuple[str, str]:
     """``apps/v1`` -> ``("apps", "v1")``; ``v1`` -> ``("", "v1")``; not a string -> ``("", "")``."""
     group, _, version = str(api_version or "").rpartition("/")
     return group, version
+
+
+#: Kubernetes' own API groups without the ``k8s.io`` suffix (``""`` is the core group).
+_BUILTIN_GROUPS = frozenset({"", "apps", "batch", "autoscaling", "policy", "extensions"})
+
+
+def is_builtin_group(group: str) -> bool:
+    """Whether ``group`` is one of Kubernetes' own API groups (core, ``apps``, ``*.k8s.io``) rather
+    than one a CustomResourceDefinition adds (``cert-manager.io``; ``cluster.x-k8s.io`` too)."""
+    return group in _BUILTIN_GROUPS or group.endswith(".k8s.io")
