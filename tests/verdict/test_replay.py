@@ -23,6 +23,10 @@ EXPECTED: dict[str, tuple[str, dict[str, str | None] | None]] = {
         "convergence/statefulset",
         {"kind": "StatefulSet", "namespace": "shop", "name": "cache"},
     ),
+    "readiness": (
+        "readiness/custom-resource",
+        {"kind": "Database", "namespace": "shop", "name": "shop-web"},
+    ),
     "staleness": (
         "staleness/generation",
         {"kind": "Deployment", "namespace": "shop", "name": "web"},
