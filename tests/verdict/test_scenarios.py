@@ -188,6 +188,10 @@ STORIES: dict[str, Story] = {
         checks=("convergence/deployment",),
         summary="2 critical: Deployment accounts/accounts: 1 of 2 pods updated, 2 available: 1 "
         'CreateContainerConfigError (accounts-7f7f7f7f7f-zzzzz): secret "accounts-db-v2" not found',
+        says=(
+            "ExternalSecret accounts/accounts-db-v2: Ready=False for 2m57s: SecretSyncedError: "
+            "could not get secret data from provider (still converging",
+        ),
     ),
     # Audit, two days after the sync: a node added 50 s ago and an HPA scale-up a minute ago
     # have pods starting, one waiting for the node the cluster autoscaler adds.
@@ -225,6 +229,34 @@ STORIES: dict[str, Story] = {
         "Progressing",
         checks=("convergence/deployment",),
         unsaid=("re-pushed",),
+    ),
+    # Audit: the Vault role behind the Stripe key lost its policy at 09:31; the pods run on with
+    # the Secret synced before, and Argo CD's last word on the app was Healthy.
+    "external-secret-stopped-syncing": Story(
+        "Degraded",
+        checks=("readiness/custom-resource",),
+        summary="1 critical: ExternalSecret payments/stripe-api: Ready=False for 30m: "
+        "SecretSyncedError: could not get secret data from provider",
+        says=("403. Errors: * permission denied",),
+        unsaid=("Deployment payments/payments-api",),
+    ),
+    # Git turned on TLS for the docs Ingress; cert-manager's ingress-shim made the Certificate,
+    # and the ACME order is pending a minute after the sync.
+    "certificate-issuing-after-tls-enabled": Story(
+        "Progressing",
+        checks=("readiness/custom-resource",),
+        summary="Progressing: Certificate docs/docs-tls: Ready=False for 58s: DoesNotExist: "
+        "Issuing certificate as Secret does not exist (still converging, started 58s ago)",
+    ),
+    # A topic shrunk by mistake (refused by Kafka since yesterday); Git put the partitions
+    # back, and the topic operator has not read the new generation three minutes in.
+    "kafka-topic-fix-not-yet-observed": Story(
+        "Progressing",
+        checks=("readiness/custom-resource", "staleness/generation"),
+        says=(
+            "KafkaTopic orders/order-events: Ready=False for 18h20m (reported for generation 4; "
+            "generation 5 not observed yet): KafkaError: Decreasing partitions not supported",
+        ),
     ),
 }
 
@@ -286,4 +318,25 @@ def test_a_cronjob_run_failing_now_is_degraded() -> None:
     assert verdict["summary"].startswith(
         "1 critical: Job reports/rollup-29403015: failed (a run of CronJob rollup), "
         "BackoffLimitExceeded"
+    )
+
+
+def test_a_topic_left_on_its_old_generation_is_the_operator_lag_not_a_broken_topic() -> None:
+    doc = json.loads((SCENARIOS / "kafka-topic-fix-not-yet-observed.json").read_text())
+    doc["collectedAt"] = "2026-11-30T11:20:00Z"  # twenty minutes after the sync
+    doc["application"]["status"]["reconciledAt"] = "2026-11-30T11:19:30Z"
+    findings = judge(load_evidence(doc))["findings"]
+    severity = {f["check"]: f["severity"] for f in findings}
+    assert severity == {"staleness/generation": "critical", "readiness/custom-resource": "warning"}
+
+
+def test_the_topic_still_refused_on_its_current_generation_is_degraded() -> None:
+    doc = json.loads((SCENARIOS / "kafka-topic-fix-not-yet-observed.json").read_text())
+    doc["collectedAt"] = "2026-11-30T11:20:00Z"
+    doc["application"]["status"]["reconciledAt"] = "2026-11-30T11:19:30Z"
+    doc["objects"][0]["status"]["observedGeneration"] = 5  # read, and still refused
+    verdict = judge(load_evidence(doc))
+    assert verdict["verdict"] == "Degraded"
+    assert verdict["summary"].startswith(
+        "1 critical: KafkaTopic orders/order-events: Ready=False for 18h37m: KafkaError"
     )
