@@ -45,6 +45,7 @@ from webhooks.cluster.resources import (
     SERVICE,
     TRUTHCHECK,
     ResourceType,
+    ServedType,
 )
 from webhooks.evidence.model import KubeObject
 from webhooks.postsync.collect import SystemClock
@@ -71,6 +72,10 @@ class Counting:
     def list_objects(self, rtype: ResourceType, namespace: str | None) -> list[KubeObject]:
         self.calls["list"] += 1
         return self.inner.list_objects(rtype, namespace)
+
+    def served_types(self, group: str, version: str) -> list[ServedType]:
+        self.calls["get"] += 1
+        return self.inner.served_types(group, version)
 
     def secret_value(self, namespace: str, name: str, key: str) -> str | None:
         self.calls["get"] += 1

@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass, field
 
 from webhooks.cluster.api import ClusterReader
-from webhooks.cluster.resources import ResourceType
+from webhooks.cluster.resources import ResourceType, ServedType
 from webhooks.evidence.model import KubeObject
 
 
@@ -37,6 +37,9 @@ class PassCache:
         self, rtype: ResourceType, namespace: str | None, name: str
     ) -> KubeObject | None:
         return self._reader.get_object(rtype, namespace, name)
+
+    def served_types(self, group: str, version: str) -> list[ServedType]:
+        return self._reader.served_types(group, version)
 
     def secret_value(self, namespace: str, name: str, key: str) -> str | None:
         return self._reader.secret_value(namespace, name, key)

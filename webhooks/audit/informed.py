@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from webhooks.cluster.api import ClusterReader
 from webhooks.cluster.informer import Informers
-from webhooks.cluster.resources import ResourceType
+from webhooks.cluster.resources import ResourceType, ServedType
 from webhooks.evidence.model import KubeObject
 
 
@@ -31,6 +31,9 @@ class InformedReader:
         self, rtype: ResourceType, namespace: str | None, name: str
     ) -> KubeObject | None:
         return self._fallback.get_object(rtype, namespace, name)
+
+    def served_types(self, group: str, version: str) -> list[ServedType]:
+        return self._fallback.served_types(group, version)
 
     def secret_value(self, namespace: str, name: str, key: str) -> str | None:
         return self._fallback.secret_value(namespace, name, key)

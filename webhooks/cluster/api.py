@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
-from webhooks.cluster.resources import ResourceType
+from webhooks.cluster.resources import ResourceType, ServedType
 from webhooks.evidence.model import KubeObject
 
 
@@ -23,6 +23,10 @@ class ClusterReader(Protocol):
 
     def list_objects(self, rtype: ResourceType, namespace: str | None) -> list[KubeObject]:
         """Every object of a type in a namespace (Secrets: metadata only)."""
+        ...
+
+    def served_types(self, group: str, version: str) -> list[ServedType]:
+        """The resource types ``group/version`` serves (API discovery); none when not served."""
         ...
 
     def secret_value(self, namespace: str, name: str, key: str) -> str | None:

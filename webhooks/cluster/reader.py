@@ -22,6 +22,7 @@ import os
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import quote
 
 import urllib3
 from kubernetes import client as k8s_client
@@ -38,8 +39,11 @@ from webhooks.cluster.resources import (
     SECRET,
     STATEFULSET,
     ResourceType,
+    ServedType,
+    served_types,
 )
 from webhooks.cluster.watch import WatchStream
+from webhooks.common.api import join_api_version
 from webhooks.errors import ClusterError, ConflictError, short
 from webhooks.evidence.model import KubeObject
 from webhooks.policy.gatekeeper.inventory import SyncKind
@@ -141,6 +145,21 @@ class KubeClient:
             on_open=on_open,
         )
 
+    def served_types(self, group: str, version: str) -> list[ServedType]:
+        """The resource types ``group/version`` serves, from API discovery (one bounded GET of
+        ``/apis/{group}/{version}``; subresources left out). Not served (404): none."""
+        status, body = self._call(
+            "GET",
+            f"/apis/{quote(group, safe='')}/{quote(version, safe='')}",
+            "get",
+            ResourceType(group, version, "", ""),
+            None,
+            what=f"API discovery of {join_api_version(group, version)}",
+        )
+        if status == 404:
+            return []
+        return served_types(group, version, body)
+
     def secret_value(self, namespace: str, name: str, key: str) -> str | None:
         status, body = self._call("GET", SECRET.path(namespace, name), "get", SECRET, namespace)
         if status == 404:
@@ -221,12 +240,13 @@ class KubeClient:
         accept: str = _JSON,
         content_type: str | None = None,
         subresource: str | None = None,
+        what: str | None = None,
     ) -> tuple[int, dict[str, Any]]:
         """One request; returns (status, decoded body) for 2xx and 404, raises otherwise."""
         headers = {"Accept": accept}
         if content_type:
             headers["Content-Type"] = content_type
-        what = rtype.qualified + (f"/{subresource}" if subresource else "")
+        what = what or rtype.qualified + (f"/{subresource}" if subresource else "")
         try:
             request = self._api.param_serialize(
                 method,

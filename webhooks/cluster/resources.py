@@ -8,6 +8,7 @@ only on the list itself), so every object in an Evidence document is self-descri
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote
 
 from webhooks.common.api import API_GROUP, API_VERSION_NAME, join_api_version
@@ -41,6 +42,29 @@ class ResourceType:
             if subresource is not None:
                 base += f"/{subresource}"
         return base
+
+
+@dataclass(frozen=True)
+class ServedType:
+    """One resource type an API group/version serves, as API discovery describes it."""
+
+    rtype: ResourceType
+    namespaced: bool
+
+
+def served_types(group: str, version: str, discovery: dict[str, Any]) -> list[ServedType]:
+    """The types of an ``APIResourceList`` (``GET /apis/{group}/{version}``), subresources
+    (``deployments/scale``) left out."""
+    out: list[ServedType] = []
+    for res in discovery.get("resources") or []:
+        if not isinstance(res, dict):
+            continue
+        name, kind = res.get("name"), res.get("kind")
+        if isinstance(name, str) and isinstance(kind, str) and name and "/" not in name:
+            out.append(
+                ServedType(ResourceType(group, version, name, kind), bool(res.get("namespaced")))
+            )
+    return out
 
 
 APPLICATION = ResourceType("argoproj.io", "v1alpha1", "applications", "Application")
