@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.cluster.fakeapi import ApiServer
-from tests.postsync.world import seed
+from tests.postsync.world import ES_ENTRY, EXTERNALSECRET, own, seed, serve_custom, stripe_api
 from tests.support.net import free_port
 from webhooks.audit.auditor import Auditor
 from webhooks.audit.lease import LeaseElector
@@ -474,3 +474,20 @@ def test_a_prometheus_that_did_not_answer_is_asked_once_per_pass_not_once_per_tr
         said = [_said((tc or {}).get("status") or {}) for tc in statuses]
         assert all("error-ratio" in s and "could not fetch" in s for s in said), said
         assert sum("earlier in this audit pass" in s for s in said) == 2, said
+
+
+def test_a_custom_resource_that_stops_syncing_between_syncs_degrades_the_app(
+    api: ApiServer, kube: KubeClient, web: Web, clock: StepClock
+) -> None:
+    _world(api, web)
+    serve_custom(api, EXTERNALSECRET)
+    own(api, ES_ENTRY)
+    stripe_api(api, START - timedelta(hours=1), ready="True")
+    auditor = _auditor(kube, clock)
+    assert [r.verdict for r in auditor.tick()] == ["Healthy"]
+    stripe_api(api, clock.now())  # its provider starts refusing, no sync
+    clock.advance(minutes=36)
+    [r] = auditor.tick()
+    assert r.outcome == "published" and r.verdict == "Degraded"
+    [found] = [f for f in _status(api)["findings"] if f["check"] == "readiness/custom-resource"]
+    assert found["message"].startswith("ExternalSecret shop/stripe-api: Ready=False for 36m")

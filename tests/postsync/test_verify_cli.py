@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,17 @@ import kmock
 import pytest
 
 from tests.cluster.fakeapi import ApiServer
-from tests.postsync.world import REVISION, SECRET_VALUE, seed
+from tests.postsync.world import (
+    CERTIFICATE,
+    ES_ENTRY,
+    EXTERNALSECRET,
+    REVISION,
+    SECRET_VALUE,
+    own,
+    seed,
+    serve_custom,
+    stripe_api,
+)
 from webhooks.cluster.resources import APPLICATION, TRUTHCHECK
 
 Web = tuple[str, dict[str, int]]
@@ -277,3 +289,81 @@ def test_ledger_supplies_this_syncs_intents_and_records_the_verification(
     assert record["verdict"] == "Degraded" and record["revision"] == REVISION
     assert record["syncStartedAt"] == "2026-11-27T10:00:00Z"
     assert record["truthCheck"] == {"namespace": "shop", "name": "shop-web"}
+
+
+def test_a_custom_resource_of_the_app_not_ready_degrades_it(
+    api: ApiServer, verify: Verify, web: Web, tmp_path: Path
+) -> None:
+    url, _ = web
+    seed(api, {"web-health": f"{url}/healthz"})
+    serve_custom(api, EXTERNALSECRET)
+    stripe_api(api, datetime.now(UTC) - timedelta(minutes=30))
+    own(api, ES_ENTRY, {**ES_ENTRY, "name": "gone"})  # one Argo CD lists but no longer exists
+    saved = tmp_path / "evidence.json"
+    out = verify(*SHOP, "--save-evidence", str(saved))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("Degraded:"), out.stdout
+    st = status(api)
+    assert st["verdict"] == "Degraded"
+    [found] = [f for f in st["findings"] if f["check"] == "readiness/custom-resource"]
+    assert found["severity"] == "critical"
+    assert "ExternalSecret shop/stripe-api: Ready=False for 30m" in found["message"]
+    assert "not looked at" not in st["summary"]
+    kinds = [(o["kind"], o["metadata"]["name"]) for o in json.loads(saved.read_text())["objects"]]
+    assert kinds.count(("ExternalSecret", "stripe-api")) == 1
+    # Once it syncs again, the app is Healthy: the finding came from the live object.
+    stripe_api(api, datetime.now(UTC), ready="True")
+    assert verify(*SHOP).stdout.startswith("Healthy:")
+
+
+def test_a_custom_type_the_verifier_may_not_read_is_a_gap_not_a_failure(
+    api: ApiServer, verify: Verify, web: Web
+) -> None:
+    url, _ = web
+    seed(api, {"web-broken": f"{url}/broken"})
+    serve_custom(api, EXTERNALSECRET, CERTIFICATE)
+    stripe_api(api, datetime.now(UTC), ready="True")
+    api.put(CERTIFICATE, {"metadata": {"name": "web-tls", "namespace": "shop"}})
+    cert = {"group": "cert-manager.io", "version": "v1", "kind": "Certificate", "name": "web-tls"}
+    own(api, ES_ENTRY, cert, {**cert, "name": "api-tls"})
+    (
+        api.emulator[kmock.resource("cert-manager.io", "v1", "certificates")]
+        << 403
+        << {
+            "kind": "Status",
+            "code": 403,
+            "reason": "Forbidden",
+            "message": 'certificates.cert-manager.io "web-tls" is forbidden',
+        }
+    )
+    out = verify(*SHOP)
+    assert out.returncode == 0, out.stderr
+    st = status(api)
+    # Judged from the rest (the failing probe), the unread type said once.
+    assert st["verdict"] == "Degraded"
+    assert [f["check"] for f in st["findings"] if f["severity"] == "critical"] == ["probes/failed"]
+    assert st["summary"].endswith(
+        "(not looked at: certificates.cert-manager.io in shop (forbidden))"
+    )
+
+
+def test_failing_discovery_or_an_unknown_group_changes_nothing_else(
+    api: ApiServer, verify: Verify, web: Web
+) -> None:
+    url, _ = web
+    seed(api, {"web-health": f"{url}/healthz"})
+    serve_custom(api, EXTERNALSECRET)
+    stripe_api(
+        api, datetime.now(UTC) - timedelta(minutes=30)
+    )  # not ready, but its type cannot be discovered: not judged
+    unknown = {"group": "gone.example.com", "version": "v1", "kind": "Widget", "name": "w"}
+    own(api, ES_ENTRY, unknown)
+    api.emulator[re.compile(r"^/apis/external-secrets\.io/v1beta1/?$")] << 503
+    out = verify(*SHOP)
+    assert out.returncode == 0, out.stderr
+    st = status(api)
+    assert st["verdict"] == "Healthy", st
+    assert not [f for f in st["findings"] if f["check"] == "readiness/custom-resource"]
+    assert st["summary"].endswith(
+        "(not looked at: custom resources of external-secrets.io/v1beta1 (API discovery failed))"
+    )

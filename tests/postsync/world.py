@@ -15,6 +15,8 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import kmock
+
 from tests.cluster.fakeapi import ApiServer
 from webhooks.cluster.resources import (
     APPLICATION,
@@ -26,6 +28,7 @@ from webhooks.cluster.resources import (
     SECRET,
     SERVICE,
     TRUTHCHECK,
+    ResourceType,
 )
 
 SYNC_STARTED = datetime(2026, 11, 27, 10, 0, 0, tzinfo=UTC)
@@ -119,6 +122,59 @@ def application(
             ],
         },
     }
+
+
+EXTERNALSECRET = ResourceType("external-secrets.io", "v1beta1", "externalsecrets", "ExternalSecret")
+CERTIFICATE = ResourceType("cert-manager.io", "v1", "certificates", "Certificate")
+
+
+def serve_custom(api: ApiServer, *rtypes: ResourceType) -> None:
+    """Install the CRDs of ``rtypes`` (namespaced) so discovery and the API serve them."""
+    for rtype in rtypes:
+        api.emulator.resources[
+            kmock.resource(rtype.group, rtype.version, rtype.plural)
+        ].kind = rtype.kind
+        api.emulator.resources[
+            kmock.resource(rtype.group, rtype.version, rtype.plural)
+        ].namespaced = True
+
+
+def own(api: ApiServer, *resources: dict[str, str]) -> None:
+    """Add ``resources`` to the Application's status.resources, as Argo CD lists them."""
+    app = api.get(APPLICATION, "argocd", "shop-web")
+    assert app is not None
+    app["status"]["resources"] += [
+        {"namespace": "shop", "status": "Synced", **r} for r in resources
+    ]
+    api.put(APPLICATION, app)
+
+
+def stripe_api(api: ApiServer, since: datetime, ready: str = "False") -> None:
+    """ExternalSecret shop/stripe-api (a custom resource of the app), Ready=``ready`` since
+    ``since``; ``serve_custom(api, EXTERNALSECRET)`` and ``own(api, ES_ENTRY)`` make it served
+    and the app's."""
+    api.put(
+        EXTERNALSECRET,
+        {
+            "metadata": {"name": "stripe-api", "namespace": "shop", "generation": 1},
+            "spec": {"target": {"name": "stripe-api"}},
+            "status": {
+                "conditions": [
+                    {
+                        "type": "Ready",
+                        "status": ready,
+                        "reason": "SecretSyncedError",
+                        "message": "could not get secret data from provider",
+                        "lastTransitionTime": iso(since),
+                    }
+                ]
+            },
+        },
+    )
+
+
+ES_ENTRY = {"group": "external-secrets.io", "version": "v1beta1", "kind": "ExternalSecret"}
+ES_ENTRY |= {"name": "stripe-api"}
 
 
 def truthcheck(

@@ -3,7 +3,7 @@
 The judge reads nothing but this document, so whatever truthgate knew when it judged is in it:
 the Application (declared + controller-reported), the TruthCheck (what to check and how),
 intents the admission webhook recorded since this sync started, the live objects of the
-application (see ``scope``), truthgate's own probes and the Prometheus metric windows. A saved
+application (see ``scope``) and its custom resources (see ``custom``), truthgate's own probes and the Prometheus metric windows. A saved
 Evidence document replays to the same verdict offline.
 
 Sections are optional by design: no ledger configured means no ``intents``; a TruthCheck without
@@ -34,6 +34,7 @@ from webhooks.postsync.appinfo import (
     managed_keys,
     sync_ref,
 )
+from webhooks.postsync.custom import custom_objects
 from webhooks.postsync.probes import ProbeSpec, parse_probes, run_probes
 from webhooks.postsync.scope import select_app_objects
 
@@ -184,6 +185,7 @@ class Collector:
             target.exclude_uids,
             workloads=_workloads(truthcheck, target.truthcheck_namespace),
         )
+        objects += _new(objects, custom_objects(self.reader, app, self.gaps))
 
         if audit:
             objects += self._nodes(objects)
@@ -259,6 +261,18 @@ class Collector:
                 if len(records) > 2 * MAX_INTENTS:
                     records = _latest(records)
         return _latest(records)
+
+
+def _new(objects: list[KubeObject], extra: list[KubeObject]) -> list[KubeObject]:
+    """``extra`` without the objects (by uid) ``objects`` already holds."""
+    uids = {(o.get("metadata") or {}).get("uid") for o in objects} - {None}
+    out: list[KubeObject] = []
+    for obj in extra:
+        uid = (obj.get("metadata") or {}).get("uid")
+        if uid is None or uid not in uids:
+            uids.add(uid)
+            out.append(obj)
+    return out
 
 
 def _latest(records: list[IntentRecord]) -> list[IntentRecord]:
