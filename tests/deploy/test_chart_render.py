@@ -12,7 +12,17 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.deploy.conftest import CHART, ROOT, Manifest, kinds, one, render, validate_builtin
+from tests.deploy.conftest import (
+    CHART,
+    ROOT,
+    Manifest,
+    kinds,
+    one,
+    render,
+    render_error,
+    validate_builtin,
+)
+from webhooks.common.api import is_builtin_group
 
 CI_VALUES = {p.name: yaml.safe_load(p.read_text()) for p in sorted((CHART / "ci").glob("*.yaml"))}
 # Kinds of other projects' CRDs: checked field by field below, not against an OpenAPI schema.
@@ -388,8 +398,10 @@ def test_the_verifier_role_only_reads_except_truthcheck_status() -> None:
         assert "*" not in rule["verbs"] + rule["resources"] + rule["apiGroups"]
         if rule["resources"] == ["truthchecks/status"]:
             assert rule["verbs"] == ["patch"]  # the one write the code makes
-        else:
+        elif is_builtin_group(rule["apiGroups"][0]) or rule["apiGroups"] == ["truthgate.dev"]:
             assert set(rule["verbs"]) == {"get", "list"}, rule
+        else:  # custom resources are read one by one, by name
+            assert rule["verbs"] == ["get"], rule
     granted = {
         (g, r) for rule in role["rules"] for g in rule["apiGroups"] for r in rule["resources"]
     }
@@ -411,8 +423,41 @@ def test_the_verifier_role_only_reads_except_truthcheck_status() -> None:
         ("events.k8s.io", "events"),
         ("truthgate.dev", "truthchecks"),
         ("truthgate.dev", "truthchecks/status"),
+        ("external-secrets.io", "externalsecrets"),
+        ("cert-manager.io", "certificates"),
+        ("cert-manager.io", "certificaterequests"),
+        ("cert-manager.io", "issuers"),
     }
     assert granted == needed
+
+
+def test_custom_resource_grants_follow_the_value_and_refuse_the_core_group() -> None:
+    custom = [{"apiGroups": ["kafka.strimzi.io"], "resources": ["kafkatopics"]}]
+    docs = render({"verifier": {"rbac": {"customResources": custom}}})
+    rules = one(docs, "ClusterRole", "truthgate-verifier")["rules"]  # the auditor's too
+    assert [
+        r
+        for r in rules
+        if not is_builtin_group(r["apiGroups"][0]) and r["apiGroups"] != ["truthgate.dev"]
+    ] == [{"apiGroups": ["kafka.strimzi.io"], "resources": ["kafkatopics"], "verbs": ["get"]}]
+    none = one(
+        render({"verifier": {"rbac": {"customResources": []}}}), "ClusterRole", "truthgate-verifier"
+    )
+    assert {g for r in none["rules"] for g in r["apiGroups"]} <= {
+        "",
+        "apps",
+        "batch",
+        "autoscaling",
+        "discovery.k8s.io",
+        "events.k8s.io",
+        "truthgate.dev",
+    }
+    for refused in (
+        {"apiGroups": [""], "resources": ["secrets"]},
+        {"apiGroups": ["*"], "resources": ["*"]},
+    ):
+        message = render_error({"verifier": {"rbac": {"customResources": [refused]}}})
+        assert "/verifier/rbac/customResources/0/apiGroups/0" in message
 
 
 def test_secrets_access_can_be_dropped() -> None:

@@ -163,6 +163,17 @@ application namespaces bind and by the self-verification hooks' own Role.
 - apiGroups: [truthgate.dev]
   resources: [truthchecks]
   verbs: [get, list]
+{{- range .Values.verifier.rbac.customResources }}
+{{- if or (has "" .apiGroups) (has "*" .apiGroups) (has "*" .resources) }}
+{{- fail "verifier.rbac.customResources: name custom resource API groups and resources (no core group \"\", no \"*\"): Secrets and built-in kinds have their own grants" }}
+{{- end }}
+# The application's custom resources of these types (Application status.resources), read one
+# by one: get only. Their resource names come from API discovery, which every authenticated
+# user may read (the built-in ClusterRole system:discovery).
+- apiGroups: {{ .apiGroups | toJson }}
+  resources: {{ .resources | toJson }}
+  verbs: [get]
+{{- end }}
 # The only write: a merge patch of the status (the TruthCheck itself is read with get).
 - apiGroups: [truthgate.dev]
   resources: [truthchecks/status]
