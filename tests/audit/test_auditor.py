@@ -340,6 +340,30 @@ def test_a_new_intent_brings_the_audit_forward_with_one_ledger_read_per_pass(
     assert auditor.tick() == []  # that intent is judged now: no second early audit
 
 
+def test_an_intent_recorded_under_an_apps_namespaced_key_brings_its_audit_forward(
+    api: ApiServer, kube: KubeClient, web: Web, clock: StepClock, ledger: IntentStore
+) -> None:
+    # Argo CD tracks team-a's shop-web as "team-a_shop-web"; the webhook records it so.
+    _world(api, web)
+    app = api.get(APPLICATION, "argocd", "shop-web")
+    assert app is not None
+    api.delete(APPLICATION, "argocd", "shop-web")
+    app["metadata"] = {"name": "shop-web", "namespace": "team-a"}
+    api.put(APPLICATION, app)
+    tc = api.get(TRUTHCHECK, "shop", "shop-web")
+    assert tc is not None
+    tc["spec"]["applicationNamespace"] = "team-a"
+    api.put(TRUTHCHECK, tc)
+    auditor = _auditor(kube, clock, ledger=ledger)
+    assert [r.outcome for r in auditor.tick()] == ["published"]
+    clock.advance(minutes=2)
+    assert auditor.tick() == []  # 2 of its 5 minutes: still waiting
+    ledger.append(_intent("rollout", clock.at, app="team-a_shop-web"))
+    clock.advance(seconds=30)
+    [r] = auditor.tick()
+    assert r.name == "shop-web", r  # audited at 2m30s, not at 5m
+
+
 def test_early_audits_are_spaced_and_a_down_ledger_only_costs_the_trigger(
     api: ApiServer, kube: KubeClient, web: Web, clock: StepClock, ledger: IntentStore
 ) -> None:

@@ -338,19 +338,12 @@ def test_argo_cd_outside_the_argocd_namespace(
         )
 
 
-def test_an_app_outside_argo_cds_namespace_gets_the_intents_recorded_under_its_key(
-    api: ApiServer, kube: KubeClient, web: Web, tmp_path: Path
-) -> None:
-    # Apps in any namespace: Argo CD tracks team-a's shop-web as "team-a_shop-web", and the
-    # webhook records its intents under that key.
-    url, _ = web
-    seed(api, {"web-health": f"{url}/healthz"})
-    move_application(api, "team-a")
+def _team_a_intents(kube: KubeClient, tmp_path: Path, keys: dict[str, str]) -> list[str]:
+    """The intents a verification of team-a's shop-web collects from a ledger holding one
+    record (uid → app key) per entry of ``keys``, a few seconds into the sync."""
     store = open_store(str(tmp_path / "ledger.db"))
-    store.append(draft("ours", app="team-a_shop-web", at=iso(SYNC_STARTED + timedelta(seconds=5))))
-    store.append(
-        draft("billing", app="team-a_billing", at=iso(SYNC_STARTED + timedelta(seconds=6)))
-    )
+    for n, (uid, key) in enumerate(keys.items()):
+        store.append(draft(uid, app=key, at=iso(SYNC_STARTED + timedelta(seconds=5 + n))))
     saved = tmp_path / "evidence.json"
     try:
         Verifier(kube, kube, judge, FakeClock(SYNC_STARTED), ledger=store).run(
@@ -364,4 +357,38 @@ def test_an_app_outside_argo_cds_namespace_gets_the_intents_recorded_under_its_k
         )
     finally:
         store.close()
-    assert [i["uid"] for i in json.loads(saved.read_text())["intents"]] == ["ours"]
+    return [i["uid"] for i in json.loads(saved.read_text())["intents"]]
+
+
+def test_an_app_outside_argo_cds_namespace_gets_the_intents_recorded_under_its_key(
+    api: ApiServer, kube: KubeClient, web: Web, tmp_path: Path
+) -> None:
+    # Apps in any namespace: Argo CD tracks team-a's shop-web as "team-a_shop-web", and the
+    # webhook records its intents under that key.
+    url, _ = web
+    seed(api, {"web-health": f"{url}/healthz"})
+    move_application(api, "team-a")
+    keys = {"ours": "team-a_shop-web", "billing": "team-a_billing"}
+    assert _team_a_intents(kube, tmp_path, keys) == ["ours"]
+
+
+@pytest.mark.parametrize(
+    "case",
+    [("argocd", ["ours"]), (None, ["ours", "argocds"])],
+    ids=["application-says-where-argo-cd-runs", "it-does-not-say"],
+)
+def test_a_bare_key_is_the_control_plane_apps_when_the_application_says_where_that_is(
+    api: ApiServer, kube: KubeClient, web: Web, tmp_path: Path, case: tuple[str | None, list[str]]
+) -> None:
+    # argocd's own shop-web is recorded under the bare key; team-a's under "team-a_shop-web".
+    controller_namespace, expected = case
+    url, _ = web
+    seed(api, {"web-health": f"{url}/healthz"})
+    move_application(api, "team-a")
+    if controller_namespace:
+        moved = api.get(APPLICATION, "team-a", "shop-web")
+        assert moved is not None
+        moved["status"]["controllerNamespace"] = controller_namespace
+        api.put(APPLICATION, moved)
+    keys = {"ours": "team-a_shop-web", "argocds": "shop-web"}
+    assert _team_a_intents(kube, tmp_path, keys) == expected

@@ -240,7 +240,9 @@ class Auditor:
         out: list[KubeObject] = []
         for tc in waiting:
             app = self._app(tc)
-            intent = newest.get(app.name) if app is not None else None
+            # Under each key the webhook may have recorded the app by (<ns>_<app> or <app>).
+            keys = app.ledger_keys() if app is not None else ()
+            intent = max((newest[k] for k in keys if k in newest), default=None)
             if due.is_triggered(tc, now, self._last.get(self._key(tc)), intent):
                 ns, name = self._names(tc)
                 log.info("%s/%s: a new intent of its application, audited early", ns, name)

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from webhooks.checks import kube
-from webhooks.common.argocd import AppRef, is_hook, tracked_app
+from webhooks.common.argocd import AppRef, controller_namespace, is_hook, tracked_app
 from webhooks.common.times import try_parse_time
 from webhooks.evidence.model import KubeObject
 
@@ -100,7 +100,7 @@ class ObjectIndex:
         self.objects: list[KubeObject] = [o for o in objects if isinstance(o, dict)]
         self.app_name = kube.get_str(application, "metadata", "name") if application else None
         # Tracking writes a bare "<app>" for the control-plane namespace's applications.
-        self._control_plane = kube.get_str(application, "status", "controllerNamespace")
+        self._control_plane = controller_namespace(application)
         self._app = (
             AppRef(self.app_name, kube.get_str(application, "metadata", "namespace"))
             if self.app_name

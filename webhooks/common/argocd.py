@@ -152,6 +152,13 @@ def tracked_app(obj: Mapping[str, Any] | None) -> AppRef | None:
     return AppRef.parse(label) if isinstance(label, str) else None
 
 
+def controller_namespace(application: Mapping[str, Any] | None) -> str | None:
+    """Where Argo CD's controller runs, as it writes on each Application
+    (``status.controllerNamespace``); None when it does not say."""
+    namespace = _dict(_dict(application).get("status")).get("controllerNamespace")
+    return namespace if isinstance(namespace, str) and namespace else None
+
+
 def control_plane_namespaces(argocd_usernames: Iterable[str]) -> frozenset[str]:
     """Where Argo CD's control plane runs, read from the usernames its syncs arrive as: the
     namespace of each ``system:serviceaccount:<ns>:<name>`` among them, else the default."""

@@ -24,7 +24,7 @@ from webhooks.cluster.api import ClusterReader
 from webhooks.cluster.errors import ForbiddenError
 from webhooks.cluster.resources import APP_OBJECT_TYPES, APPLICATION, NODE, TRUTHCHECK, ResourceType
 from webhooks.common.api import API_VERSION
-from webhooks.common.argocd import AppRef
+from webhooks.common.argocd import AppRef, controller_namespace
 from webhooks.common.times import format_time, try_parse_time
 from webhooks.errors import ClusterError, LedgerError, short
 from webhooks.evidence.model import Evidence, IntentRecord, KubeObject, MetricSeries, Probe
@@ -202,7 +202,7 @@ class Collector:
             # An audit looks for the change a regression followed across the whole lookback.
             since = (None if audit else try_parse_time(sync.started_at)) or now - INTENTS_LOOKBACK
             try:
-                evidence["intents"] = self._intents(target.app, since)
+                evidence["intents"] = self._intents(target.app, since, _control_plane(app))
             except LedgerError as e:
                 # No intents section means "no ledger": the checks then claim nothing about
                 # declared or unrecorded changes, rather than reading an outage as "none".
@@ -250,17 +250,25 @@ class Collector:
                 out.append(node)
         return out
 
-    def _intents(self, app: AppRef, since: datetime) -> list[IntentRecord]:
+    def _intents(
+        self, app: AppRef, since: datetime, control_plane: frozenset[str] | None
+    ) -> list[IntentRecord]:
         """The app's intents since ``since``, oldest first, under each key the webhook may
-        have recorded it by (``<ns>_<app>`` for an application outside Argo CD's namespace)."""
+        have recorded it by (``<ns>_<app>`` for an application outside Argo CD's namespace;
+        only that key when the Application says where Argo CD runs)."""
         assert self.ledger is not None
         records: list[IntentRecord] = []
-        for key in app.ledger_keys():
+        for key in app.ledger_keys(control_plane):
             for record in self.ledger.intents(app=key, since=since):
                 records.append(record)
                 if len(records) > 2 * MAX_INTENTS:
                     records = _latest(records)
         return _latest(records)
+
+
+def _control_plane(app: KubeObject) -> frozenset[str] | None:
+    namespace = controller_namespace(app)
+    return frozenset({namespace}) if namespace else None
 
 
 def _new(objects: list[KubeObject], extra: list[KubeObject]) -> list[KubeObject]:
