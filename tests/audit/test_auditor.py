@@ -14,7 +14,15 @@ from typing import Any
 import pytest
 
 from tests.cluster.fakeapi import ApiServer
-from tests.postsync.world import ES_ENTRY, EXTERNALSECRET, own, seed, serve_custom, stripe_api
+from tests.postsync.world import (
+    ES_ENTRY,
+    EXTERNALSECRET,
+    move_application,
+    own,
+    seed,
+    serve_custom,
+    stripe_api,
+)
 from tests.support.net import free_port
 from webhooks.audit.auditor import Auditor
 from webhooks.audit.lease import LeaseElector
@@ -345,11 +353,7 @@ def test_an_intent_recorded_under_an_apps_namespaced_key_brings_its_audit_forwar
 ) -> None:
     # Argo CD tracks team-a's shop-web as "team-a_shop-web"; the webhook records it so.
     _world(api, web)
-    app = api.get(APPLICATION, "argocd", "shop-web")
-    assert app is not None
-    api.delete(APPLICATION, "argocd", "shop-web")
-    app["metadata"] = {"name": "shop-web", "namespace": "team-a"}
-    api.put(APPLICATION, app)
+    move_application(api, "team-a")
     tc = api.get(TRUTHCHECK, "shop", "shop-web")
     assert tc is not None
     tc["spec"]["applicationNamespace"] = "team-a"

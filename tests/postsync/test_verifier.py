@@ -18,7 +18,15 @@ import pytest
 from tests.argocd_health.sandbox import run_health
 from tests.cluster.fakeapi import ApiServer
 from tests.ledger.ledger_support import draft
-from tests.postsync.world import REVISION, SYNC_STARTED, application, iso, seed, truthcheck
+from tests.postsync.world import (
+    REVISION,
+    SYNC_STARTED,
+    application,
+    iso,
+    move_application,
+    seed,
+    truthcheck,
+)
 from webhooks.cluster.reader import KubeClient
 from webhooks.cluster.resources import APPLICATION, TRUTHCHECK
 from webhooks.errors import BadRequestError, ClusterError
@@ -298,15 +306,6 @@ def test_a_newer_sync_winning_the_race_keeps_its_status(
     assert api.emulator.conflicts == 1
     assert outcome.verdict is None
     assert tc(api)["status"] == newer
-
-
-def move_application(api: ApiServer, namespace: str) -> None:
-    """The seeded Application, moved out of "argocd" into ``namespace``."""
-    moved = api.get(APPLICATION, "argocd", "shop-web")
-    assert moved is not None
-    api.delete(APPLICATION, "argocd", "shop-web")
-    moved["metadata"] = {"name": "shop-web", "namespace": namespace}
-    api.put(APPLICATION, moved)
 
 
 @pytest.mark.parametrize(

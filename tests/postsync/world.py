@@ -139,6 +139,15 @@ def serve_custom(api: ApiServer, *rtypes: ResourceType) -> None:
         ].namespaced = True
 
 
+def move_application(api: ApiServer, namespace: str) -> None:
+    """The seeded Application, moved out of "argocd" into ``namespace``."""
+    moved = api.get(APPLICATION, "argocd", "shop-web")
+    assert moved is not None
+    api.delete(APPLICATION, "argocd", "shop-web")
+    moved["metadata"] = {"name": "shop-web", "namespace": namespace}
+    api.put(APPLICATION, moved)
+
+
 def own(api: ApiServer, *resources: dict[str, str]) -> None:
     """Add ``resources`` to the Application's status.resources, as Argo CD lists them."""
     app = api.get(APPLICATION, "argocd", "shop-web")

@@ -3,8 +3,9 @@
 The judge reads nothing but this document, so whatever truthgate knew when it judged is in it:
 the Application (declared + controller-reported), the TruthCheck (what to check and how),
 intents the admission webhook recorded since this sync started, the live objects of the
-application (see ``scope``) and its custom resources (see ``custom``), truthgate's own probes and the Prometheus metric windows. A saved
-Evidence document replays to the same verdict offline.
+application (see ``scope``) and its custom resources (see ``custom``), truthgate's own probes
+and the Prometheus metric windows. A saved Evidence document replays to the same verdict
+offline.
 
 Sections are optional by design: no ledger configured means no ``intents``; a TruthCheck without
 ``probes`` or ``baseline`` means no ``probes`` or ``metrics``.
