@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from tests.ui import scenes
 from webhooks.admission.config import AdmissionConfig
 from webhooks.errors import LedgerError
-from webhooks.ledger import open_store
+from webhooks.ledger import open_store, query
 from webhooks.ledger.query import MAX_PATCH_BYTES
 from webhooks.ledger.store import IntentStore
 from webhooks.policy.engine import PolicyEngine
@@ -201,6 +201,43 @@ def test_verifications_list_without_evidence_and_the_evidence_draws_the_regressi
     assert metrics["http_p99_latency_seconds"]["classification"] == "Pass"
 
 
+def _verified(ledger: IntentStore, truthcheck: str, verdict: str, n: int = 1) -> None:
+    for _ in range(n):
+        ledger.append_verification(
+            {
+                "app": "shop-web",
+                "appNamespace": "argocd",
+                "truthCheck": {"namespace": "shop", "name": truthcheck},
+                "verdict": verdict,
+            }
+        )
+
+
+def test_one_truthchecks_newest_verification_is_not_crowded_out_by_anothers(
+    api: FlaskClient, ledger: IntentStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _verified(ledger, "shop-web-slo", "Degraded")
+    _verified(ledger, "shop-web-runtime", "Healthy", n=130)  # more than one batch of 100
+    path = "/api/v1/apps/shop-web/verifications"
+    base = f"{path}?limit=1"
+    assert [v["verdict"] for v in get(api, base)[1]["items"]] == ["Healthy"]
+    status, page = get(api, f"{base}&truthCheck=shop/shop-web-slo")
+    assert status == 200
+    assert [(v["truthCheck"]["name"], v["verdict"]) for v in page["items"]] == [
+        ("shop-web-slo", "Degraded")
+    ]
+    assert page["next"] is None  # nothing older of that TruthCheck
+    status, page = get(api, f"{path}?limit=2&truthCheck=shop/shop-web-runtime")
+    assert [v["id"] for v in page["items"]] == [131, 130] and page["next"] == 130
+    assert get(api, f"{base}&truthCheck=other/shop-web-slo")[1] == {"items": [], "next": None}
+    # A page reads a bounded number of records; it says where to go on when it found none yet.
+    monkeypatch.setattr(query, "MAX_SCAN", 100)
+    status, page = get(api, f"{base}&truthCheck=shop/shop-web-slo")
+    assert (status, page["items"]) == (200, []) and page["next"] == 32
+    status, page = get(api, f"{base}&truthCheck=shop/shop-web-slo&before={page['next']}")
+    assert [v["id"] for v in page["items"]] == [1] and page["next"] is None
+
+
 @pytest.mark.parametrize(
     ("path", "headers", "status", "says"),
     [
@@ -228,6 +265,12 @@ def test_verifications_list_without_evidence_and_the_evidence_draws_the_regressi
             "must be <namespace>:<name>",
         ),
         ("/api/v1/apps/shop-web/verifications/42/evidence", PROXY, 404, "no verification 42"),
+        (
+            "/api/v1/apps/shop-web/verifications?truthCheck=shop-web-slo",
+            PROXY,
+            400,
+            "truthCheck must be <namespace>/<name>",
+        ),
     ],
 )
 def test_bad_input_gets_a_clear_json_error(

@@ -9,6 +9,11 @@ asked for with ``before=KEY`` (keyset paging: no offsets, so records arriving be
 requests neither repeat nor vanish). Intents carry their patch unless it is larger than
 ``MAX_PATCH_BYTES`` (then ``patchOmitted`` says how large it was); verification records are
 listed without their evidence digest, which is fetched one at a time.
+
+Verifications can be asked for one TruthCheck of the application (``truthCheck=<ns>/<name>``):
+an application with several has one record per TruthCheck and verification, and the newest
+of one must not be crowded out by the others'. Such a page reads at most ``MAX_SCAN`` records;
+it may then hold fewer than ``limit`` items while ``next`` still points further back.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 MAX_PATCH_BYTES = 16 * 1024
 MAX_KEY = 2**63 - 1
+MAX_SCAN = 1000  # records read at most for one page of one TruthCheck's verifications
 # A Kubernetes object name (RFC 1123 subdomain, at most 253 characters).
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 
@@ -49,6 +55,25 @@ def parse_app_header(value: str | None) -> AppName:
             f"Argocd-Application-Name must be <namespace>:<name>, got {short(value, 80)!r}"
         )
     return AppName(namespace, name)
+
+
+@dataclass(frozen=True)
+class TruthCheckName:
+    """One TruthCheck, as the ledger's verification records name it."""
+
+    namespace: str
+    name: str
+
+
+def parse_truthcheck(args: Mapping[str, str]) -> TruthCheckName | None:
+    """``truthCheck=<namespace>/<name>`` from the query string, or None when not asked."""
+    raw = args.get("truthCheck")
+    if raw is None or raw == "":
+        return None
+    namespace, sep, name = raw.partition("/")
+    if not sep or not _NAME.match(namespace) or not _NAME.match(name):
+        raise BadRequestError(f"truthCheck must be <namespace>/<name>, got {short(raw, 80)!r}")
+    return TruthCheckName(namespace, name)
 
 
 def check_scope(app: AppName, requested: str) -> None:
@@ -93,18 +118,31 @@ def intents_page(
 
 
 def verifications_page(
-    store: IntentStore, app: AppName, before: int | None, limit: int
+    store: IntentStore,
+    app: AppName,
+    before: int | None,
+    limit: int,
+    truthcheck: TruthCheckName | None = None,
 ) -> dict[str, Any]:
-    items = []
-    rows, more = _rows(store, "verifications", (app.name,), before, limit)
-    for key, record in rows:
-        if not _same_namespace(app, record):
-            continue  # an app of the same name in another namespace
-        item = {k: v for k, v in record.items() if k != "evidence"}
-        item["id"] = key
-        item["hasEvidence"] = isinstance(record.get("evidence"), dict)
-        items.append(item)
-    return _page(items, more, last=rows[-1][0] if rows else None)
+    """The app's verification records, newest first; only ``truthcheck``'s when given."""
+    items: list[dict[str, Any]] = []
+    cursor, scanned, more = before, 0, True
+    # One read for the whole app (as before); batches, bounded, for one of its TruthChecks.
+    batch = limit if truthcheck is None else MAX_LIMIT
+    while more and len(items) < limit and scanned < (1 if truthcheck is None else MAX_SCAN):
+        rows, more = _rows(store, "verifications", (app.name,), cursor, batch)
+        for i, (key, record) in enumerate(rows):
+            cursor = key
+            if _same_namespace(app, record) and _of_truthcheck(record, truthcheck):
+                item = {k: v for k, v in record.items() if k != "evidence"}
+                item["id"] = key
+                item["hasEvidence"] = isinstance(record.get("evidence"), dict)
+                items.append(item)
+                if len(items) == limit:
+                    more = more or i < len(rows) - 1
+                    break
+        scanned += len(rows)
+    return _page(items, more, last=cursor)
 
 
 def verification_evidence(store: IntentStore, app: AppName, key: int) -> dict[str, Any]:
@@ -150,6 +188,16 @@ def _page(items: list[dict[str, Any]], more: bool, last: int | None = None) -> d
 def _same_namespace(app: AppName, record: Mapping[str, Any]) -> bool:
     namespace = record.get("appNamespace")
     return namespace is None or namespace == app.namespace
+
+
+def _of_truthcheck(record: Mapping[str, Any], truthcheck: TruthCheckName | None) -> bool:
+    if truthcheck is None:
+        return True
+    ref = record.get("truthCheck")
+    return isinstance(ref, dict) and (ref.get("namespace"), ref.get("name")) == (
+        truthcheck.namespace,
+        truthcheck.name,
+    )
 
 
 def _integer(args: Mapping[str, str], name: str, default: int | None) -> Any:

@@ -13,7 +13,8 @@ So this blueprint trusts exactly two things and checks both on every request:
 
 Routes (the proxy strips its ``/extensions/truthgate`` prefix):
 ``GET /api/v1/apps/<app>/intents``, ``GET /api/v1/apps/<app>/verifications``,
-``GET /api/v1/apps/<app>/verifications/<id>/evidence``; ``?limit=`` and ``?before=`` page.
+``GET /api/v1/apps/<app>/verifications/<id>/evidence``; ``?limit=`` and ``?before=`` page,
+``?truthCheck=<namespace>/<name>`` keeps one TruthCheck's verifications.
 The logic lives in :mod:`webhooks.ledger.query`; this module only adapts it to HTTP.
 """
 
@@ -103,7 +104,13 @@ def read_api(
     @api.get("/apps/<app>/verifications")
     def verifications(app: str) -> Response:
         return answer(
-            app, lambda s: query.verifications_page(store, s, *query.parse_paging(request.args))
+            app,
+            lambda s: query.verifications_page(
+                store,
+                s,
+                *query.parse_paging(request.args),
+                truthcheck=query.parse_truthcheck(request.args),
+            ),
         )
 
     @api.get("/apps/<app>/verifications/<int:key>/evidence")
