@@ -62,13 +62,22 @@ def show(
     now: datetime = NOW,
     *,
     upstream: WSGIApp | None = None,
+    width: int = 1280,
 ) -> dict[str, Any]:
-    """What a user sees of ``scenario`` with the browser's clock at ``now``; ``upstream``
-    stands in for truthgate behind the proxy (default: the real app on ``store``)."""
+    """What a user sees of ``scenario`` with the browser's clock at ``now`` in a window
+    ``width`` pixels wide; ``upstream`` stands in for truthgate behind the proxy (default: the
+    real app on ``store``)."""
     backend = upstream if upstream is not None else truthgate_app(store)
     with serving(stage(scenario, backend, TOKEN)) as base:
         out = subprocess.run(
-            ["node", "test/drive.mjs", f"{base}/harness/", str(tmp_path), format_time(now)],
+            [
+                "node",
+                "test/drive.mjs",
+                f"{base}/harness/",
+                str(tmp_path),
+                format_time(now),
+                str(width),
+            ],
             cwd=EXTENSION,
             capture_output=True,
             text=True,

@@ -133,18 +133,28 @@ def argocd_app(truthcheck_health: dict[str, str] | None) -> dict[str, Any]:
         },
     ]
     if truthcheck_health is not None:
-        app["status"]["resources"].append(
-            {
-                "group": "truthgate.dev",
-                "version": "v1alpha1",
-                "kind": "TruthCheck",
-                "namespace": "shop",
-                "name": "shop-web",
-                "status": "Synced",
-                "health": truthcheck_health,
-            }
-        )
+        app["status"]["resources"].append(truthcheck_entry("shop-web", truthcheck_health))
     return app
+
+
+def truthcheck_entry(name: str, health: dict[str, str]) -> dict[str, Any]:
+    """A TruthCheck in the application's ``status.resources``, with the health Argo CD gave it."""
+    return {
+        "group": "truthgate.dev",
+        "version": "v1alpha1",
+        "kind": "TruthCheck",
+        "namespace": "shop",
+        "name": name,
+        "status": "Synced",
+        "health": health,
+    }
+
+
+def with_truthcheck(doc: Evidence, name: str) -> Evidence:
+    """``doc`` as collected for the application's TruthCheck ``name`` (one of several)."""
+    other = copy.deepcopy(doc)
+    other["truthCheck"]["metadata"]["name"] = name
+    return other
 
 
 def live_truthcheck(

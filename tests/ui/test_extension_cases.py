@@ -6,7 +6,6 @@ TruthCheck tab and the status item say is what Argo CD's Lua health check says."
 
 from __future__ import annotations
 
-import copy
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -259,6 +258,9 @@ def refusing(status: str, body: bytes, mime: str) -> WSGIApp:
         ("token", "truthgate refused the request Argo CD passed on (401: missing or wrong"),
         ("gateway", "truthgate's read API did not answer (502: Bad Gateway)"),
         ("crash", "truthgate's read API did not answer (500: INTERNAL SERVER ERROR)"),
+        ("scope", "it answers only for the application Argo CD names in Argocd-Application-Name"),
+        ("cut-json", "Something other than truthgate's read API answered"),
+        ("other-json", "Something other than truthgate's read API answered"),
     ],
 )
 def test_a_refused_or_failing_read_api_says_who_refused(
@@ -277,6 +279,16 @@ def test_a_refused_or_failing_read_api_says_who_refused(
         )
     elif case == "gateway":  # Argo CD's reverse proxy could not reach truthgate
         upstream = refusing("502 Bad Gateway", b"", "text/plain")
+    elif case == "scope":
+        upstream = refusing(
+            "403 FORBIDDEN",
+            b'{"error": "this request is authorised for application shop-web, not web"}',
+            "application/json",
+        )
+    elif case == "cut-json":
+        upstream = refusing("200 OK", b'{"items": [{"verdict": ', "application/json")
+    elif case == "other-json":  # a route to some other service: JSON, not truthgate's
+        upstream = refusing("200 OK", b'{"status": "ok", "items": 5}', "application/json")
     else:
         upstream = refusing("500 INTERNAL SERVER ERROR", b"<html>oops</html>", "text/html")
     seen = show(scenario, ledger, tmp_path, f"refused-{case}", upstream=upstream)
@@ -289,24 +301,86 @@ def test_a_refused_or_failing_read_api_says_who_refused(
     assert seen["counts"]["findings"] == len(verdict["findings"])
 
 
-def test_of_several_truthchecks_the_item_shows_the_worst_and_the_flyout_each(
+def several(checks: list[dict[str, Any]]) -> dict[str, Any]:
+    """shop-web with ``checks`` live, in this order in its resources, each with the Lua's health;
+    the resource tab shows the last."""
+    application = scenes.argocd_app(None)
+    application["status"]["resources"] += [
+        scenes.truthcheck_entry(tc["metadata"]["name"], scenes.lua_health(tc, NOW)) for tc in checks
+    ]
+    return {"application": application, "truthCheck": checks[-1], "tree": {"nodes": []}}
+
+
+def test_of_several_truthchecks_each_shows_its_verdict_age_and_findings_worst_first(
     built: None, ledger: IntentStore, tmp_path: Path
 ) -> None:
-    doc, verdict = degraded()
-    scenario = scenario_for(scenes.live_truthcheck(verdict, doc))
-    resources = scenario["application"]["status"]["resources"]
-    bad = resources[-1]
-    good = copy.deepcopy(bad) | {"name": "shop-api"}
-    good["health"] = {"status": "Healthy", "message": "Healthy: no divergence found"}
-    resources[-1:] = [good, bad]  # the healthy one first, as Argo CD may list them
-    seen = show(scenario, ledger, tmp_path, "several")
+    slo = scenes.with_truthcheck(scenes.evidence(healthy=False), "shop-web-slo")
+    runtime = scenes.with_truthcheck(scenes.evidence(healthy=True), "shop-web-runtime")
+    bad = scenes.record(ledger, slo)
+    good = scenes.record(ledger, runtime)  # the app's latest verification is the healthy one
+    checks = [scenes.live_truthcheck(good, runtime), scenes.live_truthcheck(bad, slo)]
+    seen = show(several(checks), ledger, tmp_path, "several")
     no_errors_and_only_proxy_calls(seen)
     item = seen["sections"]["status-panel"]
-    assert item.splitlines()[1] == "Degraded" and "2 TruthChecks" in item
-    flyout = seen["sections"]["flyout"]
-    assert "TruthCheck shop/shop-web: Degraded" in flyout
-    assert "TruthCheck shop/shop-api: Healthy — Healthy: no divergence found" in flyout
-    assert flyout.index("shop/shop-web") < flyout.index("shop/shop-api")
+    assert item.splitlines()[1] == "Degraded"
+    assert item.splitlines()[2].startswith("1 of 2 TruthChecks Degraded · ")
+    assert "2 TruthChecks: 1 Degraded, 1 Healthy" in seen["sections"]["flyout"]
+    first, second = seen["flyoutChecks"]
+    assert first["text"].startswith("TruthCheck shop/shop-web-slo: Degraded")
+    assert bad["summary"][:40] in first["text"] and "verified 10m ago by sync" in first["text"]
+    assert first["findings"] == len(bad["findings"]) > 0
+    assert second["text"].startswith("TruthCheck shop/shop-web-runtime: Healthy")
+    assert "No findings" in second["text"] and "verified 10m ago by sync" in second["text"]
+    assert second["findings"] == 0
+    asked = {
+        r["url"].split("truthCheck=")[-1] for r in seen["requests"] if "truthCheck=" in r["url"]
+    }
+    assert asked == {"shop%2Fshop-web-slo", "shop%2Fshop-web-runtime"}
+    # The timeline tells each TruthCheck's verdict; two of them never read as one flipping.
+    app_tab = seen["sections"]["app-tab"]
+    assert "Verdict Degraded (TruthCheck shop/shop-web-slo)" in app_tab
+    assert "Verdict Healthy (TruthCheck shop/shop-web-runtime)" in app_tab
+    assert "Verdict Degraded →" not in app_tab and "Verdict Healthy →" not in app_tab
+    # Its charts are the Degraded TruthCheck's, though the healthy one verified last.
+    assert "Behaviour around revision 8f3c2a1 (TruthCheck shop/shop-web-slo)" in app_tab
+    assert seen["metricVerdicts"] == ["Regression", "Pass"]
+
+
+def test_five_truthchecks_with_long_messages_fit_a_narrow_window_worst_first(
+    built: None, ledger: IntentStore, tmp_path: Path
+) -> None:
+    checks = []
+    for i, name in enumerate(("Healthy", "Progressing", "Degraded", "Healthy", "Degraded")):
+        doc = scenes.with_truthcheck(scenes.evidence(healthy=False), f"shop-web-{i}")
+        verdict = judge(doc)
+        verdict["verdict"] = name  # type: ignore[typeddict-item]  # each kind of verdict
+        verdict["summary"] = f"{name} {i}: " + "the error ratio of checkout rose " * 20 + "z" * 300
+        verdict["findings"] = [] if name == "Healthy" else many_findings(3)  # every severity
+        scenes.record(ledger, doc, verdict=verdict)
+        checks.append(scenes.live_truthcheck(verdict, doc))
+    seen = show(several(checks), ledger, tmp_path, "five-narrow", width=360)
+    no_errors_and_only_proxy_calls(seen)
+    assert seen["overflow"] == dict.fromkeys(seen["overflow"], 0), seen["overflow"]
+    assert seen["pageOverflow"] <= 0
+    item = seen["sections"]["status-panel"].splitlines()
+    assert item[1] == "Degraded" and item[2].startswith("2 of 5 TruthChecks Degraded · ")
+    order = [c["text"].splitlines()[0] for c in seen["flyoutChecks"]]
+    assert order == [
+        "TruthCheck shop/shop-web-2: Degraded",
+        "TruthCheck shop/shop-web-4: Degraded",
+        "TruthCheck shop/shop-web-1: Progressing",
+        "TruthCheck shop/shop-web-0: Healthy",
+        "TruthCheck shop/shop-web-3: Healthy",
+    ]
+    assert [c["findings"] for c in seen["flyoutChecks"]] == [3, 3, 3, 0, 0]
+    assert all("verified 10m ago by sync" in c["text"] for c in seen["flyoutChecks"])
+    # The worst one's behaviour is drawn; the others' on demand, so five TruthChecks do not
+    # fetch five sets of charts.
+    assert sum("/evidence" in r["url"] for r in seen["requests"]) == 2  # flyout and app tab
+    assert (
+        "Behaviour around revision 8f3c2a1 (TruthCheck shop/shop-web-"
+        in seen["sections"]["app-tab"]
+    )
 
 
 def test_a_truthcheck_whose_application_is_deleted_still_shows_its_last_status(

@@ -9,6 +9,7 @@ message must be the tab's text, and the health and message the tab shows must be
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 import subprocess
@@ -22,6 +23,7 @@ import yaml
 from tests.argocd_health.sandbox import run_health
 from tests.argocd_health.test_health_lua import CASES, HEALTH_DIR
 from tests.argocd_health.test_verdict_age import SCRIPT
+from tests.ui.browser import STALE
 from tests.ui.harness import EXTENSION
 from webhooks.common.times import format_time, unix_seconds
 from webhooks.evidence.model import Verdict
@@ -136,6 +138,58 @@ def test_a_status_from_before_last_verified_at_shows_its_verified_at_age(
     assert run_health(SCRIPT, old, now=now // 1000)["message"] == "ok"
 
 
+# status.lastVerifiedEpoch as a status may carry it: None is no field at all; a number is the
+# verdict's age in seconds at NOW (negative: ahead of this clock); the rest no age.
+EPOCH_AGES: list[Any] = [None, -400, -200, 299.5, 2700, 7300]
+WRONG_EPOCHS: list[Any] = [0, -60, "1764237600", True]
+TEXT_TIMES = [None, -3 * 3600, 3 * 3600]  # status.lastVerifiedAt, from VERIFIED
+BOUNDS: list[Any] = [3600, 0, -1, "3600", None]
+NOW = VERIFIED + timedelta(hours=2)
+
+
+def test_the_tab_ages_from_the_epoch_as_the_lua_does_and_from_text_only_without_one(
+    tmp_path: Path,
+) -> None:
+    cases, lua_epochs = [], []
+    for epoch in EPOCH_AGES + WRONG_EPOCHS:
+        for text in TEXT_TIMES:
+            for bound in BOUNDS:
+                for audit in (None, {"enabled": False}):
+                    tc = truthcheck(audit, "audit")
+                    status = tc["status"]
+                    status.pop("lastVerifiedEpoch")
+                    status.pop("staleAfterSeconds", None)
+                    if epoch in WRONG_EPOCHS:
+                        status["lastVerifiedEpoch"] = epoch
+                    elif epoch is not None:
+                        status["lastVerifiedEpoch"] = unix_seconds(NOW) - epoch
+                    if text is None:
+                        del status["lastVerifiedAt"]
+                    else:
+                        status["lastVerifiedAt"] = format_time(VERIFIED + timedelta(seconds=text))
+                    status["verifiedAt"] = format_time(VERIFIED)
+                    if bound is not None:
+                        status["staleAfterSeconds"] = bound
+                    cases.append(tc)
+                    # Without an epoch the tab reads the text time (else verifiedAt): the Lua
+                    # would tell the same of that time given as an epoch.
+                    lua = copy.deepcopy(tc)
+                    if epoch is None:
+                        at = VERIFIED + timedelta(seconds=text or 0)
+                        lua["status"]["lastVerifiedEpoch"] = unix_seconds(at)
+                    lua_epochs.append(lua)
+    now = unix_seconds(NOW)
+    shown = verdict_age([{"truthcheck": tc, "now": now * 1000} for tc in cases], tmp_path)
+    notes = set()
+    for tc, lua, tab in zip(cases, lua_epochs, shown, strict=True):
+        message = run_health(SCRIPT, lua, now=now)["message"]
+        assert message == "ok" + (f" ({tab['text']})" if tab else ""), tc["status"]
+        notes.add(tab["text"] if tab else None)
+    # The cases reach no age, a fresh age and the stale warning.
+    assert None in notes and "verified 2h ago by audit" in notes
+    assert f"verdict is 2h old: {STALE}" in notes and "verified <5m ago by audit" in notes
+
+
 def _statuses() -> list[tuple[dict[str, Any], int]]:
     """Every case of health_test.yaml (at its ``now``, else at VERIFIED), and published
     verdicts of each kind, with and without fail-sync, at every age above."""
@@ -169,5 +223,13 @@ def test_the_tab_shows_the_health_and_message_the_lua_health_check_gives(
         note = f" ({tab['note']})" if tab["note"] else ""
         assert tab["message"] == tab["text"] + note
         kinds.add((lua["status"], bool(tab["note"])))
+    # The flyout splits the message Argo CD holds into the same text and age note.
+    told = [tab for tab in shown if tab is not None]
+    split = verdict_age(
+        [{"truthcheck": tab["message"], "now": 0} for tab in told], tmp_path, "splitNote"
+    )
+    for tab, parts in zip(told, split, strict=True):
+        assert parts is not None
+        assert (parts["text"], parts["note"]) == (tab["text"], tab["note"])
     # The cases reach every health the Lua gives, with and without an age.
     assert kinds >= {(s, n) for s in ("Healthy", "Progressing", "Degraded") for n in (True, False)}

@@ -4,6 +4,8 @@
 const BASE = "/extensions/truthgate/api/v1/apps";
 const TIMEOUT_MS = 10000;
 
+export const NOT_TRUTHGATE = "the answer was not truthgate's JSON";
+
 // `status`: the HTTP status (0: no answer); `byTruthgate`: the refusal is truthgate's own (its
 // JSON error), not Argo CD's (plain text) or a gateway's.
 export class ReadApiError extends Error {
@@ -20,6 +22,9 @@ export function appKey(application) {
   return `${meta.namespace || "argocd"}:${meta.name || ""}:${application?.spec?.project || "default"}`;
 }
 
+const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
+const isPage = (b) => Array.isArray(b.items) && b.items.every(isObject);
+
 export function readApi(application) {
   const meta = application?.metadata || {};
   const name = meta.name || "";
@@ -29,7 +34,9 @@ export function readApi(application) {
   };
   // One bound for the whole exchange, the body included: a proxy that sends headers and then
   // stalls must not leave the panel loading forever.
-  const get = async (path) => {
+  // `shape` checks the body is the answer asked for: another JSON (a proxy routed elsewhere, an
+  // error page as JSON) is said to be so instead of breaking the panel.
+  const get = async (path, shape) => {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), TIMEOUT_MS);
     try {
@@ -64,15 +71,22 @@ export function readApi(application) {
         const said = ours ? body.error : plain && text.trim() ? text.trim().slice(0, 200) : response.statusText;
         throw new ReadApiError(`${response.status}: ${said || "no details"}`, response.status, ours);
       }
-      if (body === null || typeof body !== "object") throw new ReadApiError("the answer was not truthgate's JSON", 0);
+      if (!isObject(body) || !shape(body)) throw new ReadApiError(NOT_TRUTHGATE, 0);
       return body;
     } finally {
       clearTimeout(timer);
     }
   };
   return {
-    verifications: (limit = 20) => get(`/verifications?limit=${limit}`),
-    intents: (limit = 50) => get(`/intents?limit=${limit}`),
-    evidence: (id) => get(`/verifications/${Number(id)}/evidence`),
+    // `truthCheck` ({namespace, name}): only that TruthCheck's verifications.
+    verifications: (limit = 20, truthCheck = null) =>
+      get(
+        `/verifications?limit=${limit}${
+          truthCheck ? `&truthCheck=${encodeURIComponent(`${truthCheck.namespace}/${truthCheck.name}`)}` : ""
+        }`,
+        isPage,
+      ),
+    intents: (limit = 50) => get(`/intents?limit=${limit}`, isPage),
+    evidence: (id) => get(`/verifications/${Number(id)}/evidence`, (b) => isObject(b.evidence)),
   };
 }

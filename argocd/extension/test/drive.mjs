@@ -1,9 +1,10 @@
 // Drives headless Chromium (Debian's, via playwright-core: no browser download) through the
 // harness page and prints what a user would see, as JSON, for the pytest side to assert on.
 //
-//   node test/drive.mjs URL OUT_DIR [NOW]
+//   node test/drive.mjs URL OUT_DIR [NOW] [WIDTH]
 //
-// NOW (RFC 3339), when given, is the page's clock (Date.now), fixed for the whole run.
+// NOW (RFC 3339), when given, is the page's clock (Date.now), fixed for the whole run; WIDTH
+// the window's width in CSS pixels (default 1280).
 // It records every request the page makes, every console message, page error and dialog (an
 // alert would mean text ran as script), what the sections say before any answer arrives, clicks
 // the status panel item (its flyout opens), opens the first patch in the timeline, waits until
@@ -11,7 +12,7 @@
 // neither wraps nor clips), and screenshots each section into OUT_DIR.
 import { chromium } from "playwright-core";
 
-const [url, out, now] = process.argv.slice(2);
+const [url, out, now, width] = process.argv.slice(2);
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
   args: [
@@ -26,7 +27,7 @@ const browser = await chromium.launch({
 });
 const result = { console: [], pageErrors: [], dialogs: [], requests: [], sections: {}, early: {}, overflow: {}, counts: {}, shots: [] };
 try {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const page = await browser.newPage({ viewport: { width: Number(width) || 1280, height: 900 } });
   if (now) await page.clock.setFixedTime(new Date(now));
   page.on("console", (m) => result.console.push({ type: m.type(), text: m.text() }));
   page.on("pageerror", (e) => result.pageErrors.push(String(e)));
@@ -90,6 +91,9 @@ try {
   );
   result.seriesRuns = await page.$$eval("#app-tab [data-testid=series]", (els) =>
     els.map((e) => (e.getAttribute("d") || "").split("M").length - 1),
+  );
+  result.flyoutChecks = await page.$$eval("#flyout [data-testid=flyout-check]", (els) =>
+    els.map((e) => ({ text: e.innerText, findings: e.querySelectorAll("[data-testid=finding]").length })),
   );
   result.links = await page.$$eval("#resource-tab [data-testid=finding] a", (els) =>
     els.map((e) => e.getAttribute("href")),

@@ -28,7 +28,7 @@ window.extensionsAPI = {
   registerTopBarActionMenuExt: (...args) => registry.other.push(args),
 };
 
-// Argo CD wraps each resource tab in an error boundary: an extension that throws shows a line of
+// Argo CD wraps each resource tab (the Application's too) in an error boundary: an extension that throws shows a line of
 // text instead of blanking the page (resource-details.tsx).
 class ErrorBoundary extends React.Component {
   constructor(props) {
@@ -85,7 +85,9 @@ function Harness({ scenario }) {
         : null}
       {tabsFor("argoproj.io", "Application").map((t) => (
         <section key={t.tabTitle} id="app-tab" data-tab={t.tabTitle} style={{ margin: 12, border: "1px solid #dee6eb" }}>
-          <t.component application={app} resource={app} tree={scenario.tree} />
+          <ErrorBoundary message="Something went wrong with Extension for Application">
+            <t.component application={app} resource={app} tree={scenario.tree} />
+          </ErrorBoundary>
         </section>
       ))}
     </div>
