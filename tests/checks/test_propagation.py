@@ -172,3 +172,150 @@ def test_old_pods_a_rollout_is_replacing_are_left_to_the_rollout() -> None:
         intents=[_intent("ConfigMap", "cfg")],
     )
     assert run(propagation.check, ev) == []
+
+
+# --- immutable ConfigMaps and Secrets: the kubelet stops watching them ------------------------
+
+DELETED = "2026-11-27T10:00:01Z"
+RECREATED = "2026-11-27T10:00:03Z"
+
+
+def _recreated(kind: str, name: str, patch: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Argo CD replacing an immutable object: DELETE, then CREATE under the same name."""
+    return [
+        _intent(kind, name, when=DELETED, operation="DELETE", patch=[]),
+        _intent(kind, name, when=RECREATED, operation="CREATE", patch=patch),
+    ]
+
+
+_CREATE_IMMUTABLE: list[dict[str, Any]] = [
+    {"op": "add", "path": "/data", "value": {"app.yaml": "level: debug"}},
+    {"op": "add", "path": "/immutable", "value": True},
+]
+_WHOLE_VOLUME = {"volumeMounts": [{"name": "c", "mountPath": "/etc/app"}]}
+
+
+def test_whole_volume_of_a_recreated_immutable_configmap_is_stale() -> None:
+    parts = _consumer(
+        "web-1-a", _WHOLE_VOLUME, volumes=[{"name": "c", "configMap": {"name": "cfg"}}]
+    )
+    cm = obj("ConfigMap", "cfg", immutable=True, metadata={"creationTimestamp": RECREATED})
+    ev = evidence(
+        [parts["dep"], parts["rs"], parts["pod"], cm],
+        intents=_recreated("ConfigMap", "cfg", _CREATE_IMMUTABLE),
+    )
+    [f] = run(propagation.check, ev)
+    assert f["severity"] == "critical"
+    assert f["message"] == (
+        "Deployment shop/web: 1 of 1 pods still run the old ConfigMap shop/cfg (changed "
+        "2026-11-27T10:00:03Z; mounted as a volume, but the ConfigMap is immutable: the kubelet "
+        "does not refresh it: restart the pods)"
+    )
+
+
+def test_projected_source_of_an_immutable_configmap_is_stale_too() -> None:
+    parts = _consumer(
+        "web-1-a",
+        _WHOLE_VOLUME,
+        volumes=[{"name": "c", "projected": {"sources": [{"configMap": {"name": "cfg"}}]}}],
+    )
+    cm = obj("ConfigMap", "cfg", immutable=True)
+    ev = evidence(
+        [parts["dep"], parts["rs"], parts["pod"], cm],
+        intents=_recreated("ConfigMap", "cfg", _CREATE_IMMUTABLE),
+    )
+    [f] = run(propagation.check, ev)
+    assert "the ConfigMap is immutable: the kubelet does not refresh it" in f["message"]
+
+
+def test_a_secret_collected_as_metadata_is_known_immutable_from_its_create_intent() -> None:
+    # The collector reads Secrets as metadata only: no `immutable` field to see live.
+    parts = _consumer(
+        "web-1-a", _WHOLE_VOLUME, volumes=[{"name": "c", "secret": {"secretName": "tls"}}]
+    )
+    secret = obj("Secret", "tls", type="kubernetes.io/tls")
+    create: list[dict[str, Any]] = [
+        {"op": "add", "path": "/data", "value": {"tls.crt": "<redacted>"}},
+        {"op": "add", "path": "/immutable", "value": True},
+    ]
+    ev = evidence(
+        [parts["dep"], parts["rs"], parts["pod"], secret],
+        intents=_recreated("Secret", "tls", create),
+    )
+    [f] = run(propagation.check, ev)
+    assert (
+        "old Secret shop/tls (changed 2026-11-27T10:00:03Z; mounted as a volume, but the "
+        "Secret is immutable" in f["message"]
+    )
+
+
+def test_a_secret_recreated_mutable_is_refreshed_again() -> None:
+    parts = _consumer(
+        "web-1-a", _WHOLE_VOLUME, volumes=[{"name": "c", "secret": {"secretName": "tls"}}]
+    )
+    was_immutable = _intent(
+        "Secret", "tls", when=BEFORE, operation="CREATE", patch=_CREATE_IMMUTABLE
+    )
+    plain = [{"op": "add", "path": "/data", "value": {"tls.crt": "<redacted>"}}]
+    ev = evidence(
+        [parts["dep"], parts["rs"], parts["pod"], obj("Secret", "tls")],
+        intents=[was_immutable, *_recreated("Secret", "tls", plain)],
+    )
+    assert run(propagation.check, ev) == []
+
+
+def test_pods_started_after_the_recreate_mount_the_new_content() -> None:
+    parts = _consumer(
+        "web-1-a",
+        _WHOLE_VOLUME,
+        start=AFTER,
+        volumes=[{"name": "c", "configMap": {"name": "cfg"}}],
+    )
+    ev = evidence(
+        [parts["dep"], parts["rs"], parts["pod"], obj("ConfigMap", "cfg", immutable=True)],
+        intents=_recreated("ConfigMap", "cfg", _CREATE_IMMUTABLE),
+    )
+    assert run(propagation.check, ev) == []
+
+
+def test_without_intents_the_creation_timestamp_dates_the_recreate() -> None:
+    parts = _consumer(
+        "web-1-a", _WHOLE_VOLUME, volumes=[{"name": "c", "configMap": {"name": "cfg"}}]
+    )
+    cm = obj("ConfigMap", "cfg", immutable=True, metadata={"creationTimestamp": RECREATED})
+    [f] = run(propagation.check, evidence([parts["dep"], parts["rs"], parts["pod"], cm]))
+    assert "(changed 2026-11-27T10:00:03Z; mounted as a volume" in f["message"]
+
+
+def test_an_immutable_configmap_not_replaced_since_the_sync_is_not_stale() -> None:
+    parts = _consumer(
+        "web-1-a", _WHOLE_VOLUME, volumes=[{"name": "c", "configMap": {"name": "cfg"}}]
+    )
+    cm = obj("ConfigMap", "cfg", immutable=True, metadata={"creationTimestamp": BEFORE})
+    assert run(propagation.check, evidence([parts["dep"], parts["rs"], parts["pod"], cm])) == []
+
+
+def test_marking_a_configmap_immutable_changes_nothing_a_pod_reads() -> None:
+    parts = _consumer("web-1-a", {"envFrom": [{"configMapRef": {"name": "cfg"}}]})
+    flag = [{"op": "add", "path": "/immutable", "value": True}]
+    ev = _ev(parts, intents=[_intent("ConfigMap", "cfg", patch=flag)])
+    assert run(propagation.check, ev) == []
+
+
+def test_env_and_an_immutable_volume_each_say_why() -> None:
+    parts = _consumer(
+        "web-1-a",
+        {"envFrom": [{"configMapRef": {"name": "cfg"}}]},
+        volumes=[{"name": "c", "configMap": {"name": "cfg"}}],
+    )
+    sidecar = {"name": "reload", "volumeMounts": [{"name": "c", "mountPath": "/etc/app"}]}
+    parts["pod"]["spec"]["containers"].append(sidecar)
+    ev = evidence(
+        [parts["dep"], parts["rs"], parts["pod"], obj("ConfigMap", "cfg", immutable=True)],
+        intents=_recreated("ConfigMap", "cfg", _CREATE_IMMUTABLE),
+    )
+    [f] = run(propagation.check, ev)
+    assert (
+        "read via envFrom, which is never refreshed; mounted as a volume, but the ConfigMap "
+        "is immutable" in f["message"]
+    )

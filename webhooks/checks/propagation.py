@@ -2,18 +2,26 @@
 
 A ConfigMap or Secret changed by this sync reaches a running container only through a volume
 mount, which the kubelet refreshes. Values read through ``env``/``envFrom`` are fixed when the
-container starts, and a volume mounted with ``subPath`` is never refreshed either. When the
+container starts, and a volume mounted with ``subPath`` is never refreshed either. Nor is any
+volume (projected sources included) of an ``immutable: true`` ConfigMap or Secret: the kubelet
+stops watching it, and the only way to change it is to delete it and create it again under the
+same name, which running pods never see. When the
 pod template did not change (no config hash annotation), nothing restarts those containers:
 the sync "succeeded" and the pods keep running the old config. When it did (a Helm checksum
 annotation), the rollout replaces the old pods with ones that read the new config: pods of an
 older revision are left to the rollout, and to the convergence check if it stalls.
 
 When was the ConfigMap changed? The intent ledger is authoritative: the latest admitted,
-non-dry-run CREATE/UPDATE intent on it at or after the sync. Only when the Evidence carries no
+non-dry-run CREATE/UPDATE intent on it at or after the sync (a delete-and-recreate is recorded
+as DELETE then CREATE: the CREATE dates it). Only when the Evidence carries no
 ``intents`` section at all (an older collector, a ledger-less install) does the check fall back
 to the object's own ``metadata.managedFields[].time`` (entries that own more than metadata) and
-``creationTimestamp``. An empty
+``creationTimestamp`` (a recreated object's is the time it was recreated). An empty
 ``intents`` list means "the ledger saw no change" and is trusted as such.
+
+Is it immutable? The live object's ``immutable`` says so; Secrets are collected as metadata
+only, so for them the ledger's writes decide: the patch of the latest CREATE (made from ``{}``)
+and of any UPDATE after it that sets ``/immutable`` (it can be set, never cleared).
 """
 
 from __future__ import annotations
@@ -33,15 +41,19 @@ ConfigKey = tuple[str, str | None, str]  # (ConfigMap|Secret, namespace, name)
 _KINDS = ("ConfigMap", "Secret")
 
 
+IMMUTABLE = "/immutable"
+
+
 def _metadata_only(patch: object) -> bool:
     """An UPDATE whose recorded patch touches nothing but metadata (Argo CD refreshing its
-    last-applied annotation, a label) changes nothing a pod reads. An UPDATE with no recorded
-    patch, or CREATE, always counts."""
+    last-applied annotation, a label) or the ``immutable`` flag changes nothing a pod reads. An
+    UPDATE with no recorded patch, or CREATE, always counts."""
     return (
         isinstance(patch, list)
         and bool(patch)
         and all(
-            isinstance(op, dict) and str(op.get("path", "")).startswith("/metadata/")
+            isinstance(op, dict)
+            and (str(op.get("path", "")).startswith("/metadata/") or op.get("path") == IMMUTABLE)
             for op in patch
         )
     )
@@ -49,31 +61,73 @@ def _metadata_only(patch: object) -> bool:
 
 def _metadata_only_fields(fields: object) -> bool:
     """A managedFields entry that owns nothing but metadata (``kubectl label``, an annotation
-    a controller keeps): its time is not a change of the data. Without ``fieldsV1``, it counts."""
-    return isinstance(fields, dict) and bool(fields) and set(fields) <= {"f:metadata"}
+    a controller keeps) or the ``immutable`` flag: its time is not a change of the data.
+    Without ``fieldsV1``, it counts."""
+    return (
+        isinstance(fields, dict) and bool(fields) and set(fields) <= {"f:metadata", "f:immutable"}
+    )
 
 
-def _changes_from_intents(evidence: Evidence, ctx: CheckContext) -> dict[ConfigKey, datetime]:
-    out: dict[ConfigKey, datetime] = {}
-    records: list[object] = list(evidence.get("intents") or [])
+def _admitted_writes(evidence: Evidence) -> Iterator[tuple[ConfigKey, str, datetime, object]]:
+    """(object, operation, time, patch) of each admitted, non-dry-run intent on a ConfigMap or
+    Secret, in the ledger's order."""
+    records: list[object] = list(evidence.get("intents") or [])  # replayed input: any shape
     for intent in records:
         if not isinstance(intent, dict):
             continue
         kind = kube.get_str(intent, "kind", "kind")
         name = kube.get_str(intent, "name")
         when = try_parse_time(intent.get("time"))
+        operation = intent.get("operation")
         if (
             kind not in _KINDS
             or not name
-            or intent.get("operation") not in ("CREATE", "UPDATE")
+            or when is None
+            or not isinstance(operation, str)
             or intent.get("dryRun") is True
             or kube.get_bool(intent, "decision", "allowed") is False
-            or not ctx.since_change(when)
-            or _metadata_only(intent.get("patch"))
         ):
             continue
-        k: ConfigKey = (kind, kube.get_str(intent, "namespace"), name)
-        assert when is not None  # since_change() is False for None
+        yield (kind, kube.get_str(intent, "namespace"), name), operation, when, intent.get("patch")
+
+
+def _sets_immutable(patch: object) -> bool:
+    return isinstance(patch, list) and any(
+        isinstance(op, dict)
+        and op.get("path") == IMMUTABLE
+        and op.get("op") in ("add", "replace")
+        and op.get("value") is True
+        for op in patch
+    )
+
+
+def _immutable_by_intents(evidence: Evidence) -> dict[ConfigKey, bool]:
+    out: dict[ConfigKey, bool] = {}
+    writes = sorted(_admitted_writes(evidence), key=lambda w: w[2])
+    for k, operation, _, patch in writes:
+        if operation in ("CREATE", "DELETE"):
+            out[k] = operation == "CREATE" and _sets_immutable(patch)
+        elif operation == "UPDATE" and _sets_immutable(patch):
+            out[k] = True
+    return out
+
+
+def _immutable(ctx: CheckContext, by_intents: dict[ConfigKey, bool], k: ConfigKey) -> bool:
+    """Whether the ConfigMap/Secret is ``immutable: true`` (see the module docstring)."""
+    live = ctx.index.get(*k)
+    flag = kube.get_bool(live, "immutable") if live is not None else None
+    return flag if flag is not None else by_intents.get(k, False)
+
+
+def _changes_from_intents(evidence: Evidence, ctx: CheckContext) -> dict[ConfigKey, datetime]:
+    out: dict[ConfigKey, datetime] = {}
+    for k, operation, when, patch in _admitted_writes(evidence):
+        if (
+            operation not in ("CREATE", "UPDATE")
+            or not ctx.since_change(when)
+            or _metadata_only(patch)
+        ):
+            continue
         out[k] = max(out.get(k, when), when)
     return out
 
@@ -93,10 +147,13 @@ def _changes_from_objects(ctx: CheckContext) -> dict[ConfigKey, datetime]:
     return out
 
 
+IMMUTABLE_VOLUME = "immutable volume"
+
+
 @dataclass(frozen=True)
 class Use:
     container: str
-    how: str  # "env", "envFrom", "subPath volume"
+    how: str  # "env", "envFrom", "subPath volume", IMMUTABLE_VOLUME
 
 
 def _volume_refs(volume: dict[str, Any]) -> Iterator[tuple[str, str]]:
@@ -111,8 +168,9 @@ def _volume_refs(volume: dict[str, Any]) -> Iterator[tuple[str, str]]:
             yield ("Secret", name)
 
 
-def uses(pod: KubeObject, kind: str, name: str) -> list[Use]:
-    """Where containers of ``pod`` read ``kind/name`` in a way that is never refreshed."""
+def uses(pod: KubeObject, kind: str, name: str, *, immutable: bool = False) -> list[Use]:
+    """Where containers of ``pod`` read ``kind/name`` in a way that is never refreshed: every
+    volume mount of it counts when it is ``immutable``."""
     spec = kube.get_dict(pod, "spec")
     key_ref = "configMapKeyRef" if kind == "ConfigMap" else "secretKeyRef"
     from_ref = "configMapRef" if kind == "ConfigMap" else "secretRef"
@@ -133,7 +191,22 @@ def uses(pod: KubeObject, kind: str, name: str) -> list[Use]:
             for m in kube.dicts(c, "volumeMounts")
         ):
             out.append(Use(cname, "subPath volume"))
+        elif immutable and any(
+            kube.get_str(m, "name") in volumes for m in kube.dicts(c, "volumeMounts")
+        ):
+            out.append(Use(cname, IMMUTABLE_VOLUME))
     return out
+
+
+def _why(kind: str, hows: set[str]) -> str:
+    """Why the old content stays: the ways it is read, each with its reason."""
+    read = sorted(hows - {IMMUTABLE_VOLUME})
+    parts = [f"read via {', '.join(read)}, which is never refreshed"] if read else []
+    if IMMUTABLE_VOLUME in hows:
+        parts.append(
+            f"mounted as a volume, but the {kind} is immutable: the kubelet does not refresh it"
+        )
+    return "; ".join(parts)
 
 
 def _started(pod: KubeObject, container: str) -> datetime | None:
@@ -168,8 +241,10 @@ def check(evidence: Evidence, ctx: CheckContext) -> list[CheckFinding]:
         if "intents" in evidence
         else _changes_from_objects(ctx)
     )
+    immutable_by_intents = _immutable_by_intents(evidence)
     out: list[CheckFinding] = []
     for (kind, ns, name), changed in sorted(changes.items()):
+        immutable = _immutable(ctx, immutable_by_intents, (kind, ns, name))
         # workload -> (stale pod names, all consuming pods, ways it is read)
         stale: dict[tuple[str, str | None, str], tuple[set[str], set[str], set[str]]] = defaultdict(
             lambda: (set(), set(), set())
@@ -178,7 +253,7 @@ def check(evidence: Evidence, ctx: CheckContext) -> list[CheckFinding]:
         for pod in ctx.index.members("Pod"):
             if kube.namespace(pod) != ns or pods.is_terminating(pod):
                 continue
-            found = uses(pod, kind, name)
+            found = uses(pod, kind, name, immutable=immutable)
             if not found:
                 continue
             owner = ctx.index.top_owner(pod)
@@ -203,8 +278,8 @@ def check(evidence: Evidence, ctx: CheckContext) -> list[CheckFinding]:
                     "propagation/stale-config",
                     owner,
                     f"{kube.display(owner)}: {len(old)} of {len(consuming)} pods still run the old "
-                    f"{kind} {ns}/{name} (changed {kube.fmt_time(changed)}; read via "
-                    f"{', '.join(sorted(hows))}, which is never refreshed: restart the pods)",
+                    f"{kind} {ns}/{name} (changed {kube.fmt_time(changed)}; {_why(kind, hows)}: "
+                    "restart the pods)",
                     "critical",
                 )
             )
