@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from tests.checks.helpers import EARLY, LATE, application, evidence, obj, run
+import pytest
+
+from tests.checks.helpers import EARLY, LATE, application, evidence, obj, only, run
 from webhooks.checks import staleness
+from webhooks.checks.context import CheckFinding
 
 
 def _synced(kind: str, name: str, **extra: object) -> dict[str, object]:
@@ -100,13 +103,131 @@ def test_failed_sync_step_and_failed_operation_are_critical() -> None:
     )
 
 
-def test_applied_object_missing_live_is_a_warning_only_when_its_kind_was_collected() -> None:
+def _missing(app: dict[str, object], *live: dict[str, object]) -> list[CheckFinding]:
+    return only(run(staleness.check, evidence(list(live), app=app)), "staleness/missing")
+
+
+def test_applied_object_missing_live_is_judged_only_when_its_kind_was_collected() -> None:
     app = application(resources=[_synced("Deployment", "web"), _synced("DaemonSet", "agent")])
     other = obj("Deployment", "api", api="apps/v1")
-    findings = run(staleness.check, evidence([other], app=app))
-    missing = [f for f in findings if f["check"] == "staleness/missing"]
+    missing = _missing(app, other)
     assert [f["resource"]["name"] for f in missing if f["resource"]] == ["web"]
-    assert missing[0]["severity"] == "warning"
+
+
+def test_a_workload_deleted_out_of_band_after_a_successful_sync_is_critical() -> None:
+    app = application(resources=[_synced("Deployment", "web")], revision="8f3c2a1b9d")
+    [f] = _missing(app, obj("Deployment", "api", api="apps/v1"))
+    assert f["severity"] == "critical"
+    assert f["layer"] == "controller"
+    assert f["resource"] == {"kind": "Deployment", "namespace": "shop", "name": "web"}
+    assert f["message"] == (
+        "Deployment shop/web: applied at 8f3c2a1 by a sync Argo CD reports Succeeded, but not "
+        "found live: deleted out of band (or by a controller); Argo CD will show it "
+        "OutOfSync/Missing"
+    )
+
+
+@pytest.mark.parametrize(
+    ("group", "kind"),
+    [
+        ("apps", "StatefulSet"),
+        ("apps", "DaemonSet"),
+        ("apps", "ReplicaSet"),
+        ("", "Service"),
+        ("networking.k8s.io", "Ingress"),
+        ("", "ConfigMap"),
+        ("", "Secret"),
+        ("", "PersistentVolumeClaim"),
+        ("autoscaling", "HorizontalPodAutoscaler"),
+        ("cert-manager.io", "Certificate"),
+        ("kafka.strimzi.io", "KafkaTopic"),
+    ],
+)
+def test_what_is_meant_to_stay_and_serve_is_critical_when_missing(group: str, kind: str) -> None:
+    app = application(resources=[_synced(kind, "gone", group=group)])
+    [f] = _missing(app, obj(kind, "other", api=f"{group}/v1" if group else "v1"))
+    assert f["severity"] == "critical", kind
+
+
+@pytest.mark.parametrize(
+    ("group", "kind"),
+    [("batch", "Job"), ("", "Pod"), ("", "Event"), ("policy", "PodDisruptionBudget")],
+)
+def test_kinds_that_go_away_on_their_own_stay_a_warning(group: str, kind: str) -> None:
+    app = application(resources=[_synced(kind, "gone", group=group)])
+    [f] = _missing(app, obj(kind, "other", api=f"{group}/v1" if group else "v1"))
+    assert f["severity"] == "warning", kind
+    assert f"a {kind} can also go away on its own" in f["message"]
+
+
+def test_hooks_are_never_reported_missing() -> None:
+    hook = _synced("Job", "migrate", group="batch", hookType="PreSync", hookPhase="Succeeded")
+    assert _missing(application(resources=[hook]), obj("Job", "other", api="batch/v1")) == []
+
+
+def test_an_object_the_same_operation_pruned_is_not_missing() -> None:
+    app = application(
+        resources=[
+            _synced("Deployment", "web"),
+            _synced("Deployment", "web", status="Pruned", message="pruned", syncPhase="Sync"),
+        ]
+    )
+    assert _missing(app, obj("Deployment", "api", api="apps/v1")) == []
+
+
+def test_an_object_argo_cd_no_longer_lists_in_its_tree_was_removed_on_purpose() -> None:
+    app = application(resources=[_synced("Deployment", "web")])
+    app["status"]["resources"] = [
+        {
+            "group": "apps",
+            "version": "v1",
+            "kind": "Deployment",
+            "namespace": "shop",
+            "name": "api",
+            "status": "Synced",
+            "health": {"status": "Healthy"},
+        },
+    ]
+    assert _missing(app, obj("Deployment", "api", api="apps/v1")) == []
+
+
+def test_an_object_argo_cd_marks_requires_pruning_was_removed_on_purpose() -> None:
+    app = application(resources=[_synced("Deployment", "web")])
+    app["status"]["resources"] = [
+        {
+            "group": "apps",
+            "version": "v1",
+            "kind": "Deployment",
+            "namespace": "shop",
+            "name": "web",
+            "status": "OutOfSync",
+            "requiresPruning": True,
+        },
+    ]
+    assert _missing(app, obj("Deployment", "api", api="apps/v1")) == []
+
+
+def test_the_tree_already_showing_it_missing_is_quoted() -> None:
+    app = application(resources=[_synced("Deployment", "web")])
+    app["status"]["resources"] = [
+        {
+            "group": "apps",
+            "version": "v1",
+            "kind": "Deployment",
+            "namespace": "shop",
+            "name": "web",
+            "status": "OutOfSync",
+            "health": {"status": "Missing"},
+        },
+    ]
+    [f] = _missing(app, obj("Deployment", "api", api="apps/v1"))
+    assert f["severity"] == "critical"
+    assert f["message"].endswith("Argo CD shows it OutOfSync/Missing")
+
+
+def test_nothing_is_missing_while_the_sync_has_not_succeeded() -> None:
+    app = application(resources=[_synced("Deployment", "web")], phase="Running")
+    assert _missing(app, obj("Deployment", "api", api="apps/v1")) == []
 
 
 def test_app_targeting_a_newer_revision_than_synced_is_reported() -> None:

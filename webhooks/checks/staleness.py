@@ -10,18 +10,36 @@ Two correlations between what controllers *claim* and what the runtime shows:
   of this (it calls a crash-looping StatefulSet Progressing and waits forever).
 
 It also reports what the sync result itself admits: a failed operation, a resource that failed
-to sync, and objects the sync applied that are no longer found live.
+to sync, and objects the sync applied that are no longer found live. Such an object was deleted
+out of band (or by a controller) after a sync Argo CD calls a success; Argo CD shows it
+``OutOfSync`` with health ``Missing`` from its next refresh. It is critical for what is meant to
+stay and serve (pod owners, Services, Ingresses, config, claims, autoscalers, custom
+resources), a warning for kinds that go away on their own (a finished Job under
+``ttlSecondsAfterFinished``, a Pod, an Event), and nothing at all when Argo CD says it was
+removed on purpose: pruned by the operation, marked ``requiresPruning`` or no longer listed in
+the Application's resource tree (Git stopped declaring it).
 """
 
 from __future__ import annotations
 
 from webhooks.checks import convergence, kube
 from webhooks.checks.context import CheckContext, CheckFinding, finding, not_converged
+from webhooks.common.api import is_builtin_group
 from webhooks.common.argocd import revision_text, short_revision
 from webhooks.common.kinds import APPS_WORKLOAD_KINDS, WORKLOAD_KINDS
-from webhooks.evidence.model import Evidence, KubeObject
+from webhooks.evidence.model import Evidence, KubeObject, Severity
 
 _POD_OWNERS = {*WORKLOAD_KINDS, "Pod"}
+#: Built-in kinds meant to stay and serve once applied; custom resources count too.
+_MEANT_TO_STAY = {
+    *APPS_WORKLOAD_KINDS,
+    "Service",
+    "Ingress",
+    "ConfigMap",
+    "Secret",
+    "PersistentVolumeClaim",
+    "HorizontalPodAutoscaler",
+}
 
 
 def _generation(ctx: CheckContext) -> list[CheckFinding]:
@@ -58,6 +76,70 @@ def in_post_sync(application: object) -> bool:
     return any(
         r.get("syncPhase") == "PostSync"
         for r in kube.dicts(application, "status", "operationState", "syncResult", "resources")
+    )
+
+
+def _same(entry: dict[str, object], kind: str, namespace: str | None, name: str) -> bool:
+    return (
+        kube.get_str(entry, "kind") == kind
+        and (kube.get_str(entry, "namespace") or None) == namespace
+        and kube.get_str(entry, "name") == name
+    )
+
+
+def _tree_entry(
+    application: object, kind: str, namespace: str | None, name: str
+) -> dict[str, object] | None:
+    """The object's entry in the Application's resource tree (``status.resources``)."""
+    return next(
+        (
+            e
+            for e in kube.dicts(application, "status", "resources")
+            if _same(e, kind, namespace, name)
+        ),
+        None,
+    )
+
+
+def _removed_on_purpose(application: object, kind: str, namespace: str | None, name: str) -> bool:
+    """Argo CD says the object is gone because Git no longer declares it: the operation pruned
+    it (a later step of the same sync), its resource tree marks it ``requiresPruning``, or the
+    tree, refreshed since, no longer lists it."""
+    result = kube.dicts(application, "status", "operationState", "syncResult", "resources")
+    if any(
+        _same(r, kind, namespace, name)
+        and (kube.get_str(r, "status") == "Pruned" or kube.get_str(r, "message") == "pruned")
+        for r in result
+    ):
+        return True
+    if not kube.get_list(application, "status", "resources"):
+        return False  # no tree in the Evidence: it says nothing either way
+    entry = _tree_entry(application, kind, namespace, name)
+    return entry is None or kube.get_bool(entry, "requiresPruning") is True
+
+
+def _missing(
+    application: object, res: dict[str, object], revision: str, shown: str
+) -> tuple[str, Severity]:
+    """What to say about an object the sync applied that is not found live, and how loudly."""
+    kind = kube.get_str(res, "kind") or ""
+    stays = kind in _MEANT_TO_STAY or not is_builtin_group(kube.get_str(res, "group") or "")
+    entry = _tree_entry(
+        application, kind, kube.get_str(res, "namespace") or None, kube.get_str(res, "name") or ""
+    )
+    shows = (
+        "shows"
+        if kube.get_str(entry, "health", "status") == "Missing"
+        or kube.get_str(entry, "status") == "OutOfSync"
+        else "will show"
+    )
+    how = "deleted out of band (or by a controller)"
+    if not stays:
+        how += f"; a {kind} can also go away on its own"
+    return (
+        f"{shown}: applied at {revision} by a sync Argo CD reports Succeeded, but not found live: "
+        f"{how}; Argo CD {shows} it OutOfSync/Missing",
+        "critical" if stays else "warning",
     )
 
 
@@ -117,16 +199,11 @@ def _sync_claims(evidence: Evidence, ctx: CheckContext) -> list[CheckFinding]:
             continue
         live = ctx.index.get(r_kind, r_ns, r_name)
         if live is None:
-            if ctx.index.has_kind(r_kind):
-                out.append(
-                    finding(
-                        "controller",
-                        "staleness/missing",
-                        ref,
-                        f"{shown}: applied at {revision} but not found live (deleted out of band?)",
-                        "warning",
-                    )
-                )
+            if ctx.index.has_kind(r_kind) and not _removed_on_purpose(
+                application, r_kind, r_ns, r_name
+            ):
+                text, severity = _missing(application, res, revision, shown)
+                out.append(finding("controller", "staleness/missing", ref, text, severity))
             continue
         if r_kind not in _POD_OWNERS:
             continue
