@@ -187,3 +187,77 @@ def test_a_pod_pending_for_a_minute_long_after_the_sync_is_still_on_its_way() ->
     [f] = run(capacity.check, ev)
     assert f["severity"] == "warning" and f.get("converging") is True
     assert f["message"].endswith("(still converging, started 1m ago)")
+
+
+# --- one refusal reported twice is counted once ------------------------------------------------
+
+
+def _named(event: dict[str, Any], name: str, **fields: Any) -> dict[str, Any]:
+    event["metadata"]["name"] = name
+    event["metadata"]["uid"] = f"uid-{name}"
+    return {**event, **fields}
+
+
+def _tally(*events: dict[str, Any], want: int = 8, have: int = 5) -> str:
+    dep, rs = _dep_rs(want, have)
+    [f] = run(capacity.check, evidence([dep, rs, *events], now=EARLY))
+    return f["message"].rsplit("(", 1)[1]
+
+
+def test_the_same_refusal_written_twice_counts_once() -> None:
+    _, rs = _dep_rs(8, 5)
+    text = f"Error creating: {QUOTA_MSG}"
+    first = _named(_core_event(rs, "FailedCreate", text, "2026-11-27T10:05:00Z", 6), "web.a1")
+    second = _named(_core_event(rs, "FailedCreate", text, "2026-11-27T10:05:00Z", 6), "web.b2")
+    assert _tally(first, second) == "FailedCreate x6)"
+
+
+def test_a_copy_with_a_series_says_how_often_it_happened() -> None:
+    _, rs = _dep_rs(8, 5)
+    text = f"Error creating: {QUOTA_MSG}"
+    single = _named(_core_event(rs, "FailedCreate", text, "2026-11-27T10:01:00Z"), "web.a1")
+    series = _named(
+        _event_v1(rs, "FailedCreate", text, "2026-11-27T10:01:00Z"),
+        "web.b2",
+        series={"count": 12, "lastObservedTime": "2026-11-27T10:09:00Z"},
+    )
+    assert _tally(single, series) == "FailedCreate x12)"
+
+
+def test_different_refusals_still_add_up() -> None:
+    _, rs = _dep_rs(8, 5)
+    other = QUOTA_MSG.replace("k8mzq", "p4x7t")
+    assert (
+        _tally(
+            _named(_core_event(rs, "FailedCreate", QUOTA_MSG, "2026-11-27T10:02:00Z", 3), "a"),
+            _named(_core_event(rs, "FailedCreate", other, "2026-11-27T10:03:00Z", 4), "b"),
+        )
+        == "FailedCreate x7)"
+    )
+
+
+def test_a_copy_from_before_the_sync_adds_nothing() -> None:
+    _, rs = _dep_rs(8, 5)
+    old = _named(_core_event(rs, "FailedCreate", QUOTA_MSG, "2026-11-27T09:00:00Z", 50), "old")
+    new = _named(_core_event(rs, "FailedCreate", QUOTA_MSG, "2026-11-27T10:03:00Z", 3), "new")
+    assert _tally(old, new) == "FailedCreate x3)"
+
+
+def test_a_statefulset_claim_refusal_and_its_pod_echo_count_once() -> None:
+    sts = obj("StatefulSet", "db", api="apps/v1", spec={"replicas": 4}, status={"replicas": 3})
+    why = (
+        'persistentvolumeclaims "data-db-3" is forbidden: exceeded quota: storage, requested: '
+        "requests.storage=10Gi, used: requests.storage=30Gi, limited: requests.storage=32Gi"
+    )
+    claim = f"create Claim data-db-3 for Pod db-3 in StatefulSet db failed error: {why}"
+    echo = f"create Pod db-3 in StatefulSet db failed error: failed to create PVC data-db-3: {why}"
+    events = [
+        _named(_core_event(sts, "FailedCreate", claim, "2026-11-27T10:05:00Z", 9), "db.1"),
+        _named(_core_event(sts, "FailedCreate", echo, "2026-11-27T10:05:00Z", 9), "db.2"),
+    ]
+    [f] = run(capacity.check, evidence([sts, *events], now=EARLY))
+    assert f["message"] == (
+        "StatefulSet shop/db: 3 of 4 pods created: exceeded quota storage (requested "
+        "requests.storage=10Gi, used requests.storage=30Gi, limited requests.storage=32Gi) "
+        "(FailedCreate x9)"
+    )

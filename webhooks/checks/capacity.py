@@ -7,7 +7,8 @@ most. Findings here:
 
 * ``capacity/quota`` — FailedCreate events (``exceeded quota``/``forbidden``) since the sync on a
   workload (or its ReplicaSets) that is still short of replicas: critical at once, the
-  controller will keep failing until someone changes the quota;
+  controller will keep failing until someone changes the quota; the tally counts a refusal
+  the controller reported twice once;
 * ``capacity/unschedulable`` — Pending pods with FailedScheduling events, quoting the
   scheduler's message (grace, then critical: a cluster autoscaler may still add a node);
 * ``capacity/hpa`` — an HPA whose currentReplicas stays below desiredReplicas, or that cannot
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 from webhooks.checks import kube, pods
 from webhooks.checks.context import CheckContext, CheckFinding, finding, not_converged
-from webhooks.checks.index import Event
+from webhooks.checks.index import Event, distinct
 from webhooks.common.kinds import WORKLOAD_KINDS
 from webhooks.common.text import clip
 from webhooks.evidence.model import Evidence, KubeObject
@@ -45,11 +46,12 @@ def _failed_creates(ctx: CheckContext) -> list[CheckFinding]:
         short = _short_of(obj)
         if short is None:
             continue
-        events: list[Event] = [
+        # A refusal the controller reported twice is counted once (``distinct``).
+        events = distinct(
             e
             for e in ctx.index.events_for(obj)
             if e.reason == "FailedCreate" and ctx.since_change(e.last_seen)
-        ]
+        )
         if not events:
             continue
         latest = max(events, key=Event.sort_key)

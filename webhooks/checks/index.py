@@ -12,9 +12,10 @@ Job cannot judge itself while it runs.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -87,6 +88,52 @@ def read_event(obj: KubeObject) -> Event | None:
         last_seen=last_seen,
         count=count,
     )
+
+
+#: The StatefulSet controller reports one refused claim twice: "create Claim <c> for Pod <p> in
+#: StatefulSet <s> failed error: <why>", then "create Pod <p> in StatefulSet <s> failed error:
+#: failed to create PVC <c>: <why>". The second is an echo of the first.
+_STS_POD_ECHO = re.compile(
+    r"^create Pod (?P<pod>\S+) in StatefulSet (?P<set>\S+) failed error: "
+    r"failed to create PVC (?P<claim>\S+): (?P<why>.*)$",
+    re.DOTALL,
+)
+
+
+_Story = tuple[str, str | None, str, str, str]
+
+
+def _story(event: Event) -> _Story:
+    """What makes two Events the same story: the object, the reason, the message. The object by
+    kind, namespace and name: one copy may name its uid and the other not."""
+    message = event.message
+    if echo := _STS_POD_ECHO.match(message):
+        message = (
+            f"create Claim {echo['claim']} for Pod {echo['pod']} in StatefulSet {echo['set']} "
+            f"failed error: {echo['why']}"
+        )
+    return (event.kind, event.namespace, event.name, event.reason, message)
+
+
+def distinct(events: Iterable[Event]) -> list[Event]:
+    """One Event per (involved object, reason, message), in first-seen order.
+
+    Controllers can write the same event twice: two Event objects with one message (a recorder
+    restarted, both Event APIs collected, an aggregated copy with ``series`` beside the first
+    one), or a StatefulSet's claim refusal and its pod echo. They tell one story, not two: the
+    copy that counted most (``series.count``/``count``) says how many times it happened, the
+    latest says when it last did.
+    """
+    merged: dict[_Story, Event] = {}
+    for event in events:
+        story = _story(event)
+        seen = merged.get(story)
+        if seen is None:
+            merged[story] = event
+            continue
+        top = event if event.count > seen.count else seen
+        merged[story] = replace(top, last_seen=max(seen, event, key=Event.sort_key).last_seen)
+    return list(merged.values())
 
 
 def _owner_refs(obj: KubeObject) -> list[dict[str, Any]]:
