@@ -157,7 +157,11 @@ def test_kinds_that_go_away_on_their_own_stay_a_warning(group: str, kind: str) -
     app = application(resources=[_synced(kind, "gone", group=group)])
     [f] = _missing(app, obj(kind, "other", api=f"{group}/v1" if group else "v1"))
     assert f["severity"] == "warning", kind
-    assert f"a {kind} can also go away on its own" in f["message"]
+    assert (
+        "a finished Job is deleted by its ttlSecondsAfterFinished"
+        if kind == "Job"
+        else f"a {kind} can also go away on its own"
+    ) in f["message"]
 
 
 def test_hooks_are_never_reported_missing() -> None:
@@ -235,3 +239,17 @@ def test_app_targeting_a_newer_revision_than_synced_is_reported() -> None:
     app["status"]["sync"]["revision"] = "fff0000aaa"
     [f] = run(staleness.check, evidence([], app=app))
     assert f["check"] == "staleness/revision" and "fff0000" in f["message"]
+
+
+def test_the_last_object_of_its_kind_deleted_is_judged_on_argo_cds_word() -> None:
+    # The app's only Deployment is gone: no Deployment is left in the Evidence to show that the
+    # collector read the kind, but Argo CD's tree reports it Missing.
+    app = application(resources=[_synced("Deployment", "web")])
+    tree = {"group": "apps", "version": "v1", "kind": "Deployment", "namespace": "shop"}
+    app["status"]["resources"] = [
+        {**tree, "name": "web", "status": "OutOfSync", "health": {"status": "Missing"}}
+    ]
+    [f] = _missing(app)
+    assert f["severity"] == "critical" and "Argo CD shows it OutOfSync/Missing" in f["message"]
+    app["status"]["resources"][0]["health"] = {"status": "Healthy"}  # collector scope, not absence
+    assert _missing(app) == []

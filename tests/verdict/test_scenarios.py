@@ -148,14 +148,15 @@ STORIES: dict[str, Story] = {
         summary="1 critical: Service edge/gateway has 0 ready endpoints; 2 ready pods match its "
         "selector, but none has a port named http (its targetPort)",
     ),
-    # 3 -> 5 replicas; the storage quota refuses the claim of sessions-3.
+    # 3 -> 5 replicas; the storage quota refuses the claim of sessions-3, 17 times: each refusal
+    # is written twice (the claim, then the pod that needs it).
     "statefulset-claim-refused-by-quota": Story(
         "Degraded",
         checks=("capacity/quota", "convergence/statefulset"),
         says=(
             "StatefulSet sessions/sessions: 3 of 5 pods created: exceeded quota storage "
             "(requested requests.storage=10Gi, used requests.storage=30Gi, limited "
-            "requests.storage=32Gi)",
+            "requests.storage=32Gi) (FailedCreate x17)",
         ),
     ),
     # node-w3 is cordoned for maintenance; a DaemonSet pod stays there by design.
@@ -258,6 +259,40 @@ STORIES: dict[str, Story] = {
             "generation 5 not observed yet): KafkaError: Decreasing partitions not supported",
         ),
     ),
+    # The rules ConfigMap is immutable; Argo CD (Force=true,Replace=true) deleted and recreated it
+    # with new weights at 14:00:02. The API pods mounted it whole yesterday and keep the old
+    # files; the worker, rolled by its checksum annotation, and a changed mutable ConfigMap
+    # (refreshed) are fine.
+    "immutable-configmap-replaced-under-running-pods": Story(
+        "Degraded",
+        checks=("propagation/stale-config",),
+        summary="1 critical: Deployment reviews/ratings: 3 of 3 pods still run the old ConfigMap "
+        "reviews/ratings-rules (changed 2026-11-30T14:00:02Z; mounted as a volume, but the "
+        "ConfigMap is immutable: the kubelet d",
+        unsaid=("ratings-worker", "ratings-ui-strings", "ratings-tls"),
+    ),
+    # Audit 45 minutes after a successful sync: someone deleted the indexer Deployment; the
+    # reindex Job went away by its ttlSecondsAfterFinished; a ConfigMap Git dropped was pruned.
+    "indexer-deleted-out-of-band-after-sync": Story(
+        "Degraded",
+        checks=("staleness/missing",),
+        summary="1 critical: Deployment search/search-indexer: applied at 1f2e3d4 by a sync Argo "
+        "CD reports Succeeded, but not found live: deleted out of band (or by a controller); "
+        "Argo CD shows it OutOfSync/Missing",
+        says=("Job search/search-reindex: applied at 1f2e3d4",),
+        unsaid=("search-synonyms-v1", "search-warmup", "search-api:"),
+    ),
+    # The sync raised the transcoder to 6; the memory quota refuses the fifth pod. The
+    # replicaset controller's refusal is listed twice: its first write (count 1) and a copy under
+    # another name whose series counted 23.
+    "replicaset-refusal-written-twice": Story(
+        "Degraded",
+        checks=("capacity/quota", "convergence/deployment"),
+        summary="3 critical: Deployment media/transcoder: 4 of 6 pods created (ReplicaSet "
+        "transcoder-7d9c8b6a5): exceeded quota media-compute",
+        says=("limited limits.memory=16Gi) (FailedCreate x23)",),
+        unsaid=("FailedCreate x24", "FailedCreate x46"),
+    ),
 }
 
 
@@ -340,3 +375,37 @@ def test_the_topic_still_refused_on_its_current_generation_is_degraded() -> None
     assert verdict["summary"].startswith(
         "1 critical: KafkaTopic orders/order-events: Ready=False for 18h37m: KafkaError"
     )
+
+
+def test_without_a_ledger_the_creation_time_dates_the_replaced_configmap() -> None:
+    doc = json.loads(
+        (SCENARIOS / "immutable-configmap-replaced-under-running-pods.json").read_text()
+    )
+    del doc["intents"]
+    [f] = judge(load_evidence(doc))["findings"]
+    assert f["message"].startswith(
+        "Deployment reviews/ratings: 3 of 3 pods still run the old ConfigMap reviews/ratings-rules "
+        "(changed 2026-11-30T14:00:02Z; mounted as a volume, but the ConfigMap is immutable"
+    )
+
+
+def test_the_same_configmap_made_mutable_is_refreshed_in_place() -> None:
+    doc = json.loads(
+        (SCENARIOS / "immutable-configmap-replaced-under-running-pods.json").read_text()
+    )
+    for obj in doc["objects"]:
+        obj.pop("immutable", None)
+    for intent in doc["intents"]:
+        intent["patch"] = [op for op in intent["patch"] if op["path"] != "/immutable"]
+    assert judge(load_evidence(doc))["verdict"] == "Healthy"
+
+
+def test_a_deployment_git_stopped_declaring_is_not_missing() -> None:
+    doc = json.loads((SCENARIOS / "indexer-deleted-out-of-band-after-sync.json").read_text())
+    status = doc["application"]["status"]
+    status["resources"] = [r for r in status["resources"] if r["name"] != "search-indexer"]
+    verdict = judge(load_evidence(doc))
+    assert verdict["verdict"] == "Healthy"
+    assert [f["message"].split(":")[0] for f in verdict["findings"]] == [
+        "Job search/search-reindex"
+    ]

@@ -17,7 +17,9 @@ stay and serve (pod owners, Services, Ingresses, config, claims, autoscalers, cu
 resources), a warning for kinds that go away on their own (a finished Job under
 ``ttlSecondsAfterFinished``, a Pod, an Event), and nothing at all when Argo CD says it was
 removed on purpose: pruned by the operation, marked ``requiresPruning`` or no longer listed in
-the Application's resource tree (Git stopped declaring it).
+the Application's resource tree (Git stopped declaring it). Only kinds the Evidence carries
+are judged (a collector that did not read Jobs says nothing about a missing Job), unless the
+tree itself reports the object's health ``Missing``.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ _MEANT_TO_STAY = {
     "PersistentVolumeClaim",
     "HorizontalPodAutoscaler",
 }
+_GOES_AWAY = {"Job": "a finished Job is deleted by its ttlSecondsAfterFinished"}
 
 
 def _generation(ctx: CheckContext) -> list[CheckFinding]:
@@ -101,6 +104,11 @@ def _tree_entry(
     )
 
 
+def _tree_says_missing(application: object, kind: str, namespace: str | None, name: str) -> bool:
+    entry = _tree_entry(application, kind, namespace, name)
+    return kube.get_str(entry, "health", "status") == "Missing"
+
+
 def _removed_on_purpose(application: object, kind: str, namespace: str | None, name: str) -> bool:
     """Argo CD says the object is gone because Git no longer declares it: the operation pruned
     it (a later step of the same sync), its resource tree marks it ``requiresPruning``, or the
@@ -135,7 +143,7 @@ def _missing(
     )
     how = "deleted out of band (or by a controller)"
     if not stays:
-        how += f"; a {kind} can also go away on its own"
+        how += "; " + _GOES_AWAY.get(kind, f"a {kind} can also go away on its own")
     return (
         f"{shown}: applied at {revision} by a sync Argo CD reports Succeeded, but not found live: "
         f"{how}; Argo CD {shows} it OutOfSync/Missing",
@@ -199,9 +207,11 @@ def _sync_claims(evidence: Evidence, ctx: CheckContext) -> list[CheckFinding]:
             continue
         live = ctx.index.get(r_kind, r_ns, r_name)
         if live is None:
-            if ctx.index.has_kind(r_kind) and not _removed_on_purpose(
-                application, r_kind, r_ns, r_name
-            ):
+            # Judged when the collector read its kind (its absence then means something), or
+            # when Argo CD's own tree says it is Missing.
+            if (
+                ctx.index.has_kind(r_kind) or _tree_says_missing(application, r_kind, r_ns, r_name)
+            ) and not _removed_on_purpose(application, r_kind, r_ns, r_name):
                 text, severity = _missing(application, res, revision, shown)
                 out.append(finding("controller", "staleness/missing", ref, text, severity))
             continue
