@@ -319,3 +319,17 @@ def test_env_and_an_immutable_volume_each_say_why() -> None:
         "read via envFrom, which is never refreshed; mounted as a volume, but the ConfigMap "
         "is immutable" in f["message"]
     )
+
+
+def test_a_container_restart_does_not_remount_an_immutable_volume() -> None:
+    # The container crashed and restarted after the recreate; the pod, and its volume, did not.
+    parts = _consumer(
+        "web-1-a", _WHOLE_VOLUME, volumes=[{"name": "c", "configMap": {"name": "cfg"}}]
+    )
+    parts["pod"]["status"]["containerStatuses"][0]["state"] = {"running": {"startedAt": AFTER}}
+    ev = evidence(
+        [parts["dep"], parts["rs"], parts["pod"], obj("ConfigMap", "cfg", immutable=True)],
+        intents=_recreated("ConfigMap", "cfg", _CREATE_IMMUTABLE),
+    )
+    [f] = run(propagation.check, ev)
+    assert "1 of 1 pods still run the old ConfigMap shop/cfg" in f["message"]

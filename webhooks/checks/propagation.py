@@ -209,7 +209,15 @@ def _why(kind: str, hows: set[str]) -> str:
     return "; ".join(parts)
 
 
-def _started(pod: KubeObject, container: str) -> datetime | None:
+def _started(pod: KubeObject, use: Use) -> datetime | None:
+    """When ``use`` last read the config. A restarted container re-reads its environment and
+    re-binds its ``subPath`` from the refreshed volume; a volume of an immutable object keeps
+    what the kubelet cached for the pod, so only a new pod reads it again."""
+    if use.how == IMMUTABLE_VOLUME:
+        return try_parse_time(kube.get(pod, "status", "startTime")) or try_parse_time(
+            kube.get(pod, "metadata", "creationTimestamp")
+        )
+    container = use.container
     for status in pods.container_statuses(pod):
         if status.get("name") == container:
             started = try_parse_time(kube.get(status, "state", "running", "startedAt"))
@@ -264,7 +272,7 @@ def check(evidence: Evidence, ctx: CheckContext) -> list[CheckFinding]:
             old, consuming, hows = stale[okey]
             consuming.add(kube.name(pod))
             for use in found:
-                started = _started(pod, use.container)
+                started = _started(pod, use)
                 if started is not None and started < changed:
                     old.add(kube.name(pod))
                     hows.add(use.how)
