@@ -253,3 +253,48 @@ def test_the_last_object_of_its_kind_deleted_is_judged_on_argo_cds_word() -> Non
     assert f["severity"] == "critical" and "Argo CD shows it OutOfSync/Missing" in f["message"]
     app["status"]["resources"][0]["health"] = {"status": "Healthy"}  # collector scope, not absence
     assert _missing(app) == []
+
+
+def _delete(user: str, actor_class: str, when: str) -> dict[str, object]:
+    return {
+        "uid": f"del-{user}",
+        "time": when,
+        "app": "shop-web",
+        "kind": {"group": "apps", "version": "v1", "kind": "Deployment"},
+        "namespace": "shop",
+        "name": "web",
+        "operation": "DELETE",
+        "actor": {"username": user, "groups": [], "class": actor_class},
+        "patch": [],
+        "decision": {"allowed": True, "denials": [], "warnings": []},
+        "dryRun": False,
+    }
+
+
+def test_the_ledger_names_who_deleted_it_and_when() -> None:
+    app = application(resources=[_synced("Deployment", "web")])
+    ev = evidence(
+        [obj("Deployment", "api", api="apps/v1")],
+        app=app,
+        intents=[
+            _delete("bob@example.com", "human", "2026-11-27T09:00:00Z"),  # before the sync
+            _delete("alice@example.com", "human", "2026-11-27T10:12:00Z"),
+        ],
+    )
+    [f] = only(run(staleness.check, ev), "staleness/missing")
+    assert (
+        "not found live: deleted out of band by alice@example.com at 2026-11-27T10:12:00Z;"
+        in (f["message"])
+    )
+
+
+def test_a_delete_by_a_controller_is_named_as_such() -> None:
+    app = application(resources=[_synced("Deployment", "web")])
+    gc = "system:serviceaccount:kube-system:generic-garbage-collector"
+    ev = evidence(
+        [obj("Deployment", "api", api="apps/v1")],
+        app=app,
+        intents=[_delete(gc, "controller", "2026-11-27T10:12:00Z")],
+    )
+    [f] = only(run(staleness.check, ev), "staleness/missing")
+    assert f"deleted by a controller ({gc}) at 2026-11-27T10:12:00Z" in f["message"]

@@ -24,11 +24,14 @@ tree itself reports the object's health ``Missing``.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from webhooks.checks import convergence, kube
 from webhooks.checks.context import CheckContext, CheckFinding, finding, not_converged
 from webhooks.common.api import is_builtin_group
 from webhooks.common.argocd import revision_text, short_revision
 from webhooks.common.kinds import APPS_WORKLOAD_KINDS, WORKLOAD_KINDS
+from webhooks.common.times import try_parse_time
 from webhooks.evidence.model import Evidence, KubeObject, Severity
 
 _POD_OWNERS = {*WORKLOAD_KINDS, "Pod"}
@@ -126,22 +129,53 @@ def _removed_on_purpose(application: object, kind: str, namespace: str | None, n
     return entry is None or kube.get_bool(entry, "requiresPruning") is True
 
 
+def _deleted_by(
+    evidence: Evidence, ctx: CheckContext, kind: str, namespace: str | None, name: str
+) -> str:
+    """Who deleted it, when the ledger recorded the DELETE (the latest since the sync)."""
+    records: list[object] = list(evidence.get("intents") or [])  # replayed input: any shape
+    latest: tuple[datetime, str] | None = None
+    for intent in records:
+        when = try_parse_time(kube.get(intent, "time"))
+        if (
+            isinstance(intent, dict)
+            and intent.get("operation") == "DELETE"
+            and kube.get_str(intent, "kind", "kind") == kind
+            and (kube.get_str(intent, "namespace") or None) == namespace
+            and kube.get_str(intent, "name") == name
+            and intent.get("dryRun") is not True
+            and kube.get_bool(intent, "decision", "allowed") is not False
+            and when is not None
+            and ctx.since_change(when)
+        ):
+            user = kube.get_str(intent, "actor", "username") or "an unknown actor"
+            who = (
+                f"by a controller ({user})"
+                if kube.get_str(intent, "actor", "class") == "controller"
+                else f"out of band by {user}"
+            )
+            if latest is None or when >= latest[0]:
+                latest = (when, f"deleted {who} at {kube.fmt_time(when)}")
+    return latest[1] if latest else "deleted out of band (or by a controller)"
+
+
 def _missing(
-    application: object, res: dict[str, object], revision: str, shown: str
+    evidence: Evidence, ctx: CheckContext, res: dict[str, object], revision: str, shown: str
 ) -> tuple[str, Severity]:
     """What to say about an object the sync applied that is not found live, and how loudly."""
+    application = evidence.get("application") or {}
     kind = kube.get_str(res, "kind") or ""
+    namespace = kube.get_str(res, "namespace") or None
+    name = kube.get_str(res, "name") or ""
     stays = kind in _MEANT_TO_STAY or not is_builtin_group(kube.get_str(res, "group") or "")
-    entry = _tree_entry(
-        application, kind, kube.get_str(res, "namespace") or None, kube.get_str(res, "name") or ""
-    )
+    entry = _tree_entry(application, kind, namespace, name)
     shows = (
         "shows"
         if kube.get_str(entry, "health", "status") == "Missing"
         or kube.get_str(entry, "status") == "OutOfSync"
         else "will show"
     )
-    how = "deleted out of band (or by a controller)"
+    how = _deleted_by(evidence, ctx, kind, namespace, name)
     if not stays:
         how += "; " + _GOES_AWAY.get(kind, f"a {kind} can also go away on its own")
     return (
@@ -212,7 +246,7 @@ def _sync_claims(evidence: Evidence, ctx: CheckContext) -> list[CheckFinding]:
             if (
                 ctx.index.has_kind(r_kind) or _tree_says_missing(application, r_kind, r_ns, r_name)
             ) and not _removed_on_purpose(application, r_kind, r_ns, r_name):
-                text, severity = _missing(application, res, revision, shown)
+                text, severity = _missing(evidence, ctx, res, revision, shown)
                 out.append(finding("controller", "staleness/missing", ref, text, severity))
             continue
         if r_kind not in _POD_OWNERS:
