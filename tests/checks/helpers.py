@@ -100,6 +100,38 @@ def application(
     }
 
 
+def intent(
+    kind: str,
+    name: str,
+    /,
+    *,
+    group: str = "apps",
+    when: str = AFTER,
+    operation: str = "UPDATE",
+    user: str = "argocd",
+    actor_class: str = "argocd",
+    patch: list[Obj] | None = None,
+    **extra: Any,
+) -> Obj:
+    """An admitted, non-dry-run intent record on ``kind`` shop/``name``."""
+    return {
+        "uid": f"uid-{operation}-{name}-{when}",
+        "time": when,
+        "app": "shop-web",
+        "kind": {"group": group, "version": "v1", "kind": kind},
+        "namespace": "shop",
+        "name": name,
+        "operation": operation,
+        "actor": {"username": user, "groups": [], "class": actor_class},
+        "patch": patch if patch is not None else [],
+        "decision": {"allowed": True, "denials": [], "warnings": []},
+        "dryRun": False,
+        "prevHash": "",
+        "hash": "",
+        **extra,
+    }
+
+
 def evidence(
     objects: list[Obj] | None = None, *, now: str = LATE, app: Obj | None = None, **sections: Any
 ) -> Evidence:

@@ -4,29 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.checks.helpers import evidence, obj, run
+from tests.checks.helpers import evidence, intent, obj, run
 from webhooks.checks import drift
 
 
 def _intent(
     user: str, cls: str, when: str = "2026-11-27T10:07:00Z", **extra: Any
 ) -> dict[str, Any]:
-    return {
-        "uid": "u",
-        "time": when,
-        "app": "shop-web",
-        "kind": {"group": "apps", "version": "v1", "kind": "Deployment"},
-        "namespace": "shop",
-        "name": "web",
-        "operation": "UPDATE",
-        "actor": {"username": user, "groups": [], "class": cls},
-        "patch": [{"op": "replace", "path": "/spec/replicas", "value": 7}],
-        "decision": {"allowed": True, "denials": [], "warnings": []},
-        "dryRun": False,
-        "prevHash": "",
-        "hash": "",
-        **extra,
-    }
+    extra.setdefault("patch", [{"op": "replace", "path": "/spec/replicas", "value": 7}])
+    return intent("Deployment", "web", when=when, user=user, actor_class=cls, uid="u", **extra)
 
 
 def test_human_change_after_sync_is_critical_drift_with_who_and_what() -> None:

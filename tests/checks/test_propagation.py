@@ -4,29 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.checks.helpers import AFTER, BEFORE, SYNC, evidence, obj, owned, pod, run
+from tests.checks.helpers import AFTER, BEFORE, SYNC, evidence, intent, obj, owned, pod, run
 from webhooks.checks import propagation
 
 CHANGED = "2026-11-27T10:00:02Z"
 
 
 def _intent(kind: str, name: str, when: str = CHANGED, **extra: Any) -> dict[str, Any]:
-    return {
-        "uid": "u1",
-        "time": when,
-        "app": "shop-web",
-        "kind": {"group": "", "version": "v1", "kind": kind},
-        "namespace": "shop",
-        "name": name,
-        "operation": "UPDATE",
-        "actor": {"username": "argocd", "groups": [], "class": "argocd"},
-        "patch": [],
-        "decision": {"allowed": True, "denials": [], "warnings": []},
-        "dryRun": False,
-        "prevHash": "",
-        "hash": "",
-        **extra,
-    }
+    return intent(kind, name, group="", when=when, uid="u1", **extra)
 
 
 def _consumer(
@@ -178,6 +163,12 @@ def test_old_pods_a_rollout_is_replacing_are_left_to_the_rollout() -> None:
 
 DELETED = "2026-11-27T10:00:01Z"
 RECREATED = "2026-11-27T10:00:03Z"
+_CREATE_IMMUTABLE: list[dict[str, Any]] = [
+    {"op": "add", "path": "/data", "value": {"app.yaml": "level: debug"}},
+    {"op": "add", "path": "/immutable", "value": True},
+]
+_WHOLE_VOLUME = {"volumeMounts": [{"name": "c", "mountPath": "/etc/app"}]}
+_CM_VOLUME = {"name": "c", "configMap": {"name": "cfg"}}
 
 
 def _recreated(kind: str, name: str, patch: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -188,23 +179,23 @@ def _recreated(kind: str, name: str, patch: list[dict[str, Any]]) -> list[dict[s
     ]
 
 
-_CREATE_IMMUTABLE: list[dict[str, Any]] = [
-    {"op": "add", "path": "/data", "value": {"app.yaml": "level: debug"}},
-    {"op": "add", "path": "/immutable", "value": True},
-]
-_WHOLE_VOLUME = {"volumeMounts": [{"name": "c", "mountPath": "/etc/app"}]}
+def _volume_consumer(
+    volume: dict[str, Any] = _CM_VOLUME, container: dict[str, Any] = _WHOLE_VOLUME, **kw: Any
+) -> dict[str, Any]:
+    return _consumer("web-1-a", container, volumes=[volume], **kw)
+
+
+def _replaced(parts: dict[str, Any], config: dict[str, Any] | None = None, **sections: Any) -> Any:
+    """The consumer, and the immutable ConfigMap cfg the ledger saw replaced after the sync."""
+    if "intents" not in sections:
+        sections["intents"] = _recreated("ConfigMap", "cfg", _CREATE_IMMUTABLE)
+    live = config if config is not None else obj("ConfigMap", "cfg", immutable=True)
+    return evidence([parts["dep"], parts["rs"], parts["pod"], live], **sections)
 
 
 def test_whole_volume_of_a_recreated_immutable_configmap_is_stale() -> None:
-    parts = _consumer(
-        "web-1-a", _WHOLE_VOLUME, volumes=[{"name": "c", "configMap": {"name": "cfg"}}]
-    )
     cm = obj("ConfigMap", "cfg", immutable=True, metadata={"creationTimestamp": RECREATED})
-    ev = evidence(
-        [parts["dep"], parts["rs"], parts["pod"], cm],
-        intents=_recreated("ConfigMap", "cfg", _CREATE_IMMUTABLE),
-    )
-    [f] = run(propagation.check, ev)
+    [f] = run(propagation.check, _replaced(_volume_consumer(), cm))
     assert f["severity"] == "critical"
     assert f["message"] == (
         "Deployment shop/web: 1 of 1 pods still run the old ConfigMap shop/cfg (changed "
@@ -214,35 +205,22 @@ def test_whole_volume_of_a_recreated_immutable_configmap_is_stale() -> None:
 
 
 def test_projected_source_of_an_immutable_configmap_is_stale_too() -> None:
-    parts = _consumer(
-        "web-1-a",
-        _WHOLE_VOLUME,
-        volumes=[{"name": "c", "projected": {"sources": [{"configMap": {"name": "cfg"}}]}}],
-    )
-    cm = obj("ConfigMap", "cfg", immutable=True)
-    ev = evidence(
-        [parts["dep"], parts["rs"], parts["pod"], cm],
-        intents=_recreated("ConfigMap", "cfg", _CREATE_IMMUTABLE),
-    )
-    [f] = run(propagation.check, ev)
+    projected = {"name": "c", "projected": {"sources": [{"configMap": {"name": "cfg"}}]}}
+    [f] = run(propagation.check, _replaced(_volume_consumer(projected)))
     assert "the ConfigMap is immutable: the kubelet does not refresh it" in f["message"]
 
 
 def test_a_secret_collected_as_metadata_is_known_immutable_from_its_create_intent() -> None:
     # The collector reads Secrets as metadata only: no `immutable` field to see live.
-    parts = _consumer(
-        "web-1-a", _WHOLE_VOLUME, volumes=[{"name": "c", "secret": {"secretName": "tls"}}]
-    )
-    secret = obj("Secret", "tls", type="kubernetes.io/tls")
+    parts = _volume_consumer({"name": "c", "secret": {"secretName": "tls"}})
     create: list[dict[str, Any]] = [
         {"op": "add", "path": "/data", "value": {"tls.crt": "<redacted>"}},
         {"op": "add", "path": "/immutable", "value": True},
     ]
-    ev = evidence(
-        [parts["dep"], parts["rs"], parts["pod"], secret],
-        intents=_recreated("Secret", "tls", create),
+    secret = obj("Secret", "tls", type="kubernetes.io/tls")
+    [f] = run(
+        propagation.check, _replaced(parts, secret, intents=_recreated("Secret", "tls", create))
     )
-    [f] = run(propagation.check, ev)
     assert (
         "old Secret shop/tls (changed 2026-11-27T10:00:03Z; mounted as a volume, but the "
         "Secret is immutable" in f["message"]
@@ -250,48 +228,29 @@ def test_a_secret_collected_as_metadata_is_known_immutable_from_its_create_inten
 
 
 def test_a_secret_recreated_mutable_is_refreshed_again() -> None:
-    parts = _consumer(
-        "web-1-a", _WHOLE_VOLUME, volumes=[{"name": "c", "secret": {"secretName": "tls"}}]
-    )
+    parts = _volume_consumer({"name": "c", "secret": {"secretName": "tls"}})
     was_immutable = _intent(
         "Secret", "tls", when=BEFORE, operation="CREATE", patch=_CREATE_IMMUTABLE
     )
     plain = [{"op": "add", "path": "/data", "value": {"tls.crt": "<redacted>"}}]
-    ev = evidence(
-        [parts["dep"], parts["rs"], parts["pod"], obj("Secret", "tls")],
-        intents=[was_immutable, *_recreated("Secret", "tls", plain)],
-    )
-    assert run(propagation.check, ev) == []
+    intents = [was_immutable, *_recreated("Secret", "tls", plain)]
+    assert run(propagation.check, _replaced(parts, obj("Secret", "tls"), intents=intents)) == []
 
 
 def test_pods_started_after_the_recreate_mount_the_new_content() -> None:
-    parts = _consumer(
-        "web-1-a",
-        _WHOLE_VOLUME,
-        start=AFTER,
-        volumes=[{"name": "c", "configMap": {"name": "cfg"}}],
-    )
-    ev = evidence(
-        [parts["dep"], parts["rs"], parts["pod"], obj("ConfigMap", "cfg", immutable=True)],
-        intents=_recreated("ConfigMap", "cfg", _CREATE_IMMUTABLE),
-    )
-    assert run(propagation.check, ev) == []
+    assert run(propagation.check, _replaced(_volume_consumer(start=AFTER))) == []
 
 
 def test_without_intents_the_creation_timestamp_dates_the_recreate() -> None:
-    parts = _consumer(
-        "web-1-a", _WHOLE_VOLUME, volumes=[{"name": "c", "configMap": {"name": "cfg"}}]
-    )
     cm = obj("ConfigMap", "cfg", immutable=True, metadata={"creationTimestamp": RECREATED})
+    parts = _volume_consumer()
     [f] = run(propagation.check, evidence([parts["dep"], parts["rs"], parts["pod"], cm]))
     assert "(changed 2026-11-27T10:00:03Z; mounted as a volume" in f["message"]
 
 
 def test_an_immutable_configmap_not_replaced_since_the_sync_is_not_stale() -> None:
-    parts = _consumer(
-        "web-1-a", _WHOLE_VOLUME, volumes=[{"name": "c", "configMap": {"name": "cfg"}}]
-    )
     cm = obj("ConfigMap", "cfg", immutable=True, metadata={"creationTimestamp": BEFORE})
+    parts = _volume_consumer()
     assert run(propagation.check, evidence([parts["dep"], parts["rs"], parts["pod"], cm])) == []
 
 
@@ -303,18 +262,10 @@ def test_marking_a_configmap_immutable_changes_nothing_a_pod_reads() -> None:
 
 
 def test_env_and_an_immutable_volume_each_say_why() -> None:
-    parts = _consumer(
-        "web-1-a",
-        {"envFrom": [{"configMapRef": {"name": "cfg"}}]},
-        volumes=[{"name": "c", "configMap": {"name": "cfg"}}],
-    )
+    parts = _volume_consumer(container={"envFrom": [{"configMapRef": {"name": "cfg"}}]})
     sidecar = {"name": "reload", "volumeMounts": [{"name": "c", "mountPath": "/etc/app"}]}
     parts["pod"]["spec"]["containers"].append(sidecar)
-    ev = evidence(
-        [parts["dep"], parts["rs"], parts["pod"], obj("ConfigMap", "cfg", immutable=True)],
-        intents=_recreated("ConfigMap", "cfg", _CREATE_IMMUTABLE),
-    )
-    [f] = run(propagation.check, ev)
+    [f] = run(propagation.check, _replaced(parts))
     assert (
         "read via envFrom, which is never refreshed; mounted as a volume, but the ConfigMap "
         "is immutable" in f["message"]
@@ -323,13 +274,7 @@ def test_env_and_an_immutable_volume_each_say_why() -> None:
 
 def test_a_container_restart_does_not_remount_an_immutable_volume() -> None:
     # The container crashed and restarted after the recreate; the pod, and its volume, did not.
-    parts = _consumer(
-        "web-1-a", _WHOLE_VOLUME, volumes=[{"name": "c", "configMap": {"name": "cfg"}}]
-    )
+    parts = _volume_consumer()
     parts["pod"]["status"]["containerStatuses"][0]["state"] = {"running": {"startedAt": AFTER}}
-    ev = evidence(
-        [parts["dep"], parts["rs"], parts["pod"], obj("ConfigMap", "cfg", immutable=True)],
-        intents=_recreated("ConfigMap", "cfg", _CREATE_IMMUTABLE),
-    )
-    [f] = run(propagation.check, ev)
+    [f] = run(propagation.check, _replaced(parts))
     assert "1 of 1 pods still run the old ConfigMap shop/cfg" in f["message"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.checks.helpers import EARLY, LATE, application, evidence, obj, only, run
+from tests.checks.helpers import EARLY, LATE, application, evidence, intent, obj, only, run
 from webhooks.checks import staleness
 from webhooks.checks.context import CheckFinding
 
@@ -103,6 +103,18 @@ def test_failed_sync_step_and_failed_operation_are_critical() -> None:
     )
 
 
+def _tree(name: str, **fields: object) -> dict[str, object]:
+    """The app's resource tree entry (``status.resources``) for Deployment shop/``name``."""
+    return {
+        "group": "apps",
+        "version": "v1",
+        "kind": "Deployment",
+        "namespace": "shop",
+        "name": name,
+        **fields,
+    }
+
+
 def _missing(app: dict[str, object], *live: dict[str, object]) -> list[CheckFinding]:
     return only(run(staleness.check, evidence(list(live), app=app)), "staleness/missing")
 
@@ -181,49 +193,19 @@ def test_an_object_the_same_operation_pruned_is_not_missing() -> None:
 
 def test_an_object_argo_cd_no_longer_lists_in_its_tree_was_removed_on_purpose() -> None:
     app = application(resources=[_synced("Deployment", "web")])
-    app["status"]["resources"] = [
-        {
-            "group": "apps",
-            "version": "v1",
-            "kind": "Deployment",
-            "namespace": "shop",
-            "name": "api",
-            "status": "Synced",
-            "health": {"status": "Healthy"},
-        },
-    ]
+    app["status"]["resources"] = [_tree("api", status="Synced", health={"status": "Healthy"})]
     assert _missing(app, obj("Deployment", "api", api="apps/v1")) == []
 
 
 def test_an_object_argo_cd_marks_requires_pruning_was_removed_on_purpose() -> None:
     app = application(resources=[_synced("Deployment", "web")])
-    app["status"]["resources"] = [
-        {
-            "group": "apps",
-            "version": "v1",
-            "kind": "Deployment",
-            "namespace": "shop",
-            "name": "web",
-            "status": "OutOfSync",
-            "requiresPruning": True,
-        },
-    ]
+    app["status"]["resources"] = [_tree("web", status="OutOfSync", requiresPruning=True)]
     assert _missing(app, obj("Deployment", "api", api="apps/v1")) == []
 
 
 def test_the_tree_already_showing_it_missing_is_quoted() -> None:
     app = application(resources=[_synced("Deployment", "web")])
-    app["status"]["resources"] = [
-        {
-            "group": "apps",
-            "version": "v1",
-            "kind": "Deployment",
-            "namespace": "shop",
-            "name": "web",
-            "status": "OutOfSync",
-            "health": {"status": "Missing"},
-        },
-    ]
+    app["status"]["resources"] = [_tree("web", status="OutOfSync", health={"status": "Missing"})]
     [f] = _missing(app, obj("Deployment", "api", api="apps/v1"))
     assert f["severity"] == "critical"
     assert f["message"].endswith("Argo CD shows it OutOfSync/Missing")
@@ -245,10 +227,7 @@ def test_the_last_object_of_its_kind_deleted_is_judged_on_argo_cds_word() -> Non
     # The app's only Deployment is gone: no Deployment is left in the Evidence to show that the
     # collector read the kind, but Argo CD's tree reports it Missing.
     app = application(resources=[_synced("Deployment", "web")])
-    tree = {"group": "apps", "version": "v1", "kind": "Deployment", "namespace": "shop"}
-    app["status"]["resources"] = [
-        {**tree, "name": "web", "status": "OutOfSync", "health": {"status": "Missing"}}
-    ]
+    app["status"]["resources"] = [_tree("web", status="OutOfSync", health={"status": "Missing"})]
     [f] = _missing(app)
     assert f["severity"] == "critical" and "Argo CD shows it OutOfSync/Missing" in f["message"]
     app["status"]["resources"][0]["health"] = {"status": "Healthy"}  # collector scope, not absence
@@ -256,19 +235,9 @@ def test_the_last_object_of_its_kind_deleted_is_judged_on_argo_cds_word() -> Non
 
 
 def _delete(user: str, actor_class: str, when: str) -> dict[str, object]:
-    return {
-        "uid": f"del-{user}",
-        "time": when,
-        "app": "shop-web",
-        "kind": {"group": "apps", "version": "v1", "kind": "Deployment"},
-        "namespace": "shop",
-        "name": "web",
-        "operation": "DELETE",
-        "actor": {"username": user, "groups": [], "class": actor_class},
-        "patch": [],
-        "decision": {"allowed": True, "denials": [], "warnings": []},
-        "dryRun": False,
-    }
+    return intent(
+        "Deployment", "web", when=when, operation="DELETE", user=user, actor_class=actor_class
+    )
 
 
 def test_the_ledger_names_who_deleted_it_and_when() -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from tests.checks.helpers import LATE, SYNC, application, evidence, only, run
+from tests.checks.helpers import LATE, SYNC, application, evidence, intent, only, run
 from webhooks.checks import unrecorded
 
 CHECK = "unrecorded-change"
@@ -30,15 +30,7 @@ def _res(kind: str, name: str, message: str, group: str = "apps") -> dict[str, A
 def _intent(
     kind: str, name: str, group: str = "apps", at: str = "2026-11-27T10:00:02Z"
 ) -> dict[str, Any]:
-    return {
-        "uid": f"uid-{name}",
-        "time": at,
-        "app": "shop-web",
-        "kind": {"group": group, "version": "v1", "kind": kind},
-        "namespace": "shop",
-        "name": name,
-        "operation": "UPDATE",
-    }
+    return intent(kind, name, group=group, when=at, uid=f"uid-{name}")
 
 
 RESOURCES = [
