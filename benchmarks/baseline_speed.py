@@ -28,6 +28,7 @@ DAY = 86400.0
 SCENARIOS = (
     # (label, baseline hours, observe hours, history windows)
     ("2h observe + 24h before it", 24.0, 2.0, 0),
+    ("2h observe + 48h before it", 48.0, 2.0, 0),
     ("2h observe + 1h before + same 3h 1d earlier", 1.0, 2.0, 1),
     ("2h observe + 24h before + same 26h 1d earlier", 24.0, 2.0, 1),
 )

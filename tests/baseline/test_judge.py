@@ -229,6 +229,26 @@ def test_nans_gaps_and_junk_points_are_dropped_and_the_step_still_found() -> Non
     assert a.windows.baseline_points < 40 and a.windows.observation_points < 40
 
 
+def test_points_that_are_not_number_pairs_are_dropped_not_a_crash() -> None:
+    """A hand-written Evidence file can hold anything where a point should be: an object,
+    an integer too large for a float, a bare number. Those points are dropped and the rest
+    is judged."""
+    rng = np.random.default_rng(19)
+    metric = make(noise(rng, 40, 0.002), noise(rng, 40, 0.008))
+    points: list[Any] = list(metric["series"])
+    points[5] = {"t": points[5][0], "v": points[5][1]}
+    points[12] = [points[12][0], 10**400]
+    points[30] = 7
+    points[45] = [points[45][0]]
+    metric["series"] = points
+
+    a = assess(metric)
+
+    assert a.classification == "High"
+    assert a.windows is not None
+    assert (a.windows.baseline_points, a.windows.observation_points) == (37, 39)
+
+
 def test_constant_series_is_decided_by_the_tolerance_without_dividing_by_zero() -> None:
     same = make(np.full(30, 5.0), np.full(30, 5.0))
     within = make(np.full(30, 5.0), np.full(30, 5.5))  # +10% < the 20% default tolerance

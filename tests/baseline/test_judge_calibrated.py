@@ -29,6 +29,33 @@ def test_a_6_percent_step_on_a_flat_metric_is_a_regression() -> None:
     assert "over 2d of its own history" in a.message
 
 
+def test_a_metric_is_judged_the_same_alone_and_among_many() -> None:
+    """Metrics of the same layout are calibrated together (one array pass for all): that must
+    not change any metric's result, whatever the others hold or how long their series are."""
+    rng = np.random.default_rng(12)
+    metrics = [
+        make(noise(rng, 2 * DAY_POINTS, 100.0, 0.01), noise(rng, OBSERVE, level, 0.01), name=n)
+        for n, level in (("flat", 100.0), ("stepped", 106.0), ("dropped", 93.0))
+    ]
+    shorter = make(noise(rng, DAY_POINTS + 7, 5.0, 0.2), noise(rng, OBSERVE - 3, 9.0, 0.2))
+    jumpy = make(noise(rng, 2 * DAY_POINTS, 50.0, 0.02), noise(rng, OBSERVE, 50.0, 0.3))
+    metrics += [shorter, jumpy]
+
+    together = [judge._prepare(m, None) for m in metrics]
+    judge._calibrate(together)
+    alone = [judge._measure(m, None) for m in metrics]
+
+    assert all(m.calibration is not None for m in together)
+    assert [m.calibration for m in together] == [m.calibration for m in alone]
+    assert [a.classification for a in judge.assess_all(metrics)] == [
+        "Pass",
+        "High",
+        "Low",
+        "High",
+        "High",
+    ]
+
+
 def test_a_30_percent_swing_on_a_metric_that_always_swings_so_is_not() -> None:
     rng = np.random.default_rng(2)
     # Slow swings of about ±30% around the level, all through its history.

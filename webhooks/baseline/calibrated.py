@@ -32,8 +32,12 @@ own window pairs reaches is never called rare, whatever the tail says: its p-val
 the empirical one, ``(1 + #as far) / (1 + K)``.
 
 Everything is vectorised over the null's offsets: the series is cut into blocks (at most
-``MAX_BLOCKS`` per observation), block sums and medians are taken once, and every window
-statistic is a cumulative-sum difference or a row of a sliding-window view.
+``MAX_BLOCKS`` per observation), block sums and medians are taken once, every window median
+is one moving median over the block medians, and every other window statistic is a
+cumulative-sum difference. It is vectorised over metrics too (``calibrate_many``): metrics
+read over the same range at the same step share every array operation, which is what keeps a
+thousand metrics with a day of history each under a second; each metric's result is exactly
+what it gets on its own.
 
 A baseline too short for the null (fewer than ``MIN_PAIRS`` non-overlapping window pairs
 before the change) gets ``None``: the judge then falls back to its interval tests against
@@ -43,15 +47,15 @@ the fixed tolerance.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+import bottleneck as bn
 import numpy as np
 import numpy.typing as npt
-from numpy.lib.stride_tricks import sliding_window_view
 from scipy import special
 
 from webhooks.baseline.series import FloatArray
-from webhooks.baseline.stats import median
 
 IntArray = npt.NDArray[np.int64]
 
@@ -66,6 +70,7 @@ MIN_PAIRS = 8
 TAIL_DF = 10.0
 #: (quantile of the null's absolute deviations, the normal quantile it stands for).
 _SCALE_QUANTILES = ((0.5, 0.6745), (0.9, 1.6449), (0.99, 2.5758))
+_SCALE_NORMAL = np.array([zq for _, zq in _SCALE_QUANTILES])
 #: A difference at least this share of the null's window pairs reach is never rare.
 EMPIRICAL_GUARD = 0.05
 #: The tests, in the order ``calibrate`` computes them (which one a finding names is the
@@ -95,14 +100,26 @@ class Calibrated:
         return 0.0 if self.value == self.centre else math.copysign(math.inf, self.value)
 
 
-def _row_medians(rows: FloatArray) -> FloatArray:
-    """The median of each row of a 2-D array (sorting short rows beats np.median's and a
-    two-pivot partition's overhead several times over)."""
-    k = rows.shape[1]
-    ordered = np.sort(rows, axis=1)
-    if k % 2:
-        return np.asarray(ordered[:, k // 2], dtype=np.float64)
-    return np.asarray(0.5 * (ordered[:, k // 2 - 1] + ordered[:, k // 2]), dtype=np.float64)
+def _median_of(window_med: FloatArray, ks: IntArray, m: int) -> FloatArray:
+    """The median of the ``BEFORE_FACTOR`` consecutive m-block window medians ending at each
+    of ``ks`` (along the last axis). For four of them (the usual factor) without a sort: the
+    two middle values of four are the larger of the two pairs' minima and the smaller of
+    their maxima."""
+    parts = [window_med[..., ks - (i + 1) * m] for i in range(BEFORE_FACTOR)]
+    if BEFORE_FACTOR != 4:
+        return np.asarray(bn.median(np.stack(parts, axis=-1), axis=-1), dtype=np.float64)
+    a, b, c, d = parts
+    low = np.maximum(np.minimum(a, b), np.minimum(c, d))
+    high = np.minimum(np.maximum(a, b), np.maximum(c, d))
+    return np.asarray(0.5 * (low + high), dtype=np.float64)
+
+
+def _cumsum0(x: FloatArray) -> FloatArray:
+    """Cumulative sums along the last axis with a leading zero: window sums are differences
+    of two entries."""
+    out = np.zeros((*x.shape[:-1], x.shape[-1] + 1))
+    np.cumsum(x, axis=-1, out=out[..., 1:])
+    return out
 
 
 def _tail(z: FloatArray) -> FloatArray:
@@ -129,96 +146,117 @@ def calibrate(
 ) -> dict[str, Calibrated] | None:
     """The four calibrated tests for an observation against a long baseline, or None when
     the baseline holds fewer than ``min_pairs`` window pairs."""
-    if not fits(before.size, after.size, min_pairs):
-        return None
-    s = block_size(after.size)
-    m = after.size // s  # observation blocks
-    n = before.size // s  # baseline blocks, aligned to end at the change
+    return calibrate_many([(before, after, min_pairs)])[0]
+
+
+def calibrate_many(
+    requests: Sequence[tuple[FloatArray, FloatArray, int]],
+) -> list[dict[str, Calibrated] | None]:
+    """``calibrate`` for many ``(before, after, min_pairs)`` at once. Observations of the same
+    shape (block size, blocks before and after the change: metrics read over the same range
+    at the same step) share every array operation, so a verification's metrics cost a few
+    array passes together rather than a hundred small ones each."""
+    out: list[dict[str, Calibrated] | None] = [None] * len(requests)
+    groups: dict[tuple[int, int, int], list[int]] = {}
+    for i, (before, after, min_pairs) in enumerate(requests):
+        if fits(before.size, after.size, min_pairs):
+            s = block_size(after.size)
+            groups.setdefault((s, before.size // s, after.size // s), []).append(i)
+    for (s, n, m), members in groups.items():
+        x = np.empty((len(members), (n + m) * s))
+        for row, i in enumerate(members):
+            before, after = requests[i][0], requests[i][1]
+            x[row, : n * s] = before[before.size - n * s :]  # aligned to end at the change
+            x[row, n * s :] = after[: m * s]
+        for i, result in zip(members, _calibrate_group(x, s, n, m), strict=True):
+            out[i] = result
+    return out
+
+
+def _calibrate_group(flat: FloatArray, s: int, n: int, m: int) -> list[dict[str, Calibrated]]:
+    """The calibrated tests for each row of ``flat``: ``n`` blocks of ``s`` points before the
+    change, then ``m`` after it."""
+    g = flat.shape[0]
     w = BEFORE_FACTOR * m
-    x = np.concatenate([before[before.size - n * s :], after[: m * s]]).reshape(n + m, s)
+    x = flat.reshape(g, n + m, s)
+    bmed = np.asarray(bn.median(x, axis=2), dtype=np.float64) if s > 1 else x[:, :, 0].copy()
     # Centre on the baseline's middle first: sums of squares of large values lose precision.
-    origin = median(x[:n].ravel())
-    x = x - origin
-    bsum = x.sum(axis=1)
-    bmed = _row_medians(x) if s > 1 else x[:, 0]
-    c1 = np.concatenate([[0.0], np.cumsum(bsum)])
+    origin = np.asarray(bn.median(bmed[:, :n], axis=1), dtype=np.float64)
+    x = x - origin[:, None, None]
+    bmed -= origin[:, None]
+    bsum = x.sum(axis=2)
+    c1 = _cumsum0(bsum)
     # Jumpiness: the mean absolute step from one point to the next inside a window (slow
     # wander, and a level shift at the window's edge, hardly count).
-    cj = np.concatenate([[0.0, 0.0], np.cumsum(np.abs(np.diff(x.ravel())))])
-    # Least-squares slope of the block means over a window of k blocks: sum of (j - mid) *
+    steps = np.diff(x.reshape(g, -1), axis=1)
+    np.abs(steps, out=steps)
+    cj = np.zeros((g, (n + m) * s + 1))
+    np.cumsum(steps, axis=1, out=cj[:, 2:])
+    # Least-squares slope of the block means over a window of m blocks: sum of (j - mid) *
     # mean_j over the window, from the cumulative sums of mean and index * mean.
     bmean = bsum / s
-    idx = np.arange(n + m, dtype=np.float64)
-    c3 = np.concatenate([[0.0], np.cumsum(idx * bmean)])
-    cm = np.concatenate([[0.0], np.cumsum(bmean)])
+    cm = _cumsum0(bmean)
+    c3 = _cumsum0(np.arange(n + m, dtype=np.float64) * bmean)
 
     # Window starts: after-windows start at k (k = w .. n - m for the null, n for the actual);
     # before-windows are the w blocks ending at k.
-    ks = np.append(np.arange(w, n - m + 1), n)
+    ks = np.arange(w, n - m + 2)
+    ks[-1] = n
+    kb = ks - w
 
-    def mean(start: IntArray, k: int) -> FloatArray:
-        return np.asarray((c1[start + k] - c1[start]) / (k * s), dtype=np.float64)
-
-    def jumps(start: IntArray, k: int) -> FloatArray:
-        lo, hi = start * s + 1, (start + k) * s  # steps wholly inside the window
-        return np.asarray((cj[hi] - cj[lo]) / (hi - lo), dtype=np.float64)
-
-    def rise(start: IntArray, k: int) -> FloatArray:
-        mid = (k - 1) / 2.0
-        ssx = k * (k * k - 1) / 12.0
-        sxy = (c3[start + k] - c3[start]) - (start + mid) * (cm[start + k] - cm[start])
-        return np.asarray(sxy / ssx * k, dtype=np.float64) if k > 1 else np.zeros(start.size)
-
-    # The median of every window of m blocks, one partition for all of them; the level of a
-    # before-window (BEFORE_FACTOR * m blocks) is the median of its sub-windows' medians.
-    window_med = _row_medians(sliding_window_view(bmed, m))
-    after_med = window_med[ks]
-    before_med = _row_medians(
-        np.stack([window_med[ks - (i + 1) * m] for i in range(BEFORE_FACTOR)], axis=1)
-    )
-    mu_a, mu_b = mean(ks, m), mean(ks - w, w)
-    jump_a, jump_b = jumps(ks, m), jumps(ks - w, w)
+    # The median of every window of m blocks, one moving median for all of them; the level
+    # of a before-window (BEFORE_FACTOR * m blocks) is the median of its sub-windows' medians.
+    window_med = np.asarray(bn.move_median(bmed, m, axis=1), dtype=np.float64)[:, m - 1 :]
+    after_med = window_med[:, ks]
+    before_med = _median_of(window_med, ks, m)
+    mu_a = (c1[:, ks + m] - c1[:, ks]) / (m * s)
+    mu_b = (c1[:, ks] - c1[:, kb]) / (w * s)
+    # Steps wholly inside a window: from its second point to its last.
+    jump_a = (cj[:, (ks + m) * s] - cj[:, ks * s + 1]) / (m * s - 1)
+    jump_b = (cj[:, ks * s] - cj[:, kb * s + 1]) / (w * s - 1)
     # A constant stretch does not jump: a floor of a thousandth of the baseline's usual jump
     # (or of its level, or of one unit) keeps the log-ratio finite.
-    floor = 1e-3 * (float(cj[n * s] / (n * s - 1)) or abs(origin) or 1.0)
-    leak = rise(ks, m)
-    diffs = np.stack(
-        [
-            after_med - before_med,  # step
-            mu_a - mu_b,  # burst
-            # A leak is a window that rises as no window of its length did before: its own
-            # slope, not a difference (a step at its edge does not tilt it).
-            leak,
-            np.log((jump_a + floor) / (jump_b + floor)),  # variability
-        ]
-    )
+    usual = cj[:, n * s] / (n * s - 1)
+    floor = 1e-3 * np.where(usual != 0, usual, np.where(origin != 0, np.abs(origin), 1.0))
+    # A leak is a window that rises as no window of its length did before: its own slope,
+    # not a difference (a step at its edge does not tilt it).
+    sxy = (c3[:, ks + m] - c3[:, ks]) - (ks + (m - 1) / 2.0) * (cm[:, ks + m] - cm[:, ks])
+    leak = sxy * (12.0 / (m * m - 1))
+    diffs = np.empty((g, len(TESTS), ks.size))
+    np.subtract(after_med, before_med, out=diffs[:, 0])  # step
+    np.subtract(mu_a, mu_b, out=diffs[:, 1])  # burst
+    diffs[:, 2] = leak
+    np.log((jump_a + floor[:, None]) / (jump_b + floor[:, None]), out=diffs[:, 3])  # variability
     # What messages show: levels in the metric's units, jumpiness as it is, the rise.
-    shown = (
-        (origin + before_med[-1], origin + after_med[-1]),
-        (origin + mu_b[-1], origin + mu_a[-1]),
-        (0.0, leak[-1]),
-        (jump_b[-1], jump_a[-1]),
+    shown = np.stack(
+        [
+            np.stack([origin + before_med[:, -1], origin + after_med[:, -1]], axis=1),
+            np.stack([origin + mu_b[:, -1], origin + mu_a[:, -1]], axis=1),
+            np.stack([np.zeros(g), leak[:, -1]], axis=1),
+            np.stack([jump_b[:, -1], jump_a[:, -1]], axis=1),
+        ],
+        axis=1,
     )
     return _score(diffs, shown, int((n - w) // m))
 
 
-def _score(
-    diffs: FloatArray, shown: tuple[tuple[float, float], ...], pairs: int
-) -> dict[str, Calibrated]:
-    """Where the last difference of each row (the actual one) falls among the row's others
-    (the null), for the four tests at once."""
-    null, actual = diffs[:, :-1], diffs[:, -1]
-    k = null.shape[1]
-    centre = _row_medians(null)
-    dev = np.sort(np.abs(null - centre[:, None]), axis=1)
+def _score(diffs: FloatArray, shown: FloatArray, pairs: int) -> list[dict[str, Calibrated]]:
+    """Where the last difference along the last axis (the actual one) falls among the others
+    (the null), for every metric of a group (first axis) and its four tests (second)."""
+    null, actual = diffs[..., :-1], diffs[..., -1]
+    k = null.shape[-1]
+    centre = np.asarray(bn.median(null, axis=-1), dtype=np.float64)
+    dev = np.abs(null - centre[..., None])
+    dev.sort(axis=-1)
     # The null's scale, read off its middle (MAD) and off its tail: the largest of what
     # its median, 90th and 99th percentile deviation each imply for a normal null. A light
     # tail leaves the MAD; a heavy one (telemetry's usual) widens the scale to match.
-    scale = np.max([dev[:, min(k - 1, int(q * k))] / zq for q, zq in _SCALE_QUANTILES], axis=0)
+    at = [min(k - 1, int(q * k)) for q, _ in _SCALE_QUANTILES]
+    scale = (dev[..., at] / _SCALE_NORMAL).max(axis=-1)
     if not np.all(scale > 0):  # nearly the whole null identical: its plain spread
-        scale = np.where(scale > 0, scale, np.std(null, axis=1))
-    emp_hi = (1 + np.count_nonzero(null >= actual[:, None], axis=1)) / (1 + k)
-    emp_lo = (1 + np.count_nonzero(null <= actual[:, None], axis=1)) / (1 + k)
+        scale = np.where(scale > 0, scale, np.std(null, axis=-1))
+    emp_hi = (1 + (null >= actual[..., None]).sum(axis=-1)) / (1 + k)
+    emp_lo = (1 + (null <= actual[..., None]).sum(axis=-1)) / (1 + k)
     spread = scale > 0
     z = np.where(spread, (actual - centre) / np.where(spread, scale, 1.0), 0.0)
     p_hi = np.where(spread, _tail(z), np.where(actual > centre, 0.0, 1.0))
@@ -227,17 +265,19 @@ def _score(
     # whatever the tail model says.
     p_hi = np.where(emp_hi <= EMPIRICAL_GUARD, p_hi, np.maximum(p_hi, emp_hi))
     p_lo = np.where(emp_lo <= EMPIRICAL_GUARD, p_lo, np.maximum(p_lo, emp_lo))
-    return {
-        kind: Calibrated(
-            kind=kind,
-            value=float(actual[i]),
-            before=float(shown[i][0]),
-            after=float(shown[i][1]),
-            centre=float(centre[i]),
-            scale=float(scale[i]),
-            p_high=float(p_hi[i]),
-            p_low=float(p_lo[i]),
-            pairs=pairs,
-        )
-        for i, kind in enumerate(TESTS)
-    }
+    rows = zip(
+        actual.tolist(),
+        shown.tolist(),
+        centre.tolist(),
+        scale.tolist(),
+        p_hi.tolist(),
+        p_lo.tolist(),
+        strict=True,
+    )
+    return [
+        {
+            kind: Calibrated(kind, v[i], sh[i][0], sh[i][1], c[i], sc[i], hi[i], lo[i], pairs)
+            for i, kind in enumerate(TESTS)
+        }
+        for v, sh, c, sc, hi, lo in rows
+    ]

@@ -102,6 +102,18 @@ EPISODE_SHARE = 0.125
 EPISODE_SCALES = 3.0
 
 
+@dataclass(frozen=True)
+class _Pending:
+    """A metric waiting for its calibrated tests (``calibrated.calibrate_many`` runs them
+    for every metric of a call at once)."""
+
+    before: FloatArray  # what the tests run on: values, or their day-over-day residual
+    tested: Window  # the observation, the same way
+    min_pairs: int
+    level: float | None  # the level before the change, when not the tests' own
+    residual: bool
+
+
 @dataclass
 class _Measure:
     """Everything measured about a metric before the cross-metric decision."""
@@ -136,6 +148,7 @@ class _Measure:
     change_at: float = 0.0
     period: float = rhythm.DAY  # the rhythm's period, for the day-over-day residual
     residual: bool = False  # the calibrated tests ran on the day-over-day residual
+    pending: _Pending | None = None  # calibrated tests still to run
 
 
 def assess(metric: MetricSeries, now: float | None = None) -> Assessment:
@@ -155,7 +168,8 @@ def judge_metrics(metrics: Sequence[MetricSeries], *, now: float | None = None) 
 
 def assess_all(metrics: Sequence[MetricSeries], *, now: float | None = None) -> list[Assessment]:
     """``assess`` for many metrics at once, with Benjamini-Hochberg across them."""
-    measures = [_measure(m, now) for m in metrics]
+    measures = [_prepare(m, now) for m in metrics]
+    _calibrate(measures)
     judged = [i for i, m in enumerate(measures) if m.nodata is None]
     adjusted = [1.0] * len(measures)
     if judged:
@@ -183,6 +197,35 @@ def finding(a: Assessment) -> Finding | None:
 
 
 def _measure(metric: MetricSeries, now: float | None) -> _Measure:
+    """Everything measured about one metric."""
+    m = _prepare(metric, now)
+    _calibrate([m])
+    return m
+
+
+def _calibrate(measures: Sequence[_Measure]) -> None:
+    """Run the calibrated tests of every metric waiting for them, all at once (metrics read
+    over the same range share every array operation), and finish measuring them."""
+    waiting = [m for m in measures if m.pending is not None]
+    requests = [(p.before, p.tested.v, p.min_pairs) for m in waiting if (p := m.pending)]
+    for m, cal in zip(waiting, calibrated.calibrate_many(requests), strict=True):
+        p, m.pending = m.pending, None
+        assert p is not None and cal is not None  # fits() held when the request was made
+        m.residual = p.residual
+        level = p.level if p.level is not None else cal["step"].before
+        _use_calibrated(m, cal, p.tested, m.change_at, level)
+        if m.windows is not None:
+            observed = m.windows.observation_points
+            s = calibrated.block_size(observed)
+            m.windows = replace(
+                m.windows,
+                reference_seconds=calibrated.BEFORE_FACTOR * (observed // s) * s * m.step,
+                period_seconds=m.period if m.residual else None,
+            )
+
+
+def _prepare(metric: MetricSeries, now: float | None) -> _Measure:
+    """Everything measured about one metric but its calibrated tests (see ``_calibrate``)."""
     m = _Measure(metric)
     name = metric.get("name", "?")
     if metric.get("error"):
@@ -195,7 +238,7 @@ def _measure(metric: MetricSeries, now: float | None) -> _Measure:
     _check_shape(metric, name)
     counter = metric.get("kind") == "counter"
     t, v = prepare(metric.get("series", []), counter)
-    if v.size and float(np.max(np.abs(v))) > MAX_MAGNITUDE:
+    if v.size and max(float(v.max()), -float(v.min())) > MAX_MAGNITUDE:
         m.nodata = f"values beyond ±{MAX_MAGNITUDE:g} cannot be compared without overflow"
         return m
     end = float(now) if now is not None else (float(t[-1]) if t.size else change_at)
@@ -230,13 +273,6 @@ def _measure(metric: MetricSeries, now: float | None) -> _Measure:
     m.observed = stats.median(after.v)
     m.tolerance = _tolerance(metric, m.level)
     _run_tests(m, split, histories, change_at)
-    if m.calibration is not None:
-        s = calibrated.block_size(after.n)
-        m.windows = replace(
-            m.windows,
-            reference_seconds=calibrated.BEFORE_FACTOR * (after.n // s) * s * m.step,
-            period_seconds=m.period if m.residual else None,
-        )
     return m
 
 
@@ -277,21 +313,21 @@ def _run_tests(m: _Measure, split: Split, histories: list[HistorySplit], change_
     # observation would pass for autocorrelation), and on what is left once the daily rhythm
     # is taken out: the baseline minus the path the history took. (The history windows
     # themselves are not used: inside them the rhythm would pass for autocorrelation.)
-    path = season.expected_path(histories, np.concatenate([before.t, after.t]), m.level)
-    rest_before = before.v - path[: before.n]
-    rest_after = after.v - path[before.n :]
+    if histories:
+        path = season.expected_path(histories, np.concatenate([before.t, after.t]), m.level)
+        rest_before, rest_after = before.v - path[: before.n], after.v - path[before.n :]
+    else:
+        rest_before, rest_after = before.v, after.v
     # A daily rhythm the baseline shows (and no history took out): the calibrated tests run
     # on each point minus the same time one period earlier, so the time of day does not
     # widen the null (see ``rhythm``).
     rest = Window(before.t, rest_before), Window(after.t, rest_after)
     dod = rhythm.day_over_day(*rest, change_at, m.step, m.period)
     if dod is not None:
-        m.residual = True
-        _use_calibrated(m, dod.calibration, dod.after, change_at, dod.level)
+        m.pending = _Pending(dod.before, dod.after, rhythm.MIN_PAIRS, dod.level, residual=True)
         return
-    cal = calibrated.calibrate(rest_before, rest_after)
-    if cal is not None:
-        _use_calibrated(m, cal, rest[1], change_at, cal["step"].before)
+    if calibrated.fits(before.n, after.n):
+        m.pending = _Pending(rest_before, rest[1], calibrated.MIN_PAIRS, None, residual=False)
         return
     rho = stats.lag1(rest_before - stats.median(rest_before))
     seasonal = season.seasonal_shift(histories, m.level, 0.0, rho)

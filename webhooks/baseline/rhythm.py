@@ -23,7 +23,8 @@ observe`` or so; anything shorter, and a period shorter than the observation (th
 would compare the observation with itself), is skipped before any work is done.
 
 Everything here is pure and vectorised: one ``bincount`` for the gate, one
-``searchsorted`` to match each point with the point one period earlier.
+``searchsorted`` to match each point with the point one period earlier. The tests
+themselves run later, with every other metric's (``calibrated.calibrate_many``).
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from webhooks.baseline import calibrated
-from webhooks.baseline.calibrated import Calibrated
 from webhooks.baseline.series import FloatArray, Window
 from webhooks.baseline.stats import median
 
@@ -59,12 +59,13 @@ MATCH_STEPS = 1.5
 
 @dataclass(frozen=True)
 class DayOverDay:
-    """The calibrated tests run on the residual against the same time one period earlier."""
+    """Each point minus the same time one period earlier: what the calibrated tests run on
+    for a metric with a daily rhythm."""
 
     period: float  # seconds between a point and the one it is compared with
     strength: float  # the gate's correlation
-    calibration: dict[str, Calibrated]
-    after: Window  # the observation's residual (points with a match one period earlier)
+    before: FloatArray  # the baseline's residual (points with a match one period earlier)
+    after: Window  # the observation's residual
     #: The level the observation had one period earlier (the median of the points it was
     #: compared with): what "1.1x" and a relative floor are measured from.
     level: float
@@ -100,8 +101,9 @@ def strength(t: FloatArray, v: FloatArray, period: float) -> float | None:
 def day_over_day(
     before: Window, after: Window, change_at: float, step: float, period: float
 ) -> DayOverDay | None:
-    """The calibrated tests on the residual against the same time one period earlier, or
-    None when the baseline is too short for its null or shows no rhythm (the gate)."""
+    """The residual against the same time one period earlier, or None when the baseline is
+    too short for its null or shows no rhythm (the gate). A residual returned always holds
+    the ``MIN_PAIRS`` window pairs ``calibrated.calibrate`` needs."""
     if step <= 0 or before.n == 0 or after.n == 0 or period <= after.t[-1] - change_at:
         return None
     tolerance = MATCH_STEPS * step
@@ -123,9 +125,9 @@ def day_over_day(
     residual = v - before.v[nearest]
     split = before.n - first
     keep_b, keep_a = matched[:split], matched[split:]
-    cal = calibrated.calibrate(residual[:split][keep_b], residual[split:][keep_a], MIN_PAIRS)
-    if cal is None:
+    residual_before = residual[:split][keep_b]
+    if not calibrated.fits(residual_before.size, int(np.count_nonzero(keep_a)), MIN_PAIRS):
         return None
     earlier = before.v[nearest[split:][keep_a]]
     after_residual = Window(after.t[keep_a], residual[split:][keep_a])
-    return DayOverDay(period, gate, cal, after_residual, median(earlier))
+    return DayOverDay(period, gate, residual_before, after_residual, median(earlier))

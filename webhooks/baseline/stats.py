@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import bottleneck as bn
 import numpy as np
 from scipy import special
 
@@ -74,14 +75,9 @@ def _p_beyond(margin: float, half_width: float, z: float) -> float:
 
 
 def median(x: FloatArray) -> float:
-    """Median of a non-empty 1-D array (np.median's generality costs more than the sort here,
-    and the judge takes a dozen medians per metric)."""
-    n = x.size
-    k = n // 2
-    if n % 2:
-        return float(np.partition(x, k)[k])
-    part = np.partition(x, (k - 1, k))
-    return 0.5 * (float(part[k - 1]) + float(part[k]))
+    """Median of a non-empty 1-D array (bottleneck's selection in C: np.median's generality
+    costs several times more on the short arrays the judge takes a dozen medians of)."""
+    return float(bn.median(x))
 
 
 def z_value(confidence: float) -> float:
