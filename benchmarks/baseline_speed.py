@@ -2,7 +2,8 @@
 
 Run:  .venv/bin/python -m benchmarks.baseline_speed [--metrics 1000] [--repeat 3]
 
-Each scenario builds N metrics at 60 s resolution (noisy, some with a step), then times one
+Each scenario builds N metrics at 60 s resolution (noisy, some with a step; in one of them
+with a daily rhythm, so the day-over-day comparison runs), then times one
 ``judge_metrics`` call over all of them (median CPU time of ``--repeat`` runs; the judge is
 single-threaded, so this is one core) and the
 plain Kayenta-style judge (Mann-Whitney + HL interval on all points) over the same metrics.
@@ -26,21 +27,25 @@ CHANGE = 1_764_000_000.0
 DAY = 86400.0
 
 SCENARIOS = (
-    # (label, baseline hours, observe hours, history windows)
-    ("2h observe + 24h before it", 24.0, 2.0, 0),
-    ("2h observe + 48h before it", 48.0, 2.0, 0),
-    ("2h observe + 1h before + same 3h 1d earlier", 1.0, 2.0, 1),
-    ("2h observe + 24h before + same 26h 1d earlier", 24.0, 2.0, 1),
+    # (label, baseline hours, observe hours, history windows, daily rhythm amplitude)
+    ("2h observe + 24h before it", 24.0, 2.0, 0, 0.0),
+    ("2h observe + 48h before it", 48.0, 2.0, 0, 0.0),
+    ("2h observe + 48h before it, ±30% daily rhythm", 48.0, 2.0, 0, 0.3),
+    ("2h observe + 1h before + same 3h 1d earlier", 1.0, 2.0, 1, 0.0),
+    ("2h observe + 24h before + same 26h 1d earlier", 24.0, 2.0, 1, 0.0),
 )
 
 
-def make(n: int, before_h: float, after_h: float, histories: int, seed: int) -> list[MetricSeries]:
+def make(
+    n: int, before_h: float, after_h: float, histories: int, seed: int, rhythm: float = 0.0
+) -> list[MetricSeries]:
     rng = np.random.default_rng(seed)
     t = CHANGE + STEP * np.arange(-int(before_h * 60), int(after_h * 60))
+    daily = 1.0 + rhythm * np.sin(2 * np.pi * t / DAY)
     out: list[MetricSeries] = []
     for i in range(n):
         level = float(rng.uniform(1, 100))
-        v = level * np.exp(0.1 * rng.standard_normal(t.size))
+        v = level * daily * np.exp(0.1 * rng.standard_normal(t.size))
         if i % 10 == 0:
             v[t >= CHANGE] *= 2.0
         metric: MetricSeries = {
@@ -79,8 +84,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     rows = []
-    for label, before_h, after_h, histories in SCENARIOS:
-        metrics = make(args.metrics, before_h, after_h, histories, seed=7)
+    for label, before_h, after_h, histories, rhythm in SCENARIOS:
+        metrics = make(args.metrics, before_h, after_h, histories, seed=7, rhythm=rhythm)
         first = metrics[0]
         points = len(first["series"]) + sum(len(h["series"]) for h in first.get("history", []))
         ours = timed(lambda m=metrics: judge_metrics(m), args.repeat)
