@@ -37,7 +37,7 @@ SCENARIOS = (
 
 
 def make(
-    n: int, before_h: float, after_h: float, histories: int, seed: int, rhythm: float = 0.0
+    n: int, before_h: float, after_h: float, histories: int, seed: int, *, rhythm: float = 0.0
 ) -> list[MetricSeries]:
     rng = np.random.default_rng(seed)
     t = CHANGE + STEP * np.arange(-int(before_h * 60), int(after_h * 60))
