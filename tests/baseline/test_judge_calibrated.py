@@ -56,6 +56,35 @@ def test_a_metric_is_judged_the_same_alone_and_among_many() -> None:
     ]
 
 
+def test_a_step_rolled_back_says_how_high_it_was_and_what_stood_out() -> None:
+    """Tripled for 40 minutes, then rolled back: the 2 h median hardly moved, so the finding
+    gives the height the metric held (3x, not 1x) and names the test that made it unusual
+    (the steep fall back), so its numbers agree with its p-value."""
+    rng = np.random.default_rng(21)
+    after = noise(rng, OBSERVE, 10.0, 0.05)
+    after[:40] *= 3.0
+    metric = make(noise(rng, 2 * DAY_POINTS, 10.0, 0.05), after, direction="either", name="cpu")
+
+    a = assess(metric)
+
+    assert a.severity == "critical" and a.classification == "High" and a.decisive == "step"
+    assert a.ratio is not None and 2.7 < a.ratio < 3.3
+    assert a.message.startswith("cpu up 3x: a step (the level moved)")
+    assert "what stood out: a steady fall (-27" in a.message
+    assert "divergent for 40m — back within its usual range 40m after the change" in a.message
+    assert a.stood_out is not None and a.stood_out[0].kind == "leak" and not a.stood_out[1]
+
+
+def test_a_step_that_stands_out_by_itself_names_nothing_else() -> None:
+    rng = np.random.default_rng(22)
+    metric = make(noise(rng, 2 * DAY_POINTS, 10.0, 0.05), noise(rng, OBSERVE, 13.0, 0.05))
+
+    a = assess(metric)
+
+    assert a.decisive == "step" and a.stood_out is None
+    assert "what stood out" not in a.message
+
+
 def test_a_30_percent_swing_on_a_metric_that_always_swings_so_is_not() -> None:
     rng = np.random.default_rng(2)
     # Slow swings of about ±30% around the level, all through its history.

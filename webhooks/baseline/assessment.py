@@ -53,6 +53,9 @@ class Assessment:
     #: leak | variability (tests calibrated on the metric's history).
     decisive: str = "shift"
     calibrated: Calibrated | None = None  # the deciding calibrated test, if calibrated
+    #: The calibrated test whose p-value made the metric significant, with its side (True:
+    #: high), when it is not ``calibrated`` (a rolled-back step found by the fall after it).
+    stood_out: tuple[Calibrated, bool] | None = None
     shift: Estimate | None = None  # seasonally adjusted HL shift, in the metric's units
     seasonal_shift: float | None = None  # the part of the raw shift that history explains
     rise: Estimate | None = None  # trend rise over the observation beyond the history's

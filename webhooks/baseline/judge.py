@@ -133,6 +133,8 @@ class _Measure:
     #: Per test, how far beyond the level before the change the later half must still lie
     #: to count as ongoing (default: the tolerance).
     thresholds: dict[str, float] = field(default_factory=dict)
+    #: Calibrated tests: each side's p-value per test, as they entered Simes.
+    side_ps: dict[str, dict[str, float]] = field(default_factory=dict)
     calibration: dict[str, Calibrated] | None = None
     p_high: float = 1.0
     p_low: float = 1.0
@@ -148,6 +150,9 @@ class _Measure:
     change_at: float = 0.0
     period: float = rhythm.DAY  # the rhythm's period, for the day-over-day residual
     residual: bool = False  # the calibrated tests ran on the day-over-day residual
+    #: A divergence that is over: how far beyond the level before the change its longest
+    #: episode lay (the median excess over it, in its bad direction).
+    episode_level: float | None = None
     pending: _Pending | None = None  # calibrated tests still to run
 
 
@@ -397,6 +402,7 @@ def _use_calibrated(
     m.p_high, m.p_low = _simes(list(up.values())), _simes(list(down.values()))
     m.p_either = _simes([*up.values(), *(p for k, p in down.items() if k != "variability")])
     m.decisive = {"high": _first_significant(up), "low": _first_significant(down)}
+    m.side_ps = {"high": up, "low": down}
     half = change_at + (m.end - change_at) / 2.0
     recent = tested.since(half)
     x, origin = tested.v, cal["step"].before
@@ -506,17 +512,18 @@ def _onset(m: _Measure, sign: float, decisive: str) -> float | None:
     return m.change_at if beyond[0] == 0 else float(tt[beyond[0]])
 
 
-def _episode(m: _Measure, sign: float, decisive: str) -> tuple[float, float]:
-    """How long a divergence that is over lasted, and when (seconds after the change) the
-    metric was back.
+def _episode(m: _Measure, sign: float, decisive: str) -> tuple[float, float, float]:
+    """How long a divergence that is over lasted, when (seconds after the change) the metric
+    was back, and how far beyond its level before the change it lay meanwhile (the median
+    excess over the episode).
 
     A stretch is divergent where the median (or mean, when the mean decided) of a run of
     ``EPISODE_SHARE`` of the observation lies beyond the threshold; with calibrated tests the
     threshold is ``EPISODE_SCALES`` of the null's scale, widened for the shorter run (times the square root of how many runs fit in the observation). The longest
     stretch of such runs lasted from the centre of its first run (the change itself, when
-    that run starts there) to the centre of its last. (0, 0) when there is none (a spike)."""
+    that run starts there) to the centre of its last. (0, 0, 0) when there is none (a spike)."""
     if m.excess is None or m.excess_t is None or decisive == "variability":
-        return 0.0, 0.0
+        return 0.0, 0.0, 0.0
     tt, s = stats.thin(m.excess_t)
     x = sign * (m.excess[::s] if s > 1 else m.excess)
     k = min(x.size, max(ONGOING_POINTS, round(EPISODE_SHARE * x.size)) | 1)  # odd: a middle
@@ -528,7 +535,7 @@ def _episode(m: _Measure, sign: float, decisive: str) -> tuple[float, float]:
     centre = runs.mean(axis=1) if decisive in ("mean", "burst") else np.median(runs, axis=1)
     beyond = np.flatnonzero(centre > threshold)
     if not beyond.size:
-        return 0.0, 0.0
+        return 0.0, 0.0, 0.0
     # The longest stretch of consecutive runs beyond it.
     breaks = np.flatnonzero(np.diff(beyond) > 1)
     starts = np.concatenate([[0], breaks + 1])
@@ -537,7 +544,7 @@ def _episode(m: _Measure, sign: float, decisive: str) -> tuple[float, float]:
     lo, hi = int(beyond[starts[longest]]), int(beyond[ends[longest]])
     first = m.change_at if lo == 0 else float(tt[lo + k // 2])
     last = float(tt[hi + k // 2]) + m.step * s
-    return last - first, last - m.change_at
+    return last - first, last - m.change_at, stats.median(x[lo : hi + k])
 
 
 # --- deciding -------------------------------------------------------------------------------
@@ -618,10 +625,11 @@ def _decide(m: _Measure, p_bad: float) -> Assessment:
         windows=m.windows,
         baseline_level=m.level,
         observed_level=m.observed,
-        ratio=_ratio(m, decisive),
+        ratio=_episode_ratio(m, classification == "High") or _ratio(m, decisive),
         effect=m.estimates.get(decisive),
         decisive=decisive,
         calibrated=m.calibration.get(decisive) if m.calibration else None,
+        stood_out=_stood_out(m, decisive, classification == "High") if regression else None,
         shift=m.shift,
         seasonal_shift=m.seasonal,
         rise=m.rise_up,
@@ -631,6 +639,27 @@ def _decide(m: _Measure, p_bad: float) -> Assessment:
         drift_budget_seconds=budget,
     )
     return replace(a, message=describe(a))
+
+
+def _stood_out(m: _Measure, decisive: str, high: bool) -> tuple[Calibrated, bool] | None:
+    """The calibrated test (and its side: True for high) whose p-value made the metric
+    significant, when the change the finding names is not significant by itself: a step
+    rolled back inside the observation is named for the level it held, but what stood out
+    in the history may be the steep fall that followed it."""
+    if m.calibration is None:
+        return None
+    if m.side_ps.get("high" if high else "low", {}).get(decisive, 1.0) < CALIBRATED_ALPHA:
+        return None
+    direction = m.metric.get("direction", "either")
+    sides = [s for s in ("high", "low") if direction in ("either", f"{_BAD[s]}-is-bad")]
+    ranked = sorted((p, k, s) for s in sides for k, p in m.side_ps.get(s, {}).items())
+    if not ranked:
+        return None
+    _, kind, side = ranked[0]
+    return m.calibration[kind], side == "high"
+
+
+_BAD = {"high": "increase", "low": "decrease"}
 
 
 def _severity(
@@ -684,7 +713,9 @@ def _recovered(m: _Measure, side_high: bool, decisive: str) -> tuple[bool, str, 
     best = (side_high, decisive, *_episode(m, 1.0 if side_high else -1.0, decisive))
     found = [(s, level, *_episode(m, 1.0 if s else -1.0, level)) for s in sides]
     longest = max(found, key=lambda e: e[2])
-    return longest if longest[2] > 0 else best
+    side, kind, lasted, back, excess = longest if longest[2] > 0 else best
+    m.episode_level = excess if lasted > 0 else None
+    return side, kind, lasted, back
 
 
 def _ongoing_side(m: _Measure, side_high: bool) -> tuple[bool, str, float | None]:
@@ -702,6 +733,16 @@ def _ongoing_side(m: _Measure, side_high: bool) -> tuple[bool, str, float | None
         if (again := _onset(m, -1.0 if side_high else 1.0, flipped)) is not None:
             return not side_high, flipped, again
     return side_high, decisive, onset
+
+
+def _episode_ratio(m: _Measure, high: bool) -> float | None:
+    """For a divergence that is over: its episode's level over the level before the change
+    (the "3x" of a step that held 40 minutes and was rolled back, which the whole
+    observation's median no longer shows)."""
+    if m.episode_level is None or m.level <= 0:
+        return None
+    after = m.level + (m.episode_level if high else -m.episode_level)
+    return after / m.level if after >= 0 else None
 
 
 def _ratio(m: _Measure, decisive: str) -> float | None:

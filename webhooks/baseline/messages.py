@@ -8,8 +8,10 @@ compared with, so it can be checked without opening a notebook.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
-from webhooks.baseline.assessment import Assessment
+from webhooks.baseline.assessment import Assessment, Windows
+from webhooks.baseline.calibrated import Calibrated
 from webhooks.baseline.rhythm import DAY
 from webhooks.common.durations import format_duration
 
@@ -91,10 +93,12 @@ def _calibrated(a: Assessment) -> str:
         usual = f"usual change ±{100 * (math.exp(c.scale) - 1):.0f}%"
     else:
         usual = f"difference {signed(c.value)}, usual ±{number(c.scale)}"
-    text = (
-        f"{a.name} {went}{ratio}: {KINDS[c.kind]} ({detail}; {usual} over {history} of its"
-        f" own history, p {a.p_value:.2g}"
-    )
+    text = f"{a.name} {went}{ratio}: {KINDS[c.kind]} ({detail}; {usual} over {history} of its"
+    if a.stood_out is not None:
+        text += f" own history; what stood out: {_stood_out(*a.stood_out, level, w)}"
+    else:
+        text += " own history"
+    text += f", p {a.p_value:.2g}"
     if a.tolerance:
         text += f", floor ±{number(a.tolerance)}"
     reference = format_duration(w.reference_seconds or 0.0, largest=2)
@@ -105,6 +109,25 @@ def _calibrated(a: Assessment) -> str:
         offsets = " and ".join(format_duration(o, largest=2) for o in w.history_offsets)
         text += f", net of the same windows {offsets} earlier"
     return text + _observed(a, w.observation_seconds)
+
+
+def _stood_out(c: Calibrated, high: bool, level: Callable[[float], str], w: Windows) -> str:
+    """The test that made the metric significant, when it is not the kind of change named."""
+    if c.kind == "variability":
+        return (
+            f"the jumps (mean point-to-point jump {number(c.before)} → {number(c.after)},"
+            f" usual change ±{100 * (math.exp(c.scale) - 1):.0f}%)"
+        )
+    usual = f"usual ±{number(c.scale)}"
+    if c.kind == "leak":
+        observed = format_duration(w.observation_seconds, largest=2)
+        trend = "rise" if high else "fall"
+        return f"a steady {trend} ({signed(c.after)} over the {observed} observed, {usual})"
+    what = "median" if c.kind == "step" else "mean"
+    return (
+        f"the {'level' if c.kind == 'step' else 'mean'} going {'up' if high else 'down'}"
+        f" ({what} {level(c.before)} → {level(c.after)}; difference {signed(c.value)}, {usual})"
+    )
 
 
 def _observed(a: Assessment, observation_seconds: float) -> str:
