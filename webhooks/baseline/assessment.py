@@ -47,7 +47,9 @@ class Assessment:
     windows: Windows | None = None
     baseline_level: float | None = None
     observed_level: float | None = None
-    ratio: float | None = None  # level after / level before, as the deciding test sees it
+    #: Level after / level before, as the deciding test sees it; for a regression that is over,
+    #: the level its longest episode held (a step rolled back inside the observation).
+    ratio: float | None = None
     effect: Estimate | None = None  # the deciding test's estimate (shift, recent or trend)
     #: Which test decided: shift | recent | mean | trend (interval tests) or step | burst |
     #: leak | variability (tests calibrated on the metric's history).
