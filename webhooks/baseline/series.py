@@ -81,9 +81,8 @@ def to_arrays(points: Sequence[Sequence[float]]) -> tuple[FloatArray, FloatArray
         columns = list(zip(*points, strict=False))
         if len(columns) != 2 or len(columns[0]) != n:
             raise ValueError("some points are not pairs")
-        raw = np.empty((n, 2))
-        raw[:, 0] = np.fromiter(columns[0], dtype=np.float64, count=n)
-        raw[:, 1] = np.fromiter(columns[1], dtype=np.float64, count=n)
+        t = np.fromiter(columns[0], dtype=np.float64, count=n)
+        v = np.fromiter(columns[1], dtype=np.float64, count=n)
     except (TypeError, ValueError, OverflowError):
         # Ragged or partly non-numeric input: fall back to the slow, forgiving path.
         rows = []
@@ -93,11 +92,10 @@ def to_arrays(points: Sequence[Sequence[float]]) -> tuple[FloatArray, FloatArray
             except (TypeError, ValueError, OverflowError, LookupError):
                 continue
         raw = np.asarray(rows, dtype=np.float64).reshape(-1, 2)
-    if raw.ndim != 2 or raw.shape[1] < 2:
-        raise BadRequestError("series points must be [unix_seconds, value] pairs")
-    t, v = raw[:, 0], raw[:, 1]
+        t, v = raw[:, 0], raw[:, 1]
     keep = np.isfinite(t) & np.isfinite(v)
-    t, v = t[keep], v[keep]
+    if not keep.all():
+        t, v = t[keep], v[keep]
     if t.size > 1 and np.any(np.diff(t) <= 0):
         order = np.argsort(t, kind="stable")
         t, v = t[order], v[order]
