@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import bottleneck as bn
 import numpy as np
@@ -78,9 +78,10 @@ EMPIRICAL_GUARD = 0.05
 TESTS = ("step", "burst", "leak", "variability")
 
 
-@dataclass(frozen=True)
-class Calibrated:
-    """One statistic's before/after difference and where it falls in its own history."""
+class Calibrated(NamedTuple):
+    """One statistic's before/after difference and where it falls in its own history (a
+    named tuple: a verification builds four per metric, and a tuple is built four times
+    faster than a frozen dataclass)."""
 
     kind: str  # step | burst | variability | leak
     value: float  # the actual difference (metric units; log-ratio for variability)
@@ -175,14 +176,14 @@ def calibrate_many(
 
 def _calibrate_group(flat: FloatArray, s: int, n: int, m: int) -> list[dict[str, Calibrated]]:
     """The calibrated tests for each row of ``flat``: ``n`` blocks of ``s`` points before the
-    change, then ``m`` after it."""
+    change, then ``m`` after it (``flat`` is used as scratch space)."""
     g = flat.shape[0]
     w = BEFORE_FACTOR * m
     x = flat.reshape(g, n + m, s)
     bmed = np.asarray(bn.median(x, axis=2), dtype=np.float64) if s > 1 else x[:, :, 0].copy()
     # Centre on the baseline's middle first: sums of squares of large values lose precision.
     origin = np.asarray(bn.median(bmed[:, :n], axis=1), dtype=np.float64)
-    x = x - origin[:, None, None]
+    x -= origin[:, None, None]  # x is this call's own buffer
     bmed -= origin[:, None]
     bsum = x.sum(axis=2)
     c1 = _cumsum0(bsum)
