@@ -651,15 +651,14 @@ def _stood_out(m: _Measure, decisive: str, high: bool) -> tuple[Calibrated, bool
     if m.side_ps.get("high" if high else "low", {}).get(decisive, 1.0) < CALIBRATED_ALPHA:
         return None
     direction = m.metric.get("direction", "either")
-    sides = [s for s in ("high", "low") if direction in ("either", f"{_BAD[s]}-is-bad")]
-    ranked = sorted((p, k, s) for s in sides for k, p in m.side_ps.get(s, {}).items())
-    if not ranked:
+    bad = {"high": ("either", "increase-is-bad"), "low": ("either", "decrease-is-bad")}
+    candidates = [
+        (p, k, s) for s, ps in m.side_ps.items() if direction in bad[s] for k, p in ps.items()
+    ]
+    if not candidates:
         return None
-    _, kind, side = ranked[0]
+    _, kind, side = min(candidates)
     return m.calibration[kind], side == "high"
-
-
-_BAD = {"high": "increase", "low": "decrease"}
 
 
 def _severity(

@@ -79,21 +79,10 @@ def _calibrated(a: Assessment) -> str:
         history = "the last " + format_duration(w.baseline_seconds - period, largest=2)
     # Residual levels are differences from the same time one period earlier: signed.
     level = signed if period is not None else number
-    if c.kind == "step":
-        detail = f"median {level(c.before)} → {level(c.after)}"
-    elif c.kind == "burst":
-        detail = f"mean {level(c.before)} → {level(c.after)}"
-    elif c.kind == "leak":
-        detail = f"rise {signed(c.after)} over the {format_duration(w.observation_seconds, largest=2)} observed"
-    else:
-        detail = f"mean point-to-point jump {number(c.before)} → {number(c.after)}"
+    detail = _detail(c, level, w)
     if period is not None:
         detail = f"{residual} {detail}"
-    if c.kind == "variability":
-        usual = f"usual change ±{100 * (math.exp(c.scale) - 1):.0f}%"
-    else:
-        usual = f"difference {signed(c.value)}, usual ±{number(c.scale)}"
-    text = f"{a.name} {went}{ratio}: {KINDS[c.kind]} ({detail}; {usual} over {history} of its"
+    text = f"{a.name} {went}{ratio}: {KINDS[c.kind]} ({detail}; {_usual(c)} over {history} of its"
     if a.stood_out is not None:
         text += f" own history; what stood out: {_stood_out(*a.stood_out, level, w)}"
     else:
@@ -111,23 +100,35 @@ def _calibrated(a: Assessment) -> str:
     return text + _observed(a, w.observation_seconds)
 
 
+def _detail(c: Calibrated, level: Callable[[float], str], w: Windows) -> str:
+    """The statistic a calibrated test compared, before → after (a leak: its rise)."""
+    if c.kind == "step":
+        return f"median {level(c.before)} → {level(c.after)}"
+    if c.kind == "burst":
+        return f"mean {level(c.before)} → {level(c.after)}"
+    if c.kind == "leak":
+        return f"rise {signed(c.after)} over the {format_duration(w.observation_seconds, largest=2)} observed"
+    return f"mean point-to-point jump {number(c.before)} → {number(c.after)}"
+
+
+def _usual(c: Calibrated) -> str:
+    """The test's difference against the usual size of the same difference in the history."""
+    if c.kind == "variability":
+        return f"usual change ±{100 * (math.exp(c.scale) - 1):.0f}%"
+    return f"difference {signed(c.value)}, usual ±{number(c.scale)}"
+
+
 def _stood_out(c: Calibrated, high: bool, level: Callable[[float], str], w: Windows) -> str:
     """The test that made the metric significant, when it is not the kind of change named."""
     if c.kind == "variability":
-        return (
-            f"the jumps (mean point-to-point jump {number(c.before)} → {number(c.after)},"
-            f" usual change ±{100 * (math.exp(c.scale) - 1):.0f}%)"
-        )
-    usual = f"usual ±{number(c.scale)}"
+        return f"the jumps ({_detail(c, level, w)}, {_usual(c)})"
     if c.kind == "leak":
         observed = format_duration(w.observation_seconds, largest=2)
         trend = "rise" if high else "fall"
-        return f"a steady {trend} ({signed(c.after)} over the {observed} observed, {usual})"
-    what = "median" if c.kind == "step" else "mean"
-    return (
-        f"the {'level' if c.kind == 'step' else 'mean'} going {'up' if high else 'down'}"
-        f" ({what} {level(c.before)} → {level(c.after)}; difference {signed(c.value)}, {usual})"
-    )
+        return f"a steady {trend} ({signed(c.after)} over the {observed} observed, usual ±{number(c.scale)})"
+    what = "level" if c.kind == "step" else "mean"
+    going = "up" if high else "down"
+    return f"the {what} going {going} ({_detail(c, level, w)}; {_usual(c)})"
 
 
 def _observed(a: Assessment, observation_seconds: float) -> str:
