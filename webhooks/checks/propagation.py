@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from webhooks.checks import kube, pods
+from webhooks.checks import intents, kube, pods
 from webhooks.checks.context import CheckContext, CheckFinding, finding
 from webhooks.common.times import try_parse_time
 from webhooks.evidence.model import Evidence, KubeObject
@@ -71,24 +71,9 @@ def _metadata_only_fields(fields: object) -> bool:
 def _admitted_writes(evidence: Evidence) -> Iterator[tuple[ConfigKey, str, datetime, object]]:
     """(object, operation, time, patch) of each admitted, non-dry-run intent on a ConfigMap or
     Secret, in the ledger's order."""
-    records: list[object] = list(evidence.get("intents") or [])  # replayed input: any shape
-    for intent in records:
-        if not isinstance(intent, dict):
-            continue
-        kind = kube.get_str(intent, "kind", "kind")
-        name = kube.get_str(intent, "name")
-        when = try_parse_time(intent.get("time"))
-        operation = intent.get("operation")
-        if (
-            kind not in _KINDS
-            or not name
-            or when is None
-            or not isinstance(operation, str)
-            or intent.get("dryRun") is True
-            or kube.get_bool(intent, "decision", "allowed") is False
-        ):
-            continue
-        yield (kind, kube.get_str(intent, "namespace"), name), operation, when, intent.get("patch")
+    for w in intents.admitted(evidence):
+        if w.key[0] in _KINDS:
+            yield w.key, w.operation, w.time, w.record.get("patch")
 
 
 def _sets_immutable(patch: object) -> bool:

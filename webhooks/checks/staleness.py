@@ -26,12 +26,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from webhooks.checks import convergence, kube
+from webhooks.checks import convergence, intents, kube
 from webhooks.checks.context import CheckContext, CheckFinding, finding, not_converged
 from webhooks.common.api import is_builtin_group
 from webhooks.common.argocd import revision_text, short_revision
 from webhooks.common.kinds import APPS_WORKLOAD_KINDS, WORKLOAD_KINDS
-from webhooks.common.times import try_parse_time
 from webhooks.evidence.model import Evidence, KubeObject, Severity
 
 _POD_OWNERS = {*WORKLOAD_KINDS, "Pod"}
@@ -133,29 +132,20 @@ def _deleted_by(
     evidence: Evidence, ctx: CheckContext, kind: str, namespace: str | None, name: str
 ) -> str:
     """Who deleted it, when the ledger recorded the DELETE (the latest since the sync)."""
-    records: list[object] = list(evidence.get("intents") or [])  # replayed input: any shape
     latest: tuple[datetime, str] | None = None
-    for intent in records:
-        when = try_parse_time(kube.get(intent, "time"))
-        if (
-            isinstance(intent, dict)
-            and intent.get("operation") == "DELETE"
-            and kube.get_str(intent, "kind", "kind") == kind
-            and (kube.get_str(intent, "namespace") or None) == namespace
-            and kube.get_str(intent, "name") == name
-            and intent.get("dryRun") is not True
-            and kube.get_bool(intent, "decision", "allowed") is not False
-            and when is not None
-            and ctx.since_change(when)
-        ):
-            user = kube.get_str(intent, "actor", "username") or "an unknown actor"
-            who = (
-                f"by a controller ({user})"
-                if kube.get_str(intent, "actor", "class") == "controller"
-                else f"out of band by {user}"
-            )
-            if latest is None or when >= latest[0]:
-                latest = (when, f"deleted {who} at {kube.fmt_time(when)}")
+    for w in intents.admitted(evidence):
+        if w.operation != "DELETE" or w.key != (kind, namespace, name):
+            continue
+        if not ctx.since_change(w.time):
+            continue
+        user = kube.get_str(w.record, "actor", "username") or "an unknown actor"
+        who = (
+            f"by a controller ({user})"
+            if kube.get_str(w.record, "actor", "class") == "controller"
+            else f"out of band by {user}"
+        )
+        if latest is None or w.time >= latest[0]:
+            latest = (w.time, f"deleted {who} at {kube.fmt_time(w.time)}")
     return latest[1] if latest else "deleted out of band (or by a controller)"
 
 
