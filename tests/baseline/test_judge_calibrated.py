@@ -29,6 +29,25 @@ def test_a_6_percent_step_on_a_flat_metric_is_a_regression() -> None:
     assert "over 2d of its own history" in a.message
 
 
+@pytest.mark.parametrize(
+    ("after_level", "headline"),
+    [(106.0, "latency up 6.3%: a step"), (25_000.0, "latency up 250x: a step")],
+)
+def test_the_headline_reads_a_small_move_as_a_share_and_a_large_one_as_a_ratio(
+    after_level: float, headline: str
+) -> None:
+    """A 6% step is "up 6.3%", not "up 1.1x"; a 250x jump "up 250x", not "up 2.5e+02x" (and
+    a step, though noisier on its new level it tilts a little: not a leak)."""
+    rng = np.random.default_rng(2)
+    metric = make(
+        noise(rng, 2 * DAY_POINTS, 100.0, 0.01),
+        noise(rng, OBSERVE, after_level, 0.01),
+        name="latency",
+    )
+
+    assert assess(metric).message.startswith(headline)
+
+
 def test_a_metric_is_judged_the_same_alone_and_among_many() -> None:
     """Metrics of the same layout are calibrated together (one array pass for all): that must
     not change any metric's result, whatever the others hold or how long their series are."""

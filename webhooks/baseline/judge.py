@@ -401,7 +401,7 @@ def _use_calibrated(
     up["variability"] = down["variability"] = jumpy
     m.p_high, m.p_low = _simes(list(up.values())), _simes(list(down.values()))
     m.p_either = _simes([*up.values(), *(p for k, p in down.items() if k != "variability")])
-    m.decisive = {"high": _first_significant(up), "low": _first_significant(down)}
+    m.decisive = {"high": _first_significant(up, cal), "low": _first_significant(down, cal)}
     m.side_ps = {"high": up, "low": down}
     half = change_at + (m.end - change_at) / 2.0
     recent = tested.since(half)
@@ -420,12 +420,18 @@ def _use_calibrated(
     m.excess_t, m.excess = tested.t, x - origin
 
 
-def _first_significant(ps: dict[str, float]) -> str:
+def _first_significant(ps: dict[str, float], cal: dict[str, Calibrated]) -> str:
     """Which kind of change to report when several tests are significant: variability when
     the jumps stand out most (a jumpy service drifts its median a little too); else a leak
     (a window that tilts also moves its median), a step, bursts (the mean moved, the median
-    did not) in that order. With none significant: the strongest."""
+    did not) in that order. With none significant: the strongest.
+
+    A leak is named only when its rise accounts for the level's move: a ramp from the change
+    on rises twice as far as its median moves, while a step that tilts a little on its new
+    level (a 250x jump, noisier up there) moved far more than it rose."""
     significant = [k for k in calibrated.TESTS if ps.get(k, 1.0) < CALIBRATED_ALPHA]
+    if "step" in significant and abs(cal["leak"].value) < abs(cal["step"].value):
+        significant = [k for k in significant if k != "leak"]
     strongest = min(calibrated.TESTS, key=lambda k: ps.get(k, 1.0))
     if not significant or strongest == "variability":
         return strongest

@@ -27,6 +27,18 @@ def number(x: float) -> str:
     return f"{x:.2e}"
 
 
+def times(ratio: float) -> str:
+    """A level's ratio as a finding's headline reads it: "3x", "0.42x", "740x", "1,800x";
+    a move under a tenth as a share of the level ("2.4%", not "1x")."""
+    if 0.9 < ratio < 1.1:
+        share = abs(ratio - 1.0) * 100
+        return f"{share:.2g}%" if share >= 0.5 else "<1%"
+    text = f"{ratio:.2g}"
+    if "e+" in text and ratio < 1e6:
+        return f"{float(text):,.0f}x"
+    return f"{text}x"
+
+
 def signed(x: float) -> str:
     return ("+" if x >= 0 else "") + number(x)
 
@@ -72,7 +84,7 @@ def _calibrated(a: Assessment) -> str:
     went = {"High": "up", "Low": "down"}.get(a.classification, "unchanged")
     if c.kind == "variability":
         went = "jumpier" if a.classification == "High" else "steadier"
-    ratio = f" {a.ratio:.2g}x" if a.ratio is not None else ""
+    ratio = f" {times(a.ratio)}" if a.ratio is not None else ""
     history = format_duration(w.baseline_seconds, largest=2)
     if period is not None:
         # The residual's null spans what lies one period after the baseline's start.
@@ -153,7 +165,7 @@ def describe(a: Assessment) -> str:
     pct = round(100 * a.confidence)
     went = {"High": "up", "Low": "down", "NoData": "cannot tell"}.get(a.classification, "unchanged")
     moved = a.classification in ("High", "Low")
-    ratio = f" {a.ratio:.2g}x" if a.ratio is not None and moved else ""
+    ratio = f" {times(a.ratio)}" if a.ratio is not None and moved else ""
     effect = a.effect or a.shift
     adjusted = "seasonally adjusted " if a.seasonal_shift is not None else ""
     interval = f"{pct}% CI [{number(effect.lo)}, {number(effect.hi)}]"
