@@ -6,7 +6,8 @@ Cases: the simulated corpus (benchmarks/corpus/simulated.py, fixed seeds), cuts 
 telemetry from the NAB subset (benchmarks/corpus/nab.py) and deploy-like changes drawn on those
 cuts (benchmarks/corpus/changes.py: erroneous against healthy changes, half and half, and the
 untouched windows for the false-Degraded rate; a second table gives each kind's share said
-Degraded), and, last and apart, simulated metrics with a daily rhythm
+Degraded; the same kinds again in the layout of a 60-s change log, NAB's values re-spaced a
+minute apart), and, last and apart, simulated metrics with a daily rhythm
 (benchmarks/corpus/rhythmic.py: not real data, a regression check for the day-over-day
 residual, since NAB at five minutes has almost no daily rhythm). Each case is judged once
 with all its data ("Degraded" = a critical finding); precision, recall, F1 and false-positive rate
@@ -121,6 +122,11 @@ SUBSETS = (
     "changes (erroneous vs healthy): holdout half",
     "changes (erroneous vs untouched): tune half",
     "changes (erroneous vs untouched): holdout half",
+    *(
+        f"changes at 60 s, re-spaced (erroneous vs {other}): {half} half"
+        for other in ("healthy", "untouched")
+        for half in ("tune", "holdout")
+    ),
     *(f"simulated daily rhythm {rhythmic.family(a)}" for a in rhythmic.AMPLITUDES),
 )
 
@@ -139,6 +145,10 @@ def subsets(case: Case) -> list[str]:
                 f"erroneous {case.shape}: {half} half",
             ]
         return [f"changes (erroneous vs healthy): {half} half", f"healthy change: {half} half"]
+    if case.source == "change-60s":
+        half = nab.half(case.family)
+        against = ("healthy", "untouched") if case.regression else (case.shape.split()[0],)
+        return [f"changes at 60 s, re-spaced (erroneous vs {o}): {half} half" for o in against]
     if case.source == "deploy":
         half = nab.half(case.family)
         if case.shape == "injected":
@@ -218,6 +228,7 @@ def main() -> None:
         cases += real + list(nab.injected(iter(real))) + deploys
         cases += nab.injected(iter(deploys), nab.DEPLOY_STEP_FACTOR)
         cases += changes.cases(nab_root)
+        cases += changes.cases(nab_root, at_60s=True)
     else:
         print(f"(no NAB data at {nab_root}: simulated cases only)")
     started = time.perf_counter()

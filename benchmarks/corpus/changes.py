@@ -31,6 +31,15 @@ Healthy changes against erroneous ones is a balanced set (as the real log is, ha
 the untouched windows give the false-Degraded rate on real healthy windows. Metrics sit at
 zero (no level to move by a share of) are skipped. Files are split into tune and holdout
 halves as in ``nab``.
+
+``cases(root, at_60s=True)`` builds the same kinds of case in the layout of a change log
+sampled every 60 s: ``BASELINE_60S`` points before the change and ``OBSERVE_60S`` after it,
+the tests then cutting the observation into blocks of several points as they do on such a
+log (at five minutes every point is its own block). NAB has nothing sampled that often, so
+its five-minute values are *re-spaced* one minute apart: the noise from point to point, the
+spikes and the regime changes are real, the time of day is not (a day's rhythm spans 4.8 h
+of the re-spaced clock). Changes keep their share of the observation (a delayed step begins
+a twelfth to three eighths of the way in).
 """
 
 from __future__ import annotations
@@ -47,6 +56,10 @@ from webhooks.evidence.model import MetricSeries
 #: Two days before the change and two hours after it, at NAB's five minutes.
 BASELINE = 576
 OBSERVE = 24
+#: The 60-s layout: two days before the change and two hours after it, one point a minute.
+BASELINE_60S = 2880
+OBSERVE_60S = 120
+STEP_60S = 60.0
 #: Files sampled more coarsely than this (seconds) cannot hold a two-hour observation.
 MAX_STEP = 300.0
 #: Change points per file.
@@ -73,13 +86,14 @@ def _erroneous(
     level = float(np.median(before))
     x = after.copy()
     n = x.size
+    share = n / OBSERVE  # the 60-s layout: the same share of a longer observation
     if kind in ("step", "delayed", "rolled back"):
         move = _move(rng, ERROR_MOVE) * level
-        start = int(rng.integers(2, 9)) if kind == "delayed" else 0
-        stop = int(rng.integers(8, 19)) if kind == "rolled back" else n
+        start = round(int(rng.integers(2, 9)) * share) if kind == "delayed" else 0
+        stop = round(int(rng.integers(8, 19)) * share) if kind == "rolled back" else n
         x[start:stop] += move
     elif kind == "variability":
-        recent = before[-4 * OBSERVE :]
+        recent = before[-4 * n :]
         jump = float(np.median(np.abs(np.diff(recent)))) or 0.01 * abs(level)
         x += rng.uniform(1.5, 4.0) * jump * rng.standard_normal(n)
     else:  # bursts
@@ -90,40 +104,47 @@ def _erroneous(
     return x
 
 
-def _case(name: str, key: str, series: np.ndarray, regression: bool, shape: str) -> Case:
+def _case(
+    name: str, key: str, series: np.ndarray, regression: bool, shape: str, *, source: str
+) -> Case:
+    change = series.shape[0] - (OBSERVE_60S if source == "change-60s" else OBSERVE)
     metric: MetricSeries = {
         "name": key.rsplit("/", maxsplit=1)[-1].removesuffix(".csv"),
         "direction": "either",
-        "changeAt": dt.datetime.fromtimestamp(float(series[BASELINE, 0]), dt.UTC).isoformat(),
+        "changeAt": dt.datetime.fromtimestamp(float(series[change, 0]), dt.UTC).isoformat(),
         "series": series.tolist(),
         "critical": True,
     }
-    return Case(f"change-{name}", "change", key, metric, regression, BASELINE, shape)
+    return Case(f"{source}-{name}", source, key, metric, regression, change, shape)
 
 
-def cases(root: Path, seed: int = 20261201) -> Iterator[Case]:
-    """Untouched, healthy-change and erroneous-change cases (see the module docstring)."""
+def cases(root: Path, seed: int = 20261201, *, at_60s: bool = False) -> Iterator[Case]:
+    """Untouched, healthy-change and erroneous-change cases (see the module docstring); with
+    ``at_60s``, in the 60-s layout (re-spaced, source ``change-60s``)."""
     nab.FILES[:] = sorted(f"{p.parent.name}/{p.name}" for p in (root / "data").glob("*/*.csv"))
     rng = np.random.default_rng(seed)
+    baseline, observe = (BASELINE_60S, OBSERVE_60S) if at_60s else (BASELINE, OBSERVE)
+    source = "change-60s" if at_60s else "change"
     for key, t, v, windows in nab.load(root):
         step = float(np.median(np.diff(t)))
         if step > MAX_STEP:
             continue
         ok = [
             c
-            for c in nab.clear_of_labels(t, windows, BASELINE, OBSERVE)
-            if float(np.median(v[c - BASELINE : c])) > 0
+            for c in nab.clear_of_labels(t, windows, baseline, observe)
+            if float(np.median(v[c - baseline : c])) > 0
         ]
         if not ok:
             continue
         picks = rng.choice(len(ok), size=min(PER_FILE, len(ok)), replace=False)
         for ci in sorted(int(x) for x in picks):
             change = ok[ci]
-            lo, hi = change - BASELINE, change + OBSERVE
+            lo, hi = change - baseline, change + observe
             before, after = v[lo:change], v[change:hi]
             level = float(np.median(before))
 
-            name, times = f"{key}-{ci}", t[lo:hi]
+            name = f"{key}-{ci}"
+            times = t[lo] + STEP_60S * np.arange(hi - lo) if at_60s else t[lo:hi]
             healthy = after + _move(rng, HEALTHY_MOVE) * level
             kind = str(rng.choice(KINDS, p=WEIGHTS))
             erroneous = _erroneous(rng, kind, before, after)
@@ -133,4 +154,4 @@ def cases(root: Path, seed: int = 20261201) -> Iterator[Case]:
                 ("e", erroneous, True, kind),
             ):
                 series = np.column_stack([times, np.concatenate([before, values])])
-                yield _case(f"{name}-{suffix}", key, series, regression, shape)
+                yield _case(f"{name}-{suffix}", key, series, regression, shape, source=source)

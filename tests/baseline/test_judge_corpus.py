@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.corpus import Case, nab
+from benchmarks.corpus import Case, changes, nab
 from tests.baseline.test_judge import make
 
 
@@ -58,15 +58,7 @@ def test_injection_multiplies_only_the_observation_and_skips_cuts_at_zero() -> N
 def test_deploy_shaped_cuts_have_two_days_before_and_keep_healthy_points_off_the_labels(
     tmp_path: Path,
 ) -> None:
-    start = dt.datetime(2014, 2, 1, tzinfo=dt.UTC)
-    stamps = [start + dt.timedelta(minutes=5 * i) for i in range(1200)]
-    folder = tmp_path / "data" / "real"
-    folder.mkdir(parents=True)
-    rows = "".join(f"{s:%Y-%m-%d %H:%M:%S},{10 + i % 7}\n" for i, s in enumerate(stamps))
-    (folder / "x.csv").write_text("timestamp,value\n" + rows)
-    label = [f"{stamps[895]:%Y-%m-%d %H:%M:%S}.000000", f"{stamps[905]:%Y-%m-%d %H:%M:%S}.000000"]
-    (tmp_path / "labels").mkdir()
-    (tmp_path / "labels" / "combined_windows.json").write_text(json.dumps({"real/x.csv": [label]}))
+    stamps = _nab_file(tmp_path, [10.0 + i % 7 for i in range(1200)], (895, 905))
 
     cases = list(nab.deploys(tmp_path))
 
@@ -83,3 +75,56 @@ def test_deploy_shaped_cuts_have_two_days_before_and_keep_healthy_points_off_the
             stamps[905].timestamp() + margin < after[0][0]
         )
         assert "history" not in case.metric and case.metric["critical"] is True
+
+
+def test_the_60_s_layout_respaces_real_values_a_minute_apart_and_keeps_them_off_the_labels(
+    tmp_path: Path,
+) -> None:
+    values = [10.0 + (i * 37) % 11 for i in range(4000)]
+    stamps = _nab_file(tmp_path, values, (3300, 3310))
+
+    cases = list(changes.cases(tmp_path, at_60s=True))
+
+    assert cases and {c.source for c in cases} == {"change-60s"}
+    assert {c.shape for c in cases if not c.regression} == {"untouched", "healthy change"}
+    margin = stamps[3310].timestamp() - stamps[3300].timestamp()
+    for case in cases:
+        series = np.array(case.metric["series"])
+        assert case.change_index == changes.BASELINE_60S
+        assert len(series) == changes.BASELINE_60S + changes.OBSERVE_60S
+        assert set(np.diff(series[:, 0])) == {60.0}  # re-spaced a minute apart
+        first = round((series[0, 0] - stamps[0].timestamp()) / 300)
+        real = values[first : first + len(series)]
+        # The baseline is the real values, in order; the observation stays clear of the label
+        # by a whole label's length (in the file's own time).
+        assert series[: changes.BASELINE_60S, 1].tolist() == real[: changes.BASELINE_60S]
+        assert stamps[first + len(series) - 1].timestamp() + margin < stamps[3300].timestamp() or (
+            stamps[3310].timestamp() + margin < stamps[first + changes.BASELINE_60S].timestamp()
+        )
+        if case.shape == "untouched":
+            assert series[changes.BASELINE_60S :, 1].tolist() == real[changes.BASELINE_60S :]
+        elif case.shape in ("delayed", "rolled back"):
+            # The change keeps its share of the observation: a delayed step begins 10 to 40
+            # minutes in, a rolled-back one ends 40 to 90 minutes in (as at five minutes).
+            moved = np.flatnonzero(
+                series[changes.BASELINE_60S :, 1] != real[changes.BASELINE_60S :]
+            )
+            lo, hi = (10, 40) if case.shape == "delayed" else (0, 0)
+            assert moved.size and lo <= moved[0] <= hi
+            if case.shape == "rolled back":
+                assert 40 <= moved[-1] + 1 <= 90
+
+
+def _nab_file(root: Path, values: list[float], label: tuple[int, int]) -> list[dt.datetime]:
+    """A NAB-shaped subset under ``root``: one file of five-minute ``values`` with one labelled
+    window between the points ``label`` indexes; the points' timestamps."""
+    start = dt.datetime(2014, 2, 1, tzinfo=dt.UTC)
+    stamps = [start + dt.timedelta(minutes=5 * i) for i in range(len(values))]
+    folder = root / "data" / "real"
+    folder.mkdir(parents=True)
+    rows = "".join(f"{s:%Y-%m-%d %H:%M:%S},{v}\n" for s, v in zip(stamps, values, strict=True))
+    (folder / "x.csv").write_text("timestamp,value\n" + rows)
+    window = [f"{stamps[i]:%Y-%m-%d %H:%M:%S}.000000" for i in label]
+    (root / "labels").mkdir()
+    (root / "labels" / "combined_windows.json").write_text(json.dumps({"real/x.csv": [window]}))
+    return stamps
