@@ -48,6 +48,24 @@ def test_the_headline_reads_a_small_move_as_a_share_and_a_large_one_as_a_ratio(
     assert assess(metric).message.startswith(headline)
 
 
+@pytest.mark.parametrize("direction", ["decrease-is-bad", "increase-is-bad", "either"])
+def test_a_metric_that_turned_jumpy_reads_jumpier_whichever_way_its_level_is_bad(
+    direction: str,
+) -> None:
+    rng = np.random.default_rng(5)
+    metric = make(
+        noise(rng, 2 * DAY_POINTS, 100.0, 0.01),
+        noise(rng, OBSERVE, 100.0, 0.08),
+        name="rps",
+        direction=direction,
+    )
+
+    a = assess(metric)
+
+    assert a.severity == "critical" and a.decisive == "variability"
+    assert a.message.startswith("rps jumpier ") and "steadier" not in a.message
+
+
 def test_a_metric_is_judged_the_same_alone_and_among_many() -> None:
     """Metrics of the same layout are calibrated together (one array pass for all): that must
     not change any metric's result, whatever the others hold or how long their series are."""

@@ -83,7 +83,9 @@ def _calibrated(a: Assessment) -> str:
     residual, same_time = _period_words(period) if period is not None else ("", "")
     went = {"High": "up", "Low": "down"}.get(a.classification, "unchanged")
     if c.kind == "variability":
-        went = "jumpier" if a.classification == "High" else "steadier"
+        # Only jumpier counts, whichever way the metric's level is bad (a throughput that
+        # turned jumpy is classified Low with the rest of its decrease-is-bad side).
+        went = "jumpier"
     ratio = f" {times(a.ratio)}" if a.ratio is not None else ""
     history = format_duration(w.baseline_seconds, largest=2)
     if period is not None:
