@@ -151,6 +151,11 @@ def test_a_workload_deleted_out_of_band_after_a_successful_sync_is_critical() ->
         ("", "Secret"),
         ("", "PersistentVolumeClaim"),
         ("autoscaling", "HorizontalPodAutoscaler"),
+        ("batch", "CronJob"),
+        ("", "ServiceAccount"),
+        ("rbac.authorization.k8s.io", "Role"),
+        ("rbac.authorization.k8s.io", "RoleBinding"),
+        ("networking.k8s.io", "NetworkPolicy"),
         ("cert-manager.io", "Certificate"),
         ("kafka.strimzi.io", "KafkaTopic"),
     ],
@@ -165,15 +170,16 @@ def test_what_is_meant_to_stay_and_serve_is_critical_when_missing(group: str, ki
     ("group", "kind"),
     [("batch", "Job"), ("", "Pod"), ("", "Event"), ("policy", "PodDisruptionBudget")],
 )
-def test_kinds_that_go_away_on_their_own_stay_a_warning(group: str, kind: str) -> None:
+def test_kinds_that_go_away_on_their_own_or_serve_nothing_stay_a_warning(
+    group: str, kind: str
+) -> None:
     app = application(resources=[_synced(kind, "gone", group=group)])
     [f] = _missing(app, obj(kind, "other", api=f"{group}/v1" if group else "v1"))
     assert f["severity"] == "warning", kind
-    assert (
-        "a finished Job is deleted by its ttlSecondsAfterFinished"
-        if kind == "Job"
-        else f"a {kind} can also go away on its own"
-    ) in f["message"]
+    assert {
+        "Job": "a finished Job is deleted by its ttlSecondsAfterFinished",
+        "PodDisruptionBudget": "nothing is down for it, but a node drain may now evict every pod",
+    }.get(kind, f"a {kind} can also go away on its own") in f["message"]
 
 
 def test_hooks_are_never_reported_missing() -> None:

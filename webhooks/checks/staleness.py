@@ -13,13 +13,15 @@ It also reports what the sync result itself admits: a failed operation, a resour
 to sync, and objects the sync applied that are no longer found live. Such an object was deleted
 out of band (or by a controller) after a sync Argo CD calls a success; Argo CD shows it
 ``OutOfSync`` with health ``Missing`` from its next refresh. It is critical for what is meant to
-stay and serve (pod owners, Services, Ingresses, config, claims, autoscalers, custom
-resources), a warning for kinds that go away on their own (a finished Job under
-``ttlSecondsAfterFinished``, a Pod, an Event), and nothing at all when Argo CD says it was
-removed on purpose: pruned by the operation, marked ``requiresPruning`` or no longer listed in
-the Application's resource tree (Git stopped declaring it). Only kinds the Evidence carries
-are judged (a collector that did not read Jobs says nothing about a missing Job), unless the
-tree itself reports the object's health ``Missing``.
+stay and serve (pod owners, CronJobs, Services, Ingresses, config, claims, autoscalers, the
+app's ServiceAccounts, Roles, RoleBindings and NetworkPolicies, custom resources), a warning
+for kinds that go away on their own (a finished Job under ``ttlSecondsAfterFinished``, a Pod,
+an Event) and for a PodDisruptionBudget (it guards the next drain, nothing serves through
+it), and nothing at all when Argo CD says it was removed on purpose: pruned by the operation,
+marked ``requiresPruning`` or no longer listed in the Application's resource tree (Git stopped
+declaring it). Only kinds the Evidence carries are judged (a collector that did not read Jobs
+says nothing about a missing Job), unless the tree itself reports the object's health
+``Missing``.
 """
 
 from __future__ import annotations
@@ -34,17 +36,29 @@ from webhooks.common.kinds import APPS_WORKLOAD_KINDS, WORKLOAD_KINDS
 from webhooks.evidence.model import Evidence, KubeObject, Severity
 
 _POD_OWNERS = {*WORKLOAD_KINDS, "Pod"}
-#: Built-in kinds meant to stay and serve once applied; custom resources count too.
+#: Built-in kinds meant to stay and serve once applied; custom resources count too. Without
+#: its ServiceAccount, Role or RoleBinding the next pod is refused or the app's API calls are
+#: (403); without its NetworkPolicy the app runs open; without its CronJob nothing runs.
 _MEANT_TO_STAY = {
     *APPS_WORKLOAD_KINDS,
+    "CronJob",
     "Service",
     "Ingress",
     "ConfigMap",
     "Secret",
     "PersistentVolumeClaim",
     "HorizontalPodAutoscaler",
+    "ServiceAccount",
+    "Role",
+    "RoleBinding",
+    "NetworkPolicy",
 }
-_GOES_AWAY = {"Job": "a finished Job is deleted by its ttlSecondsAfterFinished"}
+#: Why a missing object of these kinds is only a warning.
+_GOES_AWAY = {
+    "Job": "a finished Job is deleted by its ttlSecondsAfterFinished",
+    "PodDisruptionBudget": "nothing is down for it, but a node drain may now evict every pod"
+    " at once",
+}
 
 
 def _generation(ctx: CheckContext) -> list[CheckFinding]:
