@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from tests.baseline.test_judge import CHANGE, STEP, ar1, make, noise, series
-from webhooks.baseline import calibrated, judge
+from webhooks.baseline import calibrated, judge, measure
 from webhooks.baseline.judge import assess, judge_metrics
-from webhooks.evidence.model import HistoryWindow
+from webhooks.evidence.model import Direction, HistoryWindow
 
 DAY_POINTS = 1440  # one day at 60 s
 OBSERVE = 120  # two hours
@@ -50,7 +50,7 @@ def test_the_headline_reads_a_small_move_as_a_share_and_a_large_one_as_a_ratio(
 
 @pytest.mark.parametrize("direction", ["decrease-is-bad", "increase-is-bad", "either"])
 def test_a_metric_that_turned_jumpy_reads_jumpier_whichever_way_its_level_is_bad(
-    direction: str,
+    direction: Direction,
 ) -> None:
     rng = np.random.default_rng(5)
     metric = make(
@@ -78,9 +78,9 @@ def test_a_metric_is_judged_the_same_alone_and_among_many() -> None:
     jumpy = make(noise(rng, 2 * DAY_POINTS, 50.0, 0.02), noise(rng, OBSERVE, 50.0, 0.3))
     metrics += [shorter, jumpy]
 
-    together = [judge._prepare(m, None) for m in metrics]
-    judge._calibrate(together)
-    alone = [judge._measure(m, None) for m in metrics]
+    together = [measure.prepare(m, None) for m in metrics]
+    measure.calibrate(together)
+    alone = [measure.measure(m, None) for m in metrics]
 
     assert all(m.calibration is not None for m in together)
     assert [m.calibration for m in together] == [m.calibration for m in alone]
@@ -283,7 +283,7 @@ def test_an_overshoot_that_settles_higher_is_reported_as_the_step_that_is_still_
     # is the most unusual thing (a falling trend) but it is over; the step is still there.
     after = noise(rng, OBSERVE, 110.0, 0.01) + 500.0 * np.exp(-minutes / 20.0)
     metric = make(before, after, direction="either")
-    measured = judge._measure(metric, None)
+    measured = measure.measure(metric, None)
     assert measured.p_low < measured.p_high  # the falling trend alone would be "recovered"
 
     a = assess(metric)

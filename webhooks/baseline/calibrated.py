@@ -74,7 +74,7 @@ _SCALE_NORMAL = np.array([zq for _, zq in _SCALE_QUANTILES])
 #: A difference at least this share of the null's window pairs reach is never rare.
 EMPIRICAL_GUARD = 0.05
 #: The tests, in the order ``calibrate`` computes them (which one a finding names is the
-#: judge's choice: see ``judge._first_significant``).
+#: judge's choice: see ``measure._first_significant``).
 TESTS = ("step", "burst", "leak", "variability")
 
 
