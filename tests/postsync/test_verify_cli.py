@@ -22,10 +22,13 @@ import pytest
 from tests.cluster.fakeapi import ApiServer
 from tests.postsync.world import (
     CERTIFICATE,
+    CLUSTERISSUER,
     ES_ENTRY,
     EXTERNALSECRET,
+    ISSUER_ENTRY,
     REVISION,
     SECRET_VALUE,
+    letsencrypt,
     own,
     seed,
     serve_custom,
@@ -367,3 +370,56 @@ def test_failing_discovery_or_an_unknown_group_changes_nothing_else(
     assert st["summary"].endswith(
         "(not looked at: custom resources of external-secrets.io/v1beta1 (API discovery failed))"
     )
+
+
+def test_a_cluster_scoped_custom_resource_of_the_app_is_read_and_judged(
+    api: ApiServer, verify: Verify, web: Web, tmp_path: Path
+) -> None:
+    url, _ = web
+    seed(api, {"web-health": f"{url}/healthz"})
+    serve_custom(api, CLUSTERISSUER, namespaced=False)
+    letsencrypt(api, datetime.now(UTC) - timedelta(minutes=30))
+    own(api, ISSUER_ENTRY, {**ISSUER_ENTRY, "name": "retired"})  # listed, no longer exists
+    saved = tmp_path / "evidence.json"
+    out = verify(*SHOP, "--save-evidence", str(saved))
+    assert out.returncode == 0, out.stderr
+    st = status(api)
+    assert st["verdict"] == "Degraded", st
+    [found] = [f for f in st["findings"] if f["check"] == "readiness/custom-resource"]
+    assert found["severity"] == "critical"
+    assert found["resource"] == {"kind": "ClusterIssuer", "namespace": None, "name": "letsencrypt"}
+    assert found["message"].startswith("ClusterIssuer letsencrypt: Ready=False for 30m")
+    assert "ErrRegisterACMEAccount: Failed to register ACME account" in found["message"]
+    assert "not looked at" not in st["summary"]
+    objects = json.loads(saved.read_text())["objects"]
+    [issuer] = [o for o in objects if o["kind"] == "ClusterIssuer"]
+    assert "namespace" not in issuer["metadata"]
+    letsencrypt(api, datetime.now(UTC), ready="True")
+    assert verify(*SHOP).stdout.startswith("Healthy:")
+
+
+def test_a_cluster_scoped_type_the_verifier_may_not_read_is_a_gap_not_a_failure(
+    api: ApiServer, verify: Verify, web: Web
+) -> None:
+    url, _ = web
+    seed(api, {"web-health": f"{url}/healthz"})
+    serve_custom(api, CLUSTERISSUER, namespaced=False)
+    letsencrypt(api, datetime.now(UTC) - timedelta(minutes=30))
+    own(api, ISSUER_ENTRY, {**ISSUER_ENTRY, "name": "letsencrypt-staging"})
+    (
+        api.emulator[kmock.resource("cert-manager.io", "v1", "clusterissuers")]
+        << 403
+        << {
+            "kind": "Status",
+            "code": 403,
+            "reason": "Forbidden",
+            "message": 'clusterissuers.cert-manager.io "letsencrypt" is forbidden: cannot get '
+            "resource at the cluster scope",
+        }
+    )
+    out = verify(*SHOP)
+    assert out.returncode == 0, out.stderr
+    st = status(api)
+    assert st["verdict"] == "Healthy", st
+    # Said once for the type, without a namespace (it has none).
+    assert st["summary"].endswith("(not looked at: clusterissuers.cert-manager.io (forbidden))")

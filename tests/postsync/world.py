@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -126,17 +126,18 @@ def application(
 
 EXTERNALSECRET = ResourceType("external-secrets.io", "v1beta1", "externalsecrets", "ExternalSecret")
 CERTIFICATE = ResourceType("cert-manager.io", "v1", "certificates", "Certificate")
+CLUSTERISSUER = ResourceType("cert-manager.io", "v1", "clusterissuers", "ClusterIssuer")
 
 
-def serve_custom(api: ApiServer, *rtypes: ResourceType) -> None:
-    """Install the CRDs of ``rtypes`` (namespaced) so discovery and the API serve them."""
+def serve_custom(api: ApiServer, *rtypes: ResourceType, namespaced: bool = True) -> None:
+    """Install the CRDs of ``rtypes`` so discovery and the API serve them."""
     for rtype in rtypes:
         api.emulator.resources[
             kmock.resource(rtype.group, rtype.version, rtype.plural)
         ].kind = rtype.kind
         api.emulator.resources[
             kmock.resource(rtype.group, rtype.version, rtype.plural)
-        ].namespaced = True
+        ].namespaced = namespaced
 
 
 def move_application(api: ApiServer, namespace: str) -> None:
@@ -148,13 +149,13 @@ def move_application(api: ApiServer, namespace: str) -> None:
     api.put(APPLICATION, moved)
 
 
-def own(api: ApiServer, *resources: dict[str, str]) -> None:
-    """Add ``resources`` to the Application's status.resources, as Argo CD lists them."""
+def own(api: ApiServer, *resources: Mapping[str, str | None]) -> None:
+    """Add ``resources`` to the Application's status.resources, as Argo CD lists them (in
+    namespace shop; ``"namespace": None`` lists a cluster-scoped one, which has none)."""
     app = api.get(APPLICATION, "argocd", "shop-web")
     assert app is not None
-    app["status"]["resources"] += [
-        {"namespace": "shop", "status": "Synced", **r} for r in resources
-    ]
+    listed = [{"namespace": "shop", "status": "Synced", **r} for r in resources]
+    app["status"]["resources"] += [{k: v for k, v in r.items() if v is not None} for r in listed]
     api.put(APPLICATION, app)
 
 
@@ -184,6 +185,43 @@ def stripe_api(api: ApiServer, since: datetime, ready: str = "False") -> None:
 
 ES_ENTRY = {"group": "external-secrets.io", "version": "v1beta1", "kind": "ExternalSecret"}
 ES_ENTRY |= {"name": "stripe-api"}
+
+
+def letsencrypt(api: ApiServer, since: datetime, ready: str = "False") -> None:
+    """ClusterIssuer letsencrypt (cluster-scoped, the app's), Ready=``ready`` since ``since``;
+    ``serve_custom(api, CLUSTERISSUER, namespaced=False)`` and ``own(api, ISSUER_ENTRY)`` make
+    it served and the app's."""
+    api.put(
+        CLUSTERISSUER,
+        {
+            "metadata": {
+                "name": "letsencrypt",
+                "generation": 1,
+                "annotations": {
+                    "argocd.argoproj.io/tracking-id": "shop-web:cert-manager.io/ClusterIssuer:"
+                    "/letsencrypt"
+                },
+            },
+            "spec": {"acme": {"server": "https://acme-v02.api.letsencrypt.org/directory"}},
+            "status": {
+                "conditions": [
+                    {
+                        "type": "Ready",
+                        "status": ready,
+                        "reason": "ErrRegisterACMEAccount",
+                        "message": "Failed to register ACME account: 400 "
+                        "urn:ietf:params:acme:error:invalidContact",
+                        "observedGeneration": 1,
+                        "lastTransitionTime": iso(since),
+                    }
+                ]
+            },
+        },
+    )
+
+
+ISSUER_ENTRY: dict[str, str | None] = {"group": "cert-manager.io", "version": "v1"}
+ISSUER_ENTRY |= {"kind": "ClusterIssuer", "name": "letsencrypt", "namespace": None}
 
 
 def truthcheck(

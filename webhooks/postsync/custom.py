@@ -5,8 +5,9 @@ ExternalSecret, a cert-manager Certificate) cannot be, since which types exist d
 cluster. The Application's ``status.resources`` names each resource Argo CD manages (group,
 version, kind, namespace, name); every one whose group is not Kubernetes' own is fetched by
 name, its resource name (plural) and scope resolved once per group/version by API discovery.
-Namespaced ones only: the verifier is granted reads per namespace, so a cluster-scoped custom
-resource (a ClusterIssuer) is not read.
+A namespaced one is read in its namespace; a cluster-scoped one (a ClusterIssuer, a Crossplane
+managed resource) with a cluster-scoped get, which the chart grants only for the types
+``verifier.rbac.clusterCustomResources`` names.
 
 Bounded: at most ``MAX_GROUP_VERSIONS`` discoveries and ``MAX_OBJECTS`` gets per verification.
 Nothing here fails a verification: a type RBAC withholds, a discovery or a read that fails is a
@@ -65,7 +66,8 @@ def _entries(app: KubeObject) -> list[_Entry]:
 
 def custom_objects(reader: ClusterReader, app: KubeObject, gaps: list[str]) -> list[KubeObject]:
     """The live custom resources ``app`` lists as its own; what could not be read goes to
-    ``gaps`` (one line per type and namespace, as the verdict's summary shows them)."""
+    ``gaps`` (one line per type and namespace, or per type for a cluster-scoped one, as the
+    verdict's summary shows them)."""
     entries = _entries(app)
     if len(entries) > MAX_OBJECTS:
         log.warning(
@@ -89,16 +91,17 @@ def custom_objects(reader: ClusterReader, app: KubeObject, gaps: list[str]) -> l
         )
         group_versions = group_versions[:MAX_GROUP_VERSIONS]
     served = {gv: _discover(reader, *gv, gaps) for gv in group_versions}
-    withheld: set[tuple[ResourceType, str]] = set()
+    withheld: set[tuple[ResourceType, str | None]] = set()
     out: list[KubeObject] = []
     for entry in entries:
         types = served.get((entry.group, entry.version))
         st = _find(types or [], entry.kind)
         if st is None:
             continue  # not discovered: an unknown group or kind has nothing to be read
-        # Namespaced only: the verifier's grants are per namespace (a ClusterIssuer is not read).
-        namespace = entry.namespace
-        if not st.namespaced or namespace is None or (st.rtype, namespace) in withheld:
+        # Discovery decides the scope: a cluster-scoped object is read without a namespace
+        # whatever the entry says; a namespaced one listed without one cannot be named.
+        namespace = entry.namespace if st.namespaced else None
+        if (st.namespaced and namespace is None) or (st.rtype, namespace) in withheld:
             continue
         obj = _get(reader, st.rtype, namespace, entry.name, gaps=gaps, withheld=withheld)
         if obj is not None:
@@ -122,13 +125,15 @@ def _discover(reader: ClusterReader, group: str, version: str, gaps: list[str]) 
 def _get(
     reader: ClusterReader,
     rtype: ResourceType,
-    namespace: str,
+    namespace: str | None,
     name: str,
     *,
     gaps: list[str],
-    withheld: set[tuple[ResourceType, str]],
+    withheld: set[tuple[ResourceType, str | None]],
 ) -> KubeObject | None:
-    where = f" in {namespace}"
+    """One object (``namespace`` None: a cluster-scoped one); a type that cannot be read in a
+    namespace, or cluster-wide, is noted once and not tried again there."""
+    where = f" in {namespace}" if namespace is not None else ""
     try:
         return reader.get_object(rtype, namespace, name)
     except ForbiddenError:
