@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.checks.helpers import BEFORE, EARLY, LATE, SYNC, evidence, obj, run
+from tests.checks.helpers import BEFORE, EARLY, LATE, SYNC, application, evidence, obj, run
 from webhooks.checks import readiness
 from webhooks.checks.context import CheckFinding
 from webhooks.common.api import is_builtin_group
@@ -169,3 +169,120 @@ def test_the_truthcheck_can_ignore_it(setting: str) -> None:
 )
 def test_which_api_groups_are_kubernetes_own(group: str, builtin: bool) -> None:
     assert is_builtin_group(group) is builtin
+
+
+# --- cluster-scoped resources, and what a resource waits on ---------------------------------
+
+ISSUER_API = "cert-manager.io/v1"
+
+
+def _issuer(name: str = "letsencrypt", *, ready: str = "False", **meta: Any) -> dict[str, Any]:
+    cond = _ready(
+        ready,
+        reason="ErrRegisterACMEAccount",
+        message="Failed to register ACME account: 400 urn:ietf:params:acme:error:invalidContact",
+    )
+    return obj(
+        "ClusterIssuer",
+        name,
+        api=ISSUER_API,
+        ns=None,
+        metadata={"generation": 1, **meta},
+        status={"conditions": [cond]},
+    )
+
+
+def _certificate(issuer_ref: dict[str, str]) -> dict[str, Any]:
+    cond = _ready(
+        "False", reason="DoesNotExist", message="Issuing certificate as Secret does not exist"
+    )
+    return obj(
+        "Certificate",
+        "web-tls",
+        api=ISSUER_API,
+        metadata={**TRACKED, "generation": 1},
+        spec={"secretName": "web-tls", "issuerRef": issuer_ref},
+        status={"conditions": [cond]},
+    )
+
+
+def _tracking(name: str, app: str = "shop-web") -> dict[str, Any]:
+    # Argo CD writes a cluster-scoped object's tracking id with an empty namespace.
+    value = f"{app}:cert-manager.io/ClusterIssuer:/{name}"
+    return {"annotations": {"argocd.argoproj.io/tracking-id": value}}
+
+
+def test_a_cluster_scoped_resource_of_the_app_is_judged_and_named_without_a_namespace() -> None:
+    ours = _issuer(**_tracking("letsencrypt"))
+    theirs = _issuer("letsencrypt-staging", **_tracking("letsencrypt-staging", app="platform"))
+    findings = _judge(ours, theirs)
+    by_name = {f["message"].split(":")[0].removeprefix("ClusterIssuer "): f for f in findings}
+    assert by_name["letsencrypt"]["resource"] == {
+        "kind": "ClusterIssuer",
+        "namespace": None,
+        "name": "letsencrypt",
+    }
+    assert by_name["letsencrypt"]["severity"] == "critical"
+    assert by_name["letsencrypt"]["message"] == (
+        "ClusterIssuer letsencrypt: Ready=False for 30m: ErrRegisterACMEAccount: Failed to "
+        "register ACME account: 400 urn:ietf:params:acme:error:invalidContact (30m after sync)"
+    )
+    # Tracked by another application: a dependency, not the app's own.
+    assert by_name["letsencrypt-staging"]["severity"] == "warning"
+    assert "None/" not in " ".join(f["message"] for f in findings)
+
+
+@pytest.mark.parametrize("namespace", [None, ""], ids=["omitted", "empty"])
+def test_listed_without_a_namespace_in_status_resources_makes_it_the_apps(
+    namespace: str | None,
+) -> None:
+    entry = {"group": "cert-manager.io", "version": "v1", "kind": "ClusterIssuer", "name": "le"}
+    app = application()
+    app["status"]["resources"] = [entry if namespace is None else {**entry, "namespace": ""}]
+    tracked = obj("ConfigMap", "web-config", metadata=TRACKED)  # the app tracks something
+    doc = evidence([tracked, _issuer("le")], app=app)
+    [f] = run(readiness.check, doc)
+    assert f["severity"] == "critical" and f["message"].startswith("ClusterIssuer le: ")
+
+
+def test_a_certificate_waiting_on_a_broken_cluster_issuer_names_it_and_follows_it() -> None:
+    cert = _certificate({"group": "cert-manager.io", "kind": "ClusterIssuer", "name": "le"})
+    issuer = _issuer("le", **_tracking("le"))
+    first, second = _judge(cert, issuer)  # the Certificate comes first in the Evidence
+    assert first["message"].startswith("ClusterIssuer le: ")  # the cause leads
+    assert second["message"] == (
+        "Certificate shop/web-tls: Ready=False for 30m: DoesNotExist: Issuing certificate as "
+        "Secret does not exist; waits on ClusterIssuer le, Ready=False: ErrRegisterACMEAccount "
+        "(30m after sync)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("issuer_ref", "issuer"),
+    [
+        ({"kind": "ClusterIssuer", "name": "le"}, _issuer("le", ready="True")),
+        ({"kind": "ClusterIssuer", "name": "other"}, _issuer("le")),
+        ({"name": "le"}, _issuer("le")),  # kind defaults to Issuer, in the Certificate's namespace
+        ({"group": "awspca.cert-manager.io", "kind": "ClusterIssuer", "name": "le"}, _issuer("le")),
+    ],
+    ids=["issuer-ready", "another-issuer", "namespaced-issuer", "another-group"],
+)
+def test_a_certificate_names_its_issuer_only_when_that_one_is_not_ready(
+    issuer_ref: dict[str, str], issuer: dict[str, Any]
+) -> None:
+    findings = _judge(_certificate(issuer_ref), issuer)
+    [cert] = [f for f in findings if f["message"].startswith("Certificate ")]
+    assert "waits on" not in cert["message"]
+
+
+def test_a_not_ready_namespaced_issuer_is_found_beside_its_certificate() -> None:
+    issuer = obj(
+        "Issuer",
+        "ca",
+        api=ISSUER_API,
+        metadata=TRACKED,
+        status={"conditions": [_ready("Unknown", reason="Pending")]},
+    )
+    first, cert = _judge(_certificate({"name": "ca"}), issuer)
+    assert first["resource"] == {"kind": "Issuer", "namespace": "shop", "name": "ca"}
+    assert "; waits on Issuer shop/ca, Ready=Unknown: Pending" in cert["message"]

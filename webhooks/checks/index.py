@@ -194,10 +194,11 @@ class ObjectIndex:
                 if event.uid:
                     self._events_by_uid[event.uid].append(event)
                 self._events_by_key[(event.kind, event.namespace, event.name)].append(event)
+        # A cluster-scoped resource is listed without a namespace (or, by other writers, "").
         self._listed: set[ObjectKey] = {
             (
                 kube.get_str(r, "kind") or "",
-                kube.get_str(r, "namespace"),
+                kube.get_str(r, "namespace") or None,
                 kube.get_str(r, "name") or "",
             )
             for r in kube.dicts(application, "status", "resources")

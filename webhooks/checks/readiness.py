@@ -20,6 +20,12 @@ or wait on a certificate never issued.
   is not the app's (a dependency the collector kept): a warning, converging within grace.
 * ``Ready=Unknown`` past the grace period: a warning, the controller has not decided.
 * ``Ready=True``, or no ``Ready`` condition: nothing.
+
+Cluster-scoped ones (a ClusterIssuer) are judged the same way and named without a namespace.
+A resource that names the one it waits on, in the field its project documents (cert-manager's
+``spec.issuerRef``, External Secrets' ``spec.secretStoreRef``: name, kind, and group where
+given, else the resource's own), says so when that one is in the Evidence and not Ready: the
+Certificate's message points at the ClusterIssuer, and the ClusterIssuer's finding comes first.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from typing import Any
 
 from webhooks.checks import kube
 from webhooks.checks.context import CheckContext, CheckFinding, finding, not_converged
+from webhooks.checks.index import key
 from webhooks.common.api import is_builtin_group, split_api_version
 from webhooks.common.durations import format_duration
 from webhooks.common.text import clip
@@ -36,6 +43,8 @@ from webhooks.common.times import try_parse_time
 from webhooks.evidence.model import Evidence, KubeObject
 
 CHECK = "readiness/custom-resource"
+#: Where a custom resource names the one it waits on -> that one's kind when the field omits it.
+_WAITS_ON = {"issuerRef": "Issuer", "secretStoreRef": "SecretStore"}
 
 
 def _judged_here(obj: KubeObject) -> bool:
@@ -67,7 +76,31 @@ def _why(cond: dict[str, Any]) -> str:
     return ": ".join(part for part in (reason, message) if part)
 
 
-def _judge(obj: KubeObject, ctx: CheckContext) -> CheckFinding | None:
+def _waits_on(obj: KubeObject, ctx: CheckContext) -> tuple[KubeObject, dict[str, Any]] | None:
+    """The resource ``obj`` names in a ``_WAITS_ON`` field, when the Evidence holds it and its
+    ``Ready`` is not True, with that condition. Looked up in ``obj``'s namespace, then among
+    cluster-scoped objects (an Issuer or a ClusterIssuer)."""
+    own_group, _ = split_api_version(obj.get("apiVersion"))
+    for field, default_kind in _WAITS_ON.items():
+        name = kube.get_str(obj, "spec", field, "name")
+        if not name:
+            continue
+        kind = kube.get_str(obj, "spec", field, "kind") or default_kind
+        group = kube.get_str(obj, "spec", field, "group") or own_group
+        for namespace in (kube.namespace(obj), None):
+            dep = ctx.index.get(kind, namespace, name)
+            if dep is None or split_api_version(dep.get("apiVersion"))[0] != group:
+                continue
+            cond = kube.conditions(dep).get("Ready")
+            if cond is not None and cond.get("status") in ("False", "Unknown"):
+                return dep, cond
+            return None
+    return None
+
+
+def _judge(
+    obj: KubeObject, ctx: CheckContext, waits_on: tuple[KubeObject, dict[str, Any]] | None
+) -> CheckFinding | None:
     cond = kube.conditions(obj).get("Ready")
     status = cond.get("status") if cond is not None else None
     if cond is None or status not in ("False", "Unknown"):
@@ -83,6 +116,11 @@ def _judge(obj: KubeObject, ctx: CheckContext) -> CheckFinding | None:
         text += f" (reported for generation {observed}; generation {generation} not observed yet)"
     if why := _why(cond):
         text += f": {why}"
+    if waits_on is not None:
+        dep, dep_cond = waits_on
+        reason = clip(kube.get_str(dep_cond, "reason") or "", 64, one_line=True)
+        text += f"; waits on {kube.display(dep)}, Ready={dep_cond.get('status')}"
+        text += f": {reason}" if reason else ""
     if status == "Unknown":
         return finding("controller", CHECK, obj, text, "warning")
     found = not_converged(ctx, "controller", CHECK, obj, text, since=since)
@@ -92,8 +130,16 @@ def _judge(obj: KubeObject, ctx: CheckContext) -> CheckFinding | None:
 
 
 def check(evidence: Evidence, ctx: CheckContext) -> list[CheckFinding]:
-    out: list[CheckFinding] = []
+    out: list[tuple[KubeObject, CheckFinding]] = []
+    causes: set[tuple[str, str | None, str]] = set()
     for obj in ctx.index.objects:
-        if _judged_here(obj) and (found := _judge(obj, ctx)) is not None:
-            out.append(found)
-    return out
+        if not _judged_here(obj):
+            continue
+        waits_on = _waits_on(obj, ctx)
+        if (found := _judge(obj, ctx, waits_on)) is not None:
+            out.append((obj, found))
+            if waits_on is not None:
+                causes.add(key(waits_on[0]))
+    # The cause before what waits on it: the ClusterIssuer leads, its Certificates follow.
+    out.sort(key=lambda pair: key(pair[0]) not in causes)
+    return [found for _, found in out]
