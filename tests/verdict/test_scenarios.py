@@ -249,6 +249,24 @@ STORIES: dict[str, Story] = {
         summary="Progressing: Certificate docs/docs-tls: Ready=False for 58s: DoesNotExist: "
         "Issuing certificate as Secret does not exist (still converging, started 58s ago)",
     ),
+    # The edge app's sync added its own ClusterIssuer (cluster-scoped) and two Certificates
+    # naming it. Let's Encrypt refuses the account's contact address, so the issuer never turns
+    # Ready and neither Certificate is issued; the proxy itself runs fine. Audit, 30m on.
+    "cluster-issuer-not-ready-certificates-not-issued": Story(
+        "Degraded",
+        checks=("readiness/custom-resource",),
+        summary="3 critical: ClusterIssuer letsencrypt-prod: Ready=False for 30m: "
+        "ErrRegisterACMEAccount: Failed to register ACME account: 400 "
+        "urn:ietf:params:acme:error:invalidContact",
+        says=(
+            'contact email "certs@shop.example" has invalid domain',
+            "Certificate edge/shop-tls: Ready=False for 30m: DoesNotExist: Issuing certificate "
+            "as Secret does not exist; waits on ClusterIssuer letsencrypt-prod, Ready=False: "
+            "ErrRegisterACMEAccount",
+            "Certificate edge/api-tls: Ready=False for 30m",
+        ),
+        unsaid=("None/", "Deployment edge/edge-proxy", "Service edge/edge-proxy"),
+    ),
     # A topic shrunk by mistake (refused by Kafka since yesterday); Git put the partitions
     # back, and the topic operator has not read the new generation three minutes in.
     "kafka-topic-fix-not-yet-observed": Story(
