@@ -460,6 +460,59 @@ def test_custom_resource_grants_follow_the_value_and_refuse_the_core_group() -> 
         assert "/verifier/rbac/customResources/0/apiGroups/0" in message
 
 
+def test_cluster_scoped_custom_resources_are_read_cluster_wide_by_the_verifiers_only() -> None:
+    docs = render({"verifier": {"namespaces": ["shop", "billing"]}})
+    role = one(docs, "ClusterRole", "truthgate-verifier-cluster-resources")
+    # By default cert-manager's ClusterIssuer, the Certificates' issuer: get only, by name.
+    assert role["rules"] == [
+        {"apiGroups": ["cert-manager.io"], "resources": ["clusterissuers"], "verbs": ["get"]}
+    ]
+    binding = one(docs, "ClusterRoleBinding", "truthgate-verifier-cluster-resources")
+    assert binding["roleRef"]["name"] == "truthgate-verifier-cluster-resources"
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "truthgate-verifier", "namespace": "shop"},
+        {"kind": "ServiceAccount", "name": "truthgate-verifier", "namespace": "billing"},
+        {"kind": "ServiceAccount", "name": "truthgate-auditor", "namespace": "truthgate"},
+    ]
+    # Another type replaces the default; without the auditor only the hooks are bound.
+    crossplane = [{"apiGroups": ["s3.aws.upbound.io"], "resources": ["buckets"]}]
+    docs = render(
+        {
+            "verifier": {"namespaces": ["shop"], "rbac": {"clusterCustomResources": crossplane}},
+            "auditor": {"enabled": False},
+        }
+    )
+    assert one(docs, "ClusterRole", "truthgate-verifier-cluster-resources")["rules"] == [
+        {"apiGroups": ["s3.aws.upbound.io"], "resources": ["buckets"], "verbs": ["get"]}
+    ]
+    assert [
+        s["namespace"]
+        for s in one(docs, "ClusterRoleBinding", "truthgate-verifier-cluster-resources")["subjects"]
+    ] == ["shop"]
+    # Nothing to read, or nobody to read it: no cluster-wide grant at all.
+    for values in (
+        {"verifier": {"namespaces": ["shop"], "rbac": {"clusterCustomResources": []}}},
+        {},
+        {"verifier": {"namespaces": ["shop"], "rbac": {"create": False}}},
+    ):
+        assert not [d for d in render(values) if "cluster-resources" in d["metadata"]["name"]]
+
+
+@pytest.mark.parametrize(
+    "refused",
+    [
+        {"apiGroups": [""], "resources": ["nodes"]},
+        {"apiGroups": ["*"], "resources": ["*"]},
+    ],
+    ids=["core", "everything"],
+)
+def test_a_cluster_wide_grant_of_the_core_group_or_everything_is_refused(
+    refused: dict[str, list[str]],
+) -> None:
+    values = {"verifier": {"namespaces": ["shop"], "rbac": {"clusterCustomResources": [refused]}}}
+    assert "/verifier/rbac/clusterCustomResources/0/apiGroups/0" in render_error(values)
+
+
 def test_secrets_access_can_be_dropped() -> None:
     role = one(
         render({"verifier": {"rbac": {"readSecrets": False}}}), "ClusterRole", "truthgate-verifier"
@@ -665,8 +718,17 @@ def chart_without_schema(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ({"webhook": {"timeoutSeconds": 30}}, "must be 1..10"),
         ({"webhook": {"failurePolicy": "Sometimes"}}, "must be Ignore or Fail"),
         ({"ledger": {"type": "postgresql"}}, "needs ledger.postgresql.existingSecret"),
+        (
+            {
+                "verifier": {
+                    "namespaces": ["shop"],
+                    "rbac": {"clusterCustomResources": [{"apiGroups": ["*"], "resources": ["*"]}]},
+                }
+            },
+            'verifier.rbac.clusterCustomResources: name custom resource API groups and resources (no core group "", no "*")',
+        ),
     ],
-    ids=["sqlite-replicas", "timeout", "failure-policy", "postgres-secret"],
+    ids=["sqlite-replicas", "timeout", "failure-policy", "postgres-secret", "cluster-wide-all"],
 )
 def test_templates_refuse_unsafe_values_without_the_schema(
     chart_without_schema: Path, values: dict[str, Any], message: str

@@ -163,21 +163,35 @@ application namespaces bind and by the self-verification hooks' own Role.
 - apiGroups: [truthgate.dev]
   resources: [truthchecks]
   verbs: [get, list]
-{{- range .Values.verifier.rbac.customResources }}
-{{- if or (has "" .apiGroups) (has "*" .apiGroups) (has "*" .resources) }}
-{{- fail "verifier.rbac.customResources: name custom resource API groups and resources (no core group \"\", no \"*\"): Secrets and built-in kinds have their own grants" }}
-{{- end }}
-# The application's custom resources of these types (Application status.resources), read one
-# by one: get only. Their resource names come from API discovery, which every authenticated
-# user may read (the built-in ClusterRole system:discovery).
-- apiGroups: {{ .apiGroups | toJson }}
-  resources: {{ .resources | toJson }}
-  verbs: [get]
-{{- end }}
+{{- include "truthgate.customResourceRules" (list "verifier.rbac.customResources" .Values.verifier.rbac.customResources) }}
 # The only write: a merge patch of the status (the TruthCheck itself is read with get).
 - apiGroups: [truthgate.dev]
   resources: [truthchecks/status]
   verbs: [patch]
+{{- end -}}
+
+{{/*
+Get-only rules for the custom resource types a value names (list: the value's name, its list):
+the application's custom resources of these types (Application status.resources), read one by
+one. Their resource names come from API discovery, which every authenticated user may read
+(the built-in ClusterRole system:discovery). Custom groups only: the core group "" and "*" are
+refused, as the schema refuses them.
+*/}}
+{{- define "truthgate.customResourceRules" -}}
+{{- $what := index . 0 }}
+{{- range index . 1 }}
+{{- if or (has "" .apiGroups) (has "*" .apiGroups) (has "*" .resources) }}
+{{- fail (printf "%s: name custom resource API groups and resources (no core group \"\", no \"*\"): Secrets and built-in kinds have their own grants" $what) }}
+{{- end }}
+- apiGroups: {{ .apiGroups | toJson }}
+  resources: {{ .resources | toJson }}
+  verbs: [get]
+{{- end }}
+{{- end -}}
+
+{{/* The auditor's name: its Deployment, ServiceAccount and grants. */}}
+{{- define "truthgate.auditorName" -}}
+{{- printf "%s-auditor" (include "truthgate.fullname" .) | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
 {{/* Name of the Secret holding the ledger key, or empty when the ledger is not sealed. */}}
