@@ -35,7 +35,7 @@ from typing import Any
 
 from webhooks.checks import kube
 from webhooks.checks.context import CheckContext, CheckFinding, finding, not_converged
-from webhooks.checks.index import key
+from webhooks.checks.index import ObjectKey, key
 from webhooks.common.api import is_builtin_group, split_api_version
 from webhooks.common.durations import format_duration
 from webhooks.common.text import clip
@@ -77,8 +77,8 @@ def _why(cond: dict[str, Any]) -> str:
 
 
 def _waits_on(obj: KubeObject, ctx: CheckContext) -> tuple[KubeObject, dict[str, Any]] | None:
-    """The resource ``obj`` names in a ``_WAITS_ON`` field, when the Evidence holds it and its
-    ``Ready`` is not True, with that condition. Looked up in ``obj``'s namespace, then among
+    """The resource ``obj`` names in a ``_WAITS_ON`` field, with its ``Ready`` condition, when
+    the Evidence holds it and that condition is False or Unknown. Looked up in ``obj``'s namespace, then among
     cluster-scoped objects (an Issuer or a ClusterIssuer)."""
     own_group, _ = split_api_version(obj.get("apiVersion"))
     for field, default_kind in _WAITS_ON.items():
@@ -131,7 +131,7 @@ def _judge(
 
 def check(evidence: Evidence, ctx: CheckContext) -> list[CheckFinding]:
     out: list[tuple[KubeObject, CheckFinding]] = []
-    causes: set[tuple[str, str | None, str]] = set()
+    causes: set[ObjectKey] = set()
     for obj in ctx.index.objects:
         if not _judged_here(obj):
             continue
