@@ -424,6 +424,7 @@ def test_the_verifier_role_only_reads_except_truthcheck_status() -> None:
         ("truthgate.dev", "truthchecks"),
         ("truthgate.dev", "truthchecks/status"),
         ("external-secrets.io", "externalsecrets"),
+        ("external-secrets.io", "secretstores"),
         ("cert-manager.io", "certificates"),
         ("cert-manager.io", "certificaterequests"),
         ("cert-manager.io", "issuers"),
@@ -463,9 +464,15 @@ def test_custom_resource_grants_follow_the_value_and_refuse_the_core_group() -> 
 def test_cluster_scoped_custom_resources_are_read_cluster_wide_by_the_verifiers_only() -> None:
     docs = render({"verifier": {"namespaces": ["shop", "billing"]}})
     role = one(docs, "ClusterRole", "truthgate-verifier-cluster-resources")
-    # By default cert-manager's ClusterIssuer, the Certificates' issuer: get only, by name.
+    # By default cert-manager's ClusterIssuer and External Secrets' ClusterSecretStore, what
+    # Certificates and ExternalSecrets wait on: get only, by name.
     assert role["rules"] == [
-        {"apiGroups": ["cert-manager.io"], "resources": ["clusterissuers"], "verbs": ["get"]}
+        {"apiGroups": ["cert-manager.io"], "resources": ["clusterissuers"], "verbs": ["get"]},
+        {
+            "apiGroups": ["external-secrets.io"],
+            "resources": ["clustersecretstores"],
+            "verbs": ["get"],
+        },
     ]
     binding = one(docs, "ClusterRoleBinding", "truthgate-verifier-cluster-resources")
     assert binding["roleRef"]["name"] == "truthgate-verifier-cluster-resources"

@@ -19,8 +19,13 @@ from webhooks.postsync.custom import MAX_OBJECTS, custom_objects
 
 CERTIFICATE = ResourceType("cert-manager.io", "v1", "certificates", "Certificate")
 CLUSTERISSUER = ResourceType("cert-manager.io", "v1", "clusterissuers", "ClusterIssuer")
+ISSUER_TYPE = ResourceType("cert-manager.io", "v1", "issuers", "Issuer")
 SERVED = {
-    ("cert-manager.io", "v1"): [ServedType(CERTIFICATE, True), ServedType(CLUSTERISSUER, False)]
+    ("cert-manager.io", "v1"): [
+        ServedType(CERTIFICATE, True),
+        ServedType(CLUSTERISSUER, False),
+        ServedType(ISSUER_TYPE, True),
+    ]
 }
 
 Key = tuple[str, str | None, str]  # (plural, namespace, name)
@@ -57,12 +62,17 @@ def issuer(name: str) -> KubeObject:
     return {"apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer", "metadata": {"name": name}}
 
 
-def certificate(name: str, namespace: str = "shop") -> KubeObject:
-    return {
+def certificate(
+    name: str, namespace: str = "shop", issuer_ref: dict[str, str] | None = None
+) -> KubeObject:
+    cert: KubeObject = {
         "apiVersion": "cert-manager.io/v1",
         "kind": "Certificate",
         "metadata": {"name": name, "namespace": namespace},
     }
+    if issuer_ref is not None:
+        cert["spec"] = {"secretName": name, "issuerRef": issuer_ref}
+    return cert
 
 
 def app(*resources: dict[str, Any]) -> KubeObject:
@@ -162,3 +172,70 @@ def test_an_entry_without_a_namespace_names_the_cluster_scoped_object(
     assert [o["metadata"]["name"] for o in custom_objects(cluster, app(entry), [])] == [
         "letsencrypt"
     ]
+
+
+def test_the_issuer_a_certificate_names_is_read_though_another_app_owns_it() -> None:
+    """The platform's ClusterIssuer is another app's: read because the app's Certificate names
+    it, with a cluster-scoped get, once for the two Certificates that name it."""
+    ref = {"name": "letsencrypt", "kind": "ClusterIssuer", "group": "cert-manager.io"}
+    cluster = Cluster(
+        (CLUSTERISSUER, issuer("letsencrypt")),
+        (CERTIFICATE, certificate("web-tls", issuer_ref=ref)),
+        (CERTIFICATE, certificate("api-tls", issuer_ref=ref)),
+    )
+    api = {"kind": "Certificate", "namespace": "shop", "name": "api-tls"}
+    gaps: list[str] = []
+
+    found = custom_objects(cluster, app(CERT, api), gaps)
+
+    assert [(o["kind"], o["metadata"]["name"]) for o in found] == [
+        ("Certificate", "web-tls"),
+        ("Certificate", "api-tls"),
+        ("ClusterIssuer", "letsencrypt"),
+    ]
+    assert cluster.gets.count(("clusterissuers", None, "letsencrypt")) == 1
+    assert gaps == []
+
+
+def test_a_named_issuer_is_read_in_the_certificates_namespace_and_not_twice() -> None:
+    """An Issuer (kind omitted: cert-manager's default) is namespaced: read beside its
+    Certificate. One the app lists itself is not read again."""
+    local: KubeObject = {
+        "apiVersion": "cert-manager.io/v1",
+        "kind": "Issuer",
+        "metadata": {"name": "selfsigned", "namespace": "shop"},
+    }
+    cluster = Cluster(
+        (ISSUER_TYPE, local),
+        (CERTIFICATE, certificate("web-tls", issuer_ref={"name": "selfsigned"})),
+    )
+
+    alone = custom_objects(cluster, app(CERT), [])
+    assert [o["kind"] for o in alone] == ["Certificate", "Issuer"]
+    assert ("issuers", "shop", "selfsigned") in cluster.gets
+
+    cluster.gets.clear()
+    listed = {"kind": "Issuer", "namespace": "shop", "name": "selfsigned"}
+    both = custom_objects(cluster, app(CERT, listed), [])
+    assert [o["kind"] for o in both] == ["Certificate", "Issuer"]
+    assert cluster.gets.count(("issuers", "shop", "selfsigned")) == 1
+
+
+def test_an_issuer_of_a_group_discovery_did_not_serve_is_not_read() -> None:
+    ref = {"name": "vault", "kind": "VaultIssuer", "group": "vault.example.com"}
+    cluster = Cluster((CERTIFICATE, certificate("web-tls", issuer_ref=ref)))
+    found = custom_objects(cluster, app(CERT), [])
+    assert [o["kind"] for o in found] == ["Certificate"]
+    assert cluster.gets == [("certificates", "shop", "web-tls")]
+
+
+def test_a_forbidden_issuer_it_waits_on_is_a_gap_and_the_certificate_still_counts() -> None:
+    ref = {"name": "letsencrypt", "kind": "ClusterIssuer"}
+    cluster = Cluster((CERTIFICATE, certificate("web-tls", issuer_ref=ref)))
+    cluster.refuse[("clusterissuers", None)] = ForbiddenError(
+        "get", "clusterissuers.cert-manager.io", None, "RBAC: access denied"
+    )
+    gaps: list[str] = []
+    found = custom_objects(cluster, app(CERT), gaps)
+    assert [o["kind"] for o in found] == ["Certificate"]
+    assert gaps == ["clusterissuers.cert-manager.io (forbidden)"]

@@ -37,14 +37,13 @@ from webhooks.checks import kube
 from webhooks.checks.context import CheckContext, CheckFinding, finding, not_converged
 from webhooks.checks.index import ObjectKey, key
 from webhooks.common.api import is_builtin_group, split_api_version
+from webhooks.common.depends import dependencies
 from webhooks.common.durations import format_duration
 from webhooks.common.text import clip
 from webhooks.common.times import try_parse_time
 from webhooks.evidence.model import Evidence, KubeObject
 
 CHECK = "readiness/custom-resource"
-#: Where a custom resource names the one it waits on -> that one's kind when the field omits it.
-_WAITS_ON = {"issuerRef": "Issuer", "secretStoreRef": "SecretStore"}
 
 
 def _judged_here(obj: KubeObject) -> bool:
@@ -77,23 +76,17 @@ def _why(cond: dict[str, Any]) -> str:
 
 
 def _waits_on(obj: KubeObject, ctx: CheckContext) -> tuple[KubeObject, dict[str, Any]] | None:
-    """The resource ``obj`` names in a ``_WAITS_ON`` field, with its ``Ready`` condition, when
-    the Evidence holds it and that condition is False or Unknown. Looked up in ``obj``'s namespace, then among
-    cluster-scoped objects (an Issuer or a ClusterIssuer)."""
-    own_group, _ = split_api_version(obj.get("apiVersion"))
-    for field, default_kind in _WAITS_ON.items():
-        name = kube.get_str(obj, "spec", field, "name")
-        if not name:
-            continue
-        kind = kube.get_str(obj, "spec", field, "kind") or default_kind
-        group = kube.get_str(obj, "spec", field, "group") or own_group
+    """The resource ``obj`` names as what it waits on (``common.depends``), with its ``Ready``
+    condition, when the Evidence holds it and that condition is False or Unknown. Looked up in
+    ``obj``'s namespace, then among cluster-scoped objects (an Issuer or a ClusterIssuer)."""
+    for dep in dependencies(obj):
         for namespace in (kube.namespace(obj), None):
-            dep = ctx.index.get(kind, namespace, name)
-            if dep is None or split_api_version(dep.get("apiVersion"))[0] != group:
+            found = ctx.index.get(dep.kind, namespace, dep.name)
+            if found is None or split_api_version(found.get("apiVersion"))[0] != dep.group:
                 continue
-            cond = kube.conditions(dep).get("Ready")
+            cond = kube.conditions(found).get("Ready")
             if cond is not None and cond.get("status") in ("False", "Unknown"):
-                return dep, cond
+                return found, cond
             return None
     return None
 

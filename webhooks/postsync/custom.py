@@ -7,7 +7,10 @@ version, kind, namespace, name); every one whose group is not Kubernetes' own is
 name, its resource name (plural) and scope resolved once per group/version by API discovery.
 A namespaced one is read in its namespace; a cluster-scoped one (a ClusterIssuer, a Crossplane
 managed resource) with a cluster-scoped get, which the chart grants only for the types
-``verifier.rbac.clusterCustomResources`` names.
+``verifier.rbac.clusterCustomResources`` names. What those resources name as what they wait on
+(``common.depends``: a Certificate's issuer, an ExternalSecret's store) is read as well, in
+their API group/version, though another app may own it: the platform's ClusterIssuer is the
+usual cause of a team's Certificate not being issued.
 
 Bounded: at most ``MAX_GROUP_VERSIONS`` discoveries and ``MAX_OBJECTS`` gets per verification.
 Nothing here fails a verification: a type RBAC withholds, a discovery or a read that fails is a
@@ -23,7 +26,8 @@ from dataclasses import dataclass
 from webhooks.cluster.api import ClusterReader
 from webhooks.cluster.errors import ForbiddenError
 from webhooks.cluster.resources import ResourceType, ServedType
-from webhooks.common.api import API_GROUP, is_builtin_group
+from webhooks.common.api import API_GROUP, is_builtin_group, split_api_version
+from webhooks.common.depends import dependencies
 from webhooks.errors import ClusterError, short
 from webhooks.evidence.model import KubeObject
 
@@ -92,6 +96,21 @@ def custom_objects(reader: ClusterReader, app: KubeObject, gaps: list[str]) -> l
         group_versions = group_versions[:MAX_GROUP_VERSIONS]
     served = {gv: _discover(reader, *gv, gaps) for gv in group_versions}
     withheld: set[tuple[ResourceType, str | None]] = set()
+    out = _read(reader, entries, served, gaps, withheld)
+    # What they wait on, when the app does not own it (a ClusterIssuer of the platform's, a
+    # SecretStore another app manages): read too, so a Certificate's finding can name it.
+    read = {_Entry(*_identity(obj)) for obj in out}
+    waited = [e for e in dict.fromkeys(_waited_on(out, served)) if e not in read]
+    return out + _read(reader, waited[: MAX_OBJECTS - len(entries)], served, gaps, withheld)
+
+
+def _read(
+    reader: ClusterReader,
+    entries: list[_Entry],
+    served: dict[tuple[str, str], list[ServedType]],
+    gaps: list[str],
+    withheld: set[tuple[ResourceType, str | None]],
+) -> list[KubeObject]:
     out: list[KubeObject] = []
     for entry in entries:
         types = served.get((entry.group, entry.version))
@@ -106,6 +125,40 @@ def custom_objects(reader: ClusterReader, app: KubeObject, gaps: list[str]) -> l
         obj = _get(reader, st.rtype, namespace, entry.name, gaps=gaps, withheld=withheld)
         if obj is not None:
             out.append(obj)
+    return out
+
+
+def _identity(obj: KubeObject) -> tuple[str, str, str, str | None, str]:
+    group, version = split_api_version(obj.get("apiVersion"))
+    meta = obj.get("metadata") or {}
+    namespace = meta.get("namespace") if isinstance(meta, dict) else None
+    name = meta.get("name") if isinstance(meta, dict) else None
+    return (
+        group,
+        version,
+        str(obj.get("kind") or ""),
+        namespace if isinstance(namespace, str) and namespace else None,
+        str(name or ""),
+    )
+
+
+def _waited_on(
+    objects: list[KubeObject], served: dict[tuple[str, str], list[ServedType]]
+) -> list[_Entry]:
+    """What the objects name as what they wait on (``common.depends``), in their own API
+    group/version (already discovered): in the object's namespace, or cluster-wide when
+    discovery says the kind is cluster-scoped."""
+    out: list[_Entry] = []
+    for obj in objects:
+        _, version, _, namespace, _ = _identity(obj)
+        for dep in dependencies(obj):
+            st = _find(served.get((dep.group, version)) or [], dep.kind)
+            if st is not None:
+                out.append(
+                    _Entry(
+                        dep.group, version, dep.kind, namespace if st.namespaced else None, dep.name
+                    )
+                )
     return out
 
 
