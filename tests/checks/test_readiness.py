@@ -286,3 +286,55 @@ def test_a_not_ready_namespaced_issuer_is_found_beside_its_certificate() -> None
     first, cert = _judge(_certificate({"name": "ca"}), issuer)
     assert first["resource"] == {"kind": "Issuer", "namespace": "shop", "name": "ca"}
     assert "; waits on Issuer shop/ca, Ready=Unknown: Pending" in cert["message"]
+
+
+def _rollout(**metadata: Any) -> dict[str, Any]:
+    aborted = "Rollout aborted update to revision 14: Metric success-rate assessed Failed"
+    return obj(
+        "Rollout",
+        "checkout",
+        api="argoproj.io/v1alpha1",
+        metadata={**TRACKED, **metadata},
+        status={
+            "phase": "Degraded",
+            "conditions": [
+                {"type": "Available", "status": "True", "lastTransitionTime": BEFORE},
+                {
+                    "type": "Progressing",
+                    "status": "False",
+                    "reason": "RolloutAborted",
+                    "message": aborted,
+                    "lastTransitionTime": EARLY,
+                },
+            ],
+        },
+    )
+
+
+def _tree_health(status: str, message: str = "") -> dict[str, Any]:
+    app = application()
+    app["status"]["resources"] = [
+        {
+            "group": "argoproj.io",
+            "kind": "Rollout",
+            "namespace": "shop",
+            "name": "checkout",
+            "health": {"status": status, "message": message},
+        }
+    ]
+    return app
+
+
+def test_a_custom_resource_without_ready_is_judged_by_argo_cds_health_of_it() -> None:
+    app = _tree_health("Degraded", "RolloutAborted: Rollout aborted update to revision 14")
+    [f] = run(readiness.check, evidence([_rollout()], app=app))
+    assert f["severity"] == "critical"
+    assert f["message"] == (
+        "Rollout shop/checkout: Argo CD reports health Degraded: RolloutAborted: Rollout aborted "
+        f"update to revision 14 (its conditions last changed at {EARLY})"
+    )
+
+
+@pytest.mark.parametrize("health", ["Healthy", "Progressing", "Suspended"])
+def test_argo_cds_other_health_words_for_a_custom_resource_say_nothing(health: str) -> None:
+    assert run(readiness.check, evidence([_rollout()], app=_tree_health(health))) == []

@@ -194,13 +194,14 @@ class ObjectIndex:
                 if event.uid:
                     self._events_by_uid[event.uid].append(event)
                 self._events_by_key[(event.kind, event.namespace, event.name)].append(event)
-        # A cluster-scoped resource is listed without a namespace (or, by other writers, "").
-        self._listed: set[ObjectKey] = {
+        # Argo CD's resource tree (``status.resources``), by object; a cluster-scoped resource
+        # is listed without a namespace (or, by other writers, "").
+        self._tree: dict[ObjectKey, dict[str, Any]] = {
             (
                 kube.get_str(r, "kind") or "",
                 kube.get_str(r, "namespace") or None,
                 kube.get_str(r, "name") or "",
-            )
+            ): r
             for r in kube.dicts(application, "status", "resources")
         }
         self._members = self._resolve_members()
@@ -274,6 +275,13 @@ class ObjectIndex:
                 return []
         pods = self.pods_in(namespace)
         return [pods[i] for i in sorted(matched)] if matched is not None else list(pods)
+
+    def tree_entry(self, kind: str, namespace: str | None, name: str) -> dict[str, Any] | None:
+        """The object's entry in the Application's resource tree, if Argo CD lists it."""
+        return self._tree.get((kind, namespace or None, name))
+
+    def has_tree(self) -> bool:
+        return bool(self._tree)
 
     def endpoint_slices(self, namespace: str | None, service: str) -> list[KubeObject]:
         return self._slices_by_service.get((namespace, service), [])
@@ -359,7 +367,7 @@ class ObjectIndex:
         ref = tracked_app(obj)
         if ref is not None and ref.in_control_plane(self._control_plane).same_app(self._app):
             return True
-        return key(obj) in self._listed
+        return key(obj) in self._tree
 
     def _chain(self, obj: KubeObject) -> list[KubeObject]:
         """Its controlling owners present in the evidence, nearest first."""

@@ -19,7 +19,11 @@ or wait on a certificate never issued.
   spec yet; ``staleness/generation`` judges that when the status says so), or on an object that
   is not the app's (a dependency the collector kept): a warning, converging within grace.
 * ``Ready=Unknown`` past the grace period: a warning, the controller has not decided.
-* ``Ready=True``, or no ``Ready`` condition: nothing.
+* ``Ready=True``: nothing.
+* No ``Ready`` condition (an Argo Rollouts ``Rollout`` reports ``status.phase`` and conditions of
+  its own): what Argo CD's health check for the kind, built in or configured, said. Health
+  ``Degraded`` in the Application's resource tree is critical, with the health message and
+  when the object's conditions last changed; anything else says nothing.
 
 Cluster-scoped ones (a ClusterIssuer) are judged the same way and named without a namespace.
 A resource that names the one it waits on, in the field its project documents (cert-manager's
@@ -91,12 +95,31 @@ def _waits_on(obj: KubeObject, ctx: CheckContext) -> tuple[KubeObject, dict[str,
     return None
 
 
+def _argocd_health(obj: KubeObject, ctx: CheckContext) -> CheckFinding | None:
+    """Argo CD's health of a custom resource that reports no ``Ready`` condition."""
+    entry = ctx.index.tree_entry(kube.kind(obj), kube.namespace(obj), kube.name(obj))
+    if kube.get_str(entry, "health", "status") != "Degraded":
+        return None
+    why = clip(kube.get_str(entry, "health", "message") or "", 200, one_line=True)
+    text = f"{kube.display(obj)}: Argo CD reports health Degraded" + (f": {why}" if why else "")
+    changed = [
+        when
+        for c in kube.conditions(obj).values()
+        if (when := try_parse_time(c.get("lastTransitionTime"))) is not None
+    ]
+    if changed:
+        text += f" (its conditions last changed at {kube.fmt_time(max(changed))})"
+    return finding("controller", CHECK, obj, text, "critical")  # listed in the tree: the app's
+
+
 def _judge(
     obj: KubeObject, ctx: CheckContext, waits_on: tuple[KubeObject, dict[str, Any]] | None
 ) -> CheckFinding | None:
     cond = kube.conditions(obj).get("Ready")
-    status = cond.get("status") if cond is not None else None
-    if cond is None or status not in ("False", "Unknown"):
+    if cond is None:
+        return _argocd_health(obj, ctx)
+    status = cond.get("status")
+    if status not in ("False", "Unknown"):
         return None
     since = try_parse_time(cond.get("lastTransitionTime"))
     if status == "Unknown" and ctx.within_grace(since):

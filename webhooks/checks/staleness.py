@@ -106,26 +106,14 @@ def _same(entry: dict[str, object], kind: str, namespace: str | None, name: str)
     )
 
 
-def _tree_entry(
-    application: object, kind: str, namespace: str | None, name: str
-) -> dict[str, object] | None:
-    """The object's entry in the Application's resource tree (``status.resources``)."""
-    return next(
-        (
-            e
-            for e in kube.dicts(application, "status", "resources")
-            if _same(e, kind, namespace, name)
-        ),
-        None,
-    )
-
-
-def _tree_says_missing(application: object, kind: str, namespace: str | None, name: str) -> bool:
-    entry = _tree_entry(application, kind, namespace, name)
+def _tree_says_missing(ctx: CheckContext, kind: str, namespace: str | None, name: str) -> bool:
+    entry = ctx.index.tree_entry(kind, namespace, name)
     return kube.get_str(entry, "health", "status") == "Missing"
 
 
-def _removed_on_purpose(application: object, kind: str, namespace: str | None, name: str) -> bool:
+def _removed_on_purpose(
+    application: object, ctx: CheckContext, kind: str, namespace: str | None, name: str
+) -> bool:
     """Argo CD says the object is gone because Git no longer declares it: the operation pruned
     it (a later step of the same sync), its resource tree marks it ``requiresPruning``, or the
     tree, refreshed since, no longer lists it."""
@@ -136,9 +124,9 @@ def _removed_on_purpose(application: object, kind: str, namespace: str | None, n
         for r in result
     ):
         return True
-    if not kube.get_list(application, "status", "resources"):
+    if not ctx.index.has_tree():
         return False  # no tree in the Evidence: it says nothing either way
-    entry = _tree_entry(application, kind, namespace, name)
+    entry = ctx.index.tree_entry(kind, namespace, name)
     return entry is None or kube.get_bool(entry, "requiresPruning") is True
 
 
@@ -167,12 +155,11 @@ def _missing(
     evidence: Evidence, ctx: CheckContext, res: dict[str, object], revision: str, shown: str
 ) -> tuple[str, Severity]:
     """What to say about an object the sync applied that is not found live, and how loudly."""
-    application = evidence.get("application") or {}
     kind = kube.get_str(res, "kind") or ""
     namespace = kube.get_str(res, "namespace") or None
     name = kube.get_str(res, "name") or ""
     stays = kind in _MEANT_TO_STAY or not is_builtin_group(kube.get_str(res, "group") or "")
-    entry = _tree_entry(application, kind, namespace, name)
+    entry = ctx.index.tree_entry(kind, namespace, name)
     shows = (
         "shows"
         if kube.get_str(entry, "health", "status") == "Missing"
@@ -248,8 +235,8 @@ def _sync_claims(evidence: Evidence, ctx: CheckContext) -> list[CheckFinding]:
             # Judged when the collector read its kind (its absence then means something), or
             # when Argo CD's own tree says it is Missing.
             if (
-                ctx.index.has_kind(r_kind) or _tree_says_missing(application, r_kind, r_ns, r_name)
-            ) and not _removed_on_purpose(application, r_kind, r_ns, r_name):
+                ctx.index.has_kind(r_kind) or _tree_says_missing(ctx, r_kind, r_ns, r_name)
+            ) and not _removed_on_purpose(application, ctx, r_kind, r_ns, r_name):
                 text, severity = _missing(evidence, ctx, res, revision, shown)
                 out.append(finding("controller", "staleness/missing", ref, text, severity))
             continue
