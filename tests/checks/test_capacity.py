@@ -126,8 +126,43 @@ def test_pending_pod_quotes_the_scheduler_event() -> None:
     )
     [f] = run(capacity.check, ev)
     assert f["check"] == "capacity/unschedulable" and f["severity"] == "critical"
-    assert f["message"].startswith(
-        f"Deployment shop/web: 1 of 2 pods Pending, FailedScheduling: {message}"
+    # What preemption could do is not why the pod waits.
+    assert f["message"] == (
+        "Deployment shop/web: 1 of 2 pods Pending, FailedScheduling: 0/6 nodes are available: "
+        "6 Insufficient cpu. (30m after sync)"
+    )
+
+
+def test_a_pod_waiting_on_its_claim_names_the_claim_and_why_it_is_not_bound() -> None:
+    sts = obj("StatefulSet", "db", api="apps/v1", spec={"replicas": 1})
+    pending = owned(pod("db-0", phase="Pending", ready=False, statuses=[]), sts)
+    pending["spec"]["volumes"] = [
+        {"name": "data", "persistentVolumeClaim": {"claimName": "data-db-0"}}
+    ]
+    claim = obj("PersistentVolumeClaim", "data-db-0", status={"phase": "Pending"})
+    message = (
+        "0/6 nodes are available: pod has unbound immediate PersistentVolumeClaims. preemption: "
+        "0/6 nodes are available: 6 Preemption is not helpful for scheduling."
+    )
+    ev = evidence(
+        [
+            sts,
+            pending,
+            claim,
+            _event_v1(pending, "FailedScheduling", message, "2026-11-27T10:03:00Z"),
+            _core_event(
+                claim,
+                "ProvisioningFailed",
+                'storageclass.storage.k8s.io "fast-ssd" not found',
+                "2026-11-27T10:04:00Z",
+            ),
+        ]
+    )
+    [f] = run(capacity.check, ev)
+    assert f["message"] == (
+        "StatefulSet shop/db: 1 of 1 pods Pending on claim data-db-0 (ProvisioningFailed: "
+        'storageclass.storage.k8s.io "fast-ssd" not found), FailedScheduling: 0/6 nodes are '
+        "available: pod has unbound immediate PersistentVolumeClaims. (30m after sync)"
     )
 
 

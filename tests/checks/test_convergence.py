@@ -254,8 +254,15 @@ def test_a_claim_waiting_for_its_first_consumer_is_waiting_by_design() -> None:
     assert run(convergence.check, evidence([claim, waiting])) == []
     failing = event("ProvisioningFailed", LATE)
     waiting["lastTimestamp"] = EARLY
+    failing["type"] = "Warning"
+    failing["message"] = 'storageclass.storage.k8s.io "fast-ssd" not found'
     [f] = run(convergence.check, evidence([claim, waiting, failing]))
-    assert f["severity"] == "critical" and "claim Pending, not bound" in f["message"]
+    assert f["severity"] == "critical"
+    # The provisioner's latest warning says why it is not bound.
+    assert f["message"] == (
+        "PersistentVolumeClaim shop/dumps: claim Pending, not bound: ProvisioningFailed: "
+        'storageclass.storage.k8s.io "fast-ssd" not found (30m after sync)'
+    )
 
 
 def test_standalone_pod_in_crash_loop_is_critical() -> None:

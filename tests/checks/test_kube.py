@@ -155,3 +155,42 @@ def test_membership_follows_tracking_and_ownership_and_ignores_foreign_objects()
     members = {o["metadata"]["name"] for o in index.objects if index.is_member(o)}
     assert members == {"web", "web-1", "web-1-a", "cfg", "listed"}
     assert index.top_owner(pod) is dep
+
+
+def test_the_claims_a_statefulset_of_the_app_made_are_the_apps() -> None:
+    app = {"metadata": {"name": "analytics"}}
+    sts = {
+        "kind": "StatefulSet",
+        "metadata": {
+            "name": "db",
+            "namespace": "data",
+            "labels": {"app.kubernetes.io/instance": "analytics"},
+        },
+        "spec": {"volumeClaimTemplates": [{"metadata": {"name": "pgdata"}}]},
+    }
+    other = {
+        "kind": "Deployment",
+        "metadata": {
+            "name": "x",
+            "namespace": "data",
+            "labels": {"app.kubernetes.io/instance": "analytics"},
+        },
+    }
+
+    def claim(name: str, namespace: str = "data") -> dict[str, object]:
+        return {"kind": "PersistentVolumeClaim", "metadata": {"name": name, "namespace": namespace}}
+
+    objects = [sts, other, claim("pgdata-db-0"), claim("pgdata-db-12"), claim("pgdata-db-old")]
+    objects += [claim("pgdata-dbx-0"), claim("pgdata-db-1", "elsewhere")]
+    index = ObjectIndex(objects, app)
+    members = {
+        (o["metadata"]["namespace"], o["metadata"]["name"])
+        for o in index.objects
+        if index.is_member(o)
+    }
+    assert members == {
+        ("data", "db"),
+        ("data", "x"),
+        ("data", "pgdata-db-0"),
+        ("data", "pgdata-db-12"),
+    }

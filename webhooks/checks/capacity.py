@@ -19,6 +19,8 @@ most. Findings here:
 
 from __future__ import annotations
 
+import re
+
 from webhooks.checks import kube, pods
 from webhooks.checks.context import CheckContext, CheckFinding, finding, not_converged
 from webhooks.checks.index import Event, distinct
@@ -73,6 +75,28 @@ def _failed_creates(ctx: CheckContext) -> list[CheckFinding]:
     return out
 
 
+#: The scheduler appends what preemption could do ("preemption: 0/6 nodes are available: 6
+#: Preemption is not helpful for scheduling."): not why the pod waits.
+_PREEMPTION = re.compile(r"\s*preemption: .*$", re.DOTALL)
+
+
+def _unbound_claims(ctx: CheckContext, pending: list[KubeObject]) -> str:
+    """The first claim these pods mount that is not bound, with the latest warning about it
+    (``data-db-0 (ProvisioningFailed: storageclass "fast" not found)``); "" when there is none."""
+    for pod in pending:
+        for volume in kube.dicts(pod, "spec", "volumes"):
+            name = kube.get_str(volume, "persistentVolumeClaim", "claimName")
+            claim = ctx.index.get("PersistentVolumeClaim", kube.namespace(pod), name or "")
+            if claim is None or kube.get_str(claim, "status", "phase") == "Bound":
+                continue
+            warning = ctx.index.latest_warning(claim)
+            why = (
+                f"{warning.reason}: {clip(warning.message, 120, one_line=True)}" if warning else ""
+            )
+            return f"{name} ({why})" if why else str(name)
+    return ""
+
+
 def _unschedulable(ctx: CheckContext) -> list[CheckFinding]:
     by_owner: dict[tuple[str, str | None, str], tuple[KubeObject, list[KubeObject], str]] = {}
     for pod in ctx.index.members("Pod"):
@@ -96,14 +120,16 @@ def _unschedulable(ctx: CheckContext) -> list[CheckFinding]:
         names = [kube.name(p) for p in pending]
         total = len([p for p in ctx.index.pods_of(owner) if not pods.is_terminating(p)])
         of = f" of {total}" if total >= len(names) and kube.kind(owner) != "Pod" else ""
+        claims = _unbound_claims(ctx, pending)
+        on = f" on claim {claims}" if claims else ""
         out.append(
             not_converged(
                 ctx,
                 "runtime",
                 "capacity/unschedulable",
                 owner,
-                f"{kube.display(owner)}: {len(names)}{of} pods Pending, FailedScheduling: "
-                f"{clip(message, 160, one_line=True)}",
+                f"{kube.display(owner)}: {len(names)}{of} pods Pending{on}, FailedScheduling: "
+                f"{clip(_PREEMPTION.sub('', message), 160, one_line=True)}",
                 # A pod created a minute ago may be waiting for the node an autoscaler adds.
                 since=pods.problem_since(pending),
             )

@@ -278,7 +278,9 @@ def _pvc(obj: KubeObject, ctx: CheckContext) -> Assessment:
         # Its storage class binds when the first pod using it is scheduled (a CronJob's claim
         # before its first run): waiting is the design, and such a pod is judged on its own.
         return CURRENT
-    return Assessment("in-progress", f"claim {phase}, not bound")
+    warning = ctx.index.latest_warning(obj)
+    why = f": {warning.reason}: {clip(warning.message, 160, one_line=True)}" if warning else ""
+    return Assessment("in-progress", f"claim {phase}, not bound{why}")
 
 
 def _service(obj: KubeObject, ctx: CheckContext) -> Assessment:

@@ -4,10 +4,11 @@ The collector may hand over more than the app's objects (a whole namespace of Po
 EndpointSlices, quotas). An object belongs to the app when Argo CD tracks it (its tracking id or
 instance label names the app, read as Argo CD reads them: ``webhooks.common.argocd``), when the
 Application lists it in ``status.resources``, or when it is owned, through ownerReferences, by an
-object that belongs (Pod -> ReplicaSet -> Deployment). When the evidence names no application or nothing is tracked,
-every object counts as the app's: the collector scoped them already. Argo CD sync hooks (and
-what they own) never belong: Argo CD leaves them out of application health, and the verifying
-Job cannot judge itself while it runs.
+object that belongs (Pod -> ReplicaSet -> Deployment), or when it is a claim that a StatefulSet
+that belongs made from its ``volumeClaimTemplates``. When the evidence names no application or
+nothing is tracked, every object counts as the app's: the collector scoped them already. Argo CD
+sync hooks (and what they own) never belong: Argo CD leaves them out of application health, and
+the verifying Job cannot judge itself while it runs.
 """
 
 from __future__ import annotations
@@ -343,6 +344,15 @@ class ObjectIndex:
         unique = {id(e): e for e in found}
         return sorted(unique.values(), key=lambda e: self._event_pos[id(e)])
 
+    def latest_warning(self, obj: KubeObject, *reasons: str) -> Event | None:
+        """The latest Warning event about ``obj`` (of one of ``reasons``, when given)."""
+        warnings = [
+            e
+            for e in self.events_for(obj)
+            if e.type == "Warning" and (not reasons or e.reason in reasons)
+        ]
+        return max(warnings, key=Event.sort_key) if warnings else None
+
     # --- membership -----------------------------------------------------------------------
 
     def is_member(self, obj: KubeObject) -> bool:
@@ -394,4 +404,24 @@ class ObjectIndex:
         for obj in candidates:
             if any(key(parent) in roots for parent in self._chain(obj)):
                 members.add(key(obj))
-        return members
+        return members | self._claims_of_sets(members)
+
+    def _claims_of_sets(self, members: set[ObjectKey]) -> set[ObjectKey]:
+        """The claims a member StatefulSet made from its ``volumeClaimTemplates``: named
+        ``<template>-<set>-<ordinal>``, they name no owner under the default ``Retain`` policy."""
+        out: set[ObjectKey] = set()
+        for sts in self._by_kind.get("StatefulSet", []):
+            if key(sts) not in members:
+                continue
+            prefixes = [
+                f"{template}-{kube.name(sts)}-"
+                for t in kube.dicts(sts, "spec", "volumeClaimTemplates")
+                if (template := kube.get_str(t, "metadata", "name"))
+            ]
+            for claim in self._by_kind.get("PersistentVolumeClaim", []):
+                name = kube.name(claim)
+                if kube.namespace(claim) == kube.namespace(sts) and any(
+                    name.startswith(p) and name[len(p) :].isdigit() for p in prefixes
+                ):
+                    out.add(key(claim))
+        return out
