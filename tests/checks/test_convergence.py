@@ -44,6 +44,36 @@ def test_progress_deadline_exceeded_is_critical_at_once() -> None:
     assert "3 of 5 available" in f["message"]
 
 
+def test_a_progress_deadline_says_when_and_why_the_new_pods_are_not_ready() -> None:
+    dep = _deployment(updatedReplicas=1, availableReplicas=5)
+    dep["status"]["conditions"] = [  # type: ignore[index]
+        {
+            "type": "Progressing",
+            "status": "False",
+            "reason": "ProgressDeadlineExceeded",
+            "lastTransitionTime": AFTER,
+        }
+    ]
+    rs = owned(obj("ReplicaSet", "web-new", api="apps/v1"), dep)
+    stuck = owned(pod("web-new-a", ready=False), rs)
+    probe = 'Readiness probe failed: Get "http://10.0.0.7:8080/ready": connection refused'
+    unhealthy = obj(
+        "Event",
+        "web-new-a.1",
+        api="events.k8s.io/v1",
+        regarding={"kind": "Pod", "namespace": "shop", "name": "web-new-a"},
+        reason="Unhealthy",
+        note=probe,
+        type="Warning",
+        eventTime=AFTER,
+    )
+    [f] = run(convergence.check, evidence([dep, rs, stuck, unhealthy]))
+    assert f["message"] == (
+        f"Deployment shop/web: rollout exceeded its progress deadline (600s) at {AFTER}, "
+        f"5 of 5 available: 1 not ready (web-new-a): {probe}"
+    )
+
+
 def test_rollout_in_progress_is_converging_within_grace_and_critical_after() -> None:
     dep = _deployment(updatedReplicas=3, availableReplicas=3)
     [early] = run(convergence.check, evidence([dep], now=EARLY))
@@ -91,6 +121,24 @@ def test_new_pods_in_image_pull_backoff_fail_the_deployment_without_waiting() ->
     assert (
         '1 ImagePullBackOff (web-abc-1): Back-off pulling image "registry.example.com/web:1.5.1"'
         in f["message"]
+    )
+    # The back-off only names the image; the kubelet's pull error says why.
+    image = "registry.example.com/web:1.5.1"
+    failed = obj(
+        "Event",
+        "web-abc-1.2",
+        involvedObject={"kind": "Pod", "namespace": "shop", "name": "web-abc-1"},
+        reason="Failed",
+        type="Warning",
+        lastTimestamp=EARLY,
+        message=f'Failed to pull image "{image}": rpc error: code = NotFound desc = failed to '
+        f'pull and unpack image "{image}": failed to resolve reference "{image}": {image}: '
+        "not found",
+    )
+    [f] = run(convergence.check, evidence([dep, rs, bad, failed], now=EARLY))
+    assert (
+        f'1 ImagePullBackOff (web-abc-1): Failed to pull image "{image}": not found'
+        in (f["message"])
     )
 
 

@@ -133,6 +133,28 @@ def test_summary_stays_short_whatever_the_number_of_findings() -> None:
     assert verdict["summary"].startswith("34 critical: ")
 
 
+def test_the_summary_puts_a_symptom_after_what_may_say_why_whatever_its_layer() -> None:
+    web = {"kind": "Deployment", "namespace": "shop", "name": "web"}
+
+    def found(layer: Any, check: str, message: str) -> CheckFinding:
+        return {
+            "layer": layer,
+            "check": check,
+            "resource": web,
+            "message": message,
+            "severity": "critical",
+        }
+
+    def checks(evidence: Evidence, ctx: CheckContext) -> list[CheckFinding]:
+        return [
+            found("runtime", "images/declared", "Deployment shop/web: 4 of 5 pods run web:1"),
+            found("controller", "convergence/deployment", "Deployment shop/web: deadline"),
+        ]
+
+    verdict = judge(fixture("probes-healthy"), checks={"c": checks})
+    assert verdict["summary"] == "2 critical: Deployment shop/web: deadline"
+
+
 def test_policy_with_an_unknown_verdict_value_is_a_policy_error() -> None:
     policy = policy_from('package truthgate.verdict\n\nverdict := "Fine"\n')
     with pytest.raises(PolicyError, match=r"verdict is 'Fine', want one of"):

@@ -69,8 +69,8 @@ def _generation_behind(obj: KubeObject) -> bool:
     return generation is not None and observed is not None and observed < generation
 
 
-def _with_pods(base: str, workload_pods: list[KubeObject]) -> Assessment:
-    detail, hard = pods.summarize(workload_pods)
+def _with_pods(base: str, workload_pods: list[KubeObject], ctx: CheckContext) -> Assessment:
+    detail, hard = pods.summarize(workload_pods, ctx.index.events_for)
     message = f"{base}: {detail}" if detail else base
     if hard:
         return Assessment("failed", message)
@@ -90,11 +90,14 @@ def _deployment(obj: KubeObject, ctx: CheckContext) -> Assessment:
     progressing = kube.conditions(obj).get("Progressing", {})
     if progressing.get("reason") == "ProgressDeadlineExceeded":
         deadline = kube.get_int(obj, "spec", "progressDeadlineSeconds", default=600)
-        detail, _ = pods.summarize(new_pods)
+        detail, _ = pods.summarize(new_pods, ctx.index.events_for)
+        at = try_parse_time(progressing.get("lastTransitionTime"))
         return Assessment(
             "failed",
-            f"rollout exceeded its progress deadline ({deadline}s), {available} of {want} "
-            f"available" + (f": {detail}" if detail else ""),
+            f"rollout exceeded its progress deadline ({deadline}s)"
+            + (f" at {kube.fmt_time(at)}" if at else "")
+            + f", {available} of {want} available"
+            + (f": {detail}" if detail else ""),
         )
     failure = kube.condition_is(obj, "ReplicaFailure", "True")
     if updated < want:
@@ -106,7 +109,7 @@ def _deployment(obj: KubeObject, ctx: CheckContext) -> Assessment:
     elif (unavailable := kube.condition_is(obj, "Available", "False")) is not None:
         base = f"Available=False: {clip(kube.get_str(unavailable, 'message') or '', 160, one_line=True)}"
     else:
-        detail, hard = pods.summarize(pods.running(new_pods))
+        detail, hard = pods.summarize(pods.running(new_pods), ctx.index.events_for)
         # Status counts can look complete while a new pod is in a hard failure (e.g. it
         # passed readiness once and now crash-loops with minReadySeconds = 0).
         return (
@@ -117,7 +120,7 @@ def _deployment(obj: KubeObject, ctx: CheckContext) -> Assessment:
     if failure is not None:
         why = kube.get_str(failure, "message") or kube.get_str(failure, "reason") or ""
         base += f" ({kube.quota_gist(why) or 'ReplicaFailure: ' + clip(why, 100, one_line=True)})"
-    return _with_pods(base, new_pods)
+    return _with_pods(base, new_pods, ctx)
 
 
 def _statefulset(obj: KubeObject, ctx: CheckContext) -> Assessment:
@@ -127,7 +130,7 @@ def _statefulset(obj: KubeObject, ctx: CheckContext) -> Assessment:
     strategy = kube.get_str(obj, "spec", "updateStrategy", "type") or "RollingUpdate"
     its_pods = ctx.index.pods_of(obj)
     if ready < want:
-        return _with_pods(f"{ready} of {want} replicas ready", its_pods)
+        return _with_pods(f"{ready} of {want} replicas ready", its_pods, ctx)
     if strategy == "OnDelete":
         if updated < want:
             return Assessment(
@@ -139,12 +142,12 @@ def _statefulset(obj: KubeObject, ctx: CheckContext) -> Assessment:
     partition = kube.get_int(obj, "spec", "updateStrategy", "rollingUpdate", "partition") or 0
     expected = max(want - partition, 0)
     if updated < expected:
-        return _with_pods(f"{updated} of {expected} replicas on the new revision", its_pods)
+        return _with_pods(f"{updated} of {expected} replicas on the new revision", its_pods, ctx)
     current_rev = kube.get_str(obj, "status", "currentRevision")
     update_rev = kube.get_str(obj, "status", "updateRevision")
     if partition == 0 and update_rev and current_rev and current_rev != update_rev:
-        return _with_pods(f"rollout to revision {update_rev} not finished", its_pods)
-    detail, hard = pods.summarize(pods.running(its_pods))
+        return _with_pods(f"rollout to revision {update_rev} not finished", its_pods, ctx)
+    detail, hard = pods.summarize(pods.running(its_pods), ctx.index.events_for)
     return Assessment("failed", f"{ready} of {want} ready but {detail}") if hard else CURRENT
 
 
@@ -158,7 +161,7 @@ def _daemonset(obj: KubeObject, ctx: CheckContext) -> Assessment:
     its_pods = ctx.index.pods_of(obj)
     if unavailable > 0 or available < desired:
         missing = max(unavailable, desired - available)
-        return _with_pods(f"{missing} of {desired} pods unavailable", its_pods)
+        return _with_pods(f"{missing} of {desired} pods unavailable", its_pods, ctx)
     if updated < desired:
         if strategy == "OnDelete":
             return Assessment(
@@ -166,10 +169,10 @@ def _daemonset(obj: KubeObject, ctx: CheckContext) -> Assessment:
                 f"{desired - updated} of {desired} pods still on the old revision "
                 "(updateStrategy OnDelete)",
             )
-        return _with_pods(f"{updated} of {desired} pods updated", its_pods)
+        return _with_pods(f"{updated} of {desired} pods updated", its_pods, ctx)
     if misscheduled > 0:
         return Assessment("outdated", f"{misscheduled} pods run on nodes they should not")
-    detail, hard = pods.summarize(pods.running(its_pods))
+    detail, hard = pods.summarize(pods.running(its_pods), ctx.index.events_for)
     return Assessment("failed", f"all {desired} scheduled but {detail}") if hard else CURRENT
 
 
@@ -183,7 +186,7 @@ def _replicaset(obj: KubeObject, ctx: CheckContext) -> Assessment:
     want = kube.get_int(obj, "spec", "replicas", default=1) or 0
     ready = kube.get_int(obj, "status", "readyReplicas", default=0) or 0
     if ready < want:
-        return _with_pods(f"{ready} of {want} replicas ready", ctx.index.pods_of(obj))
+        return _with_pods(f"{ready} of {want} replicas ready", ctx.index.pods_of(obj), ctx)
     return CURRENT
 
 
@@ -245,11 +248,11 @@ def _job(obj: KubeObject, ctx: CheckContext) -> Assessment:
     its_pods = ctx.index.pods_of(obj)
     if cronjob:
         # Its schedule started it, not the sync: a run in progress is not "not converged".
-        detail, hard = pods.summarize(pods.running(its_pods))
+        detail, hard = pods.summarize(pods.running(its_pods), ctx.index.events_for)
         if not detail:
             return CURRENT
         return Assessment("failed" if hard else "in-progress", f"running{run_of}: {detail}")
-    return _with_pods(f"not complete ({active} active, {done} succeeded)", its_pods)
+    return _with_pods(f"not complete ({active} active, {done} succeeded)", its_pods, ctx)
 
 
 def _pod(obj: KubeObject, ctx: CheckContext) -> Assessment:

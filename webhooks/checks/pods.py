@@ -9,16 +9,20 @@ that is a hard failure, judged at once rather than after a grace period.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from webhooks.checks import kube
+from webhooks.checks.index import Event
 from webhooks.common.text import clip
 from webhooks.common.times import try_parse_time
 from webhooks.evidence.model import KubeObject
+
+EventsFor = Callable[[KubeObject], list[Event]]
 
 
 def is_hard_waiting_reason(reason: str) -> bool:
@@ -114,10 +118,40 @@ def problem_since(pods: Iterable[KubeObject]) -> datetime | None:
     return oldest
 
 
-def summarize(pods: Iterable[KubeObject]) -> tuple[str, bool]:
+#: The kubelet's pull error ends with the registry's answer ("…: not found", "…: 401
+#: Unauthorized") after the runtime's wrapping ("rpc error: code = NotFound desc = failed to
+#: pull and unpack image …: failed to resolve reference …").
+_PULL_FAILED = re.compile(
+    r'^Failed to pull image "(?P<image>[^"]+)": (?:.*: )?(?P<why>[^:]+)$', re.DOTALL
+)
+
+
+def pull_gist(message: str) -> str:
+    """``Failed to pull image "x:1": not found`` from the kubelet's long pull error."""
+    match = _PULL_FAILED.match(message.strip())
+    return f'Failed to pull image "{match["image"]}": {match["why"].strip()}' if match else message
+
+
+def _cause(pod: KubeObject, p: PodProblem, events_for: EventsFor | None) -> str:
+    """What the pod's events say that its status does not: why the image pull failed (the
+    back-off only names the image), why readiness fails (the probe's answer)."""
+    if events_for is None:
+        return ""
+    if p.reason in ("ImagePullBackOff", "ErrImagePull"):
+        reason, starts = "Failed", "Failed to pull image"
+    elif p.reason == "not ready":
+        reason, starts = "Unhealthy", "Readiness probe failed"
+    else:
+        return ""
+    said = [e for e in events_for(pod) if e.reason == reason and e.message.startswith(starts)]
+    return pull_gist(max(said, key=Event.sort_key).message) if said else ""
+
+
+def summarize(pods: Iterable[KubeObject], events_for: EventsFor | None = None) -> tuple[str, bool]:
     """("2 CrashLoopBackOff (cache-1, cache-2), 1 Pending", any hard failure) over pods; the
     first hard failure of a reason carries its message (``1 CreateContainerConfigError (web-a):
-    secret "db" not found``)."""
+    secret "db" not found``), or what the pod's events (``events_for``) say of it: the pull
+    error behind an ImagePullBackOff, the failing readiness probe of a pod not ready."""
     counts: Counter[str] = Counter()
     names: dict[str, list[str]] = {}
     details: dict[str, str] = {}
@@ -131,8 +165,13 @@ def summarize(pods: Iterable[KubeObject]) -> tuple[str, bool]:
         hard = hard or p.hard
         counts[p.reason] += 1
         names.setdefault(p.reason, []).append(kube.name(pod))
-        if p.hard and p.detail and p.reason not in _BOILERPLATE:
-            details.setdefault(p.reason, clip(p.detail, 120, one_line=True))
+        if p.reason in details:
+            continue
+        detail = _cause(pod, p, events_for) or (
+            pull_gist(p.detail) if p.hard and p.reason not in _BOILERPLATE else ""
+        )
+        if detail:
+            details[p.reason] = clip(detail, 120, one_line=True)
     parts = []
     for reason, n in counts.most_common():
         listed = names[reason]

@@ -32,8 +32,9 @@ SUMMARY_LIMIT = 200
 _RANK: dict[str, int] = {"critical": 0, "warning": 1, "info": 2}
 _LAYERS = frozenset(get_args(Layer))
 _SUMMARY_LAYER_RANK: dict[str, int] = {"runtime": 0, "behaviour": 1, "declared": 2, "controller": 3}
-#: Runtime findings that only restate an unfinished rollout (pods still on the old image): the
-#: one that says why (Pending on quota or memory, a crash loop) goes before them in the summary.
+#: Findings that only restate an unfinished rollout (pods still on the old image): the ones that
+#: say why (Pending on quota or memory, a crash loop, a progress deadline) go before them in the
+#: summary.
 _SUMMARY_SYMPTOMS = frozenset({"images/declared"})
 _SEVERITIES = frozenset(get_args(Severity))
 
@@ -132,11 +133,13 @@ def _summary(
 
     # The runtime says *why* (pods Pending on quota); the controller layer only that something
     # is off. When several findings name one object, the summary quotes the most concrete.
-    def rank(reason: str) -> tuple[int, bool]:
+    # A symptom (pods still on the old image) goes after any finding that may say why, whatever
+    # its layer: a rollout past its deadline on a failing readiness probe leads.
+    def rank(reason: str) -> tuple[bool, int]:
         found = by_message.get(reason)
         if found is None:
-            return (4, False)
-        return (_SUMMARY_LAYER_RANK.get(found["layer"], 4), found["check"] in _SUMMARY_SYMPTOMS)
+            return (False, 4)
+        return (found["check"] in _SUMMARY_SYMPTOMS, _SUMMARY_LAYER_RANK.get(found["layer"], 4))
 
     ordered = sorted(dict.fromkeys(reasons), key=rank)
     seen: set[tuple[str, str | None, str]] = set()
