@@ -92,3 +92,17 @@ def test_a_pod_that_ran_to_completion_after_retries_is_not_unstable() -> None:
     dep, rs, retried = _pods(_status(3))
     retried["status"]["phase"] = "Succeeded"
     assert run(stability.check, evidence([dep, rs, retried])) == []
+
+
+def test_a_crash_looping_init_container_is_named_as_one_with_its_last_words() -> None:
+    init = _status(4, waiting="CrashLoopBackOff")
+    init["name"] = "wait-for-schema"
+    init["lastState"]["terminated"]["message"] = "schema version 41, this build needs 42\n"
+    objs = _pods(_status(0))
+    objs[2]["status"]["initContainerStatuses"] = [init]
+    [f] = run(stability.check, evidence(objs))
+    assert f["check"] == "stability/crashloop"
+    assert f["message"] == (
+        "Deployment shop/web: CrashLoopBackOff in init container web-1-0/wait-for-schema "
+        "(4 restarts, last Error, exit 1: schema version 41, this build needs 42)"
+    )

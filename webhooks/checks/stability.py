@@ -3,7 +3,8 @@
 A pod can pass readiness between crashes, so replica counts and Argo CD's health look fine
 while containers restart every few minutes. Findings, per workload:
 
-* ``stability/crashloop`` — a container waiting in CrashLoopBackOff (critical);
+* ``stability/crashloop`` — a container waiting in CrashLoopBackOff (critical), named as an init
+  container when it is one (the pod never starts), with its termination message;
 * ``stability/oomkilled`` — a container OOMKilled after the sync, with its memory limit
   (critical);
 * ``stability/restarts`` — restarts after the sync, other than the two above: critical from
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 
 from webhooks.checks import kube, pods
 from webhooks.checks.context import CheckContext, CheckFinding, finding
+from webhooks.common.text import clip
 from webhooks.common.times import try_parse_time
 from webhooks.evidence.model import Evidence, KubeObject
 
@@ -52,6 +54,7 @@ def _termination_text(terminated: dict[str, object]) -> str:
 
 def _observe(tally: _Tally, pod: KubeObject, ctx: CheckContext) -> None:
     pod_new = ctx.since_change(try_parse_time(kube.get(pod, "status", "startTime")))
+    init = {kube.get_str(s, "name") for s in kube.dicts(pod, "status", "initContainerStatuses")}
     for status in pods.container_statuses(pod):
         cname = kube.get_str(status, "name") or "?"
         count = kube.get_int(status, "restartCount", default=0) or 0
@@ -62,7 +65,12 @@ def _observe(tally: _Tally, pod: KubeObject, ctx: CheckContext) -> None:
             why = f", last {_termination_text(last)}" if last else ""
             if last.get("reason") == "OOMKilled" and (limit := _limit(pod, cname)):
                 why += f", memory limit {limit}"
-            tally.crashloop.append(f"{where} ({count} restarts{why})")
+            # The container's own last words (its termination message) say why it exits.
+            if said := kube.get_str(last, "message"):
+                why += f": {clip(said, 100, one_line=True)}"
+            # An init container that never completes keeps the pod from starting at all.
+            what = f"init container {where}" if cname in init else where
+            tally.crashloop.append(f"{what} ({count} restarts{why})")
             continue
         oom_times = [
             when
