@@ -267,6 +267,20 @@ def test_failed_job_reports_backoff_limit() -> None:
     [f] = run(convergence.check, evidence([job], now=EARLY))
     assert f["severity"] == "critical"
     assert "BackoffLimitExceeded" in f["message"] and "backoffLimit 4" in f["message"]
+    # How its last pod ended says why.
+    objs = [job, *(_failed_pod(job, n, at) for n, at in (("a", EARLY), ("b", AFTER)))]
+    [f] = run(convergence.check, evidence(objs, now=LATE))
+    assert f["message"].endswith(
+        "(5 failed pods, backoffLimit 4); last: migrate-b/migrate: Error, exit 1: "
+        'column "ref" already exists'
+    )
+
+
+def _failed_pod(job: dict[str, object], suffix: str, at: str) -> dict[str, object]:
+    terminated = {"reason": "Error", "exitCode": 1, "finishedAt": at}
+    terminated["message"] = 'column "ref" already exists\n'
+    status = {"name": "migrate", "restartCount": 0, "state": {"terminated": terminated}}
+    return owned(pod(f"migrate-{suffix}", phase="Failed", ready=False, statuses=[status]), job)
 
 
 def test_complete_job_and_bound_claim_are_converged() -> None:

@@ -4,9 +4,22 @@ from __future__ import annotations
 
 import pytest
 
-from tests.checks.helpers import EARLY, LATE, application, evidence, intent, obj, only, run
+from tests.checks.helpers import (
+    EARLY,
+    LATE,
+    application,
+    evidence,
+    intent,
+    obj,
+    only,
+    owned,
+    pod,
+    run,
+)
 from webhooks.checks import staleness
 from webhooks.checks.context import CheckFinding
+
+HOOK = "argocd.argoproj.io/hook"
 
 
 def _synced(kind: str, name: str, **extra: object) -> dict[str, object]:
@@ -80,6 +93,33 @@ def test_hooks_are_not_judged_as_applied_workloads() -> None:
     app = application(resources=[_synced("Job", "smoke", hookType="PostSync")])
     job = obj("Job", "smoke", api="batch/v1", status={"active": 1})
     assert run(staleness.check, evidence([job], app=app)) == []
+
+
+def test_a_failed_hook_job_the_collector_kept_says_how_its_last_pod_ended() -> None:
+    app = application(
+        phase="Failed",
+        resources=[
+            _synced(
+                "Job",
+                "migrate",
+                hookType="PreSync",
+                hookPhase="Failed",
+                message="Job has reached the specified backoff limit",
+            )
+        ],
+    )
+    job = obj("Job", "migrate", api="batch/v1", metadata={"annotations": {HOOK: "PreSync"}})
+    term = {"reason": "Error", "exitCode": 2, "finishedAt": EARLY, "message": "relation exists"}
+    failed = pod(
+        "migrate-x", phase="Failed", statuses=[{"name": "db", "state": {"terminated": term}}]
+    )
+    [f] = only(
+        run(staleness.check, evidence([job, owned(failed, job)], app=app)), "staleness/sync-result"
+    )
+    assert f["message"] == (
+        "Job shop/migrate: sync step failed: Job has reached the specified backoff limit; last: "
+        "migrate-x/db: Error, exit 2: relation exists"
+    )
 
 
 def test_failed_sync_step_and_failed_operation_are_critical() -> None:

@@ -12,7 +12,7 @@ import pytest
 from tests.fixtures.evidence import build
 from webhooks.checks.context import CheckContext, CheckFinding
 from webhooks.errors import PolicyError
-from webhooks.evidence.model import Evidence
+from webhooks.evidence.model import Evidence, ResourceRef
 from webhooks.policy.loader import PolicySource
 from webhooks.verdict.judge import SUMMARY_LIMIT, judge
 from webhooks.verdict.load import load_evidence
@@ -134,7 +134,7 @@ def test_summary_stays_short_whatever_the_number_of_findings() -> None:
 
 
 def test_the_summary_puts_a_symptom_after_what_may_say_why_whatever_its_layer() -> None:
-    web = {"kind": "Deployment", "namespace": "shop", "name": "web"}
+    web: ResourceRef = {"kind": "Deployment", "namespace": "shop", "name": "web"}
 
     def found(layer: Any, check: str, message: str) -> CheckFinding:
         return {

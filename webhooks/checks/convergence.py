@@ -238,8 +238,11 @@ def _job(obj: KubeObject, ctx: CheckContext) -> Assessment:
         if message := kube.get_str(failed, "message"):
             why += f": {message}"
         count = kube.get_int(obj, "status", "failed", default=0)
+        last = pods.last_failure(ctx.index.pods_of(obj))
         return Assessment(
-            "failed", f"failed{run_of}, {why} ({count} failed pods, backoffLimit {limit})"
+            "failed",
+            f"failed{run_of}, {why} ({count} failed pods, backoffLimit {limit})"
+            + (f"; last: {last}" if last else ""),
         )
     if kube.condition_is(obj, "Complete", "True") or kube.get_bool(obj, "spec", "suspend"):
         return CURRENT

@@ -179,3 +179,32 @@ def summarize(pods: Iterable[KubeObject], events_for: EventsFor | None = None) -
         said = f": {details[reason]}" if reason in details else ""
         parts.append(f"{n} {reason}{who}{said}")
     return ", ".join(parts), hard
+
+
+def termination_text(terminated: dict[str, Any]) -> str:
+    """``Error, exit 1`` for a container's ``terminated`` state."""
+    reason = kube.get_str(terminated, "reason") or "terminated"
+    code = kube.get_int(terminated, "exitCode")
+    return f"{reason}, exit {code}" if code is not None else reason
+
+
+def last_failure(pods: Iterable[KubeObject]) -> str:
+    """How the latest container that failed among these pods ended, with its termination
+    message (``billing-migrate-x/migrate: Error, exit 1: column "ref" already exists``); "" when
+    none failed. What a failed Job's pods said is why the Job failed."""
+    latest: tuple[datetime, str] | None = None
+    for pod in pods:
+        for status in container_statuses(pod):
+            for term in (
+                kube.get_dict(status, "state", "terminated"),
+                kube.get_dict(status, "lastState", "terminated"),
+            ):
+                when = try_parse_time(term.get("finishedAt"))
+                if when is None or not kube.get_int(term, "exitCode"):
+                    continue
+                text = f"{kube.name(pod)}/{kube.get_str(status, 'name')}: {termination_text(term)}"
+                if said := kube.get_str(term, "message"):
+                    text += f": {clip(said, 160, one_line=True)}"
+                if latest is None or when > latest[0]:
+                    latest = (when, text)
+    return latest[1] if latest else ""

@@ -46,12 +46,6 @@ def _limit(pod: KubeObject, container: str) -> str | None:
     return None
 
 
-def _termination_text(terminated: dict[str, object]) -> str:
-    reason = kube.get_str(terminated, "reason") or "terminated"
-    code = kube.get_int(terminated, "exitCode")
-    return f"{reason}, exit {code}" if code is not None else reason
-
-
 def _observe(tally: _Tally, pod: KubeObject, ctx: CheckContext) -> None:
     pod_new = ctx.since_change(try_parse_time(kube.get(pod, "status", "startTime")))
     init = {kube.get_str(s, "name") for s in kube.dicts(pod, "status", "initContainerStatuses")}
@@ -62,7 +56,7 @@ def _observe(tally: _Tally, pod: KubeObject, ctx: CheckContext) -> None:
         now_term = kube.get_dict(status, "state", "terminated")
         where = f"{kube.name(pod)}/{cname}"
         if kube.get_str(status, "state", "waiting", "reason") == "CrashLoopBackOff":
-            why = f", last {_termination_text(last)}" if last else ""
+            why = f", last {pods.termination_text(last)}" if last else ""
             if last.get("reason") == "OOMKilled" and (limit := _limit(pod, cname)):
                 why += f", memory limit {limit}"
             # The container's own last words (its termination message) say why it exits.
@@ -88,7 +82,7 @@ def _observe(tally: _Tally, pod: KubeObject, ctx: CheckContext) -> None:
         if count and last and ctx.since_change(try_parse_time(last.get("finishedAt"))):
             tally.restarts += count if pod_new else 1
             tally.restarted.append(kube.name(pod))
-            tally.last_reasons.add(_termination_text(last))
+            tally.last_reasons.add(pods.termination_text(last))
 
 
 def _listed(items: list[str], limit: int = 2) -> str:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from webhooks.checks import convergence, intents, kube
+from webhooks.checks import convergence, intents, kube, pods
 from webhooks.checks.context import CheckContext, CheckFinding, finding, not_converged
 from webhooks.common.api import is_builtin_group
 from webhooks.common.argocd import revision_text, short_revision
@@ -217,6 +217,10 @@ def _sync_claims(evidence: Evidence, ctx: CheckContext) -> list[CheckFinding]:
         hook_phase = kube.get_str(res, "hookPhase")
         if status == "SyncFailed" or hook_phase in ("Failed", "Error"):
             why = kube.get_str(res, "message") or ""
+            # A failed hook Job the collector kept: how its last pod ended says why.
+            live = ctx.index.get(r_kind, r_ns, r_name)
+            if live is not None and (last := pods.last_failure(ctx.index.pods_of(live))):
+                why += f"; last: {last}"
             out.append(
                 finding(
                     "controller",
