@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.checks.helpers import EARLY, LATE, evidence, obj, owned, pod, run
+from tests.checks.helpers import AFTER, EARLY, LATE, evidence, obj, owned, pod, run
 from webhooks.checks import capacity
 
 QUOTA_MSG = (
@@ -195,6 +195,46 @@ def test_hpa_capped_at_max_replicas_is_a_warning() -> None:
     )
     [f] = run(capacity.check, evidence([hpa]))
     assert f["severity"] == "warning" and "maxReplicas 10" in f["message"]
+
+
+def test_an_hpa_at_its_cap_says_since_when_and_how_far_over_target_its_load_is() -> None:
+    def resource(name: str, **values: object) -> dict[str, object]:
+        return {"type": "Resource", "resource": {"name": name, **values}}
+
+    hpa = obj(
+        "HorizontalPodAutoscaler",
+        "web",
+        api="autoscaling/v2",
+        spec={
+            "maxReplicas": 10,
+            "metrics": [
+                resource("cpu", target={"type": "Utilization", "averageUtilization": 70}),
+                resource("memory", target={"type": "AverageValue", "averageValue": "1Gi"}),
+            ],
+        },
+        status={
+            "currentReplicas": 10,
+            "desiredReplicas": 10,
+            "currentMetrics": [
+                resource("cpu", current={"averageUtilization": 243, "averageValue": "1216m"}),
+                resource("memory", current={"averageValue": "900Mi"}),
+            ],
+            "conditions": [
+                {
+                    "type": "ScalingLimited",
+                    "status": "True",
+                    "reason": "TooManyReplicas",
+                    "message": "the desired replica count is more than the maximum replica count",
+                    "lastTransitionTime": AFTER,
+                }
+            ],
+        },
+    )
+    [f] = run(capacity.check, evidence([hpa]))
+    assert f["message"] == (
+        f"HorizontalPodAutoscaler shop/web: capped at maxReplicas 10 since {AFTER}: cpu 243% of "
+        "request (target 70%), memory 900Mi per pod (target 1Gi)"
+    )
 
 
 def test_exhausted_quota_in_the_apps_namespace_is_a_warning() -> None:

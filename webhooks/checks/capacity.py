@@ -26,6 +26,7 @@ from webhooks.checks.context import CheckContext, CheckFinding, finding, not_con
 from webhooks.checks.index import Event, distinct
 from webhooks.common.kinds import WORKLOAD_KINDS
 from webhooks.common.text import clip
+from webhooks.common.times import try_parse_time
 from webhooks.evidence.model import Evidence, KubeObject
 
 
@@ -137,6 +138,34 @@ def _unschedulable(ctx: CheckContext) -> list[CheckFinding]:
     return out
 
 
+_RESOURCE_METRICS = {"Resource": "resource", "ContainerResource": "containerResource"}
+
+
+def _load(hpa: KubeObject) -> str:
+    """How far the HPA's resource metrics stand from their targets (``cpu 243% of request
+    (target 70%)``): how much more capacity its cap withholds. "" when it reports none."""
+    targets: dict[str, dict[str, object]] = {}
+    for metric in kube.dicts(hpa, "spec", "metrics"):
+        if field := _RESOURCE_METRICS.get(kube.get_str(metric, "type") or ""):
+            targets[kube.get_str(metric, field, "name") or ""] = kube.get_dict(
+                metric, field, "target"
+            )
+    parts = []
+    for metric in kube.dicts(hpa, "status", "currentMetrics"):
+        field = _RESOURCE_METRICS.get(kube.get_str(metric, "type") or "")
+        if field is None:
+            continue
+        name = kube.get_str(metric, field, "name") or ""
+        current = kube.get_dict(metric, field, "current")
+        target = targets.get(name, {})
+        used, wanted = current.get("averageUtilization"), target.get("averageUtilization")
+        if isinstance(used, int) and isinstance(wanted, int):
+            parts.append(f"{name} {used}% of request (target {wanted}%)")
+        elif (value := current.get("averageValue")) and (limit := target.get("averageValue")):
+            parts.append(f"{name} {value} per pod (target {limit})")
+    return ", ".join(parts)
+
+
 def _hpa(ctx: CheckContext) -> list[CheckFinding]:
     out: list[CheckFinding] = []
     for hpa in ctx.index.members("HorizontalPodAutoscaler"):
@@ -162,13 +191,18 @@ def _hpa(ctx: CheckContext) -> list[CheckFinding]:
             )
         elif limited is not None and limited.get("reason") == "TooManyReplicas":
             maximum = kube.get_int(hpa, "spec", "maxReplicas")
+            since = try_parse_time(limited.get("lastTransitionTime"))
+            why = _load(hpa) or (
+                kube.get_str(limited, "message") or "desired replica count above maximum"
+            )
             out.append(
                 finding(
                     "runtime",
                     "capacity/hpa-limited",
                     hpa,
-                    f"{kube.display(hpa)}: capped at maxReplicas {maximum}: "
-                    f"{kube.get_str(limited, 'message') or 'desired replica count above maximum'}",
+                    f"{kube.display(hpa)}: capped at maxReplicas {maximum}"
+                    + (f" since {kube.fmt_time(since)}" if since else "")
+                    + f": {why}",
                     "warning",
                 )
             )
