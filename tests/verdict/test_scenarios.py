@@ -311,6 +311,111 @@ STORIES: dict[str, Story] = {
         says=("limited limits.memory=16Gi) (FailedCreate x23)",),
         unsaid=("FailedCreate x24", "FailedCreate x46"),
     ),
+    # 2.8.1 was never pushed: the new pod backs off pulling it while 2.8.0 still serves and Argo
+    # CD says Progressing, four minutes in. A pull failure does not heal by waiting.
+    "image-tag-never-pushed": Story(
+        "Degraded",
+        checks=("convergence/deployment",),
+        summary="2 critical: Deployment catalog/catalog-api: 1 of 3 pods updated, 3 available: 1 "
+        "ImagePullBackOff",
+        says=('Failed to pull image "registry.example.com/catalog/api:2.8.1": not found',),
+        unsaid=("CrashLoopBackOff", "catalog-api-59c7b8d6f"),
+    ),
+    # 5.1.0 never passes its readiness probe; 600 s later the rollout is past its deadline.
+    "progress-deadline-exceeded": Story(
+        "Degraded",
+        checks=("convergence/deployment",),
+        summary="3 critical: Deployment ledger/ledger-web: rollout exceeded its progress deadline "
+        "(600s) at 2026-12-01T06:10:03Z",
+        says=("Readiness probe failed",),
+    ),
+    # The new build's init container refuses to start on the old schema (Init:CrashLoopBackOff).
+    "init-container-crashloop": Story(
+        "Degraded",
+        checks=("stability/crashloop", "convergence/deployment"),
+        says=("CrashLoopBackOff in init container", "schema version 41, this build needs 42"),
+    ),
+    # The PreSync migration Job hit its backoffLimit; Argo CD's operation Failed and applied
+    # nothing else: the old Deployment still serves and is not blamed.
+    "presync-migration-job-failed": Story(
+        "Degraded",
+        checks=("staleness/sync-failed", "staleness/sync-result"),
+        says=(
+            "Job billing/billing-migrate: sync step failed: Job has reached the specified backoff "
+            "limit",
+            'column "invoice_ref" of relation "payments" already exists',
+        ),
+        unsaid=("billing-api",),
+    ),
+    # A new StatefulSet asks for StorageClass fast-ssd, which this cluster does not have. Its
+    # claim (no owner under the Retain policy, not tracked) is the app's through the set.
+    "claim-storageclass-missing": Story(
+        "Degraded",
+        checks=("convergence/persistentvolumeclaim", "capacity/unschedulable"),
+        summary="4 critical: StatefulSet analytics/clickhouse: 1 of 1 pods Pending on claim "
+        'data-clickhouse-0 (ProvisioningFailed: storageclass.storage.k8s.io "fast-ssd" not found)',
+        unsaid=("Preemption is not helpful",),
+    ),
+    # 1.9.0 asks for a 4Gi limit; the namespace LimitRange allows 2Gi per container.
+    "limitrange-refuses-new-pods": Story(
+        "Degraded",
+        checks=("capacity/quota", "convergence/deployment"),
+        summary="4 critical: Deployment reporting/report-renderer: 0 of 1 pods created",
+        says=("maximum memory usage per Container is 2Gi, but limit is 4Gi (FailedCreate x18)",),
+    ),
+    # A launch: the HPA sits at maxReplicas with CPU far over target. Nothing failed; the
+    # capacity is spent, which is a warning (docs: capacity/hpa-limited).
+    "hpa-pinned-at-max-replicas": Story(
+        "Healthy",
+        checks=("capacity/hpa-limited",),
+        says=(
+            "capped at maxReplicas 10 since 2026-12-01T07:15:00Z",
+            "cpu 243% of request (target 70%)",
+        ),
+    ),
+    # A ConfigMap change (refreshed in place) points the gateway at an upstream zone b cannot
+    # reach: half the pods fail readiness, endpoints shrink to 2.
+    "readiness-failing-on-half-the-pods": Story(
+        "Degraded",
+        checks=("convergence/deployment",),
+        says=("2 of 4 new pods available", "HTTP probe failed with statuscode: 503"),
+        unsaid=("0 ready endpoints", "still run the old ConfigMap"),
+    ),
+    # Node memory pressure evicted two pods 40 minutes after the rollout; their replacements
+    # serve on other nodes and the node has recovered. Evicted pods linger until garbage-collected
+    # (multi-source-rollout-leftovers holds the same): nothing to say while the counts are whole
+    # and no node is under pressure (controller-stale says so while one is).
+    "pods-evicted-under-memory-pressure": Story("Healthy", clean=True),
+    # Audit: finance on-call suspended the hourly invoice CronJob with kubectl patch.
+    "cronjob-suspended-by-hand": Story(
+        "Degraded",
+        checks=("drift/human",),
+        summary="1 critical: CronJob finance/invoice-run: changed out of band by "
+        "priya.nair@corp.example at 2026-12-01T10:20:31Z (UPDATE /spec/suspend)",
+    ),
+    # The canary's analysis failed and Argo Rollouts aborted; the stable pods serve. A Rollout
+    # has no Ready condition: Argo CD's health check of it (Degraded) is what says so, and
+    # truthgate never reads Healthy where Argo CD's own health of an object says Degraded.
+    "argo-rollout-aborted-by-analysis": Story(
+        "Degraded",
+        checks=("readiness/custom-resource",),
+        summary="1 critical: Rollout checkout/checkout: Argo CD reports health Degraded: "
+        "RolloutAborted: Rollout aborted update to revision 14",
+        unsaid=("AnalysisRun",),
+    ),
+    # Ten minutes after a big sync: two rollouts done (old ReplicaSets at 0), a StatefulSet, a
+    # CronJob, an HPA at its minimum, a PDB, an Ingress, a finished PreSync hook and a finished
+    # sync-wave Job; Normal events only.
+    "big-sync-all-converged": Story("Healthy", clean=True),
+    # Errors quadruple after the sync; latency wobbles on its usual rhythm; the request counter
+    # restarted with the pods; the declines query matched nothing.
+    "error-ratio-up-beside-wobbling-latency": Story(
+        "Degraded",
+        checks=("baseline", "change-attribution"),
+        summary="2 critical: orders-5xx-ratio up 4.1x",
+        says=("orders-payment-declines: no data",),
+        unsaid=("orders-p99-latency", "orders-requests"),
+    ),
 }
 
 
@@ -427,3 +532,23 @@ def test_a_deployment_git_stopped_declaring_is_not_missing() -> None:
     assert [f["message"].split(":")[0] for f in verdict["findings"]] == [
         "Job search/search-reindex"
     ]
+
+
+def test_the_same_presync_migration_succeeding_leaves_nothing_to_say() -> None:
+    doc = json.loads((SCENARIOS / "presync-migration-job-failed.json").read_text())
+    status = doc["application"]["status"]
+    op = status["operationState"]
+    op.update(phase="Succeeded", message="successfully synced (all tasks run)")
+    [hook] = op["syncResult"]["resources"]
+    hook.update(hookPhase="Succeeded", message="Reached expected number of succeeded pods")
+    status["sync"]["status"] = "Synced"
+    for entry in status["resources"]:
+        entry["status"] = "Synced"
+    for obj in doc["objects"]:
+        if obj["kind"] == "Job":
+            obj["status"] = {"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]}
+        elif obj["kind"] == "Pod" and obj["status"]["phase"] == "Failed":
+            obj["status"]["phase"] = "Succeeded"
+    verdict = judge(load_evidence(doc))
+    assert verdict["findings"] == [], verdict["summary"]
+    assert verdict["verdict"] == "Healthy"
