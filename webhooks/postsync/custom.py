@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from webhooks.checks import kube
 from webhooks.cluster.api import ClusterReader
 from webhooks.cluster.errors import ForbiddenError
 from webhooks.cluster.resources import ResourceType, ServedType
@@ -99,7 +100,7 @@ def custom_objects(reader: ClusterReader, app: KubeObject, gaps: list[str]) -> l
     out = _read(reader, entries, served, gaps, withheld)
     # What they wait on, when the app does not own it (a ClusterIssuer of the platform's, a
     # SecretStore another app manages): read too, so a Certificate's finding can name it.
-    read = {_Entry(*_identity(obj)) for obj in out}
+    read = {_identity(obj) for obj in out}
     waited = [e for e in dict.fromkeys(_waited_on(out, served)) if e not in read]
     return out + _read(reader, waited[: MAX_OBJECTS - len(entries)], served, gaps, withheld)
 
@@ -128,18 +129,10 @@ def _read(
     return out
 
 
-def _identity(obj: KubeObject) -> tuple[str, str, str, str | None, str]:
+def _identity(obj: KubeObject) -> _Entry:
+    """The entry an object read answers (a cluster-scoped one without a namespace)."""
     group, version = split_api_version(obj.get("apiVersion"))
-    meta = obj.get("metadata") or {}
-    namespace = meta.get("namespace") if isinstance(meta, dict) else None
-    name = meta.get("name") if isinstance(meta, dict) else None
-    return (
-        group,
-        version,
-        str(obj.get("kind") or ""),
-        namespace if isinstance(namespace, str) and namespace else None,
-        str(name or ""),
-    )
+    return _Entry(group, version, kube.kind(obj), kube.namespace(obj) or None, kube.name(obj))
 
 
 def _waited_on(
@@ -150,15 +143,12 @@ def _waited_on(
     discovery says the kind is cluster-scoped."""
     out: list[_Entry] = []
     for obj in objects:
-        _, version, _, namespace, _ = _identity(obj)
+        own = _identity(obj)
         for dep in dependencies(obj):
-            st = _find(served.get((dep.group, version)) or [], dep.kind)
+            st = _find(served.get((dep.group, own.version)) or [], dep.kind)
             if st is not None:
-                out.append(
-                    _Entry(
-                        dep.group, version, dep.kind, namespace if st.namespaced else None, dep.name
-                    )
-                )
+                where = own.namespace if st.namespaced else None
+                out.append(_Entry(dep.group, own.version, dep.kind, where, dep.name))
     return out
 
 
