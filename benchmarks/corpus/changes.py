@@ -105,9 +105,15 @@ def _erroneous(
 
 
 def _case(
-    name: str, key: str, series: np.ndarray, regression: bool, shape: str, *, source: str
+    name: str,
+    key: str,
+    series: np.ndarray,
+    regression: bool,
+    shape: str,
+    *,
+    source: str,
+    change: int,
 ) -> Case:
-    change = series.shape[0] - (OBSERVE_60S if source == "change-60s" else OBSERVE)
     metric: MetricSeries = {
         "name": key.rsplit("/", maxsplit=1)[-1].removesuffix(".csv"),
         "direction": "either",
@@ -154,4 +160,12 @@ def cases(root: Path, seed: int = 20261201, *, at_60s: bool = False) -> Iterator
                 ("e", erroneous, True, kind),
             ):
                 series = np.column_stack([times, np.concatenate([before, values])])
-                yield _case(f"{name}-{suffix}", key, series, regression, shape, source=source)
+                yield _case(
+                    f"{name}-{suffix}",
+                    key,
+                    series,
+                    regression,
+                    shape,
+                    source=source,
+                    change=baseline,
+                )
