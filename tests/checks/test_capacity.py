@@ -264,7 +264,7 @@ def test_a_pod_pending_for_a_minute_long_after_the_sync_is_still_on_its_way() ->
     assert f["message"].endswith("(still converging, started 1m ago)")
 
 
-# --- one refusal reported twice is counted once ------------------------------------------------
+# --- how often a refusal happened: each event object once, distinct objects added up -----------
 
 
 def _named(event: dict[str, Any], name: str, **fields: Any) -> dict[str, Any]:
@@ -279,24 +279,52 @@ def _tally(*events: dict[str, Any], want: int = 8, have: int = 5) -> str:
     return f["message"].rsplit("(", 1)[1]
 
 
-def test_the_same_refusal_written_twice_counts_once() -> None:
+def test_one_event_object_listed_through_both_event_apis_counts_once() -> None:
     _, rs = _dep_rs(8, 5)
     text = f"Error creating: {QUOTA_MSG}"
-    first = _named(_core_event(rs, "FailedCreate", text, "2026-11-27T10:05:00Z", 6), "web.a1")
-    second = _named(_core_event(rs, "FailedCreate", text, "2026-11-27T10:05:00Z", 6), "web.b2")
-    assert _tally(first, second) == "FailedCreate x6)"
+    core = _named(_core_event(rs, "FailedCreate", text, "2026-11-27T10:05:00Z", 6), "web.a1")
+    # The same stored object as events.k8s.io/v1 serves it: same name, its count deprecated.
+    same = _named(
+        _event_v1(rs, "FailedCreate", text, "2026-11-27T10:05:00Z"),
+        "web.a1",
+        deprecatedCount=6,
+        deprecatedLastTimestamp="2026-11-27T10:05:00Z",
+    )
+    assert _tally(core, same) == "FailedCreate x6)"
 
 
-def test_a_copy_with_a_series_says_how_often_it_happened() -> None:
+def test_one_event_object_read_twice_counts_its_newest_reading() -> None:
+    _, rs = _dep_rs(8, 5)
+    text = f"Error creating: {QUOTA_MSG}"
+    earlier = _named(_core_event(rs, "FailedCreate", text, "2026-11-27T10:03:00Z", 4), "web.a1")
+    later = _named(_core_event(rs, "FailedCreate", text, "2026-11-27T10:05:00Z", 6), "web.a1")
+    assert _tally(earlier, later) == "FailedCreate x6)"
+
+
+def test_a_refusal_repeated_across_two_event_objects_adds_up() -> None:
+    # The controller-manager restarted at 10:03: its recorder began a new event object.
+    dep, rs = _dep_rs(8, 5)
+    text = f"Error creating: {QUOTA_MSG}"
+    before = _named(_core_event(rs, "FailedCreate", text, "2026-11-27T10:03:00Z", 6), "web.a1")
+    after = _named(_core_event(rs, "FailedCreate", text, "2026-11-27T10:05:00Z", 31), "web.b2")
+    [f] = run(capacity.check, evidence([dep, rs, before, after], now=EARLY))
+    assert f["severity"] == "critical"
+    assert f["message"] == (
+        "Deployment shop/web: 5 of 8 pods created (ReplicaSet web-7c9f8d6b5): exceeded quota "
+        "compute (requested pods=1, used pods=10, limited pods=10) (FailedCreate x37)"
+    )
+
+
+def test_a_series_and_the_object_before_it_add_up() -> None:
     _, rs = _dep_rs(8, 5)
     text = f"Error creating: {QUOTA_MSG}"
     single = _named(_core_event(rs, "FailedCreate", text, "2026-11-27T10:01:00Z"), "web.a1")
     series = _named(
-        _event_v1(rs, "FailedCreate", text, "2026-11-27T10:01:00Z"),
+        _event_v1(rs, "FailedCreate", text, "2026-11-27T10:02:00Z"),
         "web.b2",
         series={"count": 12, "lastObservedTime": "2026-11-27T10:09:00Z"},
     )
-    assert _tally(single, series) == "FailedCreate x12)"
+    assert _tally(single, series) == "FailedCreate x13)"
 
 
 def test_different_refusals_still_add_up() -> None:
@@ -336,3 +364,21 @@ def test_a_statefulset_claim_refusal_and_its_pod_echo_count_once() -> None:
         "requests.storage=10Gi, used requests.storage=30Gi, limited requests.storage=32Gi) "
         "(FailedCreate x9)"
     )
+
+
+def test_a_statefulset_refusal_recorded_across_objects_counts_each_attempt_once() -> None:
+    # Nine attempts, the recorder restarted, two more: each attempt writes a claim refusal and
+    # its pod echo, so claims add up to 11 and so do echoes; the attempts are 11, not 22.
+    sts = obj("StatefulSet", "db", api="apps/v1", spec={"replicas": 4}, status={"replicas": 3})
+    why = 'persistentvolumeclaims "data-db-3" is forbidden: exceeded quota: storage'
+    claim = f"create Claim data-db-3 for Pod db-3 in StatefulSet db failed error: {why}"
+    echo = f"create Pod db-3 in StatefulSet db failed error: failed to create PVC data-db-3: {why}"
+    at = "2026-11-27T10:05:00Z"
+    events = [
+        _named(_core_event(sts, "FailedCreate", claim, at, 9), "db.1"),
+        _named(_core_event(sts, "FailedCreate", echo, at, 9), "db.2"),
+        _named(_core_event(sts, "FailedCreate", claim, at, 2), "db.3"),
+        _named(_core_event(sts, "FailedCreate", echo, at, 2), "db.4"),
+    ]
+    [f] = run(capacity.check, evidence([sts, *events], now=EARLY))
+    assert f["message"].endswith("(FailedCreate x11)")

@@ -301,15 +301,16 @@ STORIES: dict[str, Story] = {
         unsaid=("search-synonyms-v1", "search-warmup", "search-api:"),
     ),
     # The sync raised the transcoder to 6; the memory quota refuses the fifth pod. The
-    # replicaset controller's refusal is listed twice: its first write (count 1) and a copy under
-    # another name whose series counted 23.
+    # replicaset controller wrote the refusal as two event objects: its first (count 1), then,
+    # after the controller-manager restarted at 16:00:40, a new one whose series counted 23,
+    # listed through both Event APIs. 24 refusals, each counted once.
     "replicaset-refusal-written-twice": Story(
         "Degraded",
         checks=("capacity/quota", "convergence/deployment"),
         summary="3 critical: Deployment media/transcoder: 4 of 6 pods created (ReplicaSet "
         "transcoder-7d9c8b6a5): exceeded quota media-compute",
-        says=("limited limits.memory=16Gi) (FailedCreate x23)",),
-        unsaid=("FailedCreate x24", "FailedCreate x46"),
+        says=("limited limits.memory=16Gi) (FailedCreate x24)",),
+        unsaid=("FailedCreate x23)", "FailedCreate x47"),
     ),
     # 2.8.1 was never pushed: the new pod backs off pulling it while 2.8.0 still serves and Argo
     # CD says Progressing, four minutes in. A pull failure does not heal by waiting.

@@ -7,8 +7,8 @@ most. Findings here:
 
 * ``capacity/quota`` — FailedCreate events (``exceeded quota``/``forbidden``) since the sync on a
   workload (or its ReplicaSets) that is still short of replicas: critical at once, the
-  controller will keep failing until someone changes the quota; the tally counts a refusal
-  the controller reported twice once;
+  controller will keep failing until someone changes the quota; the tally counts each refusal
+  once (``index.distinct``: one event object read twice once, distinct event objects added up);
 * ``capacity/unschedulable`` — Pending pods with FailedScheduling events, quoting the
   scheduler's message (grace, then critical: a cluster autoscaler may still add a node);
 * ``capacity/hpa`` — an HPA whose currentReplicas stays below desiredReplicas, or that cannot
@@ -49,7 +49,7 @@ def _failed_creates(ctx: CheckContext) -> list[CheckFinding]:
         short = _short_of(obj)
         if short is None:
             continue
-        # A refusal the controller reported twice is counted once (``distinct``).
+        # Each refusal counted once, however many event objects or API copies record it.
         events = distinct(
             e
             for e in ctx.index.events_for(obj)

@@ -38,7 +38,13 @@ def key(obj: KubeObject) -> ObjectKey:
 
 @dataclass(frozen=True)
 class Event:
-    """A core/v1 or events.k8s.io/v1 Event, read the same way."""
+    """A core/v1 or events.k8s.io/v1 Event, read the same way.
+
+    ``count`` is how many times it happened by this event object's own reckoning (``series.count``,
+    ``count`` or ``deprecatedCount``: cumulative per object). ``ident`` names the event object
+    itself (namespace and name, else uid): both Event APIs serve one stored object under one name,
+    so two copies with one ``ident`` are one object read twice, not two records.
+    """
 
     reason: str
     message: str
@@ -49,6 +55,7 @@ class Event:
     uid: str | None
     last_seen: datetime | None
     count: int
+    ident: str | None = None
 
     def sort_key(self) -> datetime:
         return self.last_seen or _EPOCH
@@ -88,7 +95,14 @@ def read_event(obj: KubeObject) -> Event | None:
         uid=kube.get_str(target, "uid"),
         last_seen=last_seen,
         count=count,
+        ident=_ident(obj),
     )
+
+
+def _ident(obj: KubeObject) -> str | None:
+    if name := kube.name(obj):
+        return f"{kube.namespace(obj) or ''}/{name}"
+    return kube.uid(obj)
 
 
 #: The StatefulSet controller reports one refused claim twice: "create Claim <c> for Pod <p> in
@@ -117,24 +131,39 @@ def _story(event: Event) -> _Story:
 
 
 def distinct(events: Iterable[Event]) -> list[Event]:
-    """One Event per (involved object, reason, message), in first-seen order.
+    """One Event per (involved object, reason, message), in first-seen order, counting each
+    occurrence once.
 
-    Controllers can write the same event twice: two Event objects with one message (a recorder
-    restarted, both Event APIs collected, an aggregated copy with ``series`` beside the first
-    one), or a StatefulSet's claim refusal and its pod echo. They tell one story, not two: the
-    copy that counted most (``series.count``/``count``) says how many times it happened, the
-    latest says when it last did.
+    How the copies of one story combine follows what Kubernetes writes:
+
+    * one event object read twice (listed through both Event APIs, or twice by a collector) has
+      one ``ident``: its copies count once, the copy that counted most being the newest view;
+    * distinct event objects of one story are distinct records, whose counts add up: a recorder
+      starts a new object when its cache forgot the old one (a controller-manager restart or
+      leader change, the cache's size bound, a series that went quiet), and each object counts
+      only what it recorded;
+    * a StatefulSet's claim refusal and its pod echo record the same attempts side by side: the
+      larger of the two tallies, not their sum.
+
+    The merged Event carries the total as ``count`` and the latest ``last_seen``.
     """
-    merged: dict[_Story, Event] = {}
+    stories: dict[_Story, list[Event]] = {}
     for event in events:
-        story = _story(event)
-        seen = merged.get(story)
-        if seen is None:
-            merged[story] = event
-            continue
-        top = event if event.count > seen.count else seen
-        merged[story] = replace(top, last_seen=max(seen, event, key=Event.sort_key).last_seen)
-    return list(merged.values())
+        stories.setdefault(_story(event), []).append(event)
+    return [_combined(copies) for copies in stories.values()]
+
+
+def _combined(copies: list[Event]) -> Event:
+    # Per stream (the message as written: a refusal, or its StatefulSet echo), per event object,
+    # the copy that counted most; objects of a stream add up, parallel streams do not.
+    streams: dict[str, dict[object, int]] = defaultdict(dict)
+    for event in copies:
+        objects = streams[event.message]
+        ident: object = event.ident if event.ident is not None else object()
+        objects[ident] = max(objects.get(ident, 0), event.count)
+    total = max(sum(counts.values()) for counts in streams.values())
+    top = max(copies, key=lambda e: e.count)
+    return replace(top, count=total, last_seen=max(copies, key=Event.sort_key).last_seen)
 
 
 def _owner_refs(obj: KubeObject) -> list[dict[str, Any]]:
