@@ -276,6 +276,29 @@ def test_tiny_sample_says_nodata_instead_of_guessing() -> None:
     assert assess(metric).classification == "NoData"
 
 
+@pytest.mark.parametrize(
+    ("spike", "said"),
+    [
+        (slice(55, 65), "; divergent for 10m — back within its usual range 1h6m after the change"),
+        (slice(105, None), "; divergent for 14m"),
+    ],
+)
+def test_a_spike_that_moved_the_mean_is_dated_by_when_it_was_out(spike: slice, said: str) -> None:
+    """Ten minutes at 20x in the middle of 2 h moves the mean: the finding says it lasted
+    10 minutes and is over, not that the metric diverged for 2 h; one still out at the end
+    is out since it began."""
+    rng = np.random.default_rng(1)
+    after = noise(rng, 120, 10.0, 0.05)
+    after[spike] *= 20.0
+
+    a = assess(make(noise(rng, 60, 10.0, 0.05), after))
+
+    assert a.severity == "critical" and a.decisive == "mean", a.message
+    assert "error_ratio up" in a.message and "bursts: mean" in a.message
+    assert said in a.message
+    assert "divergent for 2h" not in a.message
+
+
 def test_collector_error_is_nodata_with_the_reason() -> None:
     metric = make(np.ones(30), np.ones(30))
     metric["error"] = "query timed out after 10s"

@@ -112,6 +112,38 @@ def test_a_step_rolled_back_says_how_high_it_was_and_what_stood_out() -> None:
     assert a.stood_out is not None and a.stood_out[0].kind == "leak" and not a.stood_out[1]
 
 
+@pytest.mark.parametrize("seed", [1, 2, 5])
+def test_a_spike_in_the_middle_reads_as_the_minutes_it_lasted_not_the_whole_observation(
+    seed: int,
+) -> None:
+    """Five times the level for 10 minutes an hour into a 2 h observation, normal again
+    after: the mean over any stretch that holds the spike is beyond its usual range, but
+    the finding says how long the metric was out and when it was back."""
+    rng = np.random.default_rng(seed)
+    after = noise(rng, OBSERVE, 10.0, 0.05)
+    after[55:65] *= 5.0
+    metric = make(noise(rng, 2 * DAY_POINTS, 10.0, 0.05), after, direction="either", name="cpu")
+
+    a = assess(metric)
+
+    assert a.severity == "critical" and a.decisive == "burst", a.message
+    assert "cpu up 1.3x: bursts (the mean moved, not the median)" in a.message
+    assert "divergent for 10m — back within its usual range 1h6m after the change" in a.message
+    assert "(over, but it moved the mean of the whole observation)" in a.message
+    assert "divergent for 2h" not in a.message
+
+
+def test_bursts_all_through_the_observation_read_as_divergent_all_along() -> None:
+    rng = np.random.default_rng(1)
+    after = noise(rng, OBSERVE, 10.0, 0.05)
+    after[::5] *= 4.0  # a fifth of the minutes at 4x, from the change to the end
+
+    a = assess(make(noise(rng, 2 * DAY_POINTS, 10.0, 0.05), after))
+
+    assert a.severity == "critical" and a.decisive == "burst", a.message
+    assert a.message.endswith("; observed 2h after the change; divergent for 2h")
+
+
 def test_a_step_that_stands_out_by_itself_names_nothing_else() -> None:
     rng = np.random.default_rng(22)
     metric = make(noise(rng, 2 * DAY_POINTS, 10.0, 0.05), noise(rng, OBSERVE, 13.0, 0.05))

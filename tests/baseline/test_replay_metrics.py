@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from tests.baseline.test_judge import make, noise
 from webhooks.evidence.model import MetricSeries
 
 CHANGE = 1_764_000_000.0
@@ -109,3 +110,49 @@ def test_replay_of_a_seasonal_rise_and_noisy_healthy_change_is_healthy(tmp_path:
 
     assert verdict["verdict"] == "Healthy", verdict
     assert not [f for f in verdict["findings"] if f["severity"] == "critical"]
+
+
+def two_hours_after(*metrics: MetricSeries) -> dict[str, Any]:
+    doc = evidence(*metrics)
+    doc["collectedAt"] = stamp(CHANGE + 7200)
+    return doc
+
+
+def messages(verdict: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    return {
+        f["resource"]["name"]: (f["severity"], f["message"])
+        for f in verdict["findings"]
+        if f["layer"] == "behaviour"
+    }
+
+
+def test_replay_dates_a_spike_by_the_minutes_it_lasted_and_a_step_by_how_long_it_held(
+    tmp_path: Path,
+) -> None:
+    """Against two days of history, 2 h after the change: a 10-minute spike to 5x in the
+    middle, a 3x step rolled back after 40 minutes, and a 3x step still there since the
+    change."""
+
+    def metric(name: str, seed: int, out: slice, factor: float) -> MetricSeries:
+        rng = np.random.default_rng(seed)
+        after = noise(rng, 120, 10.0, 0.05)
+        after[out] *= factor
+        return make(noise(rng, 2880, 10.0, 0.05), after, name=name, direction="either")
+
+    metrics = [
+        metric("cpu", 1, slice(55, 65), 5.0),
+        metric("memory", 21, slice(0, 40), 3.0),
+        metric("latency", 22, slice(0, None), 3.0),
+    ]
+
+    said = messages(replay(tmp_path, two_hours_after(*metrics)))
+
+    severity, spiked = said["cpu"]
+    assert severity == "critical" and "cpu up 1.3x: bursts" in spiked
+    assert "divergent for 10m — back within its usual range 1h6m after the change" in spiked
+    assert "divergent for 2h" not in spiked
+    severity, rolled_back = said["memory"]
+    assert severity == "critical"
+    assert "divergent for 40m — back within its usual range 40m after the change" in rolled_back
+    severity, still = said["latency"]
+    assert severity == "critical" and still.endswith("; divergent for 2h")

@@ -6,18 +6,24 @@ divergence is still there when the deciding statistic over the later half of the
 lies beyond its threshold (the tolerance, or with calibrated tests ``STILL_THERE_SCALES`` of
 the null's scale); it began at the start of the longest trailing stretch beyond it. One that
 is over is measured by its longest episode: runs of ``EPISODE_SHARE`` of the observation
-beyond ``EPISODE_SCALES`` of the null's scale. Pure functions over a ``Measure``.
+beyond ``EPISODE_SCALES`` of the null's scale. A mean-decided divergence (bursts) that is
+still there by its test is described by those runs too (``spell``): one far-out stretch keeps
+every trailing mean that holds it beyond, so a spike that is over is told as one. Pure
+functions over a ``Measure``.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from webhooks.baseline import stats
+from webhooks.baseline.calibrated import IntArray
 from webhooks.baseline.measure import CALIBRATED_ALPHA, Measure
+from webhooks.baseline.series import FloatArray
 
 #: The shortest trailing stretch that can date the start of a divergence.
 ONGOING_POINTS = 5
@@ -62,6 +68,34 @@ def recovered(m: Measure, side_high: bool, decisive: str) -> tuple[bool, str, fl
     return side, kind, lasted, back
 
 
+def spell(m: Measure, side_high: bool, decisive: str, onset: float) -> tuple[float, float | None]:
+    """How long a divergence still there by its deciding test has really lasted, and when
+    the metric was back (seconds after the change; None: it is still out).
+
+    A mean is beyond as soon as one stretch of it is far out: every trailing mean that holds
+    a 10-minute spike stays beyond its threshold, so a mean-decided divergence is read off
+    its episodes instead, the level's first (medians date a stretch best, as in
+    ``recovered``), then the mean's. When the last run of the observation still lies beyond,
+    the metric is out since the start of the stretch that run ends; otherwise the spike is
+    over and measured by its longest episode. Other tests are dated as the judge dated
+    them: from ``onset`` to the end of the observation."""
+    since = m.end + m.step - onset
+    if decisive not in ("mean", "burst"):
+        return since, None
+    sign = 1.0 if side_high else -1.0
+    kinds = ("step" if m.calibration is not None else "shift", decisive)
+    for kind in kinds:
+        runs = _runs_beyond(m, sign, kind, every_point=True)
+        if runs is not None and runs.beyond[-1] == runs.last:
+            lo, _ = runs.stretches()[-1]
+            return min(since, m.end + m.step - runs.first(lo, m.change_at)), None
+    for kind in kinds:
+        lasted, back, _ = _episode(m, sign, kind, every_point=True)
+        if lasted > 0:
+            return lasted, back
+    return since, None
+
+
 def _onset(m: Measure, sign: float, decisive: str) -> float | None:
     """When the divergence in direction ``sign`` began, or None if it is over.
 
@@ -95,36 +129,75 @@ def _onset(m: Measure, sign: float, decisive: str) -> float | None:
     return m.change_at if beyond[0] == 0 else float(tt[beyond[0]])
 
 
-def _episode(m: Measure, sign: float, decisive: str) -> tuple[float, float, float]:
-    """How long a divergence that is over lasted, when (seconds after the change) the metric
-    was back, and how far beyond its level before the change it lay meanwhile (the median
-    excess over the episode).
+@dataclass(frozen=True)
+class _Runs:
+    """The runs of ``k`` (thinned) observation points whose centre lies beyond the
+    threshold: ``beyond`` indexes the runs, ``last`` is the index of the observation's last."""
 
-    A stretch is divergent where the median (or mean, when the mean decided) of a run of
-    ``EPISODE_SHARE`` of the observation lies beyond the threshold; with calibrated tests the
-    threshold is ``EPISODE_SCALES`` of the null's scale, widened for the shorter run (times the square root of how many runs fit in the observation). The longest
-    stretch of such runs lasted from the centre of its first run (the change itself, when
-    that run starts there) to the centre of its last. (0, 0, 0) when there is none (a spike)."""
+    beyond: IntArray
+    last: int
+    k: int
+    stride: int
+    t: FloatArray
+    x: FloatArray
+
+    def stretches(self) -> list[tuple[int, int]]:
+        """The first and last run of each stretch of consecutive runs beyond."""
+        breaks = np.flatnonzero(np.diff(self.beyond) > 1)
+        starts = np.concatenate([[0], breaks + 1])
+        ends = np.concatenate([breaks, [self.beyond.size - 1]])
+        return [
+            (int(self.beyond[a]), int(self.beyond[b])) for a, b in zip(starts, ends, strict=True)
+        ]
+
+    def first(self, lo: int, change_at: float) -> float:
+        """When a stretch that starts with run ``lo`` began: the centre of that run, or the
+        change itself when that run starts there."""
+        return change_at if lo == 0 else float(self.t[lo + self.k // 2])
+
+
+def _runs_beyond(
+    m: Measure, sign: float, decisive: str, *, every_point: bool = False
+) -> _Runs | None:
+    """Runs of ``EPISODE_SHARE`` of the observation whose median (or mean, when the mean
+    decided) lies beyond the threshold; with calibrated tests the threshold is
+    ``EPISODE_SCALES`` of the null's scale, widened for the shorter run (times the square
+    root of how many runs fit in the observation). A long observation is thinned to at most
+    ``stats.MAX_POINTS``, so a run holds fewer points than its span: ``every_point`` widens
+    for all the points the null's scale was measured on (how episodes are measured leaves
+    that out). None when there is none."""
     if m.excess is None or m.excess_t is None or decisive == "variability":
-        return 0.0, 0.0, 0.0
+        return None
     tt, s = stats.thin(m.excess_t)
     x = sign * (m.excess[::s] if s > 1 else m.excess)
     k = min(x.size, max(ONGOING_POINTS, round(EPISODE_SHARE * x.size)) | 1)  # odd: a middle
     threshold = m.tolerance
     if m.calibration is not None:
         scale = m.calibration["step" if decisive == "leak" else decisive].scale
-        threshold = max(threshold, EPISODE_SCALES * scale * math.sqrt(x.size / k))
+        points = x.size * s if every_point else x.size
+        threshold = max(threshold, EPISODE_SCALES * scale * math.sqrt(points / k))
     runs = sliding_window_view(x, k)
     centre = runs.mean(axis=1) if decisive in ("mean", "burst") else np.median(runs, axis=1)
     beyond = np.flatnonzero(centre > threshold)
     if not beyond.size:
+        return None
+    return _Runs(beyond, x.size - k, k, s, tt, x)
+
+
+def _episode(
+    m: Measure, sign: float, decisive: str, *, every_point: bool = False
+) -> tuple[float, float, float]:
+    """How long a divergence that is over lasted, when (seconds after the change) the metric
+    was back, and how far beyond its level before the change it lay meanwhile (the median
+    excess over the episode).
+
+    The longest stretch of runs beyond (see ``_runs_beyond``) lasted from the centre of its
+    first run (the change itself, when that run starts there) to the centre of its last.
+    (0, 0, 0) when there is none (a spike)."""
+    runs = _runs_beyond(m, sign, decisive, every_point=every_point)
+    if runs is None:
         return 0.0, 0.0, 0.0
-    # The longest stretch of consecutive runs beyond it.
-    breaks = np.flatnonzero(np.diff(beyond) > 1)
-    starts = np.concatenate([[0], breaks + 1])
-    ends = np.concatenate([breaks, [beyond.size - 1]])
-    longest = int(np.argmax(beyond[ends] - beyond[starts]))
-    lo, hi = int(beyond[starts[longest]]), int(beyond[ends[longest]])
-    first = m.change_at if lo == 0 else float(tt[lo + k // 2])
-    last = float(tt[hi + k // 2]) + m.step * s
-    return last - first, last - m.change_at, stats.median(x[lo : hi + k])
+    lo, hi = max(runs.stretches(), key=lambda e: e[1] - e[0])
+    first = runs.first(lo, m.change_at)
+    last = float(runs.t[hi + runs.k // 2]) + m.step * runs.stride
+    return last - first, last - m.change_at, stats.median(runs.x[lo : hi + runs.k])

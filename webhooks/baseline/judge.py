@@ -47,7 +47,7 @@ from scipy import stats as sps
 
 from webhooks.baseline.assessment import CONFIDENCE, Assessment, Classification, Windows
 from webhooks.baseline.calibrated import Calibrated
-from webhooks.baseline.episode import ongoing_side, recovered
+from webhooks.baseline.episode import ongoing_side, recovered, spell
 from webhooks.baseline.measure import (
     CALIBRATED_ALPHA,
     DEFAULT_RELATIVE_TOLERANCE,
@@ -167,6 +167,8 @@ def _decide(m: Measure, p_bad: float) -> Assessment:
             side_high, decisive, *episode = recovered(m, side_high, decisive)
         classification = "High" if side_high else "Low"
         severity, divergent = _severity(m, onset, episode, budget=budget, reasons=reasons)
+        if onset is not None:
+            divergent = _spell(m, side_high, decisive, onset, reasons)
     elif m.p_high < alpha and not up_bad:
         classification = "High"
         decisive = m.decisive.get("high", "shift")
@@ -269,6 +271,20 @@ def _severity(
     if lasted and not critical:
         reasons.append("regressed, but the metric is advisory (critical: false)")
     return ("critical" if lasted and critical else "warning"), divergent
+
+
+def _spell(m: Measure, side_high: bool, decisive: str, onset: float, reasons: list[str]) -> float:
+    """How long a divergence still there by its deciding test has really lasted, for the
+    finding's words (the severity stays the test's): a spike that moved the mean is over,
+    and says when the metric was back."""
+    divergent, back = spell(m, side_high, decisive, onset)
+    if back is not None:
+        reasons.insert(
+            0,
+            f"back within its usual range {format_duration(back, largest=2)} after the change"
+            " (over, but it moved the mean of the whole observation)",
+        )
+    return divergent
 
 
 def _episode_ratio(m: Measure, high: bool) -> float | None:
