@@ -299,6 +299,32 @@ def test_a_spike_that_moved_the_mean_is_dated_by_when_it_was_out(spike: slice, s
     assert "divergent for 2h" not in a.message
 
 
+@pytest.mark.parametrize(
+    ("before", "after", "said"),
+    [
+        (np.array([]), np.array([]), "no data before the change or after it"),
+        (np.full(30, np.nan), np.full(30, np.nan), "no data before the change or after it"),
+        (np.array([]), np.ones(30), "no data before the change"),
+        (np.ones(30), np.full(30, np.nan), "no data after the change"),
+    ],
+)
+def test_a_metric_without_data_says_so_and_is_not_a_regression(
+    before: np.ndarray, after: np.ndarray, said: str
+) -> None:
+    """A query that matched nothing (or only NaN) has no data on that side: the finding says
+    so plainly, not "0 usable points", and it never counts against the change."""
+    metric = make(before, after)
+
+    findings = judge_metrics([metric])
+
+    assert [f["severity"] for f in findings] == ["info"]
+    message = findings[0]["message"]
+    assert f"error_ratio: no data to judge, not guessing: {said} (" in message
+    assert "cannot be judged, and this is not a regression" in message
+    assert "usable points" not in message
+    assert assess(metric).classification == "NoData" and not assess(metric).regression
+
+
 def test_collector_error_is_nodata_with_the_reason() -> None:
     metric = make(np.ones(30), np.ones(30))
     metric["error"] = "query timed out after 10s"

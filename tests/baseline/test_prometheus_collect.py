@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.support.prometheus import PrometheusServer, Reply, SeenRequest, forward, stand_in
+from webhooks.baseline.judge import judge_metrics
 from webhooks.baseline.spec import BaselineConfig, parse_baseline
 from webhooks.baseline.windows import MAX_POINTS
 from webhooks.evidence.model import MetricSeries
@@ -167,7 +168,12 @@ def test_a_bad_query_fails_alone_and_readably(prometheus_server: PrometheusServe
     assert "query returned 2 series" in by_code.get("error", "")
     assert 'tg_by_code{code="500"}' in by_code.get("error", "")
     assert "aggregate it to one" in by_code.get("error", "")
-    assert result["missing"].get("error") == "no data: the query matched no series in the window"
+    missing = result["missing"]
+    assert "error" not in missing and missing["series"] == []
+    (said,) = judge_metrics([missing])
+    assert said["severity"] == "info"
+    assert "no data before the change or after it" in said["message"]
+    assert "not a regression" in said["message"]
     assert "error" not in result["level"]
     assert len(result["level"]["series"]) > 100
 

@@ -156,3 +156,24 @@ def test_replay_dates_a_spike_by_the_minutes_it_lasted_and_a_step_by_how_long_it
     assert "divergent for 40m — back within its usual range 40m after the change" in rolled_back
     severity, still = said["latency"]
     assert severity == "critical" and still.endswith("; divergent for 2h")
+
+
+def test_replay_of_a_metric_without_data_says_so_and_stays_healthy(tmp_path: Path) -> None:
+    nothing = error_rate(np.random.default_rng(3), 1.0)
+    nothing["series"] = []
+    only_nan = error_rate(np.random.default_rng(4), 1.0)
+    only_nan["name"] = "http_latency_seconds"
+    doc = evidence(nothing, only_nan)
+    # Prometheus writes a missing value as "NaN", and Evidence keeps its words.
+    doc["metrics"][1]["series"] = [[t, "NaN"] for t, _ in only_nan["series"]]
+
+    verdict = replay(tmp_path, doc)
+
+    assert verdict["verdict"] == "Healthy", verdict
+    said = messages(verdict)
+    assert set(said) == {"http_error_ratio", "http_latency_seconds"}
+    for name, (severity, message) in said.items():
+        assert severity == "info"
+        assert message.startswith(f"{name}: no data to judge, not guessing: no data before")
+        assert "no data before the change or after it" in message
+        assert "it cannot be judged, and this is not a regression" in message

@@ -157,10 +157,7 @@ def prepare(metric: MetricSeries, now: float | None) -> Measure:
     split = cut(t, v, change_at, -math.inf, end)
     before, after = split.before, split.after
     if before.n < MIN_BASELINE_POINTS or after.n < MIN_OBSERVATION_POINTS:
-        m.nodata = (
-            f"{before.n} usable points before the change and {after.n} after,"
-            f" needs {MIN_BASELINE_POINTS} and {MIN_OBSERVATION_POINTS}"
-        )
+        m.nodata = _too_few(before.n, after.n)
         return m
     start = float(before.t[0])
     declared = split_history(metric.get("history", []), counter, change_at, start, end)
@@ -186,6 +183,23 @@ def prepare(metric: MetricSeries, now: float | None) -> Measure:
     m.tolerance = _tolerance(metric, m.level)
     _run_tests(m, split, histories, change_at)
     return m
+
+
+def _too_few(before: int, after: int) -> str:
+    """Why a metric with too few usable points is not judged: no data at all on a side (a
+    query that matched nothing, or only NaN or empty values) is said as such."""
+    if before and after:
+        return (
+            f"{before} usable points before the change and {after} after,"
+            f" needs {MIN_BASELINE_POINTS} and {MIN_OBSERVATION_POINTS}"
+        )
+    where = "after the change" if before else "before the change"
+    if not before and not after:
+        where = "before the change or after it"
+    return (
+        f"no data {where} (the query returned no series there, or only NaN or empty values):"
+        " it cannot be judged, and this is not a regression"
+    )
 
 
 def _check_shape(metric: MetricSeries, name: str) -> None:

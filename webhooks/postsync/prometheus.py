@@ -10,7 +10,9 @@ What it promises the caller:
 
 * It never raises for anything the network or Prometheus does. A metric it could not fetch gets
   ``series: []`` and a short ``error``; the judge then says NoData and the verdict shows why —
-  never a false Degraded. One failing metric never loses the others.
+  never a false Degraded. One failing metric never loses the others. A query that matched
+  nothing is no failure: it gets ``series: []`` and no ``error``, and the judge says there was
+  no data for it.
 * It returns within ``deadline_seconds`` (plus one small read), however slow or dead the server.
 * The bearer token is sent as a header and nowhere else: not in a log line, not in an ``error``
   (upstream text is scrubbed of it in case a proxy echoes the request back).
@@ -105,12 +107,12 @@ def collect_metrics(
             if answer.error is not None:
                 series["error"] = answer.error
                 log.warning("baseline metric %s: %s", metric.name, answer.error)
-            elif answer.series_count == 0:
-                series["error"] = "no data: the query matched no series in the window"
             else:
+                # A query that matched nothing was fetched all right: it has no points, and
+                # the judge says there was no data rather than that fetching failed.
                 series["series"] = answer.points
         for metric, series in zip(config.metrics, out, strict=True):
-            if "error" in series or not plan.history:
+            if "error" in series or not series["series"] or not plan.history:
                 continue
             series["history"] = [_history(client, metric, rng) for rng in plan.history]
     return out
