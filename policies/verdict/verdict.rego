@@ -80,6 +80,12 @@ sync_running if {
 	not object.get(evidence, "inPostSync", false)
 }
 
+# The check's own finding says it already, with the phase and the hooks it waits on.
+sync_running_said if {
+	some f in converging
+	f.check == "staleness/sync-running"
+}
+
 default verdict := "Healthy"
 
 verdict := "Unknown" if {
@@ -98,7 +104,7 @@ reasons := ["no evidence was collected: nothing to judge"] if {
 	verdict == "Degraded"
 } else := array.concat(
 	[f.message | some f in converging],
-	[sprintf("Argo CD sync still %s", [evidence.syncPhase]) | sync_running],
+	[sprintf("Argo CD sync still %s", [evidence.syncPhase]) | sync_running; not sync_running_said],
 ) if {
 	verdict == "Progressing"
 } else := [f.message | some f in warnings]

@@ -62,6 +62,17 @@ test_running_sync_is_progressing if {
 	verdict.reasons == ["Argo CD sync still Running"] with input as inp
 }
 
+test_running_sync_said_by_its_finding_is_not_said_twice if {
+	running := {
+		"layer": "controller", "check": "staleness/sync-running", "severity": "warning",
+		"converging": true, "resource": null,
+		"message": "Argo CD sync of shop-web at 8f3c2a1 still Running, in its PreSync phase",
+	}
+	inp := {"findings": [running], "evidence": object.union(present, {"syncPhase": "Running"})}
+	verdict.verdict == "Progressing" with input as inp
+	verdict.reasons == [running.message] with input as inp
+}
+
 test_sync_running_only_for_its_post_sync_hooks_is_not_progressing if {
 	inp := {"findings": [], "evidence": object.union(present, {"syncPhase": "Running", "inPostSync": true})}
 	verdict.verdict == "Healthy" with input as inp

@@ -117,29 +117,42 @@ def test_a_failed_hook_job_the_collector_kept_says_how_its_last_pod_ended() -> N
         run(staleness.check, evidence([job, owned(failed, job)], app=app)), "staleness/sync-result"
     )
     assert f["message"] == (
-        "Job shop/migrate: sync step failed: Job has reached the specified backoff limit; last: "
-        "migrate-x/db: Error, exit 2: relation exists"
+        "Job shop/migrate (PreSync hook) failed: Job has reached the specified backoff limit; "
+        "last: migrate-x/db: Error, exit 2: relation exists"
     )
 
 
-def test_failed_sync_step_and_failed_operation_are_critical() -> None:
+def test_failed_sync_step_comes_before_the_failed_operation_which_names_it() -> None:
+    refusal = 'admission webhook "validate.truthgate.dev" denied the request: image not pinned'
     app = application(
         phase="Failed",
-        resources=[
-            _synced(
-                "Deployment",
-                "web",
-                status="SyncFailed",
-                message='admission webhook "validate.truthgate.dev" denied the request',
-            )
-        ],
+        resources=[_synced("Deployment", "web", status="SyncFailed", message=refusal)],
     )
-    app["status"]["operationState"]["message"] = "one or more objects failed to apply"
+    app["status"]["operationState"]["message"] = (
+        f"one or more objects failed to apply, reason: {refusal}"
+    )
     findings = run(staleness.check, evidence([], app=app))
-    checks = {f["check"]: f for f in findings}
-    assert "denied the request" in checks["staleness/sync-result"]["message"]
-    assert checks["staleness/sync-failed"]["message"] == (
-        "Argo CD sync of shop-web at abc1234 Failed: one or more objects failed to apply"
+    assert [(f["check"], f["severity"], f["message"]) for f in findings] == [
+        (
+            "staleness/sync-result",
+            "critical",
+            f"Deployment shop/web failed to apply: {refusal}",
+        ),
+        (
+            "staleness/sync-failed",
+            "critical",
+            "Argo CD sync of shop-web at abc1234 Failed: one or more objects failed to apply; "
+            "failed step: Deployment shop/web",
+        ),
+    ]
+
+
+def test_a_failed_operation_with_no_failed_step_quotes_argo_cd_whole() -> None:
+    app = application(phase="Error", resources=[])
+    app["status"]["operationState"]["message"] = "Operation termination had errors"
+    [f] = run(staleness.check, evidence([], app=app))
+    assert f["message"] == (
+        "Argo CD sync of shop-web at abc1234 Error: Operation termination had errors"
     )
 
 

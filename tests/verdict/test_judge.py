@@ -84,7 +84,9 @@ def test_a_verification_run_as_the_post_sync_hook_can_be_healthy() -> None:
 def test_a_sync_still_applying_its_resources_is_progressing() -> None:
     verdict = judge(_running_operation(fixture("probes-healthy"), None))
     assert verdict["verdict"] == "Progressing"
-    assert "sync still Running" in verdict["summary"]
+    assert verdict["summary"] == (
+        "Progressing: Argo CD sync of shop-web at 8f3c2a1 still Running, in its Sync phase"
+    )
 
 
 def test_healthy_summary_says_what_was_looked_at() -> None:

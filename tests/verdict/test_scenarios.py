@@ -337,16 +337,68 @@ STORIES: dict[str, Story] = {
         says=("CrashLoopBackOff in init container", "schema version 41, this build needs 42"),
     ),
     # The PreSync migration Job hit its backoffLimit; Argo CD's operation Failed and applied
-    # nothing else: the old Deployment still serves and is not blamed.
+    # nothing else: the old Deployment still serves and is not blamed. The summary leads with
+    # the hook and how its last pod ended; Argo CD's generic line follows, naming the step.
     "presync-migration-job-failed": Story(
         "Degraded",
         checks=("staleness/sync-failed", "staleness/sync-result"),
+        summary="2 critical: Job billing/billing-migrate (PreSync hook) failed: Job has reached "
+        "the specified backoff limit; last: billing-migrate-n2pcm/migrate: Error, exit 1: "
+        "migration 0087_invoice_ref failed",
         says=(
-            "Job billing/billing-migrate: sync step failed: Job has reached the specified backoff "
-            "limit",
             'column "invoice_ref" of relation "payments" already exists',
+            "Argo CD sync of billing at 9b8a7c6 Failed: one or more synchronization tasks "
+            "completed unsuccessfully; failed step: Job billing/billing-migrate (PreSync hook)",
         ),
         unsaid=("billing-api",),
+    ),
+    # The PostSync smoke test failed twice after everything was applied and healthy; truthgate's
+    # own hooks (the PreSync mark, the PostSync verifier) ran fine beside it and are not named.
+    "posthook-smoke-test-failed": Story(
+        "Degraded",
+        checks=("staleness/sync-result", "staleness/sync-failed"),
+        summary="2 critical: Job billing/billing-smoke (PostSync hook) failed: Job has reached "
+        "the specified backoff limit; last: billing-smoke-m2x8f/smoke: Error, exit 1: POST "
+        "/v1/invoices: 500 Internal Server Error",
+        says=(
+            "Argo CD sync of billing at 9b8a7c6 Failed: one or more synchronization tasks "
+            "completed unsuccessfully; failed step: Job billing/billing-smoke (PostSync hook)",
+        ),
+        unsaid=("truthgate-verify", "truthgate-mark-pending"),
+    ),
+    # Kyverno refused the new Deployment on apply (runAsNonRoot); Argo CD's operation repeats
+    # the refusal after "reason:", kubectl's own prefix names a temporary file.
+    "apply-refused-by-admission-webhook": Story(
+        "Degraded",
+        checks=("staleness/sync-result", "staleness/sync-failed"),
+        summary="2 critical: Deployment billing/billing-api failed to apply: admission webhook "
+        '"validate.kyverno.svc-fail" denied the request: resource Deployment/billing/billing-api '
+        "was blocked due to the following",
+        says=(
+            "require-run-as-nonroot: run-as-non-root: 'validation error: Running as root is not "
+            "allowed.",
+            "Argo CD sync of billing at 9b8a7c6 Failed: one or more objects failed to apply; "
+            "failed step: Deployment billing/billing-api",
+        ),
+        unsaid=("/dev/shm", "reason:", "truthgate-mark-pending"),
+    ),
+    # Someone terminated the sync (or its timeout did) while the migration ran; Argo CD deleted
+    # the running hook Job and recorded it "Deleted". No step failed.
+    "sync-terminated-during-presync-hook": Story(
+        "Degraded",
+        checks=("staleness/sync-failed",),
+        summary="1 critical: Argo CD sync of billing at 9b8a7c6 Failed: Operation terminated; "
+        "stopped in its PreSync phase; deleted while running: Job billing/billing-migrate "
+        "(PreSync hook)",
+        unsaid=("truthgate-mark-pending", "timeout"),
+    ),
+    # A minute into the sync the migration still runs; truthgate's own PreSync mark is done.
+    "sync-running-presync-migration": Story(
+        "Progressing",
+        checks=("staleness/sync-running",),
+        summary="Progressing: Argo CD sync of billing at 9b8a7c6 still Running, in its PreSync "
+        "phase: Job billing/billing-migrate (PreSync hook) running",
+        unsaid=("truthgate-mark-pending",),
     ),
     # A new StatefulSet asks for StorageClass fast-ssd, which this cluster does not have. Its
     # claim (no owner under the Retain policy, not tracked) is the app's through the set.

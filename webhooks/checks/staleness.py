@@ -9,9 +9,9 @@ Two correlations between what controllers *claim* and what the runtime shows:
   ``Succeeded`` — yet the live workload is not converged. Argo CD's own health only catches part
   of this (it calls a crash-looping StatefulSet Progressing and waits forever).
 
-It also reports what the sync result itself admits: a failed operation, a resource that failed
-to sync, and objects the sync applied that are no longer found live. Such an object was deleted
-out of band (or by a controller) after a sync Argo CD calls a success; Argo CD shows it
+What the sync operation itself admits (a failed step, then the failed operation; a sync still
+running) is ``checks/syncop``'s, reported under this family's ids. This module adds objects the
+sync applied that are no longer found live. Such an object was deleted out of band (or by a controller) after a sync Argo CD calls a success; Argo CD shows it
 ``OutOfSync`` with health ``Missing`` from its next refresh. It is critical for what is meant to
 stay and serve (pod owners, CronJobs, Services, Ingresses, config, claims, autoscalers, the
 app's ServiceAccounts, Roles, RoleBindings and NetworkPolicies, custom resources), a warning
@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from webhooks.checks import convergence, intents, kube, pods
+from webhooks.checks import convergence, intents, kube, syncop
 from webhooks.checks.context import CheckContext, CheckFinding, finding, not_converged
 from webhooks.common.api import is_builtin_group
 from webhooks.common.argocd import revision_text, short_revision
@@ -181,30 +181,7 @@ def _sync_claims(evidence: Evidence, ctx: CheckContext) -> list[CheckFinding]:
     op = kube.get_dict(application, "status", "operationState")
     phase = kube.get_str(op, "phase")
     revision = short_revision(ctx.revision) if ctx.revision else "unknown revision"
-    app = ctx.app or "application"
-    out: list[CheckFinding] = []
-    if phase in ("Failed", "Error"):
-        message = kube.get_str(op, "message") or ""
-        out.append(
-            finding(
-                "controller",
-                "staleness/sync-failed",
-                None,
-                f"Argo CD sync of {app} at {revision} {phase}: {message}".rstrip(": "),
-                "critical",
-            )
-        )
-    elif phase in ("Running", "Terminating") and not in_post_sync(application):
-        out.append(
-            finding(
-                "controller",
-                "staleness/sync-running",
-                None,
-                f"Argo CD sync of {app} at {revision} still {phase}",
-                "warning",
-                converging=True,
-            )
-        )
+    out = syncop.check(ctx, application, in_post_sync(application))
     health = kube.get_str(application, "status", "health", "status")
     claim = f"Argo CD reports {health}, sync {phase}" if health else f"Argo CD sync {phase}"
     for res in kube.dicts(op, "syncResult", "resources"):
@@ -214,23 +191,6 @@ def _sync_claims(evidence: Evidence, ctx: CheckContext) -> list[CheckFinding]:
         ref = {"kind": r_kind, "namespace": r_ns, "name": r_name}
         shown = kube.display_ref({"kind": r_kind, "namespace": r_ns, "name": r_name})
         status = kube.get_str(res, "status")
-        hook_phase = kube.get_str(res, "hookPhase")
-        if status == "SyncFailed" or hook_phase in ("Failed", "Error"):
-            why = kube.get_str(res, "message") or ""
-            # A failed hook Job the collector kept: how its last pod ended says why.
-            live = ctx.index.get(r_kind, r_ns, r_name)
-            if live is not None and (last := pods.last_failure(ctx.index.pods_of(live))):
-                why += f"; last: {last}"
-            out.append(
-                finding(
-                    "controller",
-                    "staleness/sync-result",
-                    ref,
-                    f"{shown}: sync step failed: {why}".rstrip(": "),
-                    "critical",
-                )
-            )
-            continue
         # Argo CD records hookPhase "Running" even for plain resources; hooks carry hookType.
         if status != "Synced" or phase != "Succeeded" or kube.get_str(res, "hookType"):
             continue

@@ -32,10 +32,11 @@ SUMMARY_LIMIT = 200
 _RANK: dict[str, int] = {"critical": 0, "warning": 1, "info": 2}
 _LAYERS = frozenset(get_args(Layer))
 _SUMMARY_LAYER_RANK: dict[str, int] = {"runtime": 0, "behaviour": 1, "declared": 2, "controller": 3}
-#: Findings that only restate an unfinished rollout (pods still on the old image): the ones that
-#: say why (Pending on quota or memory, a crash loop, a progress deadline) go before them in the
-#: summary.
-_SUMMARY_SYMPTOMS = frozenset({"images/declared"})
+#: Findings that only restate what another finding says why: an unfinished rollout (pods still on
+#: the old image) after the Pending on quota or memory, the crash loop or the progress deadline;
+#: Argo CD's "sync Failed" after the step that failed (the hook, the refused object). They go
+#: after every other finding in the summary.
+_SUMMARY_SYMPTOMS = frozenset({"images/declared", "staleness/sync-failed"})
 _SEVERITIES = frozenset(get_args(Severity))
 
 
