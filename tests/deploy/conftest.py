@@ -13,11 +13,15 @@ import shutil
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import kubernetes_validate
 import pytest
 import yaml
+
+from webhooks.checks import syncop
+from webhooks.checks.context import CheckContext
+from webhooks.evidence.model import Evidence
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "truthgate"
@@ -79,6 +83,16 @@ def notes(values: Mapping[str, Any] | None = None) -> str:
             dict(values or {}), name="truthgate", namespace="truthgate", is_install=True
         )
     return next(text for name, text in files.items() if name.endswith("NOTES.txt"))
+
+
+def recognised_as_truthgates_own(job: Manifest) -> bool:
+    """Whether the judge takes this hook Job, failed or running in a sync, for truthgate's own
+    (never the cause of a failed sync) rather than the application's."""
+    live = copy.deepcopy(job)
+    namespace = live["metadata"].setdefault("namespace", "shop")
+    ctx = CheckContext.from_evidence(cast(Evidence, {"objects": [live]}))
+    step = syncop.Step({"hookType": "PostSync"}, "Job", namespace, live["metadata"]["name"])
+    return syncop.is_own_hook(ctx, step)
 
 
 def one(docs: list[Manifest], kind: str, name: str | None = None) -> Manifest:

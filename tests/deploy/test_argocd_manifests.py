@@ -21,6 +21,7 @@ from tests.deploy.conftest import (
     Manifest,
     kustomize,
     one,
+    recognised_as_truthgates_own,
     validate_builtin,
 )
 
@@ -205,6 +206,7 @@ def test_hooks_are_presync_mark_and_postsync_verify() -> None:
     docs = hooks()
     pre, post = one(docs, "Job", "truthgate-mark-pending"), one(docs, "Job", "truthgate-verify")
     for job, phase in ((pre, "PreSync"), (post, "PostSync")):
+        assert recognised_as_truthgates_own(job)
         assert job["metadata"]["annotations"]["argocd.argoproj.io/hook"] == phase
         assert (
             job["metadata"]["annotations"]["argocd.argoproj.io/hook-delete-policy"]

@@ -18,6 +18,7 @@ from tests.deploy.conftest import (
     Manifest,
     kinds,
     one,
+    recognised_as_truthgates_own,
     render,
     render_error,
     validate_builtin,
@@ -648,6 +649,7 @@ def test_the_self_verification_hooks_are_locked_down_jobs() -> None:
     assert pre["spec"]["template"]["spec"]["containers"][0]["args"][-1] == "--phase=pre-sync"
     # A Degraded verdict (exit 1) is final; infrastructure failures are retried.
     for job in (pre, post):
+        assert recognised_as_truthgates_own(job)
         rules = job["spec"]["podFailurePolicy"]["rules"]
         assert rules[0] == {
             "action": "FailJob",
