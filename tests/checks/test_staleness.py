@@ -122,17 +122,21 @@ def test_a_failed_hook_job_the_collector_kept_says_how_its_last_pod_ended() -> N
     )
 
 
-def test_failed_sync_step_comes_before_the_failed_operation_which_names_it() -> None:
-    refusal = 'admission webhook "validate.truthgate.dev" denied the request: image not pinned'
+def _refused(refusal: str, tail: str = "") -> list[CheckFinding]:
+    """Argo CD's operation after the API server refused Deployment shop/web on apply."""
     app = application(
         phase="Failed",
         resources=[_synced("Deployment", "web", status="SyncFailed", message=refusal)],
     )
     app["status"]["operationState"]["message"] = (
-        f"one or more objects failed to apply, reason: {refusal}"
+        f"one or more objects failed to apply, reason: {refusal}{tail}"
     )
-    findings = run(staleness.check, evidence([], app=app))
-    assert [(f["check"], f["severity"], f["message"]) for f in findings] == [
+    return run(staleness.check, evidence([], app=app))
+
+
+def test_failed_sync_step_comes_before_the_failed_operation_which_names_it() -> None:
+    refusal = 'admission webhook "validate.truthgate.dev" denied the request: image not pinned'
+    assert [(f["check"], f["severity"], f["message"]) for f in _refused(refusal)] == [
         (
             "staleness/sync-result",
             "critical",
@@ -144,6 +148,15 @@ def test_failed_sync_step_comes_before_the_failed_operation_which_names_it() -> 
             "Argo CD sync of shop-web at abc1234 Failed: one or more objects failed to apply; "
             "failed step: Deployment shop/web",
         ),
+    ]
+
+
+def test_the_failed_operation_keeps_the_retry_count_argo_cd_wrote_after_the_reason() -> None:
+    refusal = 'Deployment.apps "web" is invalid: spec.selector: field is immutable'
+    assert [f["message"] for f in _refused(refusal, " (retried 5 times).")] == [
+        f"Deployment shop/web failed to apply: {refusal}",
+        "Argo CD sync of shop-web at abc1234 Failed: one or more objects failed to apply "
+        "(retried 5 times); failed step: Deployment shop/web",
     ]
 
 

@@ -36,6 +36,9 @@ _PHASES = ("PreSync", "Sync", "PostSync", "SyncFail")
 #: What Argo CD's operation message appends after its own line: the failed steps' messages,
 #: each quoted again by the step's own finding.
 _REASON = ", reason: "
+#: What Argo CD appends to the operation's message once its retries are spent:
+#: `` (retried 5 times).``
+_RETRIED = re.compile(r"\(retried \d+ times?\)(?=\.?$)")
 #: How much of a failed step's message a finding quotes (the API server's refusal can be long).
 _STEP_TEXT = 400
 #: kubectl's prefix to the API server's answer: ``error when patching "/dev/shm/2551713946": ``.
@@ -133,8 +136,11 @@ def _failed(
 ) -> CheckFinding:
     message = kube.get_str(op, "message") or ""
     if causes:
-        # Argo CD's line, without the failed steps' messages it appends: their findings say it.
-        text = f"{head}: {message.partition(_REASON)[0]}".rstrip(": ")
+        # Argo CD's line, without the failed steps' messages it appends (their findings say
+        # them), keeping the retry count it writes after them.
+        line, _, reasons = message.partition(_REASON)
+        retried = _RETRIED.search(reasons)
+        text = f"{head}: {line}".rstrip(": ") + (f" {retried.group(0)}" if retried else "")
         plural = "s" if len(causes) > 1 else ""
         text += f"; failed step{plural}: {_listed([s.named() for s in causes])}"
         return finding("controller", "staleness/sync-failed", None, text, "critical")
