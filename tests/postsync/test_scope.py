@@ -129,3 +129,26 @@ def test_listed_workloads_narrow_the_scope_to_them_and_their_pods() -> None:
         APP, set(), pool, workloads=frozenset({("Deployment", "shop", "web")})
     )
     assert names(chosen) == ["Deployment/web", "Pod/web-a", "Service/web"]
+
+
+def test_evicted_and_terminating_pods_stay_in_scope_with_their_events() -> None:
+    # stability/evicted reads them: a Failed pod lingers until garbage-collected, a preempted one
+    # is terminating; neither is filtered out by phase.
+    tid = {"argocd.argoproj.io/tracking-id": "shop-web:apps/Deployment:shop/web"}
+    evicted = {"phase": "Failed", "reason": "Evicted", "message": "The node was low on resource"}
+    pool = [
+        obj("Deployment", "web", "d1", annotations=tid),
+        obj("ReplicaSet", "web-1", "r1", owner="d1"),
+        obj("Pod", "web-1-a", "p1", owner="r1", status=evicted),
+        obj("Pod", "web-1-b", "p2", owner="r1", status={"phase": "Running"}),
+        obj("Event", "web-1-a.1", "e1", involvedObject={"uid": "p1"}, reason="Evicted"),
+    ]
+    pool[3]["metadata"]["deletionTimestamp"] = "2026-11-27T10:20:00Z"
+    chosen = select_app_objects(APP, set(), pool)
+    assert names(chosen) == [
+        "Deployment/web",
+        "ReplicaSet/web-1",
+        "Pod/web-1-a",
+        "Pod/web-1-b",
+        "Event/web-1-a.1",
+    ]

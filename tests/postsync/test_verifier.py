@@ -24,11 +24,12 @@ from tests.postsync.world import (
     application,
     iso,
     move_application,
+    pod,
     seed,
     truthcheck,
 )
 from webhooks.cluster.reader import KubeClient
-from webhooks.cluster.resources import APPLICATION, TRUTHCHECK
+from webhooks.cluster.resources import APPLICATION, POD, REPLICASET, TRUTHCHECK
 from webhooks.errors import BadRequestError, ClusterError
 from webhooks.ledger import open_store
 from webhooks.postsync.verify import Verifier, VerifyOptions
@@ -391,3 +392,40 @@ def test_a_bare_key_is_the_control_plane_apps_when_the_application_says_where_th
         api.put(APPLICATION, moved)
     keys = {"ours": "team-a_shop-web", "argocds": "shop-web"}
     assert _team_a_intents(kube, tmp_path, keys) == expected
+
+
+def test_a_pod_evicted_since_the_sync_reaches_the_truthcheck_as_a_warning(
+    api: ApiServer, kube: KubeClient, web: Web
+) -> None:
+    # The collector keeps the Failed pod the kubelet evicted (no phase filter): its replacement
+    # serves, the counts are whole, and the TruthCheck says what happened.
+    url, _ = web
+    seed(api, {"web-health": f"{url}/healthz"}, phase="Succeeded")
+    rs = api.get(REPLICASET, "shop", "web-7d9f")
+    assert rs is not None
+    gone = pod("web-7d9f-0", owner_uid=rs["metadata"]["uid"])
+    evicted_at = iso(SYNC_STARTED + timedelta(minutes=6))
+    gone["status"] = {
+        "phase": "Failed",
+        "reason": "Evicted",
+        "message": "The node was low on resource: memory. Threshold quantity: 100Mi, available: "
+        "90Mi. Container web was using 900Mi, request is 128Mi, has larger consumption of memory. ",
+        "conditions": [
+            {
+                "type": "DisruptionTarget",
+                "status": "True",
+                "reason": "TerminationByKubelet",
+                "lastTransitionTime": evicted_at,
+            }
+        ],
+    }
+    api.put(POD, gone)
+    clock = FakeClock(SYNC_STARTED + timedelta(minutes=10))
+    outcome = verifier(kube, clock).run(VerifyOptions(app="shop-web", namespace="shop", wait=False))
+    assert outcome.verdict is not None and outcome.verdict["verdict"] == "Healthy"
+    [f] = [f for f in tc(api)["status"]["findings"] if f["check"] == "stability/evicted"]
+    assert f["severity"] == "warning"
+    assert f["message"] == (
+        "Deployment shop/web: 1 pod evicted since sync: the node was low on resource: memory "
+        f"(container web using 900Mi, request 128Mi); last at {evicted_at} on node node-1"
+    )

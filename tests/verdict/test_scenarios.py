@@ -116,8 +116,14 @@ STORIES: dict[str, Story] = {
         ),
         unsaid=("holds no declared change",),
     ),
-    # Helm chart + values repo; a finished rollout with what rollouts leave behind.
-    "multi-source-rollout-leftovers": Story("Healthy", clean=True),
+    # Helm chart + values repo; a finished rollout with what rollouts leave behind, and one pod
+    # the kubelet evicted three minutes into the sync (disk pressure), replaced since.
+    "multi-source-rollout-leftovers": Story(
+        "Healthy",
+        checks=("stability/evicted",),
+        summary="Healthy with 1 warning: Deployment wiki/wiki: 1 pod evicted since sync: the node "
+        "was low on resource: ephemeral-storage (container wiki using 1210Mi, request 0)",
+    ),
     # -Xmx900m in a 1Gi limit: pods pass readiness, then get OOMKilled.
     "oomkill-crashloop-behind-ready-counts": Story(
         "Degraded",
@@ -435,10 +441,30 @@ STORIES: dict[str, Story] = {
         unsaid=("0 ready endpoints", "still run the old ConfigMap"),
     ),
     # Node memory pressure evicted two pods 40 minutes after the rollout; their replacements
-    # serve on other nodes and the node has recovered. Evicted pods linger until garbage-collected
-    # (multi-source-rollout-leftovers holds the same): nothing to say while the counts are whole
-    # and no node is under pressure (controller-stale says so while one is).
-    "pods-evicted-under-memory-pressure": Story("Healthy", clean=True),
+    # serve on other nodes and the node has recovered. The counts are whole, so a warning: the
+    # app uses 3.4Gi against a 1Gi request, and the next pressure evicts it first.
+    "pods-evicted-under-memory-pressure": Story(
+        "Healthy",
+        checks=("stability/evicted",),
+        summary="Healthy with 1 warning: Deployment ml/recommender: 2 pods evicted since sync: the "
+        "node was low on resource: memory (container recommender using 3443Mi, request 1Gi); last "
+        "at 2026-12-01T03:40:01Z",
+        unsaid=("Evicted:", "convergence"),
+    ),
+    # 2.7.0 uses 900Mi against a 128Mi request: the kubelets of node-b and node-c evicted three
+    # of its pods since the sync, the latest two minutes ago; its replacement is still warming
+    # up, 2 of 3 available. A pod of the old build evicted last night is not this sync's.
+    "pods-evicted-again-workload-short": Story(
+        "Degraded",
+        checks=("stability/evicted",),
+        summary="1 critical: Deployment search/ranker: 3 pods evicted since sync, 2 of 3 available "
+        "now: the node was low on resource: memory (container ranker using 896Mi, request 128Mi)",
+        says=(
+            "; last at 2026-12-01T14:27:40Z on nodes node-b, node-c",
+            "(still converging, started 2m19s ago)",
+        ),
+        unsaid=("4 pods evicted", "3 Evicted", "ranker-5f7c6b4d3"),
+    ),
     # Audit: finance on-call suspended the hourly invoice CronJob with kubectl patch.
     "cronjob-suspended-by-hand": Story(
         "Degraded",

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from webhooks.checks import kube, pods
+from webhooks.checks import evictions, kube, pods
 from webhooks.checks.context import CheckContext, CheckFinding, finding, not_converged
 from webhooks.checks.index import Event
 from webhooks.common.kinds import APPS_WORKLOAD_KINDS
@@ -69,7 +69,14 @@ def _generation_behind(obj: KubeObject) -> bool:
     return generation is not None and observed is not None and observed < generation
 
 
+def _not_evicted(workload_pods: list[KubeObject]) -> list[KubeObject]:
+    """An evicted pod lingers until garbage-collected, replaced by its controller: no part of why
+    a workload is not converged (``stability/evicted`` tells of it)."""
+    return [p for p in workload_pods if not evictions.is_evicted(p)]
+
+
 def _with_pods(base: str, workload_pods: list[KubeObject], ctx: CheckContext) -> Assessment:
+    workload_pods = _not_evicted(workload_pods)
     detail, hard = pods.summarize(workload_pods, ctx.index.events_for)
     message = f"{base}: {detail}" if detail else base
     if hard:
@@ -90,7 +97,7 @@ def _deployment(obj: KubeObject, ctx: CheckContext) -> Assessment:
     progressing = kube.conditions(obj).get("Progressing", {})
     if progressing.get("reason") == "ProgressDeadlineExceeded":
         deadline = kube.get_int(obj, "spec", "progressDeadlineSeconds", default=600)
-        detail, _ = pods.summarize(new_pods, ctx.index.events_for)
+        detail, _ = pods.summarize(_not_evicted(new_pods), ctx.index.events_for)
         at = try_parse_time(progressing.get("lastTransitionTime"))
         return Assessment(
             "failed",

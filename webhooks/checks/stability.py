@@ -8,7 +8,9 @@ while containers restart every few minutes. Findings, per workload:
 * ``stability/oomkilled`` — a container OOMKilled after the sync, with its memory limit
   (critical);
 * ``stability/restarts`` — restarts after the sync, other than the two above: critical from
-  ``spec.verdict.restartThreshold`` restarts per workload (default 3), a warning below.
+  ``spec.verdict.restartThreshold`` restarts per workload (default 3), a warning below;
+* ``stability/evicted`` — pods evicted or preempted since the sync (``evictions``): a warning,
+  critical when evictions repeat and the workload is short of available replicas now.
 
 A pod that ran to completion (a Job's, ``restartPolicy: OnFailure``) is not counted: its retries
 ended well. Restarts "since the sync" are counted from the kubelet's ``restartCount`` and the last
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from webhooks.checks import kube, pods
+from webhooks.checks import evictions, kube, pods
 from webhooks.checks.context import CheckContext, CheckFinding, finding
 from webhooks.common.text import clip
 from webhooks.common.times import try_parse_time
@@ -135,4 +137,4 @@ def check(evidence: Evidence, ctx: CheckContext) -> list[CheckFinding]:
                     "critical" if t.restarts >= threshold else "warning",
                 )
             )
-    return out
+    return out + evictions.findings(ctx)
